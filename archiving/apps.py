@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ArchivingConfig(AppConfig):
+    name = "archiving"
+    verbose_name = "Compliance archive"

@@ -1,0 +1,119 @@
+"""Archiving policies and the append-only, hash-chained archive records."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+GENESIS_HASH = "0" * 64
+
+
+class ArchivingPolicy(models.Model):
+    """What to archive: the global policy applies to everyone without an assignment."""
+
+    name = models.CharField(max_length=100, unique=True)
+    is_global = models.BooleanField(default=False)
+    archive_internal = models.BooleanField(default=True)
+    archive_external = models.BooleanField(default=True)
+    is_critical = models.BooleanField(
+        default=False,
+        help_text="Refuse to deliver a message when it must be archived and archiving fails.",
+    )
+
+    class Meta:
+        verbose_name_plural = "archiving policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_global"], condition=Q(is_global=True), name="one_global_policy"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def archives(self, *, is_external: bool) -> bool:
+        return self.archive_external if is_external else self.archive_internal
+
+
+class ArchivingPolicyAssignment(models.Model):
+    """A per-person override of the global policy."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="archiving_assignment"
+    )
+    policy = models.ForeignKey(
+        ArchivingPolicy, on_delete=models.PROTECT, related_name="assignments"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.person} -> {self.policy}"
+
+
+class ArchiveEvent(models.TextChoices):
+    CONVERSATION_CREATED = "conversation.created"
+    MESSAGE_POSTED = "message.posted"
+    MESSAGE_EDITED = "message.edited"
+    MESSAGE_DELETED = "message.deleted"
+    PARTICIPANT_JOINED = "participant.joined"
+    PARTICIPANT_LEFT = "participant.left"
+
+
+class ArchiveRecord(models.Model):
+    """One captured event. Never updated or deleted in place (retention purges are separate).
+
+    conversation_id is a plain integer: the archive outlives and does not depend on the chat
+    tables, and records of a conversation stay readable after the conversation is gone.
+    """
+
+    conversation_id = models.BigIntegerField()
+    conversation_kind = models.CharField(max_length=10)
+    is_external = models.BooleanField(default=False)
+    chain_index = models.PositiveBigIntegerField()
+    event = models.CharField(max_length=32, choices=ArchiveEvent.choices)
+    message_id = models.BigIntegerField(null=True, blank=True)
+    message_seq = models.BigIntegerField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    actor_username = models.CharField(max_length=150)
+    body = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    prev_hash = models.CharField(max_length=64)
+    record_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation_id", "chain_index"], name="one_record_per_chain_link"
+            )
+        ]
+        indexes = [models.Index(fields=["occurred_at"]), models.Index(fields=["message_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} c{self.conversation_id}#{self.chain_index}"
+
+
+class ArchiveChain(models.Model):
+    """The head of one conversation's hash chain, locked with the conversation on append."""
+
+    conversation_id = models.BigIntegerField(primary_key=True)
+    length = models.PositiveBigIntegerField(default=0)
+    head_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"chain c{self.conversation_id} ({self.length})"
+
+
+class CaptureFailure(models.Model):
+    """An event that should have been archived but could not be (non-critical policies only)."""
+
+    conversation_id = models.BigIntegerField()
+    event = models.CharField(max_length=32)
+    message_id = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField()
+    occurred_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.event} c{self.conversation_id}: {self.error[:60]}"

@@ -1,0 +1,160 @@
+"""Capture: append conversation events to the archive, in the caller's transaction.
+
+Design. chat calls capture() inside the transaction that stores the message, after it has
+locked the conversation row; the chain head is read and advanced under that same lock, so
+each conversation's chain is strictly ordered and there is no global bottleneck. Whether to
+archive follows the policies of everyone in the conversation: if anyone's policy archives
+this kind (internal / external), the event is archived. If archiving is required and the
+write fails, a critical policy (Lync's BlockOnArchiveFailure) raises ArchiveUnavailable and the
+caller's whole transaction rolls back: nothing is stored half-way. A non-critical policy lets
+the conversation go on and leaves a CaptureFailure row for the administrators.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
+
+from archiving.chain import canonical, link_hash
+from archiving.exceptions import ArchiveUnavailable
+from archiving.models import (
+    GENESIS_HASH,
+    ArchiveChain,
+    ArchiveRecord,
+    ArchivingPolicy,
+    ArchivingPolicyAssignment,
+    CaptureFailure,
+)
+from directory.models import Person
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArchivingDecision:
+    is_required: bool
+    is_critical: bool
+
+
+def policy_global_get() -> ArchivingPolicy:
+    """Return the global policy, creating the default (archive everything) if missing."""
+    policy, _ = ArchivingPolicy.objects.get_or_create(is_global=True, defaults={"name": "Global"})
+    return policy
+
+
+def archiving_decide(
+    *, participant_ids: QuerySet | Iterable[int], is_external: bool
+) -> ArchivingDecision:
+    """Return whether anyone's policy archives this conversation, and whether critically."""
+    global_policy = policy_global_get()
+    overrides = list(
+        ArchivingPolicy.objects.filter(assignments__person_id__in=participant_ids).distinct()
+    )
+    archiving = [p for p in overrides if p.archives(is_external=is_external)]
+    if global_policy.archives(is_external=is_external) and not archiving:
+        # The global policy applies unless every participant has an override.
+        uncovered = not overrides or (
+            Person.objects.filter(pk__in=participant_ids)
+            .exclude(
+                pk__in=ArchivingPolicyAssignment.objects.values("person_id"),
+            )
+            .exists()
+        )
+        if uncovered:
+            archiving.append(global_policy)
+    return ArchivingDecision(
+        is_required=bool(archiving), is_critical=any(p.is_critical for p in archiving)
+    )
+
+
+def capture(
+    *,
+    conversation_id: int,
+    conversation_kind: str,
+    is_external: bool,
+    participant_ids: QuerySet | Iterable[int],
+    event: str,
+    actor: Person | None,
+    occurred_at: datetime,
+    body: str = "",
+    message_id: int | None = None,
+    message_seq: int | None = None,
+    payload: dict | None = None,
+) -> ArchiveRecord | None:
+    """Append an event to its conversation's chain if any participant's policy archives it.
+
+    Must run inside the caller's transaction, after the caller locked the conversation.
+    """
+    decision = archiving_decide(participant_ids=participant_ids, is_external=is_external)
+    if not decision.is_required:
+        return None
+    try:
+        with transaction.atomic():
+            return _append(
+                conversation_id=conversation_id,
+                conversation_kind=conversation_kind,
+                is_external=is_external,
+                event=event,
+                actor=actor,
+                occurred_at=occurred_at,
+                body=body,
+                message_id=message_id,
+                message_seq=message_seq,
+                payload=payload or {},
+            )
+    except DatabaseError as exc:
+        if decision.is_critical:
+            logger.error("archive capture failed in critical mode: %s", exc)
+            raise ArchiveUnavailable(
+                "The compliance archive is unavailable and your organisation requires every "
+                "message to be archived, so this one was not sent. Try again shortly."
+            ) from exc
+        logger.error("archive capture failed (non-critical, recorded): %s", exc)
+        CaptureFailure.objects.create(
+            conversation_id=conversation_id, event=event, message_id=message_id, error=str(exc)
+        )
+        return None
+
+
+def _append(
+    *,
+    conversation_id: int,
+    conversation_kind: str,
+    is_external: bool,
+    event: str,
+    actor: Person | None,
+    occurred_at: datetime,
+    body: str,
+    message_id: int | None,
+    message_seq: int | None,
+    payload: dict,
+) -> ArchiveRecord:
+    chain = ArchiveChain.objects.select_for_update().filter(pk=conversation_id).first()
+    if chain is None:
+        chain = ArchiveChain(conversation_id=conversation_id, length=0, head_hash=GENESIS_HASH)
+    actor_username = actor.username if actor is not None else ""
+    fields = {
+        "conversation_id": conversation_id,
+        "conversation_kind": conversation_kind,
+        "is_external": is_external,
+        "chain_index": chain.length,
+        "event": event,
+        "message_id": message_id,
+        "message_seq": message_seq,
+        "actor_id": actor.pk if actor is not None else None,
+        "actor_username": actor_username,
+        "body": body,
+        "payload": payload,
+        "occurred_at": occurred_at,
+    }
+    record_hash = link_hash(chain.head_hash, canonical(**fields))
+    record = ArchiveRecord.objects.create(
+        **fields, prev_hash=chain.head_hash, record_hash=record_hash
+    )
+    chain.length += 1
+    chain.head_hash = record_hash
+    chain.save()
+    return record

@@ -1,0 +1,764 @@
+"""Fan-out benchmark: Parley's WebSocket broadcast against a bare ``websockets`` server.
+
+Both targets get the same workload: C clients connected over WebSocket, a few senders posting
+100-byte messages into conversations at stepped rates, every member receiving every message.
+Per step it prints offered msg/s, deliveries/s, send->deliver latency percentiles, losses,
+error frames and acks, then the Parley/bare delivery ratio and a database check that every
+acked message was stored and archived.
+
+Run from the repository root (PostgreSQL and Redis on 127.0.0.1)::
+
+    .venv/bin/python -m bench.fanout                 # full default run, < 10 minutes
+    .venv/bin/python -m bench.fanout --clients 200 --only bare --step-seconds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import contextlib
+import json
+import math
+import multiprocessing as mp
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.loadgen import ConnectSpec, SendItem, worker_main
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+HOST = "127.0.0.1"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg: str) -> None:
+    """Progress line; flushed so a piped run shows where it is."""
+    print(msg, flush=True)
+
+
+def parse_rates(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.fanout",
+        description="WebSocket fan-out benchmark: Parley vs a bare websockets broadcast server.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--servers", type=int, default=1, help="Parley uvicorn processes")
+    p.add_argument("--clients", type=int, default=1000, help="WebSocket clients (= people)")
+    p.add_argument("--rooms", choices=["big", "small", "both"], default="both")
+    p.add_argument("--room-size", type=int, default=10, help="members per small room")
+    p.add_argument("--only", choices=["bare", "parley"], help="run one target only")
+    p.add_argument("--step-seconds", type=float, default=5.0, help="send time per step")
+    p.add_argument(
+        "--rates",
+        type=parse_rates,
+        default=parse_rates("5,10,20,40,60,80,120"),
+        help="big room: msg/s into the room, per step (deliveries/s = rate x clients)",
+    )
+    p.add_argument(
+        "--small-rates",
+        type=parse_rates,
+        default=parse_rates("50,100,200,400,800,1600"),
+        help="small rooms: msg/s summed over all rooms, per step",
+    )
+    p.add_argument(
+        "--grace", type=float, default=2.0, help="seconds after the last send before counting"
+    )
+    p.add_argument("--stop-p99-ms", type=float, default=1000.0, help="stop stepping above this")
+    p.add_argument(
+        "--stop-loss-pct", type=float, default=0.0, help="stop stepping when losses exceed this"
+    )
+    p.add_argument("--good-p99-ms", type=float, default=150.0, help="p99 bound for the ratio")
+    p.add_argument(
+        "--max-sender-rate",
+        type=float,
+        default=5.0,
+        help="msg/s per sending socket; more senders are used to stay under Parley's rate limit",
+    )
+    p.add_argument(
+        "--senders", type=int, default=10, help="minimum rotating senders per conversation"
+    )
+    p.add_argument(
+        "--client-procs",
+        type=int,
+        default=2,
+        help="load-generator processes (they share the machine's cores with the servers)",
+    )
+    p.add_argument("--connect-concurrency", type=int, default=50, help="per client process")
+    p.add_argument("--db-name", default="parley_bench", help="created and dropped by the run")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/3", help="flushed by the run")
+    p.add_argument("--keep-logs", action="store_true", help="keep the server logs directory")
+    args = p.parse_args(argv)
+    if args.servers < 1 or args.clients < 1 or args.client_procs < 1:
+        p.error("--servers, --clients and --client-procs must be >= 1")
+    return args
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Processes:
+    """Server subprocesses, each in its own session so a whole group can be stopped."""
+
+    def __init__(self, logdir: Path) -> None:
+        self.logdir = logdir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        out = (self.logdir / f"{name}.log").open("wb")
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        out.close()
+        self.procs[name] = proc
+        return proc
+
+    def log_text(self, name: str) -> str:
+        path = self.logdir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                tail = "\n".join(self.log_text(name).splitlines()[-40:])
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(8)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+
+    def cpu_seconds(self) -> float:
+        return sum(proc_cpu(p.pid) for p in self.procs.values())
+
+
+def proc_cpu(pid: int) -> float:
+    """utime + stime of one process in seconds (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def cpu_by_command(names: tuple[str, ...]) -> float:
+    """CPU seconds of every process whose command name is one of ``names`` (read only)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in names:
+            total += proc_cpu(int(entry.name))
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, procs: Processes, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs.check_alive()
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.5):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listening on {HOST}:{port} after {timeout:.0f}s")
+
+
+class WorkerPool:
+    """Load-generator processes; client ``gidx`` lives in process ``gidx % size``."""
+
+    def __init__(self, size: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.size = size
+        self.conns = []
+        self.procs = []
+        for _ in range(size):
+            parent_end, child_end = ctx.Pipe()
+            proc = ctx.Process(target=worker_main, args=(child_end,), daemon=True)
+            proc.start()
+            child_end.close()
+            self.conns.append(parent_end)
+            self.procs.append(proc)
+
+    def call(self, cmd: tuple[Any, ...], per_worker: list[Any] | None = None) -> list[Any]:
+        """Send a command to every worker (``per_worker`` appends one argument each)."""
+        for i, conn in enumerate(self.conns):
+            conn.send(cmd if per_worker is None else (*cmd, per_worker[i]))
+        replies = []
+        for i, conn in enumerate(self.conns):
+            status, value = conn.recv()
+            if status != "ok":
+                raise RuntimeError(f"client process {i}: {value}")
+            replies.append(value)
+        return replies
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError, BrokenPipeError):
+                conn.send(("exit",))
+        for proc in self.procs:
+            proc.join(3)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(3)
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+@dataclass
+class Workload:
+    """Conversations (id, member client indices) and the rates to step through."""
+
+    name: str
+    label: str
+    convs: list[tuple[int, list[int]]]
+    rates: list[float]
+
+
+@dataclass
+class StepResult:
+    rate: float
+    sent: int = 0
+    expected: int = 0
+    received: int = 0
+    losses: int = 0
+    dups: int = 0
+    errors: int = 0
+    acks: int = 0
+    senders: int = 0
+    skipped: int = 0
+    p50: float = math.nan
+    p95: float = math.nan
+    p99: float = math.nan
+    pmax: float = math.nan
+    ack_p50: float = math.nan
+    seconds: float = 1.0
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+    redis_cpu: float = 0.0
+    pg_cpu: float = 0.0
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def deliveries_per_s(self) -> float:
+        return self.received / self.seconds
+
+    @property
+    def loss_pct(self) -> float:
+        return 100.0 * self.losses / self.expected if self.expected else 0.0
+
+
+def percentile(sorted_values: array.array, q: float) -> float:
+    """Nearest-rank percentile of an already sorted array."""
+    if not sorted_values:
+        return math.nan
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+@dataclass
+class Target:
+    """A server under test: how to reach it and which conversation ids it uses."""
+
+    name: str
+    ports: list[int]
+    specs: list[ConnectSpec]
+    workloads: list[Workload]
+    procs: Processes
+    acked_total: int = 0
+    sent_total: int = 0
+    results: dict[str, list[StepResult]] = field(default_factory=dict)
+    db_counts: dict[str, Any] = field(default_factory=dict)
+
+
+class Runner:
+    """Drives one target through its workloads."""
+
+    def __init__(self, args: argparse.Namespace, target: Target) -> None:
+        self.args = args
+        self.target = target
+        self.pool = WorkerPool(args.client_procs)
+        self.connected: set[int] = set()
+        self.step_id = 0
+
+    def connect(self) -> None:
+        t0 = time.monotonic()
+        shards: list[list[ConnectSpec]] = [[] for _ in range(self.pool.size)]
+        for spec in self.target.specs:
+            shards[spec[0] % self.pool.size].append(spec)
+        tag = uuid.uuid4().hex[:8]
+        replies = self.pool.call(
+            ("connect",), [(s, self.args.connect_concurrency, tag) for s in shards]
+        )
+        failures = [f for r in replies for f in r["failures"]]
+        self.connected = {g for r in replies for g in r["connected"]}
+        log(
+            f"  connected {len(self.connected)}/{len(self.target.specs)} clients over "
+            f"{len(self.target.ports)} server process(es) in {time.monotonic() - t0:.1f}s "
+            f"with {self.pool.size} client process(es)"
+        )
+        for gidx, why in failures[:5]:
+            log(f"  connect failure, client {gidx}: {why}")
+        if not self.connected:
+            raise RuntimeError("no client could connect")
+
+    def quiesce(self, max_seconds: float = 30.0) -> None:
+        """Wait until no frames arrive (e.g. presence bursts after connecting)."""
+        deadline = time.monotonic() + max_seconds
+        last = -1
+        while time.monotonic() < deadline:
+            frames = sum(r["frames"] for r in self.pool.call(("probe",)))
+            if frames == last:
+                return
+            last = frames
+            time.sleep(0.5)
+        log(f"  frames still arriving after {max_seconds:.0f}s; measuring anyway")
+
+    def plan(self, wl: Workload, rate: float) -> tuple[list[list[SendItem]], dict[int, int], int]:
+        """Schedule one step: per-worker send lists, message n -> conversation, sender count."""
+        seconds = self.args.step_seconds
+        per_conv = rate / len(wl.convs)
+        items: list[tuple[float, int, int]] = []
+        senders = 0
+        rng = random.Random(self.step_id)
+        for conv_id, members in wl.convs:
+            live = [g for g in members if g in self.connected]
+            if not live or per_conv <= 0:
+                continue
+            # Several distinct senders rotate, and enough of them that none exceeds the
+            # server's per-socket rate limit.
+            need = max(self.args.senders, math.ceil(per_conv / self.args.max_sender_rate))
+            k = min(len(live), need)
+            senders += k
+            phase = rng.uniform(0, 1 / per_conv)
+            i = 0
+            while (t := phase + i / per_conv) < seconds:
+                items.append((t, live[i % k], conv_id))
+                i += 1
+        items.sort()
+        per_worker: list[list[SendItem]] = [[] for _ in range(self.pool.size)]
+        conv_of: dict[int, int] = {}
+        for n, (t, gidx, conv_id) in enumerate(items):
+            per_worker[gidx % self.pool.size].append((t, gidx, conv_id, n))
+            conv_of[n] = conv_id
+        return per_worker, conv_of, senders
+
+    def run_step(self, wl: Workload, rate: float, live_members: dict[int, int]) -> StepResult:
+        self.step_id += 1
+        step = self.step_id
+        per_worker, conv_of, senders = self.plan(wl, rate)
+        res = StepResult(rate=rate, seconds=self.args.step_seconds, senders=senders)
+        procs = self.target.procs
+        cpu0 = sum(r["cpu"] for r in self.pool.call(("probe",)))
+        srv0, redis0, pg0 = (
+            procs.cpu_seconds(),
+            cpu_by_command(("redis-server",)),
+            cpu_by_command(("postgres",)),
+        )
+        start = time.time() + 0.2
+        self.pool.call(("step", step, start), per_worker)
+        time.sleep(max(0.0, start + self.args.step_seconds - time.time()))
+        self.pool.call(("wait_sends",))
+        # CPU is read over the send window only, so the idle grace doesn't dilute it.
+        window = time.time() - start
+        cpu1 = sum(r["cpu"] for r in self.pool.call(("probe",)))
+        res.client_cpu = 100 * (cpu1 - cpu0) / window
+        res.server_cpu = 100 * (procs.cpu_seconds() - srv0) / window
+        res.redis_cpu = 100 * (cpu_by_command(("redis-server",)) - redis0) / window
+        res.pg_cpu = 100 * (cpu_by_command(("postgres",)) - pg0) / window
+        time.sleep(self.args.grace)
+        replies = self.pool.call(("collect", step))
+        received: dict[int, int] = {}
+        lat = array.array("d")
+        ack_ms = array.array("d")
+        for r in replies:
+            for n, c in r["received"].items():
+                received[n] = received.get(n, 0) + c
+            lat.frombytes(r["latencies"])
+            ack_ms.frombytes(r["ack_ms"])
+            res.sent += len(r["sent"])
+            res.skipped += r["skipped"]
+            res.acks += r["acks"]
+            res.errors += r["errors"]
+            res.error_samples += r["error_samples"]
+        # Per message: every live member of its conversation should have it exactly once.
+        for n in (n for r in replies for n in r["sent"]):
+            expected, got = live_members[conv_of[n]], received.get(n, 0)
+            res.expected += expected
+            res.losses += max(0, expected - got)
+            res.dups += max(0, got - expected)
+        res.received = len(lat)
+        lat = array.array("d", sorted(lat))
+        res.p50, res.p95, res.p99 = (percentile(lat, q) for q in (0.50, 0.95, 0.99))
+        res.pmax = lat[-1] if lat else math.nan
+        res.ack_p50 = percentile(array.array("d", sorted(ack_ms)), 0.5)
+        self.target.acked_total += res.acks
+        self.target.sent_total += res.sent
+        return res
+
+    def run_workload(self, wl: Workload) -> list[StepResult]:
+        live_members = {cid: sum(g in self.connected for g in m) for cid, m in wl.convs}
+        log(f"\n== {self.target.name}: {wl.label} ==")
+        # Warm-up at the lowest rate so lazy imports, connection pools and JIT-free caches
+        # (first queries, template of the frame) are not charged to the first measured step.
+        warm = self.run_step(wl, min(wl.rates), live_members)
+        log(
+            f"  warm-up: {warm.sent} sent, {warm.acks} acks, {warm.errors} errors, "
+            f"{warm.losses} losses"
+        )
+        for sample in warm.error_samples[:3]:
+            log(f"    error frame: {sample}")
+        self.quiesce(10)
+        log(header_line())
+        results: list[StepResult] = []
+        for rate in wl.rates:
+            self.target.procs.check_alive()
+            res = self.run_step(wl, rate, live_members)
+            results.append(res)
+            log(format_row(res))
+            for sample in res.error_samples[:3]:
+                log(f"    error frame: {sample}")
+            if res.p99 > self.args.stop_p99_ms or res.loss_pct > self.args.stop_loss_pct:
+                log(
+                    f"  stop: p99 {res.p99:.0f} ms (limit {self.args.stop_p99_ms:.0f}), "
+                    f"losses {res.loss_pct:.2f}% (limit {self.args.stop_loss_pct:g}%)"
+                )
+                break
+            if res.received == 0:
+                log("  stop: nothing delivered")
+                break
+            self.quiesce(10)
+        return results
+
+    def run(self) -> None:
+        try:
+            self.connect()
+            self.quiesce()
+            for wl in self.target.workloads:
+                self.target.results[wl.name] = self.run_workload(wl)
+            report = self.pool.call(("report",))
+            late = sum(r["late"] for r in report)
+            disc = sum(r["disconnects"] for r in report)
+            types: dict[str, int] = {}
+            for r in report:
+                for k, v in r["other_types"].items():
+                    types[k] = types.get(k, 0) + v
+            log(f"  late deliveries (after grace): {late}; client disconnects: {disc}")
+            for sample in [s for r in report for s in r["disconnect_samples"]][:5]:
+                log(f"    {sample}")
+            if types:
+                log("  other frames received: " + ", ".join(f"{k}={v}" for k, v in types.items()))
+            for sample in [s for r in report for s in r["idle_errors"]][:5]:
+                log(f"    error frame outside steps: {sample}")
+            self.pool.call(("close",))
+        finally:
+            self.pool.close()
+
+
+def header_line() -> str:
+    return (
+        f"  {'msg/s':>7} {'sent':>6} {'snd':>4} {'deliv/s':>9} {'p50ms':>7} {'p95ms':>7} "
+        f"{'p99ms':>7} {'maxms':>7} {'losses':>7} {'dups':>5} {'errors':>6} {'acks':>6} "
+        f"{'ack50':>6} {'srv%':>5} {'cli%':>5} {'redis%':>6} {'pg%':>5}"
+    )
+
+
+def format_row(r: StepResult) -> str:
+    return (
+        f"  {r.rate:7g} {r.sent:6d} {r.senders:4d} {r.deliveries_per_s:9.0f} {r.p50:7.1f} "
+        f"{r.p95:7.1f} {r.p99:7.1f} {r.pmax:7.1f} {r.losses:7d} {r.dups:5d} {r.errors:6d} "
+        f"{r.acks:6d} {r.ack_p50:6.1f} {r.server_cpu:5.0f} {r.client_cpu:5.0f} "
+        f"{r.redis_cpu:6.0f} {r.pg_cpu:5.0f}"
+    )
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def membership(args: argparse.Namespace) -> tuple[list[int], list[list[int]]]:
+    """Clients of the big room and of each small room (client i is in room i // size)."""
+    everyone = list(range(args.clients))
+    small = [everyone[i : i + args.room_size] for i in range(0, args.clients, args.room_size)]
+    return everyone, small
+
+
+def workloads_for(args: argparse.Namespace, big_id: int, small_ids: list[int]) -> list[Workload]:
+    everyone, small = membership(args)
+    wls = []
+    if args.rooms in ("big", "both"):
+        wls.append(
+            Workload("big", f"one room, {len(everyone)} members", [(big_id, everyone)], args.rates)
+        )
+    if args.rooms in ("small", "both"):
+        label = f"{len(small)} rooms of {args.room_size} members"
+        wls.append(
+            Workload("small", label, list(zip(small_ids, small, strict=True)), args.small_rates)
+        )
+    return wls
+
+
+def run_bare(args: argparse.Namespace, procs: Processes) -> Target:
+    port = free_port()
+    cmd = [str(VENV_BIN / "python"), str(ROOT / "bench" / "bare_broadcast.py"), "--port", str(port)]
+    procs.start("bare", cmd, dict(os.environ))
+    wait_for_port(port, procs)
+    _, small = membership(args)
+    big_id, small_ids = 1, [1000 + j for j in range(len(small))]
+    room_of = {g: 1000 + j for j, members in enumerate(small) for g in members}
+    specs: list[ConnectSpec] = [
+        (g, HOST, port, f"/ws/?rooms={big_id},{room_of[g]}", []) for g in range(args.clients)
+    ]
+    target = Target("bare websockets", [port], specs, workloads_for(args, big_id, small_ids), procs)
+    log(f"\n### bare websockets + uvloop broadcast server, 1 process, port {port}")
+    try:
+        Runner(args, target).run()
+    finally:
+        procs.stop("bare")
+    return target
+
+
+def parley_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.db_name}",
+        REDIS_URL=args.redis_url,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PARLEY_TASKS_EAGER="1",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("CELERY_BROKER_URL", None)
+    return env
+
+
+def admin_sql(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def run_checked(cmd: list[str], env: dict[str, str], what: str) -> str:
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    log(f"  {what}: {time.monotonic() - t0:.1f}s")
+    return proc.stdout
+
+
+def run_parley(args: argparse.Namespace, procs: Processes, workdir: Path) -> Target:
+    env = parley_env(args)
+    log(f"\n### Parley, {args.servers} uvicorn process(es), database {args.db_name}")
+    admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
+    admin_sql(f'CREATE DATABASE "{args.db_name}"')
+    flush_redis(args.redis_url)
+    py = str(VENV_BIN / "python")
+    run_checked([py, "manage.py", "migrate", "--noinput"], env, "migrate")
+    data_path = workdir / "parley_data.json"
+    setup_cmd = [py, "-m", "bench.parley_data", "setup", "--clients", str(args.clients)]
+    setup_cmd += ["--room-size", str(args.room_size), "--out", str(data_path)]
+    out = run_checked(setup_cmd, env, "data setup")
+    for line in out.splitlines():
+        log(f"    {line}")
+    data = json.loads(data_path.read_text())
+    ports = [free_port() for _ in range(args.servers)]
+    for i, port in enumerate(ports):
+        cmd = [str(VENV_BIN / "uvicorn"), "config.asgi:application", "--host", HOST]
+        cmd += ["--port", str(port), "--ws", "websockets-sansio", "--ws-max-size", "1048576"]
+        cmd += ["--no-access-log", "--log-level", "warning"]
+        procs.start(f"parley{i}", cmd, env)
+    for port in ports:
+        wait_for_port(port, procs)
+    specs: list[ConnectSpec] = [
+        (g, HOST, ports[g % len(ports)], "/ws/", [("Authorization", f"Bearer {token}")])
+        for g, token in enumerate(data["tokens"])
+    ]
+    target = Target(
+        f"Parley x{args.servers}",
+        ports,
+        specs,
+        workloads_for(args, data["big"], data["small"]),
+        procs,
+    )
+    try:
+        Runner(args, target).run()
+    finally:
+        server_logs = {name: procs.log_text(name) for name in list(procs.procs)}
+        for i in range(args.servers):
+            procs.stop(f"parley{i}")
+        report_server_logs(server_logs)
+    verify_parley(target, env)
+    return target
+
+
+def report_server_logs(logs: dict[str, str]) -> None:
+    """Show what the servers logged (warnings and tracebacks are server problems)."""
+    for name, text in logs.items():
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        tracebacks = text.count("Traceback (most recent call last)")
+        log(f"  {name} log: {len(lines)} lines, {tracebacks} tracebacks")
+        if lines:
+            first = text.find("Traceback (most recent call last)")
+            excerpt = text[max(0, first - 400) :] if first >= 0 else text
+            for ln in excerpt.splitlines()[:60]:
+                log(f"    | {ln}")
+
+
+def verify_parley(target: Target, env: dict[str, str]) -> None:
+    """Compare stored and archived messages with what the server acknowledged."""
+    py = str(VENV_BIN / "python")
+    deadline = time.monotonic() + 20
+    counts: dict[str, int] = {}
+    while True:
+        out = run_checked([py, "-m", "bench.parley_data", "verify"], env, "database check")
+        counts = json.loads(out.strip().splitlines()[-1])
+        # Archiving may lag behind the ack (a task); give it a moment to catch up.
+        if counts["archived"] >= target.acked_total or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    ok_stored = counts["messages"] == target.acked_total
+    ok_archived = counts["archived"] == target.acked_total
+    log(
+        f"  sent {target.sent_total}, acked {target.acked_total}, stored messages "
+        f"{counts['messages']} ({'ok' if ok_stored else 'MISMATCH'}), archived "
+        f"'{counts['event']}' records {counts['archived']} ({'ok' if ok_archived else 'MISMATCH'})"
+    )
+    target.db_counts = counts
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def best_step(results: list[StepResult], good_p99: float) -> StepResult | None:
+    good = [r for r in results if r.p99 <= good_p99 and r.losses == 0 and r.received]
+    return max(good, key=lambda r: r.deliveries_per_s, default=None)
+
+
+def summarize(args: argparse.Namespace, bare: Target | None, parley: Target | None) -> None:
+    log("\n### Summary")
+    log(
+        f"  {args.clients} clients, {args.client_procs} client process(es), "
+        f"{args.step_seconds:g}s steps + {args.grace:g}s grace, 100-byte bodies, "
+        f"{os.cpu_count()} CPU cores shared by servers, Redis, PostgreSQL and clients"
+    )
+    for wl in ("big", "small"):
+        rows = []
+        for target in (bare, parley):
+            if target is None or wl not in target.results:
+                continue
+            results = target.results[wl]
+            best = best_step(results, args.good_p99_ms)
+            top = results[-1] if results else None
+            saturated = top is not None and best is not top
+            rows.append((target, best, saturated))
+            if best is None:
+                log(f"  {wl}: {target.name}: no step with p99 <= {args.good_p99_ms:g} ms")
+            else:
+                more = "" if saturated else " (highest step offered; not saturated)"
+                log(
+                    f"  {wl}: {target.name}: best {best.deliveries_per_s:,.0f} deliveries/s "
+                    f"at {best.rate:g} msg/s, p99 {best.p99:.1f} ms{more}"
+                )
+        if len(rows) == 2 and rows[0][1] and rows[1][1]:
+            (_, b, b_sat), (_, p, _) = rows
+            ratio = p.deliveries_per_s / b.deliveries_per_s
+            bound = "" if b_sat else " (bare not saturated: true ratio is lower)"
+            log(
+                f"  {wl}: Parley/bare deliveries at p99 <= {args.good_p99_ms:g} ms: "
+                f"{ratio:.2f}{bound}"
+            )
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so the cleanup in ``finally`` runs."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    install_signal_handlers()
+    workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
+    procs = Processes(workdir)
+    bare = parley = None
+    t0 = time.monotonic()
+    db_created = False
+    try:
+        if args.only in (None, "bare"):
+            bare = run_bare(args, procs)
+        if args.only in (None, "parley"):
+            db_created = True
+            parley = run_parley(args, procs, workdir)
+        summarize(args, bare, parley)
+    except KeyboardInterrupt:
+        log("\ninterrupted; cleaning up")
+        return 130
+    except RuntimeError as exc:
+        log(f"\nERROR: {exc}")
+        return 1
+    finally:
+        procs.stop_all()
+        if db_created:
+            with contextlib.suppress(Exception):
+                admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
+            with contextlib.suppress(Exception):
+                flush_redis(args.redis_url)
+        if args.keep_logs:
+            log(f"logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+        log(f"total time {time.monotonic() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""HTTP edge for conversations, messages and history search."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat import search, selectors, services
+from chat.models import Participant
+from chat.serializers import (
+    ConversationCreateInputSerializer,
+    MessageCreateInputSerializer,
+    MessageEditInputSerializer,
+    MessageSerializer,
+    ParticipantAddInputSerializer,
+    ReadInputSerializer,
+    conversation_to_dict,
+    message_to_dict,
+)
+from directory.exceptions import InvalidInput
+
+MAX_PAGE = 200
+
+
+def _int_param(request, name: str, *, default: int | None, minimum: int = 0) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer.") from None
+    if value < minimum:
+        raise InvalidInput(f"{name} must be >= {minimum}.")
+    return value
+
+
+def _conversation_payload(conversation_id: int, person_id: int) -> dict:
+    participation = selectors.participation_get(
+        person_id=person_id, conversation_id=conversation_id
+    )
+    members = list(
+        selectors.active_participants(conversation_id).select_related("person").order_by("id")
+    )
+    return conversation_to_dict(
+        participation.conversation, members=members, participation=participation
+    )
+
+
+class ConversationListCreateApi(APIView):
+    """List my conversations; start a direct conversation (1 other) or a group (2+ others)."""
+
+    def get(self, request):
+        participations: list[Participant] = selectors.conversation_list_for_person(
+            person_id=request.user.pk
+        )
+        results = [
+            conversation_to_dict(
+                p.conversation, members=p.conversation.active_members, participation=p
+            )
+            for p in participations
+        ]
+        return Response({"results": results})
+
+    @extend_schema(request=ConversationCreateInputSerializer)
+    def post(self, request):
+        data = ConversationCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation, created = services.conversation_create(
+            creator=request.user,
+            usernames=data.validated_data["participants"],
+            title=data.validated_data["title"],
+        )
+        return Response(
+            _conversation_payload(conversation.pk, request.user.pk),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ConversationDetailApi(APIView):
+    """One conversation I am in."""
+
+    def get(self, request, conversation_id: int):
+        return Response(_conversation_payload(conversation_id, request.user.pk))
+
+
+class ParticipantAddApi(APIView):
+    """Add a person; on a direct conversation this starts a NEW group of three (201)."""
+
+    @extend_schema(request=ParticipantAddInputSerializer)
+    def post(self, request, conversation_id: int):
+        data = ParticipantAddInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation, _ = services.participant_add(
+            actor=request.user,
+            conversation_id=conversation_id,
+            username=data.validated_data["username"],
+        )
+        return Response(
+            _conversation_payload(conversation.pk, request.user.pk),
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ParticipantLeaveApi(APIView):
+    """Leave a group or room: DELETE with your own username."""
+
+    def delete(self, request, conversation_id: int, username: str):
+        if username != request.user.username:
+            raise InvalidInput(
+                "You can only remove yourself here; room managers manage members through "
+                "the rooms API.",
+                code="not_self",
+            )
+        services.participant_leave(person=request.user, conversation_id=conversation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MessageListCreateApi(APIView):
+    """Read messages after a seq (or before one, for history), or post one."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after_seq", int),
+            OpenApiParameter("before_seq", int),
+            OpenApiParameter("limit", int),
+        ],
+        responses=MessageSerializer(many=True),
+    )
+    def get(self, request, conversation_id: int):
+        participation = selectors.participation_get(
+            person_id=request.user.pk, conversation_id=conversation_id
+        )
+        limit = min(_int_param(request, "limit", default=50, minimum=1), MAX_PAGE)
+        before_seq = _int_param(request, "before_seq", default=None, minimum=1)
+        if before_seq is not None:
+            if "after_seq" in request.query_params:
+                raise InvalidInput("Give after_seq or before_seq, not both.")
+            messages = selectors.message_list_before(
+                participant=participation, before_seq=before_seq, limit=limit
+            )
+            has_more = bool(messages) and messages[0].seq > participation.visible_after_seq + 1
+        else:
+            after_seq = _int_param(request, "after_seq", default=0)
+            messages = selectors.message_list_after(
+                participant=participation, after_seq=after_seq, limit=limit + 1
+            )
+            has_more = len(messages) > limit
+            messages = messages[:limit]
+        return Response(
+            {
+                "results": [message_to_dict(m) for m in messages],
+                "has_more": has_more,
+                "last_seq": participation.conversation.last_seq,
+            }
+        )
+
+    @extend_schema(request=MessageCreateInputSerializer, responses={201: MessageSerializer})
+    def post(self, request, conversation_id: int):
+        data = MessageCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message, created = services.message_post(
+            sender=request.user,
+            conversation_id=conversation_id,
+            body=data.validated_data["body"],
+            client_id=data.validated_data.get("client_id") or None,
+        )
+        return Response(
+            message_to_dict(message),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ConversationReadApi(APIView):
+    """Mark the conversation read up to a seq."""
+
+    @extend_schema(request=ReadInputSerializer)
+    def post(self, request, conversation_id: int):
+        data = ReadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.conversation_mark_read(
+            person=request.user, conversation_id=conversation_id, seq=data.validated_data["seq"]
+        )
+        return Response(_conversation_payload(conversation_id, request.user.pk))
+
+
+class MessageDetailApi(APIView):
+    """Edit (PATCH) or delete (DELETE) a message."""
+
+    @extend_schema(request=MessageEditInputSerializer, responses=MessageSerializer)
+    def patch(self, request, message_id: int):
+        data = MessageEditInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.message_edit(
+            editor=request.user, message_id=message_id, body=data.validated_data["body"]
+        )
+        return Response(message_to_dict(message))
+
+    @extend_schema(responses=MessageSerializer)
+    def get(self, request, message_id: int):
+        message, _ = selectors.message_get_visible(person_id=request.user.pk, message_id=message_id)
+        return Response(message_to_dict(message))
+
+    @extend_schema(responses=MessageSerializer)
+    def delete(self, request, message_id: int):
+        message = services.message_delete(actor=request.user, message_id=message_id)
+        return Response(message_to_dict(message))
+
+
+class SearchApi(APIView):
+    """Search my own conversations and rooms."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, required=True),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("before", int, description="next_before of the previous page"),
+        ]
+    )
+    def get(self, request):
+        query = search.query_parse(request.query_params.get("q", ""))
+        limit = min(_int_param(request, "limit", default=20, minimum=1), 100)
+        before = _int_param(request, "before", default=None, minimum=1)
+        ids = search.message_ids_search(
+            person_id=request.user.pk, query=query, limit=limit + 1, before_id=before
+        )
+        messages = selectors.messages_by_ids(ids[:limit])
+        results = [
+            {
+                **message_to_dict(m),
+                "conversation_title": m.conversation.title,
+                "conversation_kind": m.conversation.kind,
+                "highlight": search.highlight(body=m.body, query=query),
+            }
+            for m in messages
+        ]
+        next_before = messages[-1].pk if len(ids) > limit and messages else None
+        return Response({"results": results, "next_before": next_before})

@@ -1,0 +1,281 @@
+"""The WebSocket edge: /ws/ speaks the frames of DESIGN.md section 9.
+
+Thin by rule: validate a frame, call one service or selector through
+database_sync_to_async, turn refusals into `error` frames. A bad frame never closes the
+socket; only a frame above the hard size limit does (1009), as does sign-out (4401).
+"""
+
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat import realtime, selectors, services
+from chat.serializers import conversation_to_dict, message_to_dict
+from directory import realtime as fanout
+from directory.exceptions import InvalidInput, ServiceError
+from directory.serializers import person_summary
+
+logger = logging.getLogger(__name__)
+
+CLOSE_TOO_BIG = 1009
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def _int_field(content: dict, name: str, *, minimum: int = 0) -> int:
+    value = content.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise FrameError("invalid", f"{name} must be an integer >= {minimum}.")
+    return value
+
+
+def _hello(person_id: int) -> dict:
+    participations = selectors.conversation_list_for_person(person_id=person_id)
+    return {
+        "type": "hello",
+        "conversations": [
+            conversation_to_dict(
+                p.conversation, members=p.conversation.active_members, participation=p
+            )
+            for p in participations
+        ],
+    }
+
+
+def _sync(person_id: int, conversation_id: int, after_seq: int, limit: int) -> dict:
+    participation = selectors.participation_get(
+        person_id=person_id, conversation_id=conversation_id
+    )
+    messages = selectors.message_list_after(
+        participant=participation, after_seq=after_seq, limit=limit + 1
+    )
+    return {
+        "type": "sync.batch",
+        "conversation": conversation_id,
+        "messages": [message_to_dict(m) for m in messages[:limit]],
+        "has_more": len(messages) > limit,
+        "last_seq": participation.conversation.last_seq,
+    }
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """One browser tab or program connected to /ws/."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        refusal = self.scope.get("parley_refusal")
+        if refusal is not None:
+            await self.close(code=refusal[0])
+            return
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.person = user
+        self.person_id = user.pk
+        self.token_id = self.scope.get("parley_token_id")
+        session = self.scope.get("session")
+        self.session_key = session.session_key if session is not None else None
+        self.conversation_ids: set[int] = set()
+        self.allowance = float(settings.PARLEY_WS_RATE_BURST)
+        self.allowance_at = time.monotonic()
+        self.hub = None
+        self.conversation_ids = set(
+            await database_sync_to_async(selectors.conversation_ids_for_person)(
+                person_id=self.person_id
+            )
+        )
+        await self.accept()
+        # Attach before reading the state for hello: whatever commits after that read is
+        # broadcast to us, whatever committed before is in hello's last_seq values.
+        self.hub = await fanout.hub_get()
+        await self.hub.attach(self)
+        hello = await database_sync_to_async(_hello)(self.person_id)
+        hello["user"] = person_summary(user)
+        await self.send(text_data=realtime.frame(hello))
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "hub", None) is not None:
+            self.hub.detach(self)
+
+    # -- what the hub calls ----------------------------------------------------------------
+
+    async def deliver_frame(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def close_for(self, code: int, reason: str) -> None:
+        await self.close(code=code)
+
+    def matches_credentials(self, *, token_id: int | None, session_key: str | None) -> bool:
+        if token_id is None and session_key is None:
+            return True
+        if token_id is not None and token_id == self.token_id:
+            return True
+        return session_key is not None and session_key == self.session_key
+
+    # -- frames from the client ------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None:
+            await self._error(None, "binary_not_supported", "Send JSON text frames, not binary.")
+            return
+        text = text_data or ""
+        if len(text) > settings.PARLEY_WS_MAX_FRAME_BYTES or (
+            len(text.encode("utf-8")) > settings.PARLEY_WS_MAX_FRAME_BYTES
+        ):
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        ref = None
+        try:
+            content = json.loads(text)
+        except ValueError:
+            await self._error(None, "malformed_frame", "The frame is not valid JSON.")
+            return
+        if not isinstance(content, dict):
+            await self._error(None, "malformed_frame", "A frame is a JSON object with a type.")
+            return
+        ref = content.get("ref")
+        if ref is not None and not isinstance(ref, str | int):
+            ref = None
+        if not self._rate_allows():
+            await self._error(
+                ref, "rate_limited", "Too many frames; slow down and retry in a moment."
+            )
+            return
+        frame_type = content.get("type")
+        handler = self.HANDLERS.get(frame_type) if isinstance(frame_type, str) else None
+        if handler is None:
+            await self._error(ref, "unknown_type", f"Unknown frame type {frame_type!r}.")
+            return
+        try:
+            await handler(self, content, ref)
+        except FrameError as exc:
+            await self._error(ref, exc.code, exc.detail)
+        except ServiceError as exc:
+            await self._error(ref, exc.code, exc.detail)
+        except Exception:
+            logger.exception("frame %s failed", frame_type)
+            await self._error(ref, "server_error", "Parley hit an internal error; it was logged.")
+
+    def _rate_allows(self) -> bool:
+        now = time.monotonic()
+        rate, burst = settings.PARLEY_WS_RATE_PER_SECOND, settings.PARLEY_WS_RATE_BURST
+        self.allowance = min(burst, self.allowance + (now - self.allowance_at) * rate)
+        self.allowance_at = now
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
+
+    async def _reply(self, ref, payload: dict) -> None:
+        if ref is not None:
+            payload["ref"] = ref
+        await self.send(text_data=realtime.frame(payload))
+
+    async def _error(self, ref, code: str, detail: str) -> None:
+        await self._reply(ref, {"type": "error", "code": code, "detail": detail})
+
+    async def _ack(self, ref, message) -> None:
+        await self._reply(
+            ref,
+            {
+                "type": "message.ack",
+                "id": message.pk,
+                "seq": message.seq,
+                "conversation": message.conversation_id,
+                "client_id": message.client_id,
+            },
+        )
+
+    async def on_message_send(self, content: dict, ref) -> None:
+        conversation_id = _int_field(content, "conversation", minimum=1)
+        client_id = content.get("client_id")
+        if client_id is not None and not isinstance(client_id, str):
+            raise FrameError("invalid", "client_id must be a string.")
+        message, _ = await database_sync_to_async(services.message_post)(
+            sender=self.person,
+            conversation_id=conversation_id,
+            body=content.get("body"),
+            client_id=client_id,
+        )
+        await self._ack(ref, message)
+
+    async def on_message_edit(self, content: dict, ref) -> None:
+        message = await database_sync_to_async(services.message_edit)(
+            editor=self.person,
+            message_id=_int_field(content, "id", minimum=1),
+            body=content.get("body"),
+        )
+        await self._ack(ref, message)
+
+    async def on_message_delete(self, content: dict, ref) -> None:
+        message = await database_sync_to_async(services.message_delete)(
+            actor=self.person, message_id=_int_field(content, "id", minimum=1)
+        )
+        await self._ack(ref, message)
+
+    async def on_sync(self, content: dict, ref) -> None:
+        conversation_id = _int_field(content, "conversation", minimum=1)
+        after_seq = _int_field(content, "after_seq") if "after_seq" in content else 0
+        limit = _int_field(content, "limit", minimum=1) if "limit" in content else None
+        limit = min(limit or settings.PARLEY_SYNC_BATCH, settings.PARLEY_SYNC_BATCH)
+        batch = await database_sync_to_async(_sync)(
+            self.person_id, conversation_id, after_seq, limit
+        )
+        await self._reply(ref, batch)
+
+    async def on_typing(self, content: dict, ref) -> None:
+        conversation_id = _int_field(content, "conversation", minimum=1)
+        if conversation_id not in self.conversation_ids:
+            raise FrameError(
+                "conversation_not_found",
+                f"Conversation {conversation_id} does not exist or you are not in it.",
+            )
+        await realtime.typing_send(person=self.person, conversation_id=conversation_id)
+
+    async def on_read(self, content: dict, ref) -> None:
+        conversation_id = _int_field(content, "conversation", minimum=1)
+        participation = await database_sync_to_async(services.conversation_mark_read)(
+            person=self.person, conversation_id=conversation_id, seq=_int_field(content, "seq")
+        )
+        await self._reply(
+            ref,
+            {
+                "type": "read.ack",
+                "conversation": conversation_id,
+                "last_read_seq": participation.last_read_seq,
+            },
+        )
+
+    async def on_ping(self, content: dict, ref) -> None:
+        await self._reply(ref, {"type": "pong"})
+
+    async def on_not_yet(self, content: dict, ref) -> None:
+        raise InvalidInput(
+            f"{content['type']} is part of presence, which this server does not offer yet.",
+            code="not_implemented",
+        )
+
+    HANDLERS = {
+        "message.send": on_message_send,
+        "message.edit": on_message_edit,
+        "message.delete": on_message_delete,
+        "sync": on_sync,
+        "typing": on_typing,
+        "read": on_read,
+        "ping": on_ping,
+        "presence.set": on_not_yet,
+        "presence.subscribe": on_not_yet,
+        "presence.unsubscribe": on_not_yet,
+        "idle": on_not_yet,
+    }

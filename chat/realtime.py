@@ -1,0 +1,92 @@
+"""Frames about conversations and messages, serialised once and handed to the fan-out hub."""
+
+import json
+
+from chat.models import Conversation, Message
+from chat.selectors import active_participants
+from chat.serializers import conversation_to_dict, message_to_dict
+from directory import realtime as fanout
+from directory.models import Person
+from directory.serializers import person_summary
+
+
+def frame(payload: dict) -> str:
+    """Return the wire text of a server frame."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def message_new(message: Message) -> None:
+    """Announce a stored message to everyone in its conversation."""
+    fanout.conversation_frame_send(
+        conversation_id=message.conversation_id,
+        frame=frame({"type": "message.new", "message": message_to_dict(message)}),
+    )
+
+
+def message_updated(message: Message) -> None:
+    """Announce an edit or deletion."""
+    fanout.conversation_frame_send(
+        conversation_id=message.conversation_id,
+        frame=frame({"type": "message.updated", "message": message_to_dict(message)}),
+    )
+
+
+def _conversation_frame(conversation: Conversation, **extra) -> str:
+    members = list(active_participants(conversation.pk).select_related("person").order_by("id"))
+    payload = conversation_to_dict(conversation, members=members)
+    return frame({"type": "conversation.updated", "conversation": payload, **extra})
+
+
+def conversation_joined(*, conversation_id: int, person_ids: list[int]) -> None:
+    """Attach the newcomers' sockets to the conversation and tell everyone in it."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    text = _conversation_frame(conversation)
+    for person_id in person_ids:
+        fanout.person_frame_send(
+            person_id=person_id,
+            frame=text,
+            control={"action": "join", "conversation": conversation_id},
+        )
+    fanout.conversation_frame_send(conversation_id=conversation_id, frame=text)
+
+
+def conversation_left(*, conversation_id: int, person_id: int) -> None:
+    """Detach the leaver's sockets and tell the rest of the conversation."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    fanout.person_frame_send(
+        person_id=person_id,
+        frame=frame({"type": "conversation.left", "conversation": conversation_id}),
+        control={"action": "leave", "conversation": conversation_id},
+    )
+    fanout.conversation_frame_send(
+        conversation_id=conversation_id, frame=_conversation_frame(conversation)
+    )
+
+
+def conversation_read(
+    *, person_id: int, conversation_id: int, last_read_seq: int, unread: int
+) -> None:
+    """Tell all of a person's sockets that they have read up to a seq."""
+    fanout.person_frame_send(
+        person_id=person_id,
+        frame=frame(
+            {
+                "type": "conversation.read",
+                "conversation": conversation_id,
+                "last_read_seq": last_read_seq,
+                "unread": unread,
+            }
+        ),
+    )
+
+
+async def typing_send(*, person: Person, conversation_id: int) -> None:
+    """Tell the others in a conversation that the person is typing."""
+    await fanout.apublish(
+        kind=fanout.CONVERSATION,
+        object_id=conversation_id,
+        frame=frame(
+            {"type": "typing", "conversation": conversation_id, "user": person_summary(person)}
+        ),
+        exclude_person=person.pk,
+    )

@@ -1,0 +1,103 @@
+"""Reads of conversations and messages, always from one person's point of view."""
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from chat.models import Message, Participant
+from directory.exceptions import NotFound
+
+ACTIVE = Q(left_at__isnull=True)
+
+
+def conversation_ids_for_person(*, person_id: int) -> list[int]:
+    """Return the ids of the conversations the person takes part in now."""
+    return list(
+        Participant.objects.filter(ACTIVE, person_id=person_id).values_list(
+            "conversation_id", flat=True
+        )
+    )
+
+
+def participation_get(*, person_id: int, conversation_id: int) -> Participant:
+    """Return the person's active participation, or NotFound (non-members learn nothing)."""
+    participant = (
+        Participant.objects.select_related("conversation")
+        .filter(ACTIVE, person_id=person_id, conversation_id=conversation_id)
+        .first()
+    )
+    if participant is None:
+        raise NotFound(
+            f"Conversation {conversation_id} does not exist or you are not in it.",
+            code="conversation_not_found",
+        )
+    return participant
+
+
+def active_participants(conversation_id: int) -> QuerySet[Participant]:
+    return Participant.objects.filter(ACTIVE, conversation_id=conversation_id)
+
+
+def participant_person_ids(*, conversation_id: int) -> QuerySet:
+    """Return a lazy subquery of the person ids in a conversation now."""
+    return active_participants(conversation_id).values("person_id")
+
+
+def conversation_list_for_person(*, person_id: int) -> list[Participant]:
+    """Return the person's participations, newest activity first, with the other members."""
+    members = Prefetch(
+        "conversation__participants",
+        queryset=Participant.objects.filter(ACTIVE).select_related("person").order_by("id"),
+        to_attr="active_members",
+    )
+    return list(
+        Participant.objects.filter(ACTIVE, person_id=person_id)
+        .select_related("conversation")
+        .prefetch_related(members)
+        .order_by("-conversation__last_message_at", "-conversation_id")
+    )
+
+
+def message_list_after(*, participant: Participant, after_seq: int, limit: int) -> list[Message]:
+    """Return the visible messages after after_seq, oldest first."""
+    floor = max(after_seq, participant.visible_after_seq)
+    return list(
+        Message.objects.filter(conversation_id=participant.conversation_id, seq__gt=floor)
+        .select_related("sender")
+        .order_by("seq")[:limit]
+    )
+
+
+def message_list_before(*, participant: Participant, before_seq: int, limit: int) -> list[Message]:
+    """Return up to limit visible messages before before_seq, oldest first (history paging)."""
+    messages = list(
+        Message.objects.filter(
+            conversation_id=participant.conversation_id,
+            seq__lt=before_seq,
+            seq__gt=participant.visible_after_seq,
+        )
+        .select_related("sender")
+        .order_by("-seq")[:limit]
+    )
+    messages.reverse()
+    return messages
+
+
+def message_get_visible(*, person_id: int, message_id: int) -> tuple[Message, Participant]:
+    """Return a message the person may read with their participation, or NotFound."""
+    message = Message.objects.select_related("sender").filter(pk=message_id).first()
+    if message is not None:
+        participant = (
+            Participant.objects.select_related("conversation")
+            .filter(ACTIVE, person_id=person_id, conversation_id=message.conversation_id)
+            .first()
+        )
+        if participant is not None and message.seq > participant.visible_after_seq:
+            return message, participant
+    raise NotFound(
+        f"Message {message_id} does not exist or is not yours to see.", code="message_not_found"
+    )
+
+
+def messages_by_ids(ids: list[int]) -> list[Message]:
+    """Return messages in the order of ids."""
+    found = Message.objects.select_related("sender", "conversation").in_bulk(ids)
+    return [found[i] for i in ids if i in found]

@@ -1,0 +1,98 @@
+"""JSON shapes of conversations and messages (plain functions on the hot paths)."""
+
+from datetime import datetime
+
+from rest_framework import serializers
+
+from chat.models import Conversation, Message, Participant
+from directory.serializers import person_summary
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """Return an ISO 8601 UTC timestamp with a Z, or None."""
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def message_to_dict(message: Message) -> dict:
+    """Return the public form of a message (contract: DESIGN.md section 9)."""
+    return {
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "seq": message.seq,
+        "sender": person_summary(message.sender),
+        "body": message.body,
+        "created_at": timestamp(message.created_at),
+        "edited_at": timestamp(message.edited_at),
+        "deleted": message.deleted_at is not None,
+        "client_id": message.client_id,
+    }
+
+
+def conversation_to_dict(
+    conversation: Conversation,
+    *,
+    members: list[Participant],
+    participation: Participant | None = None,
+) -> dict:
+    """Return the public form of a conversation, with the viewer's read state if given."""
+    data = {
+        "id": conversation.pk,
+        "kind": conversation.kind,
+        "title": conversation.title,
+        "topic": conversation.topic,
+        "is_external": conversation.is_external,
+        "participants": [person_summary(m.person) for m in members],
+        "participant_count": len(members),
+        "last_seq": conversation.last_seq,
+        "last_message_at": timestamp(conversation.last_message_at),
+        "created_at": timestamp(conversation.created_at),
+    }
+    if participation is not None:
+        data["role"] = participation.role
+        data["last_read_seq"] = participation.last_read_seq
+        data["unread"] = max(
+            0,
+            conversation.last_seq
+            - max(participation.last_read_seq, participation.visible_after_seq),
+        )
+    return data
+
+
+class ConversationCreateInputSerializer(serializers.Serializer):
+    participants = serializers.ListField(
+        child=serializers.CharField(max_length=150), min_length=1, max_length=500
+    )
+    title = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class ParticipantAddInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+
+
+class MessageCreateInputSerializer(serializers.Serializer):
+    body = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class MessageEditInputSerializer(serializers.Serializer):
+    body = serializers.CharField(trim_whitespace=False, allow_blank=True)
+
+
+class ReadInputSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(min_value=0)
+
+
+class MessageSerializer(serializers.Serializer):
+    """Schema-only description of message_to_dict for the OpenAPI document."""
+
+    id = serializers.IntegerField()
+    conversation = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    sender = serializers.DictField()
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField()
+    client_id = serializers.CharField()

@@ -1,0 +1,448 @@
+"""The only code that changes conversations and messages (the life of a message).
+
+message_post does everything in one transaction: lock the conversation row, check
+membership and the room's rules, dedupe on (sender, client_id), take the next seq, insert the
+message, capture it in the archive, queue it for indexing. Only after commit does anything
+leave the process: the ack (by the caller), the broadcast and the indexing task. So an ack
+always means "stored and archived", and a broadcast never announces a rolled-back message.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from archiving import services as archiving
+from archiving.models import ArchiveEvent
+from chat import realtime, search
+from chat.models import Conversation, Message, Participant, SearchOutbox
+from chat.selectors import (
+    active_participants,
+    participant_person_ids,
+    participation_get,
+)
+from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from directory.models import Person
+from directory.selectors import person_get_active
+
+CLIENT_ID_MAX = 64
+
+
+def _people_by_username(usernames: list[str], *, exclude: Person) -> list[Person]:
+    if not isinstance(usernames, list) or not all(isinstance(u, str) for u in usernames):
+        raise InvalidInput("participants must be a list of usernames.")
+    wanted = list(dict.fromkeys(u for u in usernames if u != exclude.username))
+    people = {p.username: p for p in Person.objects.filter(username__in=wanted, is_active=True)}
+    missing = [u for u in wanted if u not in people]
+    if missing:
+        raise NotFound(f"No active person named {', '.join(missing)}.", code="person_not_found")
+    return [people[u] for u in wanted]
+
+
+def _capture(
+    conversation: Conversation,
+    *,
+    event: str,
+    actor: Person | None,
+    occurred_at,
+    message: Message | None = None,
+    body: str = "",
+    payload: dict | None = None,
+) -> None:
+    archiving.capture(
+        conversation_id=conversation.pk,
+        conversation_kind=conversation.kind,
+        is_external=conversation.is_external,
+        participant_ids=participant_person_ids(conversation_id=conversation.pk),
+        event=event,
+        actor=actor,
+        occurred_at=occurred_at,
+        body=body,
+        message_id=message.pk if message else None,
+        message_seq=message.seq if message else None,
+        payload=payload,
+    )
+
+
+def _conversation_start(
+    *, kind: str, creator: Person, members: list[Person], title: str = "", **fields
+) -> Conversation:
+    conversation = Conversation.objects.create(
+        kind=kind,
+        title=title,
+        created_by=creator,
+        is_external=any(p.is_external for p in members),
+        **fields,
+    )
+    Participant.objects.bulk_create(
+        Participant(
+            conversation=conversation,
+            person=person,
+            role=Participant.Role.MANAGER if kind == "room" and person == creator else "member",
+        )
+        for person in members
+    )
+    _capture(
+        conversation,
+        event=ArchiveEvent.CONVERSATION_CREATED,
+        actor=creator,
+        occurred_at=conversation.created_at,
+        payload={"participants": [p.username for p in members], "title": title},
+    )
+    member_ids = [p.pk for p in members]
+    transaction.on_commit(
+        lambda: realtime.conversation_joined(conversation_id=conversation.pk, person_ids=member_ids)
+    )
+    return conversation
+
+
+@transaction.atomic
+def conversation_direct_get_or_create(
+    *, person: Person, other: Person
+) -> tuple[Conversation, bool]:
+    """Return the one direct conversation of two people, creating it the first time."""
+    if other.pk == person.pk:
+        raise InvalidInput("A direct conversation needs someone other than yourself.")
+    low, high = sorted((person.pk, other.pk))
+    key = f"{low}:{high}"
+    existing = Conversation.objects.filter(direct_key=key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            conversation = _conversation_start(
+                kind=Conversation.Kind.DIRECT,
+                creator=person,
+                members=[person, other],
+                direct_key=key,
+            )
+    except IntegrityError:  # created by a concurrent request between our read and insert
+        return Conversation.objects.get(direct_key=key), False
+    return conversation, True
+
+
+@transaction.atomic
+def conversation_create(
+    *, creator: Person, usernames: list[str], title: str = ""
+) -> tuple[Conversation, bool]:
+    """Return the direct conversation with one other person, or a new group for several."""
+    others = _people_by_username(usernames, exclude=creator)
+    if not others:
+        raise InvalidInput("participants must name at least one other person.")
+    if len(others) == 1 and not title:
+        return conversation_direct_get_or_create(person=creator, other=others[0])
+    if len(title) > 200:
+        raise InvalidInput("title is limited to 200 characters.")
+    conversation = _conversation_start(
+        kind=Conversation.Kind.GROUP, creator=creator, members=[creator, *others], title=title
+    )
+    return conversation, True
+
+
+@transaction.atomic
+def room_create(
+    *,
+    creator: Person,
+    title: str,
+    topic: str = "",
+    description: str = "",
+    members: list[Person] | tuple = (),
+) -> Conversation:
+    """Store a persistent room with its creator as manager (full room features come later)."""
+    if not title.strip():
+        raise InvalidInput("A room needs a name.")
+    people = [creator, *[m for m in members if m.pk != creator.pk]]
+    return _conversation_start(
+        kind=Conversation.Kind.ROOM,
+        creator=creator,
+        members=people,
+        title=title.strip(),
+        topic=topic,
+        description=description,
+    )
+
+
+@transaction.atomic
+def participant_add(
+    *, actor: Person, conversation_id: int, username: str
+) -> tuple[Conversation, bool]:
+    """Add a person. A direct conversation escalates to a NEW group of three (returned, True);
+    the newcomer never sees the direct history."""
+    participation = participation_get(person_id=actor.pk, conversation_id=conversation_id)
+    conversation = participation.conversation
+    newcomer = person_get_active(username=username) if isinstance(username, str) else None
+    if newcomer is None:
+        raise NotFound(f"No active person named {username}.", code="person_not_found")
+    if conversation.kind == Conversation.Kind.DIRECT:
+        members = [p.person for p in active_participants(conversation.pk).select_related("person")]
+        if newcomer.pk in {m.pk for m in members}:
+            raise Conflict(f"{username} is already in this conversation.", code="already_member")
+        group = _conversation_start(
+            kind=Conversation.Kind.GROUP, creator=actor, members=[*members, newcomer]
+        )
+        return group, True
+    if conversation.kind == Conversation.Kind.ROOM and participation.role != "manager":
+        raise Forbidden("Only a room manager can add people to this room.", code="not_manager")
+    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if active_participants(locked.pk).filter(person=newcomer).exists():
+        raise Conflict(f"{username} is already in this conversation.", code="already_member")
+    # Groups start the newcomer at the present; rooms keep their history readable.
+    visible_after = locked.last_seq if locked.kind == Conversation.Kind.GROUP else 0
+    Participant.objects.create(
+        conversation=locked, person=newcomer, visible_after_seq=visible_after
+    )
+    if newcomer.is_external and not locked.is_external:
+        locked.is_external = True
+        locked.save(update_fields=["is_external"])
+    _capture(
+        locked,
+        event=ArchiveEvent.PARTICIPANT_JOINED,
+        actor=actor,
+        occurred_at=timezone.now(),
+        payload={"person": newcomer.username},
+    )
+    newcomer_id = newcomer.pk
+    transaction.on_commit(
+        lambda: realtime.conversation_joined(conversation_id=locked.pk, person_ids=[newcomer_id])
+    )
+    return locked, False
+
+
+@transaction.atomic
+def participant_leave(*, person: Person, conversation_id: int) -> None:
+    """End the person's participation in a group or room (a direct conversation cannot be left)."""
+    participation = participation_get(person_id=person.pk, conversation_id=conversation_id)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    if conversation.kind == Conversation.Kind.DIRECT:
+        raise InvalidInput("A direct conversation cannot be left.", code="cannot_leave_direct")
+    # Captured before leaving so the leaver's own policy still applies to the record.
+    _capture(
+        conversation,
+        event=ArchiveEvent.PARTICIPANT_LEFT,
+        actor=person,
+        occurred_at=timezone.now(),
+        payload={"person": person.username},
+    )
+    participation.left_at = timezone.now()
+    participation.save(update_fields=["left_at"])
+    person_id = person.pk
+    transaction.on_commit(
+        lambda: realtime.conversation_left(conversation_id=conversation_id, person_id=person_id)
+    )
+
+
+def _body_validate(body) -> str:
+    if not isinstance(body, str):
+        raise InvalidInput("body must be a string.")
+    if not body.strip():
+        raise InvalidInput("body is empty; type something to send.", code="empty_message")
+    size = len(body.encode("utf-8"))
+    if size > settings.PARLEY_MESSAGE_MAX_BYTES:
+        raise InvalidInput(
+            f"The message is {size} bytes; the limit is {settings.PARLEY_MESSAGE_MAX_BYTES} "
+            "bytes. Split it or send it as a file.",
+            code="message_too_large",
+        )
+    return body
+
+
+@transaction.atomic
+def message_post(
+    *, sender: Person, conversation_id: int, body: str, client_id: str | None = None
+) -> tuple[Message, bool]:
+    """Store a message and its archive record; broadcast after commit.
+
+    Returns (message, created); a retry with the same client_id returns the stored message.
+    """
+    body = _body_validate(body)
+    if client_id is None or client_id == "":
+        client_id = uuid.uuid4().hex
+    if not isinstance(client_id, str) or len(client_id) > CLIENT_ID_MAX:
+        raise InvalidInput(f"client_id must be a string of at most {CLIENT_ID_MAX} characters.")
+    conversation = (
+        Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        if isinstance(conversation_id, int)
+        else None
+    )
+    participation = (
+        Participant.objects.filter(
+            conversation_id=conversation_id, person_id=sender.pk, left_at__isnull=True
+        ).first()
+        if conversation is not None
+        else None
+    )
+    if participation is None:
+        raise NotFound(
+            f"Conversation {conversation_id} does not exist or you are not in it.",
+            code="conversation_not_found",
+        )
+    existing = Message.objects.filter(sender_id=sender.pk, client_id=client_id).first()
+    if existing is not None:
+        if existing.conversation_id != conversation.pk:
+            raise Conflict(
+                "This client_id was already used for a message in another conversation; "
+                "use a new client_id for each message.",
+                code="client_id_reused",
+            )
+        existing.sender = sender
+        return existing, False
+    now = timezone.now()
+    seq = conversation.last_seq + 1
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=seq,
+        sender=sender,
+        body=body,
+        client_id=client_id,
+        created_at=now,
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message_at=now)
+    conversation.last_seq, conversation.last_message_at = seq, now
+    Participant.objects.filter(pk=participation.pk).update(last_read_seq=seq)
+    _capture(
+        conversation,
+        event=ArchiveEvent.MESSAGE_POSTED,
+        actor=sender,
+        occurred_at=now,
+        message=message,
+        body=body,
+    )
+    SearchOutbox.objects.create(message_id=message.pk)
+    transaction.on_commit(lambda: realtime.message_new(message))
+    transaction.on_commit(_search_index_queue)
+    return message, True
+
+
+def _search_index_queue() -> None:
+    from chat.tasks import search_index_pending  # the task module imports this one
+
+    search_index_pending.delay()
+
+
+def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Participant]:
+    if not isinstance(message_id, int):
+        raise InvalidInput("id must be a message id (an integer).")
+    message = Message.objects.select_for_update().filter(pk=message_id).first()
+    participation = (
+        Participant.objects.filter(
+            conversation_id=message.conversation_id, person_id=actor.pk, left_at__isnull=True
+        ).first()
+        if message is not None
+        else None
+    )
+    if participation is None or message.seq <= participation.visible_after_seq:
+        raise NotFound(
+            f"Message {message_id} does not exist or is not yours to see.", code="message_not_found"
+        )
+    if message.is_deleted:
+        raise Conflict("This message was deleted.", code="message_deleted")
+    return message, participation
+
+
+@transaction.atomic
+def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
+    """Change the text of one's own message; the archive keeps the original and the edit."""
+    body = _body_validate(body)
+    message, _ = _message_for_change(actor=editor, message_id=message_id)
+    if message.sender_id != editor.pk:
+        raise Forbidden("You can only edit your own messages.", code="not_sender")
+    now = timezone.now()
+    message.body, message.edited_at = body, now
+    message.save(update_fields=["body", "edited_at"])
+    conversation = Conversation.objects.get(pk=message.conversation_id)
+    _capture(
+        conversation,
+        event=ArchiveEvent.MESSAGE_EDITED,
+        actor=editor,
+        occurred_at=now,
+        message=message,
+        body=body,
+    )
+    SearchOutbox.objects.create(message_id=message.pk)
+    transaction.on_commit(lambda: realtime.message_updated(message))
+    transaction.on_commit(_search_index_queue)
+    return message
+
+
+@transaction.atomic
+def message_delete(*, actor: Person, message_id: int) -> Message:
+    """Delete a message (own, or any as a room manager); the archive keeps its text."""
+    message, participation = _message_for_change(actor=actor, message_id=message_id)
+    conversation = Conversation.objects.get(pk=message.conversation_id)
+    is_room_manager = (
+        conversation.kind == Conversation.Kind.ROOM and participation.role == "manager"
+    )
+    if message.sender_id != actor.pk and not is_room_manager:
+        raise Forbidden(
+            "You can only delete your own messages (room managers may delete any in their room).",
+            code="not_sender",
+        )
+    now = timezone.now()
+    message.deleted_at = now
+    message.body = ""
+    message.save(update_fields=["deleted_at", "body"])
+    _capture(
+        conversation,
+        event=ArchiveEvent.MESSAGE_DELETED,
+        actor=actor,
+        occurred_at=now,
+        message=message,
+        payload={"sender": message.sender.username},
+    )
+    SearchOutbox.objects.create(message_id=message.pk)
+    transaction.on_commit(lambda: realtime.message_updated(message))
+    transaction.on_commit(_search_index_queue)
+    return message
+
+
+def conversation_mark_read(*, person: Person, conversation_id: int, seq: int) -> Participant:
+    """Move the person's read marker forward (never backward) and tell their other sockets."""
+    if not isinstance(seq, int) or seq < 0:
+        raise InvalidInput("seq must be a non-negative integer.")
+    participation = participation_get(person_id=person.pk, conversation_id=conversation_id)
+    seq = min(seq, participation.conversation.last_seq)
+    if seq > participation.last_read_seq:
+        Participant.objects.filter(pk=participation.pk, last_read_seq__lt=seq).update(
+            last_read_seq=seq
+        )
+        participation.last_read_seq = seq
+        person_id, unread = person.pk, participation.conversation.last_seq - seq
+        transaction.on_commit(
+            lambda: realtime.conversation_read(
+                person_id=person_id,
+                conversation_id=conversation_id,
+                last_read_seq=seq,
+                unread=unread,
+            )
+        )
+    return participation
+
+
+def search_index_pending(*, batch: int = 500) -> int:
+    """Write queued messages to the search index; return how many were indexed.
+
+    Idempotent: rows are removed only after their index entry is written, and rewriting an
+    entry twice gives the same index.
+    """
+    done = 0
+    while True:
+        with transaction.atomic():
+            rows = list(SearchOutbox.objects.order_by("id")[:batch])
+            if not rows:
+                return done
+            ids = {row.message_id for row in rows}
+            messages = Message.objects.in_bulk(ids)
+            search.index_write(
+                entries=[
+                    (
+                        mid,
+                        None
+                        if mid not in messages or messages[mid].is_deleted
+                        else messages[mid].body,
+                    )
+                    for mid in sorted(ids)
+                ]
+            )
+            SearchOutbox.objects.filter(pk__in=[row.pk for row in rows]).delete()
+            done += len(ids)

@@ -1,0 +1,77 @@
+"""One error shape for the whole API: {"error": {"code": ..., "detail": ...}}."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+from directory.exceptions import ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(code: str, detail: str) -> dict:
+    """Return the API's error document."""
+    return {"error": {"code": code, "detail": detail}}
+
+
+def _flatten(detail, prefix: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            label = "" if key == "non_field_errors" else f"{prefix}{key}"
+            out.extend(_flatten(value, f"{label}." if label else ""))
+        return out
+    if isinstance(detail, list):
+        return [line for item in detail for line in _flatten(item, prefix)]
+    text = str(detail)
+    return [f"{prefix.rstrip('.')}: {text}" if prefix else text]
+
+
+def exception_handler(exc, context) -> Response | None:
+    """Map service, Django and DRF errors to the error document with a 4xx status."""
+    if isinstance(exc, ServiceError):
+        return Response(error_body(exc.code, exc.detail), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        return Response(error_body("invalid", "; ".join(exc.messages)), status=400)
+    if isinstance(exc, Http404):
+        return Response(error_body("not_found", "No such object."), status=404)
+    if isinstance(exc, DjangoPermissionDenied):
+        return Response(error_body("forbidden", str(exc) or "Not allowed."), status=403)
+    if isinstance(exc, drf_exceptions.APIException):
+        if isinstance(exc, drf_exceptions.ValidationError):
+            detail = "; ".join(_flatten(exc.detail))
+            code = "invalid"
+        else:
+            detail = str(exc.detail)
+            code = exc.default_code
+            if isinstance(
+                exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed
+            ):
+                code = "not_authenticated"
+        response = Response(error_body(code, detail), status=exc.status_code)
+        if getattr(exc, "auth_header", None):
+            response["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            response["Retry-After"] = str(int(exc.wait))
+        return response
+    return None
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Answer unknown API paths in JSON, pages in HTML."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
+    return page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Answer a server fault; the API never shows a traceback."""
+    return JsonResponse(
+        error_body("server_error", "Parley hit an internal error; it has been logged."),
+        status=500,
+    )

@@ -1,0 +1,71 @@
+"""HTTP edge for sign-in tokens and the directory."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from directory import selectors, services
+from directory.exceptions import InvalidInput
+from directory.models import ApiToken
+from directory.serializers import (
+    PersonSerializer,
+    TokenCreateInputSerializer,
+    TokenCreateOutputSerializer,
+)
+
+
+class TokenApi(APIView):
+    """Issue an API token for a username and password; DELETE revokes the token used."""
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [permissions.AllowAny()]
+        return [permissions.IsAuthenticated()]
+
+    def get_authenticators(self):
+        if self.request.method == "POST":
+            return []
+        return super().get_authenticators()
+
+    @extend_schema(request=TokenCreateInputSerializer, responses={201: TokenCreateOutputSerializer})
+    def post(self, request):
+        data = TokenCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, plaintext = services.token_create_for_credentials(**data.validated_data)
+        body = {"token": plaintext, "user": PersonSerializer(token.person).data}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        if not isinstance(request.auth, ApiToken):
+            raise InvalidInput(
+                "DELETE revokes the bearer token of the request; this request has none "
+                "(sign out of a browser session at /logout/).",
+                code="no_token",
+            )
+        services.token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    """Return the signed-in person."""
+
+    @extend_schema(responses=PersonSerializer)
+    def get(self, request):
+        return Response(PersonSerializer(request.user).data)
+
+
+class UserListApi(APIView):
+    """Search the directory of active people."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="Part of a name, username or e-mail")],
+        responses=PersonSerializer(many=True),
+    )
+    def get(self, request):
+        query = request.query_params.get("q", "")
+        if len(query) > 200:
+            raise InvalidInput("q is limited to 200 characters.")
+        people = selectors.person_list_search(query=query)
+        return Response({"results": PersonSerializer(people, many=True).data})

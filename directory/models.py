@@ -1,0 +1,66 @@
+"""People, departments and API tokens."""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Department(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(AbstractUser):
+    """Everyone who signs in or is talked to: employees, and external people from federation."""
+
+    display_name = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="people"
+    )
+    company = models.CharField(max_length=200, blank=True)
+    work_phone = models.CharField(max_length=50, blank=True)
+    mobile_phone = models.CharField(max_length=50, blank=True)
+    home_phone = models.CharField(max_length=50, blank=True)
+    photo = models.FileField(upload_to="photos/", blank=True)
+    is_external = models.BooleanField(
+        default=False, help_text="Someone from another organisation (federation)."
+    )
+
+    class Meta:
+        ordering = ["username"]
+        verbose_name = "person"
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.get_full_name() or self.username
+
+
+class ApiToken(models.Model):
+    """A bearer token; only its SHA-256 is stored, the plain text is shown once."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="First characters, to tell tokens apart.")
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.person.username})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

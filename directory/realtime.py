@@ -1,0 +1,232 @@
+"""Fan-out of WebSocket frames across server processes (the only code on the channel layer).
+
+Design. Each server process runs one Hub per event loop. The hub owns one channel on the
+channel layer and subscribes it to shard groups ("fanout.c.17" for conversations, "fanout.p.3"
+for people) the first time one of its sockets needs that shard, never per socket, and never
+unsubscribes. An event names a conversation or a person, carries a frame serialised once, and
+is published once: one layer operation whatever the audience. Every process subscribed to
+the shard receives it once and writes the same text to each of its local sockets for that
+conversation or person. So a message to a room of N members costs one publish plus one
+receive per server process, and a person in 500 rooms pays no layer operation on connect once
+the process holds the (at most 2 x PARLEY_FANOUT_SHARDS) subscriptions.
+
+The layer is at-most-once. Clients detect gaps by seq and resync; nothing depends on an
+event arriving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections import defaultdict
+from typing import Any, Protocol
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer  # noqa: TID251
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+CONVERSATION = "c"
+PERSON = "p"
+
+
+class Socket(Protocol):
+    """What the hub needs of a connected WebSocket."""
+
+    person_id: int
+    conversation_ids: set[int]
+
+    async def deliver_frame(self, text: str) -> None: ...
+
+    async def close_for(self, code: int, reason: str) -> None: ...
+
+    def matches_credentials(self, *, token_id: int | None, session_key: str | None) -> bool: ...
+
+
+def shard_group(kind: str, object_id: int) -> str:
+    """Return the layer group that carries events for a conversation or a person."""
+    return f"fanout.{kind}.{object_id % settings.PARLEY_FANOUT_SHARDS}"
+
+
+class Hub:
+    """The per-process registry of local sockets and its single layer channel."""
+
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel: str | None = None
+        self.by_conversation: dict[int, set[Socket]] = defaultdict(set)
+        self.by_person: dict[int, set[Socket]] = defaultdict(set)
+        self.subscribed: set[str] = set()
+        self.task: asyncio.Task | None = None
+        self.events_received = 0
+        self.frames_written = 0
+
+    async def start(self) -> None:
+        self.channel = await self.layer.new_channel("hub.")
+        self.task = asyncio.get_running_loop().create_task(self._receive_forever())
+
+    async def _subscribe(self, kind: str, object_id: int) -> None:
+        group = shard_group(kind, object_id)
+        if group not in self.subscribed:
+            self.subscribed.add(group)
+            await self.layer.group_add(group, self.channel)
+
+    async def attach(self, socket: Socket) -> None:
+        """Register a socket for its person and conversations."""
+        self.by_person[socket.person_id].add(socket)
+        await self._subscribe(PERSON, socket.person_id)
+        for conversation_id in socket.conversation_ids:
+            self.by_conversation[conversation_id].add(socket)
+            await self._subscribe(CONVERSATION, conversation_id)
+
+    def detach(self, socket: Socket) -> None:
+        """Forget a closed socket."""
+        self._discard(self.by_person, socket.person_id, socket)
+        for conversation_id in socket.conversation_ids:
+            self._discard(self.by_conversation, conversation_id, socket)
+
+    @staticmethod
+    def _discard(index: dict[int, set[Socket]], key: int, socket: Socket) -> None:
+        sockets = index.get(key)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del index[key]
+
+    async def _receive_forever(self) -> None:
+        while True:
+            try:
+                event = await self.layer.receive(self.channel)
+                self.events_received += 1
+                await self.dispatch(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("fan-out hub: event dropped")
+                await asyncio.sleep(0.05)
+
+    async def dispatch(self, event: dict[str, Any]) -> None:
+        """Apply an event to the local sockets it is addressed to."""
+        kind, object_id = event["kind"], event["id"]
+        index = self.by_conversation if kind == CONVERSATION else self.by_person
+        sockets = index.get(object_id)
+        if not sockets:
+            return
+        control = event.get("control")
+        if control:
+            await self._control(object_id, list(sockets), control)
+        frame = event.get("frame")
+        if frame is None:
+            return
+        exclude = event.get("exclude_person")
+        for socket in list(sockets):
+            if exclude is not None and socket.person_id == exclude:
+                continue
+            try:
+                await socket.deliver_frame(frame)
+                self.frames_written += 1
+            except Exception:  # a socket that died mid-write must not stop the others
+                logger.debug("fan-out hub: write failed, detaching socket", exc_info=True)
+                self.detach(socket)
+
+    async def _control(self, person_id: int, sockets: list[Socket], control: dict) -> None:
+        action = control["action"]
+        if action == "join":
+            conversation_id = control["conversation"]
+            for socket in sockets:
+                socket.conversation_ids.add(conversation_id)
+                self.by_conversation[conversation_id].add(socket)
+            await self._subscribe(CONVERSATION, conversation_id)
+        elif action == "leave":
+            conversation_id = control["conversation"]
+            for socket in sockets:
+                socket.conversation_ids.discard(conversation_id)
+                self._discard(self.by_conversation, conversation_id, socket)
+        elif action == "close":
+            for socket in sockets:
+                if socket.matches_credentials(
+                    token_id=control.get("token_id"), session_key=control.get("session_key")
+                ):
+                    await socket.close_for(control.get("code", 4401), control.get("reason", ""))
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+_hub_lock: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def hub_get() -> Hub:
+    """Return this event loop's hub, starting it on first use."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is not None:
+        return hub
+    lock = _hub_lock.setdefault(loop, asyncio.Lock())
+    async with lock:
+        hub = _hubs.get(loop)
+        if hub is None:
+            hub = Hub()
+            await hub.start()
+            _hubs[loop] = hub
+    return hub
+
+
+async def apublish(
+    *,
+    kind: str,
+    object_id: int,
+    frame: str | None = None,
+    control: dict | None = None,
+    exclude_person: int | None = None,
+) -> None:
+    """Publish one event to every process holding sockets for the conversation or person."""
+    event: dict[str, Any] = {"type": "fanout", "kind": kind, "id": object_id}
+    if frame is not None:
+        event["frame"] = frame
+    if control is not None:
+        event["control"] = control
+    if exclude_person is not None:
+        event["exclude_person"] = exclude_person
+    await get_channel_layer().group_send(shard_group(kind, object_id), event)
+
+
+def publish(**kwargs: Any) -> None:
+    """Publish from synchronous code (services' on_commit hooks); failures are logged only."""
+    try:
+        async_to_sync(apublish)(**kwargs)
+    except Exception:  # at-most-once: a lost event is recovered by the clients' seq resync
+        logger.exception("fan-out publish failed for %s %s", kwargs.get("kind"), kwargs.get("id"))
+
+
+def sockets_close(
+    *, person_id: int, token_id: int | None = None, session_key: str | None = None
+) -> None:
+    """Close a person's sockets: all, or those signed in with one token or session."""
+    publish(
+        kind=PERSON,
+        object_id=person_id,
+        control={
+            "action": "close",
+            "token_id": token_id,
+            "session_key": session_key,
+            "code": 4401,
+            "reason": "signed out",
+        },
+    )
+
+
+def person_frame_send(*, person_id: int, frame: str, control: dict | None = None) -> None:
+    """Send a serialised frame to every socket of one person."""
+    publish(kind=PERSON, object_id=person_id, frame=frame, control=control)
+
+
+def conversation_frame_send(
+    *, conversation_id: int, frame: str, exclude_person: int | None = None
+) -> None:
+    """Send a serialised frame to every socket attached to a conversation."""
+    publish(
+        kind=CONVERSATION, object_id=conversation_id, frame=frame, exclude_person=exclude_person
+    )

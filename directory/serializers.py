@@ -1,0 +1,54 @@
+"""JSON shapes of people and tokens."""
+
+from rest_framework import serializers
+
+from directory.models import Person
+
+
+class PersonSummarySerializer(serializers.ModelSerializer):
+    """How a person appears next to a message or in a list."""
+
+    display_name = serializers.CharField(source="name")
+
+    class Meta:
+        model = Person
+        fields = ["username", "display_name"]
+
+
+def person_summary(person: Person) -> dict:
+    """Return the summary dict without serializer overhead (hot path)."""
+    return {"username": person.username, "display_name": person.name}
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    display_name = serializers.CharField(source="name")
+    department = serializers.CharField(source="department.name", default=None)
+    is_compliance_officer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Person
+        fields = [
+            "username",
+            "display_name",
+            "email",
+            "title",
+            "department",
+            "company",
+            "work_phone",
+            "is_external",
+            "is_staff",
+            "is_compliance_officer",
+        ]
+
+    def get_is_compliance_officer(self, person: Person) -> bool:
+        return person.groups.filter(name="Compliance").exists()
+
+
+class TokenCreateInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class TokenCreateOutputSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    user = PersonSerializer()

@@ -1,0 +1,99 @@
+"""The only code that changes people and tokens."""
+
+import secrets
+
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.utils import timezone
+
+from directory import realtime
+from directory.exceptions import NotAuthenticated
+from directory.models import ApiToken, Department, Person
+from directory.selectors import token_hash
+
+
+def person_create(
+    *,
+    username: str,
+    password: str | None,
+    display_name: str = "",
+    email: str = "",
+    title: str = "",
+    department: Department | None = None,
+    company: str = "",
+    work_phone: str = "",
+    mobile_phone: str = "",
+    is_staff: bool = False,
+    is_superuser: bool = False,
+    is_external: bool = False,
+) -> Person:
+    """Store a new person; a None password leaves the account without password sign-in."""
+    person = Person(
+        username=username,
+        display_name=display_name,
+        email=email,
+        title=title,
+        department=department,
+        company=company,
+        work_phone=work_phone,
+        mobile_phone=mobile_phone,
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+        is_external=is_external,
+    )
+    if password is None:
+        person.set_unusable_password()
+    else:
+        person.set_password(password)
+    person.full_clean(exclude=["password"])
+    person.save()
+    return person
+
+
+def token_create(*, person: Person, label: str = "") -> tuple[ApiToken, str]:
+    """Store a new API token for the person; return it with its plain text (shown once)."""
+    plaintext = "prl_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        person=person, key_hash=token_hash(plaintext), prefix=plaintext[4:12], label=label
+    )
+    return token, plaintext
+
+
+def token_create_for_credentials(*, username: str, password: str) -> tuple[ApiToken, str]:
+    """Check a username and password and issue a token, or refuse without saying which was wrong."""
+    person = authenticate(username=username, password=password)
+    if person is None:
+        raise NotAuthenticated("Unknown username or wrong password.", code="invalid_credentials")
+    return token_create(person=person, label="api")
+
+
+@transaction.atomic
+def token_revoke(*, token: ApiToken) -> None:
+    """Revoke the token and close the WebSockets that signed in with it."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    token_id, person_id = token.pk, token.person_id
+    transaction.on_commit(lambda: realtime.sockets_close(person_id=person_id, token_id=token_id))
+
+
+def token_touch(*, token: ApiToken) -> None:
+    """Record that the token was used (at most once a minute, to spare the database)."""
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
+def session_ended(*, person_id: int, session_key: str | None) -> None:
+    """Close the WebSockets that signed in with this browser session (called on logout)."""
+    realtime.sockets_close(person_id=person_id, session_key=session_key)
+
+
+@transaction.atomic
+def person_deactivate(*, person: Person) -> None:
+    """Deactivate a person: their tokens stop working and their sockets close at once."""
+    person.is_active = False
+    person.save(update_fields=["is_active"])
+    person_id = person.pk
+    transaction.on_commit(lambda: realtime.sockets_close(person_id=person_id))

@@ -1,0 +1,1 @@
+"""Presence arrives with its own issue (states, endpoints, privacy relationships)."""

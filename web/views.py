@@ -1,0 +1,23 @@
+"""Pages for people in a browser; no business logic here."""
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views.decorators.http import require_POST
+
+from directory import services
+
+
+@login_required
+def home(request):
+    return render(request, "web/home.html")
+
+
+@require_POST
+def logout(request):
+    """Sign out and close this browser session's sockets at once."""
+    person_id, session_key = request.user.pk, request.session.session_key
+    response = auth_views.LogoutView.as_view()(request)
+    if person_id is not None:
+        services.session_ended(person_id=person_id, session_key=session_key)
+    return response
