@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DatabaseError, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from archiving.chain import canonical, link_hash
 from archiving.exceptions import ArchiveUnavailable
@@ -49,10 +49,16 @@ def archiving_decide(
     *, participant_ids: QuerySet | Iterable[int], is_external: bool
 ) -> ArchivingDecision:
     """Return whether anyone's policy archives this conversation, and whether critically."""
-    global_policy = policy_global_get()
-    overrides = list(
-        ArchivingPolicy.objects.filter(assignments__person_id__in=participant_ids).distinct()
+    assigned = ArchivingPolicyAssignment.objects.filter(
+        policy=OuterRef("pk"), person_id__in=participant_ids
     )
+    policies = list(
+        ArchivingPolicy.objects.annotate(is_assigned=Exists(assigned)).filter(
+            Q(is_global=True) | Q(is_assigned=True)
+        )
+    )
+    global_policy = next((p for p in policies if p.is_global), None) or policy_global_get()
+    overrides = [p for p in policies if p.is_assigned]
     archiving = [p for p in overrides if p.archives(is_external=is_external)]
     if global_policy.archives(is_external=is_external) and not archiving:
         # The global policy applies unless every participant has an override.

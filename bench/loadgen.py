@@ -79,6 +79,11 @@ class Stats:
 
     def __init__(self) -> None:
         self.frames = 0
+        # Run totals, late frames included: the database check compares stored rows with
+        # every ack, and draining waits until each sent message is acked or refused.
+        self.sent_total = 0
+        self.acks_total = 0
+        self.errors_total = 0
         self.steps: dict[int, StepRecord] = {}
         self.closed_steps: set[int] = set()
         self.late = 0
@@ -120,6 +125,10 @@ class Stats:
         except ValueError:
             self.idle_types["unparsable"] += 1
             return
+        if kind == "error":
+            self.errors_total += 1
+        else:
+            self.acks_total += 1
         ref = str(frame.get("ref") or "")
         step_s, _, n_s = ref.partition(".")
         rec = self.record(int(step_s)) if step_s.isdigit() and n_s.isdigit() else None
@@ -342,6 +351,7 @@ class Worker:
             }
             rec.send_ns[n] = int(body.split(":", 1)[0])
             rec.sent.append(n)
+            self.stats.sent_total += 1
             client.write(OP_TEXT, json.dumps(frame, separators=(",", ":")).encode())
 
     def collect(self, step: int) -> dict[str, Any]:
@@ -366,8 +376,15 @@ class Worker:
             return await self.connect(specs, concurrency)
         if name == "probe":
             # Frame count for quiescence checks, CPU seconds for the client CPU column.
-            open_count = sum(1 for c in self.clients.values() if c.is_open)
-            return {"frames": self.stats.frames, "cpu": time.process_time(), "open": open_count}
+            stats = self.stats
+            return {
+                "frames": stats.frames,
+                "cpu": time.process_time(),
+                "open": sum(1 for c in self.clients.values() if c.is_open),
+                "sent": stats.sent_total,
+                "acks": stats.acks_total,
+                "errors": stats.errors_total,
+            }
         if name == "step":
             _, step, start_wall, items = cmd
             self.send_task = asyncio.create_task(self.run_sends(step, start_wall, items))

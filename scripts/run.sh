@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install and run Parley on the embedded defaults: SQLite (WAL) in var/, the in-memory channel
+# layer, Celery tasks in-process, database search. Serves http://127.0.0.1:8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh requirements.txt
+.venv/bin/python manage.py migrate --no-input
+.venv/bin/python manage.py seed_demo
+echo "Parley is starting on http://127.0.0.1:8000 (Ctrl-C stops it)."
+exec .venv/bin/uvicorn config.asgi:application --host "${PARLEY_HOST:-127.0.0.1}" \
+  --port "${PARLEY_PORT:-8000}" --ws websockets-sansio --ws-max-size 1048576

@@ -1,0 +1,375 @@
+"""Real parts for the end-to-end tests: two uvicorn processes and a Celery worker.
+
+They share the test session's PostgreSQL database and one Redis database (the channel layer
+and the Celery broker), exactly as a scaled deployment does. Tests that use them must be
+`@pytest.mark.django_db(transaction=True)`: the servers only see committed rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from directory import services as directory
+from directory.models import Person
+from tests.conftest import free_port, postgres_or_skip, service_url_or_skip
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+FRAME_TIMEOUT = 10.0
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=STOP_TIMEOUT)
+
+
+@dataclass
+class Server(Process):
+    port: int = 0
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+
+def _database_url() -> str:
+    """Return a URL for the test database pytest-django created (not the configured one)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    user = quote(db.get("USER") or "", safe="")
+    password = quote(db.get("PASSWORD") or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{credentials}{host}:{port}/{quote(db['NAME'], safe='')}"
+
+
+def _environment(*, database_url: str, redis_url: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"CELERY_BROKER_URL", "DJANGO_PRODUCTION", "PARLEY_TASKS_EAGER"}
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        PARLEY_TASKS_EAGER="0",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> tuple:
+    log_path = log_dir / f"{name}.log"
+    log = log_path.open("wb")
+    try:
+        popen = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    finally:
+        log.close()  # the child holds its own descriptor
+    return popen, log_path
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def _wait_until(process: Process, ready, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            pytest.fail(
+                f"{process.name} exited with {process.popen.returncode} before {what}.\n"
+                f"--- {process.log_path} ---\n{process.log_tail()}"
+            )
+        if ready():
+            return
+        time.sleep(0.1)
+    pytest.fail(
+        f"{process.name} did not {what} within {START_TIMEOUT:.0f} s.\n"
+        f"--- {process.log_path} ---\n{process.log_tail()}"
+    )
+
+
+def _server_start(name: str, env: dict[str, str], log_dir: Path) -> Server:
+    port = free_port()
+    args = [
+        str(VENV_BIN / "uvicorn"),
+        "config.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ws",
+        "websockets-sansio",
+        "--lifespan",
+        "off",
+        "--timeout-graceful-shutdown",
+        "3",
+    ]
+    popen, log_path = _spawn(name, args, env, log_dir)
+    return Server(name=name, popen=popen, log_path=log_path, port=port)
+
+
+def _worker_ping(broker_url: str, node: str) -> bool:
+    from celery import Celery
+
+    # A client app of its own: the project's app reads its broker from this process's
+    # settings, which the unit tests keep on in-process tasks.
+    client = Celery("e2e-probe", broker=broker_url)
+    try:
+        return bool(client.control.ping(destination=[node], timeout=0.5))
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+@dataclass
+class Cluster:
+    servers: list[Server]
+    worker: Process
+    redis_url: str
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def a(self) -> Server:
+        return self.servers[0]
+
+    @property
+    def b(self) -> Server:
+        return self.servers[1]
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ({p.log_path}) ---\n{p.log_tail()}" for p in self.processes)
+
+
+@pytest.fixture(scope="module")
+def cluster(django_db_setup, tmp_path_factory) -> Iterator[Cluster]:
+    """Two ASGI servers and one Celery worker on the test database and one Redis database."""
+    import redis
+
+    from django.db import connection
+
+    redis_url = service_url_or_skip("PARLEY_TEST_REDIS_URL", "Redis")
+    if connection.vendor != "postgresql":
+        postgres_or_skip()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushdb()  # no stale Celery tasks or bindings from an earlier run
+    finally:
+        client.close()
+
+    env = _environment(database_url=_database_url(), redis_url=redis_url)
+    log_dir = tmp_path_factory.mktemp("e2e-logs")
+    node = f"e2e-{uuid.uuid4().hex[:8]}@127.0.0.1"
+    processes: list[Process] = []
+    try:
+        servers = [_server_start(name, env, log_dir) for name in ("server-a", "server-b")]
+        processes.extend(servers)
+        popen, log_path = _spawn(
+            "celery-worker",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "solo",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "warning",
+                "--hostname",
+                node,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env,
+            log_dir,
+        )
+        worker = Process(name="celery-worker", popen=popen, log_path=log_path)
+        processes.append(worker)
+        for server in servers:
+            _wait_until(
+                server,
+                lambda server=server: _port_answers(server.port),
+                f"answer on port {server.port}",
+            )
+        _wait_until(worker, lambda: _worker_ping(redis_url, node), "answer a Celery ping")
+        yield Cluster(servers=servers, worker=worker, redis_url=redis_url, processes=processes)
+    finally:
+        for process in reversed(processes):
+            process.stop()
+
+
+@pytest.fixture(autouse=True)
+def _search_index_truncated_after_test(transactional_db) -> Iterator[None]:
+    """Run every test here on committed data, and empty the search index table afterwards.
+
+    chat_message_search is created by raw SQL with a foreign key to chat_message, so the
+    TRUNCATE of the model tables that ends a transactional test is refused by PostgreSQL
+    unless this table is emptied first.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE chat_message_search")
+
+
+# -- clients --------------------------------------------------------------------------------
+
+
+class Client:
+    """A WebSocket client that keeps every frame it has read, in arrival order."""
+
+    def __init__(self, person: Person, server: Server, token: str) -> None:
+        self.person = person
+        self.server = server
+        self.token = token
+        self.ws: ClientConnection = connect(
+            server.ws_url,
+            additional_headers={"Authorization": f"Bearer {token}"},
+            proxy=None,
+            open_timeout=FRAME_TIMEOUT,
+            close_timeout=2,
+            max_queue=1024,
+        )
+        self.unread: list[dict] = []  # read from the socket, not yet taken by a test
+        try:
+            self.hello = self.take("hello")
+        except BaseException:
+            self.ws.close()
+            raise
+
+    def send(self, **frame) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def _read(self, deadline: float) -> dict:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        return json.loads(self.ws.recv(timeout=remaining))
+
+    def take(
+        self, frame_type: str, *, where=None, timeout: float = FRAME_TIMEOUT, **fields
+    ) -> dict:
+        """Return (and remove) the first frame of a type with these fields; keep the others."""
+
+        def matches(frame: dict) -> bool:
+            return (
+                frame["type"] == frame_type
+                and all(frame.get(key) == value for key, value in fields.items())
+                and (where is None or where(frame))
+            )
+
+        for index, frame in enumerate(self.unread):
+            if matches(frame):
+                return self.unread.pop(index)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                frame = self._read(deadline)
+            except TimeoutError:
+                pytest.fail(
+                    f"{self.person.username} on {self.server.name} got no {frame_type} frame "
+                    f"{fields or ''} within {timeout} s; unread frames: {self.unread}"
+                )
+            if matches(frame):
+                return frame
+            self.unread.append(frame)
+
+    def message_send(self, *, conversation: int, body: str, ref: str) -> dict:
+        """Send a message and return its ack."""
+        self.send(type="message.send", conversation=conversation, body=body, client_id=ref, ref=ref)
+        return self.take("message.ack", ref=ref)
+
+    def messages_until(self, message_id: int, timeout: float = FRAME_TIMEOUT) -> list[dict]:
+        """Return the messages of every message.new read, up to the one with this id."""
+        last = self.take(
+            "message.new", where=lambda f: f["message"]["id"] == message_id, timeout=timeout
+        )
+        received = [f["message"] for f in self.unread if f["type"] == "message.new"]
+        self.unread = [f for f in self.unread if f["type"] != "message.new"]
+        return [*received, last["message"]]
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.fixture
+def connect_client() -> Iterator:
+    """Open WebSocket clients with fresh bearer tokens; all closed after the test."""
+    clients: list[Client] = []
+
+    def open_client(person: Person, server: Server, *, token: str | None = None) -> Client:
+        if token is None:
+            _, token = directory.token_create(person=person)
+        client = Client(person, server, token)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        client.close()
+
+
+def http_get_json(server: Server, path: str, *, token: str) -> tuple[int, dict]:
+    """GET a JSON resource from a server with a bearer token, without any proxy."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(
+        server.http_url + path, headers={"Authorization": f"Bearer {token}"}
+    )
+    with opener.open(request, timeout=FRAME_TIMEOUT) as response:
+        return response.status, json.loads(response.read())
