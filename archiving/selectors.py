@@ -97,8 +97,9 @@ def archive_verify() -> VerifyReport:
         elif link_hash(record.prev_hash, record_canonical(record)) != record.record_hash:
             reason = "content does not match its hash (record altered)"
         if reason:
+            # For a gap, name the missing link; the record id is the one found after it.
             report.broken.append(
-                BrokenLink(record.conversation_id, record.chain_index, record.pk, reason)
+                BrokenLink(record.conversation_id, expected_index, record.pk, reason)
             )
             chain_is_broken = True
             continue

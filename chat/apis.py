@@ -1,5 +1,6 @@
 """HTTP edge for conversations, messages and history search."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -50,6 +51,7 @@ def _conversation_payload(conversation_id: int, person_id: int) -> dict:
 class ConversationListCreateApi(APIView):
     """List my conversations; start a direct conversation (1 other) or a group (2+ others)."""
 
+    @extend_schema(operation_id="conversations_list", responses=OpenApiTypes.OBJECT)
     def get(self, request):
         participations: list[Participant] = selectors.conversation_list_for_person(
             person_id=request.user.pk
@@ -62,7 +64,7 @@ class ConversationListCreateApi(APIView):
         ]
         return Response({"results": results})
 
-    @extend_schema(request=ConversationCreateInputSerializer)
+    @extend_schema(request=ConversationCreateInputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         data = ConversationCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -80,6 +82,7 @@ class ConversationListCreateApi(APIView):
 class ConversationDetailApi(APIView):
     """One conversation I am in."""
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, conversation_id: int):
         return Response(_conversation_payload(conversation_id, request.user.pk))
 
@@ -87,7 +90,7 @@ class ConversationDetailApi(APIView):
 class ParticipantAddApi(APIView):
     """Add a person; on a direct conversation this starts a NEW group of three (201)."""
 
-    @extend_schema(request=ParticipantAddInputSerializer)
+    @extend_schema(request=ParticipantAddInputSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request, conversation_id: int):
         data = ParticipantAddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -105,6 +108,7 @@ class ParticipantAddApi(APIView):
 class ParticipantLeaveApi(APIView):
     """Leave a group or room: DELETE with your own username."""
 
+    @extend_schema(responses={204: None})
     def delete(self, request, conversation_id: int, username: str):
         if username != request.user.username:
             raise InvalidInput(
@@ -174,7 +178,7 @@ class MessageListCreateApi(APIView):
 class ConversationReadApi(APIView):
     """Mark the conversation read up to a seq."""
 
-    @extend_schema(request=ReadInputSerializer)
+    @extend_schema(request=ReadInputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, conversation_id: int):
         data = ReadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -215,7 +219,8 @@ class SearchApi(APIView):
             OpenApiParameter("q", str, required=True),
             OpenApiParameter("limit", int),
             OpenApiParameter("before", int, description="next_before of the previous page"),
-        ]
+        ],
+        responses=OpenApiTypes.OBJECT,
     )
     def get(self, request):
         query = search.query_parse(request.query_params.get("q", ""))

@@ -38,16 +38,18 @@ def _conversation_frame(conversation: Conversation, **extra) -> str:
 
 
 def conversation_joined(*, conversation_id: int, person_ids: list[int]) -> None:
-    """Attach the newcomers' sockets to the conversation and tell everyone in it."""
+    """Attach the newcomers' sockets to the conversation and tell everyone in it, once each."""
     conversation = Conversation.objects.get(pk=conversation_id)
     text = _conversation_frame(conversation)
+    # Members already in first: a hub applies events in order, so this reaches only their
+    # sockets; the newcomers get the same frame with their join (sent after it, or twice).
+    fanout.conversation_frame_send(conversation_id=conversation_id, frame=text)
     for person_id in person_ids:
         fanout.person_frame_send(
             person_id=person_id,
             frame=text,
             control={"action": "join", "conversation": conversation_id},
         )
-    fanout.conversation_frame_send(conversation_id=conversation_id, frame=text)
 
 
 def conversation_left(*, conversation_id: int, person_id: int) -> None:

@@ -20,6 +20,7 @@ from directory.exceptions import InvalidInput
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY_LENGTH = 500
+_NOT_TAGS = str.maketrans({"<": " ", ">": " "})
 
 
 @dataclass(frozen=True)
@@ -169,10 +170,12 @@ def index_write(*, entries: list[tuple[int, str | None]]) -> None:
                     "DELETE FROM chat_message_search WHERE message_id = %s", [message_id]
                 )
                 if body is not None:
+                    # PostgreSQL's parser drops anything that looks like an XML tag
+                    # ("<quarterly>"), so angle brackets become spaces before parsing.
                     cursor.execute(
                         "INSERT INTO chat_message_search (message_id, vector) "
                         "VALUES (%s, to_tsvector('simple', %s))",
-                        [message_id, body],
+                        [message_id, body.translate(_NOT_TAGS)],
                     )
             else:
                 cursor.execute("DELETE FROM chat_message_fts WHERE rowid = %s", [message_id])

@@ -1,6 +1,6 @@
 """Reads of conversations and messages, always from one person's point of view."""
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from chat.models import Message, Participant
 from directory.exceptions import NotFound
@@ -52,7 +52,8 @@ def conversation_list_for_person(*, person_id: int) -> list[Participant]:
         Participant.objects.filter(ACTIVE, person_id=person_id)
         .select_related("conversation")
         .prefetch_related(members)
-        .order_by("-conversation__last_message_at", "-conversation_id")
+        # nulls_last: PostgreSQL sorts NULL first in DESC, SQLite last; quiet ones go last.
+        .order_by(F("conversation__last_message_at").desc(nulls_last=True), "-conversation_id")
     )
 
 

@@ -60,6 +60,15 @@ def conversation_to_dict(
     return data
 
 
+class StrictCharField(serializers.CharField):
+    """A text field that refuses numbers and booleans instead of turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ConversationCreateInputSerializer(serializers.Serializer):
     participants = serializers.ListField(
         child=serializers.CharField(max_length=150), min_length=1, max_length=500
@@ -72,12 +81,12 @@ class ParticipantAddInputSerializer(serializers.Serializer):
 
 
 class MessageCreateInputSerializer(serializers.Serializer):
-    body = serializers.CharField(trim_whitespace=False, allow_blank=True)
-    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    body = StrictCharField(trim_whitespace=False, allow_blank=True)
+    client_id = StrictCharField(max_length=64, required=False, allow_blank=True)
 
 
 class MessageEditInputSerializer(serializers.Serializer):
-    body = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    body = StrictCharField(trim_whitespace=False, allow_blank=True)
 
 
 class ReadInputSerializer(serializers.Serializer):

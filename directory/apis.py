@@ -18,13 +18,16 @@ from directory.serializers import (
 class TokenApi(APIView):
     """Issue an API token for a username and password; DELETE revokes the token used."""
 
+    def _is_sign_in(self) -> bool:
+        return self.request is not None and self.request.method == "POST"
+
     def get_permissions(self):
-        if self.request.method == "POST":
+        if self._is_sign_in():
             return [permissions.AllowAny()]
         return [permissions.IsAuthenticated()]
 
     def get_authenticators(self):
-        if self.request.method == "POST":
+        if self._is_sign_in():
             return []
         return super().get_authenticators()
 
