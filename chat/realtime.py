@@ -37,18 +37,24 @@ def _conversation_frame(conversation: Conversation, **extra) -> str:
     return frame({"type": "conversation.updated", "conversation": payload, **extra})
 
 
-def conversation_joined(*, conversation_id: int, person_ids: list[int]) -> None:
-    """Attach the newcomers' sockets to the conversation and tell everyone in it, once each."""
+def conversation_joined(
+    *, conversation_id: int, person_ids: list[int], is_new_conversation: bool
+) -> None:
+    """Attach the newcomers' sockets to the conversation and tell everyone in it."""
     conversation = Conversation.objects.get(pk=conversation_id)
     text = _conversation_frame(conversation)
-    # Members already in first: a hub applies events in order, so this reaches only their
-    # sockets; the newcomers get the same frame with their join (sent after it, or twice).
-    fanout.conversation_frame_send(conversation_id=conversation_id, frame=text)
     for person_id in person_ids:
         fanout.person_frame_send(
             person_id=person_id,
             frame=text,
             control={"action": "join", "conversation": conversation_id},
+        )
+    if not is_new_conversation:
+        # The members already there learn of the newcomer (who was told above).
+        fanout.conversation_frame_send(
+            conversation_id=conversation_id,
+            frame=text,
+            exclude_person=person_ids[0] if len(person_ids) == 1 else None,
         )
 
 

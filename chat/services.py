@@ -92,7 +92,9 @@ def _conversation_start(
     )
     member_ids = [p.pk for p in members]
     transaction.on_commit(
-        lambda: realtime.conversation_joined(conversation_id=conversation.pk, person_ids=member_ids)
+        lambda: realtime.conversation_joined(
+            conversation_id=conversation.pk, person_ids=member_ids, is_new_conversation=True
+        )
     )
     return conversation
 
@@ -204,7 +206,9 @@ def participant_add(
     )
     newcomer_id = newcomer.pk
     transaction.on_commit(
-        lambda: realtime.conversation_joined(conversation_id=locked.pk, person_ids=[newcomer_id])
+        lambda: realtime.conversation_joined(
+            conversation_id=locked.pk, person_ids=[newcomer_id], is_new_conversation=False
+        )
     )
     return locked, False
 
