@@ -16,11 +16,13 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from websockets.sync.client import ClientConnection, connect
 
 from directory import services as directory
@@ -75,8 +77,6 @@ class Server(Process):
 
 def _database_url() -> str:
     """Return a URL for the test database pytest-django created (not the configured one)."""
-    from django.conf import settings
-
     db = settings.DATABASES["default"]
     user = quote(db.get("USER") or "", safe="")
     password = quote(db.get("PASSWORD") or "", safe="")
@@ -191,17 +191,39 @@ class Cluster:
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ({p.log_path}) ---\n{p.log_tail()}" for p in self.processes)
 
+    def wait_until_worker_idle(self, timeout: float = 15.0) -> None:
+        """Wait until the worker has finished every queued task.
+
+        Called before the test's flush: a task still running would hold table locks that
+        the flush's TRUNCATE also wants, in another order, and PostgreSQL would abort one
+        of them as a deadlock. Tasks are acked late, so a task being run (or prefetched)
+        stays in kombu's "unacked" hash until it is done.
+        """
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            deadline = time.monotonic() + timeout
+            quiet_checks = 0
+            while quiet_checks < 3:  # consecutive checks: a task moves from queue to unacked
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"the Celery worker was still busy after {timeout} s\n{self.logs()}"
+                    )
+                is_quiet = client.llen("celery") == 0 and client.hlen("unacked") == 0
+                quiet_checks = quiet_checks + 1 if is_quiet else 0
+                time.sleep(0.05)
+        finally:
+            client.close()
+
 
 @pytest.fixture(scope="module")
 def cluster(django_db_setup, tmp_path_factory) -> Iterator[Cluster]:
     """Two ASGI servers and one Celery worker on the test database and one Redis database."""
     import redis
 
-    from django.db import connection
-
     redis_url = service_url_or_skip("PARLEY_TEST_REDIS_URL", "Redis")
-    if connection.vendor != "postgresql":
-        postgres_or_skip()
+    postgres_or_skip()
     client = redis.Redis.from_url(redis_url)
     try:
         client.flushdb()  # no stale Celery tasks or bindings from an earlier run
@@ -252,22 +274,6 @@ def cluster(django_db_setup, tmp_path_factory) -> Iterator[Cluster]:
             process.stop()
 
 
-@pytest.fixture(autouse=True)
-def _search_index_truncated_after_test(transactional_db) -> Iterator[None]:
-    """Run every test here on committed data, and empty the search index table afterwards.
-
-    chat_message_search is created by raw SQL with a foreign key to chat_message, so the
-    TRUNCATE of the model tables that ends a transactional test is refused by PostgreSQL
-    unless this table is emptied first.
-    """
-    yield
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE chat_message_search")
-
-
 # -- clients --------------------------------------------------------------------------------
 
 
@@ -278,19 +284,22 @@ class Client:
         self.person = person
         self.server = server
         self.token = token
-        self.ws: ClientConnection = connect(
-            server.ws_url,
-            additional_headers={"Authorization": f"Bearer {token}"},
-            proxy=None,
-            open_timeout=FRAME_TIMEOUT,
-            close_timeout=2,
-            max_queue=1024,
+        self._stack = ExitStack()
+        self.ws: ClientConnection = self._stack.enter_context(
+            connect(
+                server.ws_url,
+                additional_headers={"Authorization": f"Bearer {token}"},
+                proxy=None,
+                open_timeout=FRAME_TIMEOUT,
+                close_timeout=2,
+                max_queue=1024,
+            )
         )
         self.unread: list[dict] = []  # read from the socket, not yet taken by a test
         try:
             self.hello = self.take("hello")
         except BaseException:
-            self.ws.close()
+            self.close()
             raise
 
     def send(self, **frame) -> None:
@@ -345,12 +354,13 @@ class Client:
         return [*received, last["message"]]
 
     def close(self) -> None:
-        self.ws.close()
+        self._stack.close()
 
 
 @pytest.fixture
-def connect_client() -> Iterator:
-    """Open WebSocket clients with fresh bearer tokens; all closed after the test."""
+def connect_client(cluster, transactional_db) -> Iterator:
+    """Open WebSocket clients with fresh bearer tokens; all closed after the test, and the
+    worker left idle before the database is flushed (this teardown runs before the flush)."""
     clients: list[Client] = []
 
     def open_client(person: Person, server: Server, *, token: str | None = None) -> Client:
@@ -363,12 +373,13 @@ def connect_client() -> Iterator:
     yield open_client
     for client in clients:
         client.close()
+    cluster.wait_until_worker_idle()
 
 
 def http_get_json(server: Server, path: str, *, token: str) -> tuple[int, dict]:
     """GET a JSON resource from a server with a bearer token, without any proxy."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1:<port>
         server.http_url + path, headers={"Authorization": f"Bearer {token}"}
     )
     with opener.open(request, timeout=FRAME_TIMEOUT) as response:
