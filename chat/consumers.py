@@ -126,31 +126,39 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # -- frames from the client ------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        limit = settings.PARLEY_WS_MAX_FRAME_BYTES
         if bytes_data is not None:
-            await self._error(None, "binary_not_supported", "Send JSON text frames, not binary.")
+            if len(bytes_data) > limit:
+                await self.close(code=CLOSE_TOO_BIG)
+                return
+            if not self._rate_allows():
+                await self._error(None, "rate_limited", "Too many frames; slow down.")
+            else:
+                await self._error(None, "binary_not_supported", "Send JSON text frames.")
             return
         text = text_data or ""
-        if len(text) > settings.PARLEY_WS_MAX_FRAME_BYTES or (
-            len(text.encode("utf-8")) > settings.PARLEY_WS_MAX_FRAME_BYTES
-        ):
+        if len(text) > limit or len(text.encode("utf-8")) > limit:
             await self.close(code=CLOSE_TOO_BIG)
             return
-        ref = None
+        # Every frame counts against the rate, junk included, so junk cannot flood.
+        is_allowed = self._rate_allows()
         try:
             content = json.loads(text)
         except ValueError:
+            content = None
+        ref = content.get("ref") if isinstance(content, dict) else None
+        if ref is not None and not isinstance(ref, str | int):
+            ref = None
+        if not is_allowed:
+            await self._error(
+                ref, "rate_limited", "Too many frames; slow down and retry in a moment."
+            )
+            return
+        if content is None:
             await self._error(None, "malformed_frame", "The frame is not valid JSON.")
             return
         if not isinstance(content, dict):
             await self._error(None, "malformed_frame", "A frame is a JSON object with a type.")
-            return
-        ref = content.get("ref")
-        if ref is not None and not isinstance(ref, str | int):
-            ref = None
-        if not self._rate_allows():
-            await self._error(
-                ref, "rate_limited", "Too many frames; slow down and retry in a moment."
-            )
             return
         frame_type = content.get("type")
         handler = self.HANDLERS.get(frame_type) if isinstance(frame_type, str) else None

@@ -50,6 +50,10 @@ class _TokenMiddleware:
                 scope["parley_token_id"] = token.pk
             return await self.inner(scope, receive, send)
         origin = headers.get(b"origin", b"").decode("latin-1")
+        if not origin and b"cookie" not in headers:
+            scope["user"] = AnonymousUser()
+            scope["parley_refusal"] = (4401, "not signed in")
+            return await self.inner(scope, receive, send)
         if not origin or not origin_is_allowed(origin):
             scope["user"] = AnonymousUser()
             scope["parley_refusal"] = (4403, "cookie sign-in needs an Origin of this site")

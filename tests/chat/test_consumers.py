@@ -509,7 +509,7 @@ async def test_sync_of_a_conversation_i_am_not_in_is_refused(
 # -- bad frames ----------------------------------------------------------------------------
 
 
-def _send(conversation_id, **fields):
+def _send(**fields) -> str:
     return json.dumps({"type": "message.send", "ref": "bad", "client_id": "c-bad", **fields})
 
 
@@ -521,23 +521,23 @@ BAD_FRAMES = {
     "unknown type": (lambda c: '{"type": "launch", "ref": "bad"}', "unknown_type", "bad"),
     "non-string type": (lambda c: '{"type": ["ping"], "ref": "bad"}', "unknown_type", "bad"),
     "string conversation": (
-        lambda c: _send(c, conversation=str(c), body="hi"),
+        lambda c: _send(conversation=str(c), body="hi"),
         "invalid",
         "bad",
     ),
-    "boolean conversation": (lambda c: _send(c, conversation=True, body="hi"), "invalid", "bad"),
-    "missing conversation": (lambda c: _send(c, body="hi"), "invalid", "bad"),
-    "empty body": (lambda c: _send(c, conversation=c, body=""), "empty_message", "bad"),
-    "blank body": (lambda c: _send(c, conversation=c, body=" \n\t "), "empty_message", "bad"),
-    "missing body": (lambda c: _send(c, conversation=c), "invalid", "bad"),
-    "number body": (lambda c: _send(c, conversation=c, body=42), "invalid", "bad"),
+    "boolean conversation": (lambda c: _send(conversation=True, body="hi"), "invalid", "bad"),
+    "missing conversation": (lambda c: _send(body="hi"), "invalid", "bad"),
+    "empty body": (lambda c: _send(conversation=c, body=""), "empty_message", "bad"),
+    "blank body": (lambda c: _send(conversation=c, body=" \n\t "), "empty_message", "bad"),
+    "missing body": (lambda c: _send(conversation=c), "invalid", "bad"),
+    "number body": (lambda c: _send(conversation=c, body=42), "invalid", "bad"),
     "body over 16 KiB": (
-        lambda c: _send(c, conversation=c, body="x" * (16 * 1024 + 1)),
+        lambda c: _send(conversation=c, body="x" * (16 * 1024 + 1)),
         "message_too_large",
         "bad",
     ),
     "body over 16 KiB in bytes, not characters": (
-        lambda c: _send(c, conversation=c, body="é" * (8 * 1024 + 1)),
+        lambda c: _send(conversation=c, body="é" * (8 * 1024 + 1)),
         "message_too_large",
         "bad",
     ),
@@ -549,7 +549,7 @@ BAD_FRAMES = {
         "bad",
     ),
     "client_id too long": (
-        lambda c: _send(c, conversation=c, body="hi", client_id="x" * 65),
+        lambda c: _send(conversation=c, body="hi", client_id="x" * 65),
         "invalid",
         "bad",
     ),
@@ -817,7 +817,7 @@ async def test_rate_limit_refuses_frames_beyond_the_burst_and_keeps_the_socket(
     open_socket, settings, direct, as_alice, as_bob
 ):
     settings.PARLEY_WS_RATE_BURST = 3
-    settings.PARLEY_WS_RATE_PER_SECOND = 5.0
+    settings.PARLEY_WS_RATE_PER_SECOND = 0.0  # no refill while the frames are counted
     alice_ws, _ = await open_socket(as_alice)
     bob_ws, _ = await open_socket(as_bob)
 
@@ -835,6 +835,119 @@ async def test_rate_limit_refuses_frames_beyond_the_burst_and_keeps_the_socket(
     assert await message_count() == 0
     await assert_silent(bob_ws)
 
-    # after a pause (5 frames a second refill the allowance) the same socket works again
-    await alice_ws.receive_nothing(timeout=0.5)
-    await ping_pong(alice_ws)
+    # the socket stays open: it keeps answering, and works again once the allowance refills
+    await alice_ws.send_json_to({"type": "ping", "ref": "again"})
+    assert await receive(alice_ws) == [error_frame("rate_limited", "again")]
+    settings.PARLEY_WS_RATE_PER_SECOND = 1_000_000.0
+    await send_message(alice_ws, direct.pk, "now it fits", "later", client_id="c2")
+    ack = (await receive_by_type(alice_ws, 2))["message.ack"]
+    assert (ack["ref"], ack["seq"]) == ("later", 1)
+    assert (await receive(bob_ws))[0]["message"]["body"] == "now it fits"
+
+
+async def test_junk_frames_count_against_the_rate_limit(open_socket, settings, as_alice):
+    settings.PARLEY_WS_RATE_BURST = 2
+    settings.PARLEY_WS_RATE_PER_SECOND = 0.0
+    alice_ws, _ = await open_socket(as_alice)
+
+    await alice_ws.send_to(text_data="not json")
+    await alice_ws.send_to(bytes_data=b"\x00\x01")
+    await alice_ws.send_to(text_data="still not json")
+    await alice_ws.send_json_to({"type": "ping", "ref": "late"})
+
+    assert await receive(alice_ws, 4) == [
+        error_frame("malformed_frame", None),
+        error_frame("binary_not_supported", None),
+        error_frame("rate_limited", None),
+        error_frame("rate_limited", "late"),
+    ]
+
+
+async def test_a_binary_frame_above_the_hard_limit_closes_the_socket_with_1009(
+    open_socket, as_alice
+):
+    alice_ws, _ = await open_socket(as_alice)
+
+    await alice_ws.send_to(bytes_data=b"x" * (settings.PARLEY_WS_MAX_FRAME_BYTES + 1))
+
+    assert await alice_ws.receive_output(timeout=TIMEOUT) == {
+        "type": "websocket.close",
+        "code": 1009,
+    }
+
+
+async def test_a_person_added_to_a_group_is_attached_live_and_sees_no_earlier_history(
+    open_socket, api_client_for, make_person, alice, bob, carol, as_alice, as_bob, as_carol
+):
+    dave = await database_sync_to_async(make_person)("dave", display_name="Dave Kim")
+    as_dave = bearer((await database_sync_to_async(directory.token_create)(person=dave))[1])
+    group, _ = await database_sync_to_async(chat.conversation_create)(
+        creator=alice, usernames=["bob", "carol"], title="Team"
+    )
+    await database_sync_to_async(chat.message_post)(
+        sender=bob, conversation_id=group.pk, body="before dave", client_id="c0"
+    )
+    sockets = [(await open_socket(headers))[0] for headers in (as_alice, as_bob, as_carol)]
+    dave_ws, dave_hello = await open_socket(as_dave)
+    assert dave_hello["conversations"] == []
+    alice_api = await database_sync_to_async(api_client_for)(alice)
+
+    response = await database_sync_to_async(
+        lambda: alice_api.post(
+            f"/api/v1/conversations/{group.pk}/participants/", {"username": "dave"}, format="json"
+        )
+    )()
+
+    # the same group, now of four; each socket, dave's included, is told exactly once
+    assert response.status_code == 201
+    assert response.json()["id"] == group.pk
+    dave_summary = {"username": "dave", "display_name": "Dave Kim"}
+    for ws in [*sockets, dave_ws]:
+        [frame] = await receive(ws)
+        assert frame["type"] == "conversation.updated"
+        assert frame["conversation"]["id"] == group.pk
+        assert frame["conversation"]["participants"] == [ALICE, BOB, CAROL, dave_summary]
+    for ws in [*sockets, dave_ws]:
+        await assert_silent(ws)
+
+    await send_message(sockets[2], group.pk, "hello dave", "h", client_id="c1")
+    await receive_by_type(sockets[2], 2)
+    [frame] = await receive(dave_ws)
+    assert (frame["type"], frame["message"]["seq"], frame["message"]["body"]) == (
+        "message.new",
+        2,
+        "hello dave",
+    )
+    await dave_ws.send_json_to({"type": "sync", "ref": "s", "conversation": group.pk})
+    [batch] = await receive(dave_ws)
+    assert [m["body"] for m in batch["messages"]] == ["hello dave"]
+
+
+async def test_a_person_who_leaves_a_group_stops_getting_its_messages(
+    open_socket, api_client_for, alice, bob, carol, as_alice, as_bob, as_carol
+):
+    group, _ = await database_sync_to_async(chat.conversation_create)(
+        creator=alice, usernames=["bob", "carol"], title="Team"
+    )
+    alice_ws, _ = await open_socket(as_alice)
+    bob_ws, _ = await open_socket(as_bob)
+    carol_ws, _ = await open_socket(as_carol)
+    bob_api = await database_sync_to_async(api_client_for)(bob)
+
+    response = await database_sync_to_async(
+        lambda: bob_api.delete(f"/api/v1/conversations/{group.pk}/participants/bob/")
+    )()
+
+    assert response.status_code == 204
+    assert await receive(bob_ws) == [{"type": "conversation.left", "conversation": group.pk}]
+    for ws in (alice_ws, carol_ws):
+        [frame] = await receive(ws)
+        assert frame["type"] == "conversation.updated"
+        assert frame["conversation"]["participants"] == [ALICE, CAROL]
+    await send_message(alice_ws, group.pk, "after bob", "a", client_id="c1")
+    await receive_by_type(alice_ws, 2)
+    assert (await receive(carol_ws))[0]["message"]["body"] == "after bob"
+    await assert_silent(bob_ws)
+    await bob_ws.send_json_to({"type": "typing", "ref": "t", "conversation": group.pk})
+    assert await receive(bob_ws) == [error_frame("conversation_not_found", "t")]
+    await assert_silent(alice_ws)

@@ -1,0 +1,311 @@
+"""Who may open /ws/: bearer tokens for programs, the session cookie with our Origin for browsers.
+
+Through the full ASGI stack (config.asgi.application), as a client would meet it.
+"""
+
+import pytest
+import pytest_asyncio
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from chat import services as chat
+from chat.models import Message
+from config.asgi import application
+from directory import services as directory
+from directory.websocket_auth import origin_is_allowed
+
+TIMEOUT = 5
+OUR_ORIGIN = (b"origin", b"http://127.0.0.1")
+ALICE = {"username": "alice", "display_name": "Alice Martin"}
+
+socket_test = pytest.mark.django_db(transaction=True)
+
+
+def bearer(plaintext: str) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", b"Bearer " + plaintext.encode())]
+
+
+def cookie(client: Client) -> tuple[bytes, bytes]:
+    name = settings.SESSION_COOKIE_NAME
+    return (b"cookie", f"{name}={client.cookies[name].value}".encode())
+
+
+async def receive(communicator: WebsocketCommunicator) -> dict:
+    return await communicator.receive_json_from(timeout=TIMEOUT)
+
+
+async def ping_pong(communicator: WebsocketCommunicator) -> None:
+    await communicator.send_json_to({"type": "ping", "ref": "p"})
+    assert await receive(communicator) == {"type": "pong", "ref": "p"}
+
+
+@pytest_asyncio.fixture
+async def connect(transactional_db):
+    """Attempt a /ws/ handshake; return (accepted, close code or None, communicator)."""
+    opened: list[WebsocketCommunicator] = []
+
+    async def connect_(headers: list[tuple[bytes, bytes]], path: str = "/ws/"):
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        opened.append(communicator)
+        is_accepted, detail = await communicator.connect(timeout=TIMEOUT)
+        return is_accepted, (None if is_accepted else detail), communicator
+
+    yield connect_
+    for communicator in opened:
+        await communicator.disconnect(timeout=TIMEOUT)
+
+
+@pytest_asyncio.fixture
+async def signed_in(connect):
+    """Open an accepted socket and read its hello."""
+
+    async def signed_in_(headers: list[tuple[bytes, bytes]]):
+        is_accepted, code, communicator = await connect(headers)
+        assert is_accepted, f"refused with close code {code}"
+        hello = await receive(communicator)
+        assert hello["type"] == "hello"
+        return communicator, hello
+
+    return signed_in_
+
+
+@pytest.fixture
+def alice_token(alice):
+    return directory.token_create(person=alice)
+
+
+@pytest.fixture
+def alice_browser(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def direct(alice, bob):
+    conversation, _ = chat.conversation_direct_get_or_create(person=alice, other=bob)
+    return conversation
+
+
+@pytest_asyncio.fixture
+async def bob_listening(signed_in, bob, direct):
+    """Bob's open socket in his direct conversation with alice: refusals must not reach it."""
+    _, plaintext = await database_sync_to_async(directory.token_create)(person=bob)
+    communicator, _ = await signed_in(bearer(plaintext))
+    return communicator
+
+
+async def assert_refused(connect, headers, code: int, bob_listening, path: str = "/ws/") -> None:
+    """The handshake is refused with the code, nothing else is said, nothing is written."""
+    messages_before = await database_sync_to_async(Message.objects.count)()
+
+    is_accepted, close_code, communicator = await connect(headers, path)
+
+    assert (is_accepted, close_code) == (False, code)
+    assert await communicator.receive_nothing(timeout=0.2)
+    assert await bob_listening.receive_nothing(timeout=0.2)
+    assert await database_sync_to_async(Message.objects.count)() == messages_before
+
+
+# -- refused -------------------------------------------------------------------------------
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_socket_without_credentials_is_refused(connect, bob_listening):
+    # a program with nothing, and a browser page without a session
+    await assert_refused(connect, [], 4401, bob_listening)
+    await assert_refused(connect, [OUR_ORIGIN], 4401, bob_listening)
+
+
+@socket_test
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        b"Bearer prl_not-a-token-we-issued",
+        b"Bearer ",
+        b"Basic YWxpY2U6c2VjcmV0",
+        b"prl_no-scheme",
+    ],
+    ids=["unknown", "empty", "basic", "no-scheme"],
+)
+async def test_a_socket_with_an_unusable_authorization_header_is_refused(
+    connect, bob_listening, authorization
+):
+    await assert_refused(connect, [(b"authorization", authorization)], 4401, bob_listening)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_socket_with_a_revoked_token_is_refused(connect, bob_listening, alice_token):
+    token, plaintext = alice_token
+    await database_sync_to_async(directory.token_revoke)(token=token)
+
+    await assert_refused(connect, bearer(plaintext), 4401, bob_listening)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_socket_with_the_token_of_a_deactivated_person_is_refused(
+    connect, bob_listening, alice, alice_token
+):
+    await database_sync_to_async(directory.person_deactivate)(person=alice)
+
+    await assert_refused(connect, bearer(alice_token[1]), 4401, bob_listening)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_token_in_the_query_string_is_not_accepted(connect, bob_listening, alice_token):
+    plaintext = alice_token[1]
+    path = f"/ws/?token={plaintext}&access_token={plaintext}&authorization=Bearer%20{plaintext}"
+
+    # read as a program without credentials, or as a browser page without a session
+    await assert_refused(connect, [], 4401, bob_listening, path)
+    await assert_refused(connect, [OUR_ORIGIN], 4401, bob_listening, path)
+    await assert_refused(connect, [(b"authorization", b"Bearer")], 4401, bob_listening, path)
+
+
+@socket_test
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "origin",
+    [
+        [(b"origin", b"https://evil.example")],
+        [(b"origin", b"http://127.0.0.1.evil.example")],
+        [(b"origin", b"null")],
+        [],
+    ],
+    ids=["foreign", "lookalike", "null", "missing"],
+)
+async def test_a_session_cookie_without_our_origin_is_refused(
+    connect, bob_listening, alice_browser, origin
+):
+    await assert_refused(connect, [cookie(alice_browser), *origin], 4403, bob_listening)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_session_cookie_of_a_signed_out_browser_is_refused(
+    connect, bob_listening, alice_browser
+):
+    stale = cookie(alice_browser)
+    await database_sync_to_async(alice_browser.logout)()
+
+    await assert_refused(connect, [stale, OUR_ORIGIN], 4401, bob_listening)
+
+
+# -- accepted ------------------------------------------------------------------------------
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_bearer_token_is_accepted_without_an_origin(signed_in, direct, alice_token):
+    communicator, hello = await signed_in(bearer(alice_token[1]))
+
+    assert hello["user"] == ALICE
+    assert [c["id"] for c in hello["conversations"]] == [direct.pk]
+    await ping_pong(communicator)
+
+
+@socket_test
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "origin", [b"http://127.0.0.1", b"http://localhost:8000", b"https://localhost"]
+)
+async def test_a_session_cookie_with_our_origin_is_accepted(
+    signed_in, direct, alice_browser, origin
+):
+    communicator, hello = await signed_in([cookie(alice_browser), (b"origin", origin)])
+
+    assert hello["user"] == ALICE
+    assert [c["id"] for c in hello["conversations"]] == [direct.pk]
+    await ping_pong(communicator)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_session_cookie_with_a_trusted_origin_is_accepted(
+    signed_in, settings, alice_browser
+):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.com"]
+
+    _, hello = await signed_in([cookie(alice_browser), (b"origin", b"https://chat.example.com")])
+
+    assert hello["user"] == ALICE
+
+
+# -- closed when the credentials end -------------------------------------------------------
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_signing_out_closes_that_browsers_sockets_only(
+    signed_in, alice, alice_browser, alice_token
+):
+    session_ws, _ = await signed_in([cookie(alice_browser), OUR_ORIGIN])
+    other_browser = Client()
+    await database_sync_to_async(other_browser.force_login)(alice)
+    other_session_ws, _ = await signed_in([cookie(other_browser), OUR_ORIGIN])
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+
+    response = await database_sync_to_async(lambda: alice_browser.post("/logout/"))()
+
+    assert response.status_code == 302
+    assert await session_ws.receive_output(timeout=TIMEOUT) == {
+        "type": "websocket.close",
+        "code": 4401,
+    }
+    await ping_pong(other_session_ws)
+    await ping_pong(program_ws)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_deactivating_a_person_closes_all_their_sockets(
+    signed_in, alice, bob, alice_browser, alice_token
+):
+    _, bob_plaintext = await database_sync_to_async(directory.token_create)(person=bob)
+    bob_ws, _ = await signed_in(bearer(bob_plaintext))
+    session_ws, _ = await signed_in([cookie(alice_browser), OUR_ORIGIN])
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+
+    await database_sync_to_async(directory.person_deactivate)(person=alice)
+
+    for communicator in (session_ws, program_ws):
+        assert await communicator.receive_output(timeout=TIMEOUT) == {
+            "type": "websocket.close",
+            "code": 4401,
+        }
+    await ping_pong(bob_ws)
+
+
+# -- origin_is_allowed ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("origin", "is_allowed"),
+    [
+        ("http://127.0.0.1", True),
+        ("http://127.0.0.1:8000", True),
+        ("https://localhost", True),
+        ("http://[::1]:8000", True),
+        ("https://chat.example.com", True),  # trusted through CSRF_TRUSTED_ORIGINS
+        ("https://chat.example.com/", True),
+        ("http://chat.example.com", False),  # trusted with https only
+        ("https://evil.example", False),
+        ("https://localhost.evil.example", False),
+        ("null", False),
+        ("", False),
+        ("file:///tmp/page.html", False),
+        ("ws://127.0.0.1", False),
+    ],
+)
+def test_origin_is_allowed_names_only_our_hosts(settings, origin, is_allowed):
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.com"]
+
+    assert origin_is_allowed(origin) is is_allowed
