@@ -40,11 +40,12 @@ def _conversation_payload(conversation_id: int, person_id: int) -> dict:
     participation = selectors.participation_get(
         person_id=person_id, conversation_id=conversation_id
     )
-    members = list(
-        selectors.active_participants(conversation_id).select_related("person").order_by("id")
-    )
+    members, member_count = selectors.conversation_members(conversation=participation.conversation)
     return conversation_to_dict(
-        participation.conversation, members=members, participation=participation
+        participation.conversation,
+        members=members,
+        member_count=member_count,
+        participation=participation,
     )
 
 
@@ -58,7 +59,10 @@ class ConversationListCreateApi(APIView):
         )
         results = [
             conversation_to_dict(
-                p.conversation, members=p.conversation.active_members, participation=p
+                p.conversation,
+                members=p.conversation.active_members,
+                member_count=p.member_count,
+                participation=p,
             )
             for p in participations
         ]

@@ -46,7 +46,10 @@ def _hello(person_id: int) -> dict:
         "type": "hello",
         "conversations": [
             conversation_to_dict(
-                p.conversation, members=p.conversation.active_members, participation=p
+                p.conversation,
+                members=p.conversation.active_members,
+                member_count=p.member_count,
+                participation=p,
             )
             for p in participations
         ],

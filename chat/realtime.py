@@ -3,7 +3,7 @@
 import json
 
 from chat.models import Conversation, Message
-from chat.selectors import active_participants
+from chat.selectors import conversation_members
 from chat.serializers import conversation_to_dict, message_to_dict
 from directory import realtime as fanout
 from directory.models import Person
@@ -32,8 +32,8 @@ def message_updated(message: Message) -> None:
 
 
 def _conversation_frame(conversation: Conversation, **extra) -> str:
-    members = list(active_participants(conversation.pk).select_related("person").order_by("id"))
-    payload = conversation_to_dict(conversation, members=members)
+    members, member_count = conversation_members(conversation=conversation)
+    payload = conversation_to_dict(conversation, members=members, member_count=member_count)
     return frame({"type": "conversation.updated", "conversation": payload, **extra})
 
 

@@ -1,8 +1,8 @@
 """Reads of conversations and messages, always from one person's point of view."""
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from chat.models import Message, Participant
+from chat.models import Conversation, Message, Participant
 from directory.exceptions import NotFound
 
 ACTIVE = Q(left_at__isnull=True)
@@ -42,19 +42,41 @@ def participant_person_ids(*, conversation_id: int) -> QuerySet:
 
 
 def conversation_list_for_person(*, person_id: int) -> list[Participant]:
-    """Return the person's participations, newest activity first, with the other members."""
+    """Return the person's participations, newest activity first.
+
+    Each conversation carries `active_members` (the people of direct and group conversations;
+    empty for rooms, whose member lists can run to thousands) and each participation a
+    `member_count`.
+    """
     members = Prefetch(
         "conversation__participants",
-        queryset=Participant.objects.filter(ACTIVE).select_related("person").order_by("id"),
+        queryset=Participant.objects.filter(ACTIVE)
+        .exclude(conversation__kind=Conversation.Kind.ROOM)
+        .select_related("person")
+        .order_by("id"),
         to_attr="active_members",
+    )
+    member_count = (
+        Participant.objects.filter(ACTIVE, conversation_id=OuterRef("conversation_id"))
+        .values("conversation_id")
+        .annotate(total=Count("id"))
+        .values("total")
     )
     return list(
         Participant.objects.filter(ACTIVE, person_id=person_id)
         .select_related("conversation")
         .prefetch_related(members)
-        # nulls_last: PostgreSQL sorts NULL first in DESC, SQLite last; quiet ones go last.
+        .annotate(member_count=Subquery(member_count))
         .order_by(F("conversation__last_message_at").desc(nulls_last=True), "-conversation_id")
     )
+
+
+def conversation_members(*, conversation: Conversation) -> tuple[list[Participant], int]:
+    """Return the members to list with a conversation (none for rooms) and how many there are."""
+    if conversation.kind == Conversation.Kind.ROOM:
+        return [], active_participants(conversation.pk).count()
+    members = list(active_participants(conversation.pk).select_related("person").order_by("id"))
+    return members, len(members)
 
 
 def message_list_after(*, participant: Participant, after_seq: int, limit: int) -> list[Message]:

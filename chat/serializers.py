@@ -34,9 +34,13 @@ def conversation_to_dict(
     conversation: Conversation,
     *,
     members: list[Participant],
+    member_count: int,
     participation: Participant | None = None,
 ) -> dict:
-    """Return the public form of a conversation, with the viewer's read state if given."""
+    """Return the public form of a conversation, with the viewer's read state if given.
+
+    Rooms list no participants here (a room can have thousands); participant_count is there.
+    """
     data = {
         "id": conversation.pk,
         "kind": conversation.kind,
@@ -44,7 +48,7 @@ def conversation_to_dict(
         "topic": conversation.topic,
         "is_external": conversation.is_external,
         "participants": [person_summary(m.person) for m in members],
-        "participant_count": len(members),
+        "participant_count": member_count,
         "last_seq": conversation.last_seq,
         "last_message_at": timestamp(conversation.last_message_at),
         "created_at": timestamp(conversation.created_at),

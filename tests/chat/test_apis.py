@@ -279,3 +279,17 @@ def test_search_does_not_show_a_newcomer_earlier_group_messages(
     )
 
     assert response.json()["results"] == []
+
+
+def test_room_listings_give_a_member_count_not_the_member_list(
+    alice, make_person, api_client_for, django_assert_max_num_queries
+):
+    services.room_create(creator=alice, title="Floor", members=[make_person() for _ in range(25)])
+    client = api_client_for(alice)
+
+    with django_assert_max_num_queries(8):  # flat whatever the number of members
+        listed = client.get("/api/v1/conversations/").json()["results"]
+
+    assert [(c["kind"], c["participants"], c["participant_count"]) for c in listed] == [
+        ("room", [], 26)
+    ]
