@@ -17,7 +17,9 @@ event arriving.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import threading
 import weakref
 from collections import defaultdict
 from typing import Any, Protocol
@@ -171,7 +173,17 @@ async def hub_get() -> Hub:
             hub = Hub()
             await hub.start()
             _hubs[loop] = hub
+            _remember_server_loop(loop)
     return hub
+
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+_server_thread: int | None = None
+
+
+def _remember_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    global _server_loop, _server_thread
+    _server_loop, _server_thread = loop, threading.get_ident()
 
 
 async def apublish(
@@ -193,8 +205,24 @@ async def apublish(
     await get_channel_layer().group_send(shard_group(kind, object_id), event)
 
 
+def _log_failure(future: concurrent.futures.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("fan-out publish failed: %s", future.exception())
+
+
 def publish(**kwargs: Any) -> None:
-    """Publish from synchronous code (services' on_commit hooks); failures are logged only."""
+    """Publish from synchronous code (services' on_commit hooks); failures are logged only.
+
+    In a server process the event is handed to the hub's event loop without waiting, so the
+    database thread (one per process, shared by every socket) goes straight on to the next
+    frame. Events keep their order: the loop runs handed-over coroutines first come, first
+    served. Elsewhere (workers, commands) it waits for the publish.
+    """
+    loop = _server_loop
+    if loop is not None and loop.is_running() and threading.get_ident() != _server_thread:
+        future = asyncio.run_coroutine_threadsafe(apublish(**kwargs), loop)
+        future.add_done_callback(_log_failure)
+        return
     try:
         async_to_sync(apublish)(**kwargs)
     except Exception:  # at-most-once: a lost event is recovered by the clients' seq resync
