@@ -114,7 +114,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # -- what the hub calls ----------------------------------------------------------------
 
     async def deliver_frame(self, text: str) -> None:
-        await self.send(text_data=text)
+        # Straight to the ASGI send: this runs once per socket per broadcast.
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def close_for(self, code: int, reason: str) -> None:
         await self.close(code=code)
@@ -191,7 +192,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _reply(self, ref, payload: dict) -> None:
         if ref is not None:
             payload["ref"] = ref
-        await self.send(text_data=realtime.frame(payload))
+        try:
+            await self.send(text_data=realtime.frame(payload))
+        except Exception:  # the client left before its reply; what it sent is already stored
+            logger.debug("reply to a closed socket dropped", exc_info=True)
 
     async def _error(self, ref, code: str, detail: str) -> None:
         await self._reply(ref, {"type": "error", "code": code, "detail": detail})

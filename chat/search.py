@@ -166,15 +166,17 @@ def index_write(*, entries: list[tuple[int, str | None]]) -> None:
     with connection.cursor() as cursor:
         for message_id, body in entries:
             if connection.vendor == "postgresql":
-                cursor.execute(
-                    "DELETE FROM chat_message_search WHERE message_id = %s", [message_id]
-                )
-                if body is not None:
+                if body is None:
+                    cursor.execute(
+                        "DELETE FROM chat_message_search WHERE message_id = %s", [message_id]
+                    )
+                else:
                     # PostgreSQL's parser drops anything that looks like an XML tag
                     # ("<quarterly>"), so angle brackets become spaces before parsing.
                     cursor.execute(
                         "INSERT INTO chat_message_search (message_id, vector) "
-                        "VALUES (%s, to_tsvector('simple', %s))",
+                        "VALUES (%s, to_tsvector('simple', %s)) ON CONFLICT (message_id) "
+                        "DO UPDATE SET vector = EXCLUDED.vector",
                         [message_id, body.translate(_NOT_TAGS)],
                     )
             else:

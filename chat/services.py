@@ -1,5 +1,9 @@
 """The only code that changes conversations and messages (the life of a message).
 
+After-commit hooks are `robust`: once the transaction has committed the message is stored
+and archived, so a failing broadcast or index hook is logged and never turns the ack into
+an error.
+
 message_post does everything in one transaction: lock the conversation row, check
 membership and the room's rules, dedupe on (sender, client_id), take the next seq, insert the
 message, capture it in the archive, queue it for indexing. Only after commit does anything
@@ -95,7 +99,8 @@ def _conversation_start(
     transaction.on_commit(
         lambda: realtime.conversation_joined(
             conversation_id=conversation.pk, person_ids=member_ids, is_new_conversation=True
-        )
+        ),
+        robust=True,
     )
     return conversation
 
@@ -209,7 +214,8 @@ def participant_add(
     transaction.on_commit(
         lambda: realtime.conversation_joined(
             conversation_id=locked.pk, person_ids=[newcomer_id], is_new_conversation=False
-        )
+        ),
+        robust=True,
     )
     return locked, False
 
@@ -233,7 +239,8 @@ def participant_leave(*, person: Person, conversation_id: int) -> None:
     participation.save(update_fields=["left_at"])
     person_id = person.pk
     transaction.on_commit(
-        lambda: realtime.conversation_left(conversation_id=conversation_id, person_id=person_id)
+        lambda: realtime.conversation_left(conversation_id=conversation_id, person_id=person_id),
+        robust=True,
     )
 
 
@@ -314,8 +321,8 @@ def message_post(
         body=body,
     )
     SearchOutbox.objects.create(message_id=message.pk)
-    transaction.on_commit(lambda: realtime.message_new(message))
-    transaction.on_commit(_search_index_queue)
+    transaction.on_commit(lambda: realtime.message_new(message), robust=True)
+    transaction.on_commit(_search_index_queue, robust=True)
     return message, True
 
 
@@ -381,8 +388,8 @@ def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
         body=body,
     )
     SearchOutbox.objects.create(message_id=message.pk)
-    transaction.on_commit(lambda: realtime.message_updated(message))
-    transaction.on_commit(_search_index_queue)
+    transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
+    transaction.on_commit(_search_index_queue, robust=True)
     return message
 
 
@@ -412,8 +419,8 @@ def message_delete(*, actor: Person, message_id: int) -> Message:
         payload={"sender": message.sender.username},
     )
     SearchOutbox.objects.create(message_id=message.pk)
-    transaction.on_commit(lambda: realtime.message_updated(message))
-    transaction.on_commit(_search_index_queue)
+    transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
+    transaction.on_commit(_search_index_queue, robust=True)
     return message
 
 
@@ -435,7 +442,8 @@ def conversation_mark_read(*, person: Person, conversation_id: int, seq: int) ->
                 conversation_id=conversation_id,
                 last_read_seq=seq,
                 unread=unread,
-            )
+            ),
+            robust=True,
         )
     return participation
 
@@ -449,7 +457,11 @@ def search_index_pending(*, batch: int = 500) -> int:
     done = 0
     while True:
         with transaction.atomic():
-            rows = list(SearchOutbox.objects.order_by("id")[:batch])
+            # SKIP LOCKED: concurrent runs (several workers, several eager processes) take
+            # different rows instead of writing the same entries twice.
+            rows = list(
+                SearchOutbox.objects.select_for_update(skip_locked=True).order_by("id")[:batch]
+            )
             if not rows:
                 return done
             ids = {row.message_id for row in rows}

@@ -74,7 +74,9 @@ def token_revoke(*, token: ApiToken) -> None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
     token_id, person_id = token.pk, token.person_id
-    transaction.on_commit(lambda: realtime.sockets_close(person_id=person_id, token_id=token_id))
+    transaction.on_commit(
+        lambda: realtime.sockets_close(person_id=person_id, token_id=token_id), robust=True
+    )
 
 
 def token_touch(*, token: ApiToken) -> None:
@@ -96,4 +98,4 @@ def person_deactivate(*, person: Person) -> None:
     person.is_active = False
     person.save(update_fields=["is_active"])
     person_id = person.pk
-    transaction.on_commit(lambda: realtime.sockets_close(person_id=person_id))
+    transaction.on_commit(lambda: realtime.sockets_close(person_id=person_id), robust=True)

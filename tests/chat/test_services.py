@@ -367,3 +367,38 @@ def test_search_index_pending_indexes_edits_and_drops_deletes(alice, bob):
     assert found("apples") == []
     assert found("pears") == []
     assert not SearchOutbox.objects.exists()
+
+
+def test_writing_the_same_index_entry_twice_is_harmless(alice, bob):
+    from chat import search
+
+    conversation = _direct(alice, bob)
+    message, _ = services.message_post(sender=alice, conversation_id=conversation.pk, body="x")
+
+    # Two indexing runs that picked the same row (e.g. a retried task) must not fail.
+    search.index_write(entries=[(message.pk, "kiwi")])
+    search.index_write(entries=[(message.pk, "kiwi mango")])
+
+    found = search.message_ids_search(
+        person_id=bob.pk, query=search.query_parse("mango"), limit=5, before_id=None
+    )
+    assert found == [message.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_broadcast_after_commit_does_not_fail_the_send(alice, bob, monkeypatch):
+    from chat import realtime
+
+    def broken(message):
+        raise RuntimeError("channel layer down")
+
+    monkeypatch.setattr(realtime, "message_new", broken)
+    conversation = _direct(alice, bob)
+
+    message, created = services.message_post(
+        sender=alice, conversation_id=conversation.pk, body="stored anyway"
+    )
+
+    assert created is True
+    assert Message.objects.get().body == "stored anyway"
+    assert ArchiveRecord.objects.filter(event="message.posted", message_id=message.pk).exists()

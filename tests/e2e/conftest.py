@@ -95,6 +95,8 @@ def _environment(*, database_url: str, redis_url: str) -> dict[str, str]:
     env.update(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
+        # pub/sub ignores Redis database numbers: a prefix of its own keeps this run apart
+        PARLEY_CHANNEL_PREFIX=f"parley-e2e-{os.getpid()}",
         PARLEY_TASKS_EAGER="0",
         DJANGO_SETTINGS_MODULE="config.settings",
         PYTHONUNBUFFERED="1",
