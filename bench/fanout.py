@@ -6,7 +6,7 @@ Per step it prints offered msg/s, deliveries/s, send->deliver latency percentile
 error frames and acks, then the Parley/bare delivery ratio and a database check that every
 acked message was stored and archived.
 
-Run from the repository root (PostgreSQL and Redis on 127.0.0.1)::
+Run from the repository root (PostgreSQL on 127.0.0.1, redis-server on the PATH)::
 
     .venv/bin/python -m bench.fanout                 # full default run, < 10 minutes
     .venv/bin/python -m bench.fanout --clients 200 --only bare --step-seconds 2
@@ -30,9 +30,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+if not __package__:
+    # Run as a script (python bench/fanout.py): make the repository root importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import ConnectSpec, SendItem, worker_main
 
@@ -41,6 +46,16 @@ VENV_BIN = ROOT / ".venv" / "bin"
 HOST = "127.0.0.1"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+LEGEND = """\
+Columns: msg/s offered rate; sent messages sent in the step; snd distinct sending sockets;
+deliv/s message frames received / step seconds; p50/p95/p99/max send->deliver latency (ms);
+losses expected deliveries missing after the grace period (late counts as lost); dups extra
+copies; errors error frames answering our sends; acks message.ack frames; ack50 median
+send->ack (ms); srv% cli% redis% pg% CPU over the send window (100 = one core; pg% counts
+every PostgreSQL process on the machine); pgconn new PostgreSQL sessions on the bench
+database during the step."""
 
 
 def log(msg: str) -> None:
@@ -67,13 +82,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--rates",
         type=parse_rates,
-        default=parse_rates("5,10,20,40,60,80,120"),
+        default=parse_rates("5,10,20,30,40,60,80,120"),
         help="big room: msg/s into the room, per step (deliveries/s = rate x clients)",
     )
     p.add_argument(
         "--small-rates",
         type=parse_rates,
-        default=parse_rates("50,100,200,400,800,1600,3200,6400"),
+        default=parse_rates("10,20,30,50,100,200,400,800,1600,3200,6400,12800"),
         help="small rooms: msg/s summed over all rooms, per step",
     )
     p.add_argument(
@@ -103,9 +118,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--connect-concurrency", type=int, default=50, help="per client process")
     p.add_argument("--db-name", default="parley_bench", help="created and dropped by the run")
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/3", help="flushed by the run")
+    p.add_argument(
+        "--redis-url",
+        help="Redis for Parley's channel layer, flushed by the run (default: a private "
+        "redis-server started by the bench: Redis pub/sub ignores database numbers, so on a "
+        "shared server other Parley instances' events reach the bench's sockets)",
+    )
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for Parley's processes, repeatable "
+        "(e.g. DATABASE_CONN_MAX_AGE=60 to compare settings)",
+    )
     p.add_argument("--keep-logs", action="store_true", help="keep the server logs directory")
+    p.add_argument(
+        "--eager-tasks",
+        action="store_true",
+        help="run Celery tasks inside the server processes instead of a worker process",
+    )
     args = p.parse_args(argv)
+    if any("=" not in item for item in args.server_env):
+        p.error("--server-env takes NAME=VALUE")
+    if "bench" not in args.db_name:
+        p.error("--db-name must contain 'bench': the run drops that database")
     if args.servers < 1 or args.clients < 1 or args.client_procs < 1:
         p.error("--servers, --clients and --client-procs must be >= 1")
     return args
@@ -157,17 +194,21 @@ class Processes:
         for name in list(self.procs):
             self.stop(name)
 
-    def cpu_seconds(self) -> float:
-        return sum(proc_cpu(p.pid) for p in self.procs.values())
+    def cpu_seconds(self, prefix: str) -> float:
+        """CPU seconds of the processes whose name starts with ``prefix``."""
+        return sum(proc_cpu(p.pid) for n, p in self.procs.items() if n.startswith(prefix))
 
 
-def proc_cpu(pid: int) -> float:
-    """utime + stime of one process in seconds (0 if it is gone)."""
+def proc_cpu(pid: int, *, children: bool = False) -> float:
+    """utime + stime of one process in seconds (0 if it is gone), plus its reaped children's."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLK_TCK
 
 
 def cpu_by_command(names: tuple[str, ...]) -> float:
@@ -181,7 +222,9 @@ def cpu_by_command(names: tuple[str, ...]) -> float:
         except OSError:
             continue
         if comm in names:
-            total += proc_cpu(int(entry.name))
+            # PostgreSQL backends come and go (one per connection); their CPU survives in
+            # the postmaster's reaped-children times, so those are counted too.
+            total += proc_cpu(int(entry.name), children=True)
     return total
 
 
@@ -275,6 +318,7 @@ class StepResult:
     server_cpu: float = 0.0
     redis_cpu: float = 0.0
     pg_cpu: float = 0.0
+    pg_sessions: int | None = None
     error_samples: list[str] = field(default_factory=list)
 
     @property
@@ -302,7 +346,11 @@ class Target:
     specs: list[ConnectSpec]
     workloads: list[Workload]
     procs: Processes
+    server_prefix: str
     acks: bool = True
+    redis_cpu: Callable[[], float] = lambda: cpu_by_command(("redis-server",))
+    # New PostgreSQL sessions on the bench database so far (Parley only).
+    pg_sessions: Callable[[], int] | None = None
     acked_total: int = 0
     sent_total: int = 0
     results: dict[str, list[StepResult]] = field(default_factory=dict)
@@ -399,9 +447,10 @@ class Runner:
         res = StepResult(rate=rate, seconds=self.args.step_seconds, senders=senders)
         procs = self.target.procs
         cpu0 = sum(r["cpu"] for r in self.pool.call(("probe",)))
+        sessions0 = self.target.pg_sessions() if self.target.pg_sessions else None
         srv0, redis0, pg0 = (
-            procs.cpu_seconds(),
-            cpu_by_command(("redis-server",)),
+            procs.cpu_seconds(self.target.server_prefix),
+            self.target.redis_cpu(),
             cpu_by_command(("postgres",)),
         )
         start = time.time() + 0.2
@@ -412,10 +461,12 @@ class Runner:
         window = time.time() - start
         cpu1 = sum(r["cpu"] for r in self.pool.call(("probe",)))
         res.client_cpu = 100 * (cpu1 - cpu0) / window
-        res.server_cpu = 100 * (procs.cpu_seconds() - srv0) / window
-        res.redis_cpu = 100 * (cpu_by_command(("redis-server",)) - redis0) / window
+        res.server_cpu = 100 * (procs.cpu_seconds(self.target.server_prefix) - srv0) / window
+        res.redis_cpu = 100 * (self.target.redis_cpu() - redis0) / window
         res.pg_cpu = 100 * (cpu_by_command(("postgres",)) - pg0) / window
         time.sleep(self.args.grace)
+        if self.target.pg_sessions and sessions0 is not None:
+            res.pg_sessions = self.target.pg_sessions() - sessions0
         replies = self.pool.call(("collect", step))
         received: dict[int, int] = {}
         lat = array.array("d")
@@ -499,6 +550,12 @@ class Runner:
                 log(f"    {sample}")
             if types:
                 log("  other frames received: " + ", ".join(f"{k}={v}" for k, v in types.items()))
+                samples: dict[str, str] = {}
+                for r in report:
+                    for k, v in r["other_samples"].items():
+                        samples.setdefault(k, v)
+                for k, v in samples.items():
+                    log(f"    first {k}: {v}")
             for sample in [s for r in report for s in r["idle_errors"]][:5]:
                 log(f"    error frame outside steps: {sample}")
             self.pool.call(("close",))
@@ -510,7 +567,7 @@ def header_line() -> str:
     return (
         f"  {'msg/s':>7} {'sent':>6} {'snd':>4} {'deliv/s':>9} {'p50ms':>7} {'p95ms':>7} "
         f"{'p99ms':>7} {'maxms':>7} {'losses':>7} {'dups':>5} {'errors':>6} {'acks':>6} "
-        f"{'ack50':>6} {'srv%':>5} {'cli%':>5} {'redis%':>6} {'pg%':>5}"
+        f"{'ack50':>6} {'srv%':>5} {'cli%':>5} {'redis%':>6} {'pg%':>5} {'pgconn':>6}"
     )
 
 
@@ -519,7 +576,7 @@ def format_row(r: StepResult) -> str:
         f"  {r.rate:7g} {r.sent:6d} {r.senders:4d} {r.deliveries_per_s:9.0f} {r.p50:7.1f} "
         f"{r.p95:7.1f} {r.p99:7.1f} {r.pmax:7.1f} {r.losses:7d} {r.dups:5d} {r.errors:6d} "
         f"{r.acks:6d} {r.ack_p50:6.1f} {r.server_cpu:5.0f} {r.client_cpu:5.0f} "
-        f"{r.redis_cpu:6.0f} {r.pg_cpu:5.0f}"
+        f"{r.redis_cpu:6.0f} {r.pg_cpu:5.0f} {'-' if r.pg_sessions is None else r.pg_sessions:>6}"
     )
 
 
@@ -560,7 +617,13 @@ def run_bare(args: argparse.Namespace, procs: Processes) -> Target:
         (g, HOST, port, f"/ws/?rooms={big_id},{room_of[g]}", []) for g in range(args.clients)
     ]
     target = Target(
-        "bare websockets", [port], specs, workloads_for(args, big_id, small_ids), procs, acks=False
+        "bare websockets",
+        [port],
+        specs,
+        workloads_for(args, big_id, small_ids),
+        procs,
+        server_prefix="bare",
+        acks=False,
     )
     log(f"\n### bare websockets + uvloop broadcast server, 1 process, port {port}")
     try:
@@ -570,19 +633,22 @@ def run_bare(args: argparse.Namespace, procs: Processes) -> Target:
     return target
 
 
-def parley_env(args: argparse.Namespace) -> dict[str, str]:
+def parley_env(args: argparse.Namespace, redis_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.db_name}",
-        REDIS_URL=args.redis_url,
+        REDIS_URL=redis_url,
         DJANGO_SETTINGS_MODULE="config.settings",
-        PARLEY_TASKS_EAGER="1",
+        # With a worker (the default) tasks go through Celery on the bench's Redis, as in a
+        # scaled deployment; --eager-tasks runs them inside the server process instead.
+        PARLEY_TASKS_EAGER="1" if args.eager_tasks else "0",
         # Settings default DEBUG to on outside production; DEBUG keeps every SQL query in
         # memory and is not how Parley is deployed, so the bench turns it off.
         DJANGO_DEBUG="0",
         PYTHONUNBUFFERED="1",
     )
     env.pop("CELERY_BROKER_URL", None)
+    env.update(item.split("=", 1) for item in args.server_env)
     return env
 
 
@@ -591,6 +657,26 @@ def admin_sql(sql: str) -> None:
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(sql)
+
+
+def pg_session_counter(db_name: str) -> Callable[[], int]:
+    """Return a function reading how many sessions the bench database has had.
+
+    Parley's default CONN_MAX_AGE is 0, so a session per database call is possible; this
+    column shows it. pg_stat_database is refreshed about once a second, so it is approximate.
+    """
+    import psycopg
+
+    conn = psycopg.connect(PG_ADMIN_URL, autocommit=True)
+
+    def read() -> int:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", (db_name,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    return read
 
 
 def flush_redis(url: str) -> None:
@@ -612,12 +698,28 @@ def run_checked(cmd: list[str], env: dict[str, str], what: str) -> str:
     return proc.stdout
 
 
+def start_redis(args: argparse.Namespace, procs: Processes) -> tuple[str, Callable[[], float]]:
+    """Return the channel layer's Redis URL and a CPU reader for it."""
+    if args.redis_url:
+        flush_redis(args.redis_url)
+        return args.redis_url, lambda: cpu_by_command(("redis-server",))
+    port = free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"]
+    proc = procs.start("redis", cmd, dict(os.environ))
+    wait_for_port(port, procs)
+    return f"redis://{HOST}:{port}/0", lambda: proc_cpu(proc.pid)
+
+
 def run_parley(args: argparse.Namespace, procs: Processes, workdir: Path) -> Target:
-    env = parley_env(args)
-    log(f"\n### Parley, {args.servers} uvicorn process(es), database {args.db_name}")
+    redis_url, redis_cpu = start_redis(args, procs)
+    env = parley_env(args, redis_url)
+    extra = f", extra env {' '.join(args.server_env)}" if args.server_env else ""
+    log(
+        f"\n### Parley, {args.servers} uvicorn process(es), database {args.db_name}, "
+        f"channel layer {redis_url}{extra}"
+    )
     admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
     admin_sql(f'CREATE DATABASE "{args.db_name}"')
-    flush_redis(args.redis_url)
     py = str(VENV_BIN / "python")
     run_checked([py, "manage.py", "migrate", "--noinput"], env, "migrate")
     data_path = workdir / "parley_data.json"
@@ -634,6 +736,11 @@ def run_parley(args: argparse.Namespace, procs: Processes, workdir: Path) -> Tar
         cmd += ["--port", str(port), "--ws", "websockets-sansio", "--ws-max-size", "1048576"]
         cmd += ["--no-access-log", "--log-level", "warning"]
         procs.start(f"parley{i}", cmd, env)
+    if not args.eager_tasks:
+        worker = [str(VENV_BIN / "celery"), "-A", "config", "worker", "--pool", "solo"]
+        worker += ["--loglevel", "warning", "-n", "bench@%h", "--without-gossip"]
+        worker += ["--without-mingle", "--without-heartbeat"]
+        procs.start("worker", worker, env)
     for port in ports:
         wait_for_port(port, procs)
     specs: list[ConnectSpec] = [
@@ -646,15 +753,21 @@ def run_parley(args: argparse.Namespace, procs: Processes, workdir: Path) -> Tar
         specs,
         workloads_for(args, data["big"], data["small"]),
         procs,
+        server_prefix="parley",
+        redis_cpu=redis_cpu,
     )
+    target.pg_sessions = pg_session_counter(args.db_name)
     try:
         Runner(args, target).run()
     finally:
-        server_logs = {name: procs.log_text(name) for name in list(procs.procs)}
+        server_logs = {n: procs.log_text(n) for n in list(procs.procs) if n.startswith("parley")}
         for i in range(args.servers):
             procs.stop(f"parley{i}")
         report_server_logs(server_logs)
     verify_parley(target, env)
+    if not args.eager_tasks:
+        procs.stop("worker")
+    procs.stop("redis")
     return target
 
 
@@ -732,16 +845,18 @@ def summarize(args: argparse.Namespace, bare: Target | None, parley: Target | No
             bound = "" if b_sat else " (bare not saturated: true ratio is lower)"
             log(
                 f"  {wl}: Parley/bare deliveries at p99 <= {args.good_p99_ms:g} ms: "
-                f"{ratio:.2f}{bound}"
+                f"{ratio:.3g}{bound}"
             )
 
 
 def install_signal_handlers() -> None:
-    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so the cleanup in ``finally`` runs."""
+    """Turn SIGINT/SIGTERM/SIGHUP into KeyboardInterrupt so the cleanup in ``finally`` runs."""
 
     def interrupt(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
+    # Set SIGINT explicitly: a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGHUP, interrupt)
 
@@ -754,6 +869,7 @@ def main(argv: list[str] | None = None) -> int:
     bare = parley = None
     t0 = time.monotonic()
     db_created = False
+    log(LEGEND)
     try:
         if args.only in (None, "bare"):
             bare = run_bare(args, procs)
@@ -772,8 +888,9 @@ def main(argv: list[str] | None = None) -> int:
         if db_created:
             with contextlib.suppress(Exception):
                 admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-            with contextlib.suppress(Exception):
-                flush_redis(args.redis_url)
+            if args.redis_url:
+                with contextlib.suppress(Exception):
+                    flush_redis(args.redis_url)
         if args.keep_logs:
             log(f"logs kept in {workdir}")
         else:

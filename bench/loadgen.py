@@ -71,7 +71,6 @@ class StepRecord:
     ack_ms: array.array = field(default_factory=lambda: array.array("d"))
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
-    other_types: Counter[str] = field(default_factory=Counter)
 
 
 class Stats:
@@ -90,6 +89,7 @@ class Stats:
         self.disconnects = 0
         self.disconnect_samples: list[str] = []
         self.idle_types: Counter[str] = Counter()
+        self.idle_samples: dict[str, str] = {}
         self.idle_errors: list[str] = []
 
     def record(self, step: int) -> StepRecord | None:
@@ -119,6 +119,10 @@ class Stats:
         kind = tm.group(1).decode() if tm else "?"
         if kind not in ("message.ack", "error"):
             self.idle_types[kind] += 1
+            if kind not in self.idle_samples:
+                self.idle_samples[kind] = (
+                    f"{len(payload)} bytes: {payload[:400].decode(errors='replace')}"
+                )
             return
         try:
             frame = json.loads(payload)
@@ -402,6 +406,7 @@ class Worker:
                 "disconnects": stats.disconnects,
                 "disconnect_samples": stats.disconnect_samples,
                 "other_types": dict(stats.idle_types),
+                "other_samples": stats.idle_samples,
                 "idle_errors": stats.idle_errors,
             }
         if name == "close":
@@ -431,7 +436,12 @@ class Worker:
 
 def worker_main(conn: Connection) -> None:
     """Entry point of a load-generator process."""
+    import signal
+
     import uvloop
+
+    # Ctrl-C reaches the whole process group; the parent alone decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(Worker(conn).serve())
