@@ -8,30 +8,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECK = (
+ENGINE = (
     "import django; django.setup(); from django.conf import settings; "
     "print(settings.DATABASES['default']['ENGINE'])"
 )
-
-
-def _start(**overrides: str) -> subprocess.CompletedProcess:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_PRODUCTION"}
-    }
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **overrides})
-    return subprocess.run(
-        [sys.executable, "-c", CHECK],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
+JOURNAL_MODE = (
+    "import django; django.setup(); from django.db import connection; "
+    "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])"
+)
 PRODUCTION = {
     "DJANGO_PRODUCTION": "1",
     "DJANGO_SECRET_KEY": "kq3Zr8-Vw1xYp0sT7uLm2NbC4dEfGhJ5aQ9iO6lK_yR" * 2,
@@ -40,71 +24,63 @@ PRODUCTION = {
 }
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
-def test_production_refuses_to_start_naming_the_missing_variable(missing):
-    settings = {k: v for k, v in PRODUCTION.items() if k != missing}
-
-    result = _start(**settings)
-
-    assert result.returncode != 0
-    assert f"DJANGO_PRODUCTION=1 requires the environment variable {missing}" in result.stderr
-
-
-def test_production_refuses_a_database_that_is_not_postgresql():
-    result = _start(**{**PRODUCTION, "DATABASE_URL": "sqlite:////tmp/parley.sqlite3"})
-
-    assert result.returncode != 0
-    assert "requires DATABASE_URL to point at PostgreSQL" in result.stderr
-
-
-def test_production_starts_with_everything_set():
-    result = _start(**PRODUCTION)
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "django.db.backends.postgresql"
-
-
-def test_embedded_defaults_use_sqlite_in_wal_mode(tmp_path):
-    result = _start(PARLEY_DATA_DIR=str(tmp_path))
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "django.db.backends.sqlite3"
-    wal = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.db import connection; "
-            "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])",
-        ],
-        cwd=ROOT,
-        env={
-            **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "PARLEY_DATA_DIR": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert wal.stdout.strip() == "wal"
-
-
-def test_production_deploy_check_is_clean():
+def _run(args: list[str], **overrides: str) -> subprocess.CompletedProcess:
+    """Run Python in a fresh interpreter with only the given Parley settings in the environment."""
     env = {
-        **os.environ,
-        **PRODUCTION,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_PRODUCTION"}
     }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **overrides})
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+    )
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
+def test_production_refuses_to_start_naming_the_missing_variable(missing):
+    settings = {k: v for k, v in PRODUCTION.items() if k != missing}
+
+    result = _run(["-c", ENGINE], **settings)
+
+    assert result.returncode != 0
+    assert f"DJANGO_PRODUCTION=1 requires the environment variable {missing}" in result.stderr
+
+
+def test_production_refuses_a_database_that_is_not_postgresql():
+    result = _run(["-c", ENGINE], **{**PRODUCTION, "DATABASE_URL": "sqlite:////tmp/parley.sqlite3"})
+
+    assert result.returncode != 0
+    assert "requires DATABASE_URL to point at PostgreSQL" in result.stderr
+
+
+def test_production_starts_with_everything_set():
+    result = _run(["-c", ENGINE], **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.db.backends.postgresql"
+
+
+def test_embedded_defaults_use_sqlite_in_wal_mode(tmp_path):
+    engine = _run(["-c", ENGINE], PARLEY_DATA_DIR=str(tmp_path))
+    journal = _run(["-c", JOURNAL_MODE], PARLEY_DATA_DIR=str(tmp_path))
+
+    assert engine.returncode == 0, engine.stderr
+    assert engine.stdout.strip() == "django.db.backends.sqlite3"
+    assert journal.stdout.strip() == "wal"
+
+
+def test_production_deploy_check_is_clean():
+    result = _run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        **PRODUCTION,
+        DJANGO_ALLOWED_HOSTS="chat.example.com",
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
