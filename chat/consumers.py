@@ -16,8 +16,9 @@ from django.conf import settings
 from chat import realtime, selectors, services
 from chat.serializers import conversation_to_dict, message_to_dict
 from directory import realtime as fanout
-from directory.exceptions import InvalidInput, ServiceError
+from directory.exceptions import ServiceError
 from directory.serializers import person_summary
+from presence.consumers import PresenceConsumerMixin
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _sync(person_id: int, conversation_id: int, after_seq: int, limit: int) -> d
     }
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(PresenceConsumerMixin, AsyncWebsocketConsumer):
     """One browser tab or program connected to /ws/."""
 
     async def connect(self) -> None:
@@ -101,19 +102,32 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         # Attach before reading the state for hello: whatever commits after that read is
         # broadcast to us, whatever committed before is in hello's last_seq values.
+        self.watching: dict[int, str] = {}
+        # Frames broadcast while we connect wait until hello has gone: hello comes first.
+        self.held_frames: list[str] | None = []
         self.hub = await fanout.hub_get()
         await self.hub.attach(self)
+        contacts, own_presence = await self.presence_connect()
         hello = await database_sync_to_async(_hello)(self.person_id)
         hello["user"] = person_summary(user)
+        hello["presence"] = own_presence
+        hello["contacts"] = contacts
         await self.send(text_data=realtime.frame(hello))
+        held, self.held_frames = self.held_frames, None
+        for text in held:
+            await self.deliver_frame(text)
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "hub", None) is not None:
             self.hub.detach(self)
+            await self.presence_disconnect()
 
     # -- what the hub calls ----------------------------------------------------------------
 
     async def deliver_frame(self, text: str) -> None:
+        if self.held_frames is not None:
+            self.held_frames.append(text)
+            return
         # Straight to the ASGI send: this runs once per socket per broadcast.
         await self.base_send({"type": "websocket.send", "text": text})
 
@@ -275,12 +289,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_ping(self, content: dict, ref) -> None:
         await self._reply(ref, {"type": "pong"})
 
-    async def on_not_yet(self, content: dict, ref) -> None:
-        raise InvalidInput(
-            f"{content['type']} is part of presence, which this server does not offer yet.",
-            code="not_implemented",
-        )
-
     HANDLERS = {
         "message.send": on_message_send,
         "message.edit": on_message_edit,
@@ -289,8 +297,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         "typing": on_typing,
         "read": on_read,
         "ping": on_ping,
-        "presence.set": on_not_yet,
-        "presence.subscribe": on_not_yet,
-        "presence.unsubscribe": on_not_yet,
-        "idle": on_not_yet,
+        "presence.set": PresenceConsumerMixin.on_presence_set,
+        "presence.subscribe": PresenceConsumerMixin.on_presence_subscribe,
+        "presence.unsubscribe": PresenceConsumerMixin.on_presence_unsubscribe,
+        "idle": PresenceConsumerMixin.on_idle,
     }

@@ -5,6 +5,8 @@ channel layer, Celery tasks run in-process, database search. `DJANGO_PRODUCTION=
 secret key and the service URLs mandatory and refuses to start when one is missing.
 """
 
+import os
+import socket
 from pathlib import Path
 
 import environ
@@ -193,6 +195,13 @@ PARLEY_WS_RATE_BURST = env.int("PARLEY_WS_RATE_BURST", default=60)
 PARLEY_FANOUT_SHARDS = env.int("PARLEY_FANOUT_SHARDS", default=64)
 PARLEY_SYNC_BATCH = env.int("PARLEY_SYNC_BATCH", default=200)
 PARLEY_SEARCH_BACKEND = env.str("PARLEY_SEARCH_BACKEND", default="database")
+# Presence: endpoints are refreshed every heartbeat by their server process and expire when
+# it stops (a process that died); idle endpoints turn inactive, then away.
+PARLEY_SERVER_NAME = env.str("PARLEY_SERVER_NAME", default=f"{socket.gethostname()}:{os.getpid()}")
+PARLEY_ENDPOINT_HEARTBEAT_SECONDS = env.float("PARLEY_ENDPOINT_HEARTBEAT_SECONDS", default=20.0)
+PARLEY_ENDPOINT_EXPIRY_SECONDS = env.float("PARLEY_ENDPOINT_EXPIRY_SECONDS", default=60.0)
+PARLEY_IDLE_INACTIVE_SECONDS = env.float("PARLEY_IDLE_INACTIVE_SECONDS", default=300.0)
+PARLEY_IDLE_AWAY_SECONDS = env.float("PARLEY_IDLE_AWAY_SECONDS", default=300.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1 = [
     path("", include("directory.urls")),
     path("", include("chat.urls")),
+    path("", include("presence.urls")),
 ]
 
 urlpatterns = [

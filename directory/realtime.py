@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 CONVERSATION = "c"
 PERSON = "p"
+# Presence watchers: keyed by (watched person, the level that person grants the watcher), so
+# a presence change costs one publish per level, however many people watch.
+WATCH = "w"
 
 
 class Socket(Protocol):
@@ -39,6 +42,7 @@ class Socket(Protocol):
 
     person_id: int
     conversation_ids: set[int]
+    watching: dict[int, str]  # watched person id -> level
 
     async def deliver_frame(self, text: str) -> None: ...
 
@@ -60,6 +64,7 @@ class Hub:
         self.channel: str | None = None
         self.by_conversation: dict[int, set[Socket]] = defaultdict(set)
         self.by_person: dict[int, set[Socket]] = defaultdict(set)
+        self.by_watch: dict[tuple[int, str], set[Socket]] = defaultdict(set)
         self.subscribed: set[str] = set()
         self.task: asyncio.Task | None = None
         self.events_received = 0
@@ -88,6 +93,20 @@ class Hub:
         self._discard(self.by_person, socket.person_id, socket)
         for conversation_id in socket.conversation_ids:
             self._discard(self.by_conversation, conversation_id, socket)
+        for watched_id, level in socket.watching.items():
+            self._discard(self.by_watch, (watched_id, level), socket)
+
+    async def watch(self, socket: Socket, person_id: int, level: str) -> None:
+        """Deliver the person's presence changes, as seen at this level, to the socket."""
+        self.unwatch(socket, person_id)
+        socket.watching[person_id] = level
+        self.by_watch[(person_id, level)].add(socket)
+        await self._subscribe(WATCH, person_id)
+
+    def unwatch(self, socket: Socket, person_id: int) -> None:
+        level = socket.watching.pop(person_id, None)
+        if level is not None:
+            self._discard(self.by_watch, (person_id, level), socket)
 
     @staticmethod
     def _discard(index: dict[int, set[Socket]], key: int, socket: Socket) -> None:
@@ -112,8 +131,11 @@ class Hub:
     async def dispatch(self, event: dict[str, Any]) -> None:
         """Apply an event to the local sockets it is addressed to."""
         kind, object_id = event["kind"], event["id"]
-        index = self.by_conversation if kind == CONVERSATION else self.by_person
-        sockets = index.get(object_id)
+        if kind == WATCH:
+            sockets = self.by_watch.get((object_id, event["level"]))
+        else:
+            index = self.by_conversation if kind == CONVERSATION else self.by_person
+            sockets = index.get(object_id)
         if not sockets:
             return
         control = event.get("control")
@@ -146,6 +168,11 @@ class Hub:
             for socket in sockets:
                 socket.conversation_ids.discard(conversation_id)
                 self._discard(self.by_conversation, conversation_id, socket)
+        elif action == "rewatch":
+            watched_id, level = control["person"], control["level"]
+            for socket in sockets:
+                if watched_id in socket.watching:
+                    await self.watch(socket, watched_id, level)
         elif action == "close":
             for socket in sockets:
                 if socket.matches_credentials(
@@ -193,9 +220,12 @@ async def apublish(
     frame: str | None = None,
     control: dict | None = None,
     exclude_person: int | None = None,
+    level: str | None = None,
 ) -> None:
     """Publish one event to every process holding sockets for the conversation or person."""
     event: dict[str, Any] = {"type": "fanout", "kind": kind, "id": object_id}
+    if level is not None:
+        event["level"] = level
     if frame is not None:
         event["frame"] = frame
     if control is not None:
@@ -258,3 +288,8 @@ def conversation_frame_send(
     publish(
         kind=CONVERSATION, object_id=conversation_id, frame=frame, exclude_person=exclude_person
     )
+
+
+def watchers_frame_send(*, person_id: int, level: str, frame: str) -> None:
+    """Send a serialised frame to every socket watching the person at this level."""
+    publish(kind=WATCH, object_id=person_id, level=level, frame=frame)

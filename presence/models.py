@@ -1,1 +1,149 @@
-"""Presence arrives with its own issue (states, endpoints, privacy relationships)."""
+"""Presence: a person's published state, admin-defined custom states, contacts with the
+privacy relationship each person chooses for the people who watch them."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Availability(models.TextChoices):
+    AVAILABLE = "available"
+    BUSY = "busy"
+    DO_NOT_DISTURB = "do-not-disturb"
+    BE_RIGHT_BACK = "be-right-back"
+    AWAY = "away"
+    OFF_WORK = "off-work"
+    OFFLINE = "offline"
+
+
+# What a person may choose by hand: the built-ins plus appear-offline (shown to others as
+# offline), never "offline" itself, which only the absence of endpoints produces.
+APPEAR_OFFLINE = "appear-offline"
+MANUAL_CHOICES = [
+    Availability.AVAILABLE,
+    Availability.BUSY,
+    Availability.DO_NOT_DISTURB,
+    Availability.BE_RIGHT_BACK,
+    Availability.AWAY,
+    Availability.OFF_WORK,
+    APPEAR_OFFLINE,
+]
+
+
+class Activity(models.TextChoices):
+    IN_A_MEETING = "in-a-meeting"
+    IN_A_CALL = "in-a-call"
+    OUT_OF_OFFICE = "out-of-office"
+
+
+class Relationship(models.TextChoices):
+    """The level of access a person grants a watcher (DESIGN.md section 4)."""
+
+    FRIENDS_FAMILY = "friends_family"
+    WORKGROUP = "workgroup"
+    COLLEAGUES = "colleagues"
+    EXTERNAL = "external"
+    BLOCKED = "blocked"
+
+
+class CustomPresenceState(models.Model):
+    """A state an administrator offers next to the built-ins, e.g. "Working from home"."""
+
+    class ColourClass(models.TextChoices):
+        AVAILABLE = Availability.AVAILABLE
+        BUSY = Availability.BUSY
+        DO_NOT_DISTURB = Availability.DO_NOT_DISTURB
+
+    label = models.CharField(max_length=64, unique=True)
+    colour_class = models.CharField(max_length=20, choices=ColourClass.choices)
+    translations = models.JSONField(
+        default=dict, blank=True, help_text='Labels by language code, e.g. {"fr": "En télétravail"}'
+    )
+    is_active = models.BooleanField(default=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class PresenceState(models.Model):
+    """What a person publishes; the availability others see is computed from it and the
+    person's endpoints (services.presence_compute)."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence"
+    )
+    manual_availability = models.CharField(
+        max_length=20, blank=True, choices=[(c, c) for c in MANUAL_CHOICES]
+    )
+    custom_state = models.ForeignKey(
+        CustomPresenceState, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    manual_expires_at = models.DateTimeField(null=True, blank=True)
+    activity = models.CharField(max_length=20, blank=True, choices=Activity.choices)
+    note = models.CharField(max_length=500, blank=True)
+    out_of_office_note = models.CharField(max_length=500, blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    is_privacy_mode = models.BooleanField(
+        default=False, help_text="Only people in my contacts see my presence."
+    )
+    # The last computed availability, kept so a change is announced once.
+    published_availability = models.CharField(max_length=20, default=Availability.OFFLINE)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.person}: {self.published_availability}"
+
+
+class Contact(models.Model):
+    """One entry of a person's contact list, with the relationship the owner grants them."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contacts"
+    )
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="in_contacts_of"
+    )
+    group = models.CharField(max_length=100, blank=True)
+    relationship = models.CharField(max_length=20, choices=Relationship.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["group", "person__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "person"], name="one_contact_entry"),
+            models.CheckConstraint(condition=~Q(owner=models.F("person")), name="not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} -> {self.person} ({self.relationship})"
+
+
+class Endpoint(models.Model):
+    """One live connection of a person (a browser tab, a program), on one server process.
+
+    Server processes refresh last_seen_at of their endpoints on a heartbeat; an endpoint
+    whose process died stops being refreshed and expires (settings.PARLEY_ENDPOINT_EXPIRY).
+    """
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="endpoints"
+    )
+    key = models.CharField(max_length=64, unique=True)
+    device = models.CharField(max_length=100, blank=True)
+    server = models.CharField(max_length=100)
+    connected_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+    idle_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["person", "last_seen_at"]),
+            models.Index(fields=["server"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} on {self.device or self.server}"

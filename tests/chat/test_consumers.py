@@ -573,9 +573,19 @@ BAD_FRAMES = {
         "invalid",
         "bad",
     ),
-    "presence before it exists": (
-        lambda c: json.dumps({"type": "presence.set", "ref": "bad", "availability": "busy"}),
-        "not_implemented",
+    "presence with an unknown availability": (
+        lambda c: json.dumps({"type": "presence.set", "ref": "bad", "availability": "sleepy"}),
+        "invalid_availability",
+        "bad",
+    ),
+    "presence subscribe without users": (
+        lambda c: json.dumps({"type": "presence.subscribe", "ref": "bad", "users": "bob"}),
+        "invalid",
+        "bad",
+    ),
+    "idle that is not a boolean": (
+        lambda c: json.dumps({"type": "idle", "ref": "bad", "idle": "yes"}),
+        "invalid",
         "bad",
     ),
     "binary frame": (lambda c: b'{"type": "ping", "ref": "bad"}', "binary_not_supported", None),

@@ -1,0 +1,141 @@
+"""HTTP edge for presence and contacts."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from directory.exceptions import InvalidInput, NotFound
+from directory.selectors import person_get_active
+from presence import selectors, services
+
+PRESENCE_FIELDS = (
+    "availability",
+    "custom_state",
+    "expires_in_minutes",
+    "activity",
+    "note",
+    "out_of_office_note",
+    "location",
+    "is_privacy_mode",
+)
+
+
+class PresenceSetInputSerializer(serializers.Serializer):
+    """Documents PUT /presence/; every field is optional and only given ones change."""
+
+    availability = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    custom_state = serializers.IntegerField(required=False, allow_null=True)
+    expires_in_minutes = serializers.IntegerField(required=False, allow_null=True)
+    activity = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    out_of_office_note = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    location = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    is_privacy_mode = serializers.BooleanField(required=False)
+
+
+def presence_changes(data) -> dict:
+    """Return the presence fields of a request body, refusing anything else."""
+    if not isinstance(data, dict):
+        raise InvalidInput("The body must be a JSON object.")
+    unknown = sorted(set(data) - set(PRESENCE_FIELDS) - {"type", "ref"})
+    if unknown:
+        raise InvalidInput(
+            f"Unknown field(s) {', '.join(unknown)}; presence takes {', '.join(PRESENCE_FIELDS)}."
+        )
+    return {k: data[k] for k in PRESENCE_FIELDS if k in data}
+
+
+class PresenceApi(APIView):
+    """Set my presence (PUT); only the fields given change."""
+
+    @extend_schema(request=PresenceSetInputSerializer, responses=OpenApiTypes.OBJECT)
+    def put(self, request):
+        services.presence_set(person=request.user, **presence_changes(request.data))
+        return Response(selectors.presence_for_watcher(person=request.user, watcher=request.user))
+
+    @extend_schema(operation_id="presence_me", responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(selectors.presence_for_watcher(person=request.user, watcher=request.user))
+
+
+class PresenceDetailApi(APIView):
+    """What I may see of someone's presence."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, username: str):
+        person = person_get_active(username=username)
+        if person is None:
+            raise NotFound(f"No active person named {username}.", code="person_not_found")
+        return Response(selectors.presence_for_watcher(person=person, watcher=request.user))
+
+
+class PresenceStatesApi(APIView):
+    """The states I can choose: built-in and the administrators' custom ones."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(selectors.presence_states_list())
+
+
+class ContactInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    group = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    relationship = serializers.CharField(required=False, allow_null=True, default=None)
+
+
+class ContactUpdateInputSerializer(serializers.Serializer):
+    group = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    relationship = serializers.CharField(required=False)
+
+
+def contact_to_dict(contact, presence: dict) -> dict:
+    return {
+        "username": contact.person.username,
+        "display_name": contact.person.name,
+        "group": contact.group,
+        "relationship": contact.relationship,
+        "presence": presence,
+    }
+
+
+class ContactListApi(APIView):
+    """My contact list with each contact's presence; POST adds one."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        contacts = selectors.contact_list(owner=request.user)
+        seen = selectors.presence_for_watcher_many(
+            people=[c.person for c in contacts], watcher=request.user
+        )
+        return Response(
+            {"results": [contact_to_dict(c, p) for c, (_, p) in zip(contacts, seen, strict=True)]}
+        )
+
+    @extend_schema(request=ContactInputSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request):
+        data = ContactInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contact = services.contact_add(owner=request.user, **data.validated_data)
+        presence = selectors.presence_for_watcher(person=contact.person, watcher=request.user)
+        return Response(contact_to_dict(contact, presence), status=status.HTTP_201_CREATED)
+
+
+class ContactDetailApi(APIView):
+    """Change a contact's group or relationship (PATCH) or remove them (DELETE)."""
+
+    @extend_schema(request=ContactUpdateInputSerializer, responses=OpenApiTypes.OBJECT)
+    def patch(self, request, username: str):
+        data = ContactUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contact = services.contact_update(
+            owner=request.user, username=username, **data.validated_data
+        )
+        presence = selectors.presence_for_watcher(person=contact.person, watcher=request.user)
+        return Response(contact_to_dict(contact, presence))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, username: str):
+        services.contact_remove(owner=request.user, username=username)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,34 @@
+"""Presence frames, serialised once per relationship level and handed to the fan-out hub."""
+
+import json
+
+from directory import realtime as fanout
+from presence.selectors import LEVELS
+
+
+def frame(payload: dict) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def presence_changed(*, person_id: int, projections: dict[str, dict], own: dict | None) -> None:
+    """Announce a change: one publish per level (bounded whatever the number of watchers),
+    plus one to the person's own sockets, which see everything."""
+    for level in LEVELS:
+        fanout.watchers_frame_send(
+            person_id=person_id,
+            level=level,
+            frame=frame({"type": "presence.update", **projections[level]}),
+        )
+    if own is not None:
+        fanout.person_frame_send(
+            person_id=person_id, frame=frame({"type": "presence.update", **own})
+        )
+
+
+def watcher_moved(*, watcher_id: int, person_id: int, level: str, projection: dict) -> None:
+    """Move the watcher's sockets to the new level at once and send what they now see."""
+    fanout.person_frame_send(
+        person_id=watcher_id,
+        frame=frame({"type": "presence.update", **projection}),
+        control={"action": "rewatch", "person": person_id, "level": level},
+    )

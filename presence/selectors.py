@@ -1,0 +1,199 @@
+"""What a watcher may see of a person's presence (DESIGN.md section 4).
+
+Every read path (REST, presence.update frames, member lists, directory results) goes
+through presence_project, which keeps only the fields the person's relationship with the
+watcher allows. Withheld fields are left out, not sent empty.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from directory.models import Person
+from presence.models import (
+    APPEAR_OFFLINE,
+    Availability,
+    Contact,
+    CustomPresenceState,
+    Endpoint,
+    PresenceState,
+    Relationship,
+)
+
+LEVELS = [level.value for level in Relationship]
+NOTE_LOCATION = {Relationship.FRIENDS_FAMILY, Relationship.WORKGROUP, Relationship.COLLEAGUES}
+IDENTITY_FULL = {*NOTE_LOCATION, Relationship.EXTERNAL}
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A person's availability as the server aggregates it across their endpoints."""
+
+    availability: str
+    is_idle: bool
+    has_endpoint: bool
+
+
+def presence_state_get(*, person: Person) -> PresenceState:
+    """Return the person's presence row (an unsaved blank one if they never set anything)."""
+    state = PresenceState.objects.select_related("custom_state").filter(person=person).first()
+    return state or PresenceState(person=person)
+
+
+def manual_availability(state: PresenceState, *, now: datetime) -> str:
+    """Return the manual state in force ('' when none or expired)."""
+    if state.manual_expires_at is not None and state.manual_expires_at <= now:
+        return ""
+    if state.custom_state_id is not None and state.custom_state is not None:
+        return state.custom_state.colour_class
+    return state.manual_availability
+
+
+def presence_compute(*, state: PresenceState, endpoints: list[Endpoint], now: datetime) -> Computed:
+    """Aggregate: no live endpoint = offline; a manual state wins over the machine state;
+    otherwise the most active endpoint decides, idle endpoints turning away after the timers."""
+    expiry = timedelta(seconds=settings.PARLEY_ENDPOINT_EXPIRY_SECONDS)
+    live = [e for e in endpoints if e.last_seen_at >= now - expiry]
+    if not live:
+        return Computed(Availability.OFFLINE, is_idle=False, has_endpoint=False)
+    idle_for = min((now - e.idle_since if e.idle_since is not None else timedelta(0)) for e in live)
+    inactive_after = timedelta(seconds=settings.PARLEY_IDLE_INACTIVE_SECONDS)
+    away_after = inactive_after + timedelta(seconds=settings.PARLEY_IDLE_AWAY_SECONDS)
+    is_idle = idle_for >= inactive_after
+    manual = manual_availability(state, now=now)
+    if manual == APPEAR_OFFLINE:
+        return Computed(Availability.OFFLINE, is_idle=is_idle, has_endpoint=True)
+    if manual:
+        return Computed(manual, is_idle=is_idle, has_endpoint=True)
+    if idle_for >= away_after:
+        return Computed(Availability.AWAY, is_idle=True, has_endpoint=True)
+    return Computed(Availability.AVAILABLE, is_idle=is_idle, has_endpoint=True)
+
+
+def relationship_get(*, person: Person, watcher: Person) -> str:
+    """Return the level the person grants the watcher (their choice, else the default)."""
+    contact = Contact.objects.filter(owner=person, person=watcher).only("relationship").first()
+    if contact is not None:
+        return contact.relationship
+    state = PresenceState.objects.filter(person=person).only("is_privacy_mode").first()
+    if state is not None and state.is_privacy_mode:
+        # Privacy mode: people outside my contacts see what a blocked watcher sees.
+        return Relationship.BLOCKED
+    return relationship_default(person=person, watcher=watcher)
+
+
+def relationship_default(*, person: Person, watcher: Person) -> str:
+    """Colleagues for people of the same organisation, external for everyone else."""
+    if watcher.is_external or person.is_external:
+        return Relationship.EXTERNAL
+    return Relationship.COLLEAGUES
+
+
+def presence_project(
+    *, person: Person, state: PresenceState, computed: Computed, level: str, now: datetime
+) -> dict:
+    """Return what a watcher at this level sees of the person."""
+    data: dict = {"user": person.username, "display_name": person.name}
+    if level == Relationship.BLOCKED:
+        data["email"] = person.email
+        data["availability"] = Availability.OFFLINE
+        return data
+    data.update(
+        title=person.title,
+        email=person.email,
+        company=person.company,
+        photo=person.photo.url if person.photo else None,
+        availability=computed.availability,
+        is_idle=computed.is_idle,
+    )
+    if computed.availability != Availability.OFFLINE:
+        manual = manual_availability(state, now=now)
+        if manual and state.custom_state_id and state.custom_state is not None:
+            data["custom_state"] = custom_state_to_dict(state.custom_state)
+        if state.activity:
+            data["activity"] = state.activity
+        if manual and state.manual_expires_at is not None:
+            data["until"] = state.manual_expires_at.isoformat().replace("+00:00", "Z")
+    if level in NOTE_LOCATION:
+        data["note"] = state.note
+        data["out_of_office_note"] = state.out_of_office_note
+        data["location"] = state.location
+        data["work_phone"] = person.work_phone
+    if level == Relationship.FRIENDS_FAMILY:
+        data["mobile_phone"] = person.mobile_phone
+        data["home_phone"] = person.home_phone
+    if level == Relationship.WORKGROUP:
+        data["mobile_phone"] = person.mobile_phone
+        data["can_interrupt_do_not_disturb"] = True
+    return data
+
+
+def presence_for_watcher(*, person: Person, watcher: Person) -> dict:
+    """Return what the watcher may see of the person now (the owner sees everything)."""
+    return presence_for_watcher_many(people=[person], watcher=watcher)[0][1]
+
+
+def presence_for_watcher_many(*, people: list[Person], watcher: Person) -> list[tuple[str, dict]]:
+    """Return (level, projection) for each person as the watcher may see them, in 3 queries."""
+    now = timezone.now()
+    ids = [p.pk for p in people]
+    granted = dict(
+        Contact.objects.filter(owner_id__in=ids, person=watcher).values_list(
+            "owner_id", "relationship"
+        )
+    )
+    states = {
+        s.person_id: s
+        for s in PresenceState.objects.select_related("custom_state").filter(person_id__in=ids)
+    }
+    endpoints: dict[int, list[Endpoint]] = {}
+    for endpoint in Endpoint.objects.filter(person_id__in=ids):
+        endpoints.setdefault(endpoint.person_id, []).append(endpoint)
+    result = []
+    for person in people:
+        state = states.get(person.pk) or PresenceState(person=person)
+        computed = presence_compute(state=state, endpoints=endpoints.get(person.pk, []), now=now)
+        if person.pk == watcher.pk:
+            level = Relationship.FRIENDS_FAMILY
+        elif person.pk in granted:
+            level = granted[person.pk]
+        elif state.is_privacy_mode:
+            level = Relationship.BLOCKED
+        else:
+            level = relationship_default(person=person, watcher=watcher)
+        data = presence_project(person=person, state=state, computed=computed, level=level, now=now)
+        if person.pk == watcher.pk:
+            data.update(
+                manual_availability=state.manual_availability,
+                is_privacy_mode=state.is_privacy_mode,
+            )
+        result.append((level, data))
+    return result
+
+
+def custom_state_to_dict(state: CustomPresenceState) -> dict:
+    return {
+        "id": state.pk,
+        "label": state.label,
+        "colour_class": state.colour_class,
+        "translations": state.translations,
+    }
+
+
+def presence_states_list() -> dict:
+    """Return the built-in states a person may choose and the active custom ones."""
+    from presence.models import MANUAL_CHOICES, Activity
+
+    return {
+        "availability": [str(c) for c in MANUAL_CHOICES],
+        "activities": [a.value for a in Activity],
+        "custom": [
+            custom_state_to_dict(s) for s in CustomPresenceState.objects.filter(is_active=True)
+        ],
+    }
+
+
+def contact_list(*, owner: Person) -> list[Contact]:
+    return list(Contact.objects.filter(owner=owner).select_related("person"))

@@ -1,0 +1,310 @@
+"""The only code that changes presence, endpoints and contacts.
+
+A change is published after commit as one presence.update per relationship level (the
+watchers' sockets are grouped by the level the person grants them), so the cost of a change
+does not grow with the number of watchers.
+"""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from directory.exceptions import Conflict, InvalidInput, NotFound
+from directory.models import Person
+from directory.selectors import person_get_active
+from presence import realtime
+from presence.models import (
+    MANUAL_CHOICES,
+    Activity,
+    Contact,
+    CustomPresenceState,
+    Endpoint,
+    PresenceState,
+    Relationship,
+)
+from presence.selectors import (
+    LEVELS,
+    presence_compute,
+    presence_for_watcher,
+    presence_project,
+    presence_state_get,
+    relationship_get,
+)
+
+NOT_GIVEN = object()
+MAX_EXPIRY = timedelta(days=30)
+
+
+def _publish(
+    person: Person, *, now: datetime | None = None, force: bool = False, tell_self: bool = True
+) -> None:
+    """Recompute the person's presence and announce it if it changed (or if forced).
+
+    tell_self=False skips the person's own sockets: opening or closing an endpoint changes
+    availability only for the first or the last socket, which has nobody of its own to tell.
+    """
+    now = now or timezone.now()
+    state = presence_state_get(person=person)
+    computed = presence_compute(
+        state=state, endpoints=list(Endpoint.objects.filter(person=person)), now=now
+    )
+    if state.pk is None:
+        state.save()
+    changed = state.published_availability != computed.availability
+    if changed:
+        PresenceState.objects.filter(pk=state.pk).update(
+            published_availability=computed.availability
+        )
+    if not (changed or force):
+        return
+    projections = {
+        level: presence_project(person=person, state=state, computed=computed, level=level, now=now)
+        for level in LEVELS
+    }
+    own = presence_for_watcher(person=person, watcher=person) if tell_self else None
+    person_id = person.pk
+    transaction.on_commit(
+        lambda: realtime.presence_changed(person_id=person_id, projections=projections, own=own),
+        robust=True,
+    )
+
+
+@transaction.atomic
+def presence_set(
+    *,
+    person: Person,
+    availability=NOT_GIVEN,
+    custom_state=NOT_GIVEN,
+    expires_in_minutes=NOT_GIVEN,
+    activity=NOT_GIVEN,
+    note=NOT_GIVEN,
+    out_of_office_note=NOT_GIVEN,
+    location=NOT_GIVEN,
+    is_privacy_mode=NOT_GIVEN,
+) -> PresenceState:
+    """Change what the person publishes; fields not given stay as they are.
+
+    availability "" (or null) clears the manual state, returning to the machine state.
+    """
+    state, _ = PresenceState.objects.select_for_update().get_or_create(person=person)
+    if availability is not NOT_GIVEN:
+        availability = availability or ""
+        if availability and availability not in MANUAL_CHOICES:
+            raise InvalidInput(
+                f"availability must be one of {', '.join(MANUAL_CHOICES)}, or empty to clear.",
+                code="invalid_availability",
+            )
+        state.manual_availability = availability
+        state.custom_state = None
+        state.manual_expires_at = None
+    if custom_state is not NOT_GIVEN:
+        if custom_state in (None, ""):
+            state.custom_state = None
+        else:
+            found = CustomPresenceState.objects.filter(pk=custom_state, is_active=True).first()
+            if not isinstance(custom_state, int) or found is None:
+                raise NotFound(f"No custom state {custom_state}.", code="custom_state_not_found")
+            state.custom_state = found
+            state.manual_availability = found.colour_class
+    if expires_in_minutes is not NOT_GIVEN:
+        if expires_in_minutes is None:
+            state.manual_expires_at = None
+        else:
+            if not isinstance(expires_in_minutes, int) or expires_in_minutes < 1:
+                raise InvalidInput("expires_in_minutes must be a whole number of minutes >= 1.")
+            if timedelta(minutes=expires_in_minutes) > MAX_EXPIRY:
+                raise InvalidInput("expires_in_minutes is limited to 30 days.")
+            if not state.manual_availability:
+                raise InvalidInput(
+                    "expires_in_minutes needs a manual availability to expire.",
+                    code="nothing_to_expire",
+                )
+            state.manual_expires_at = timezone.now() + timedelta(minutes=expires_in_minutes)
+    if activity is not NOT_GIVEN:
+        activity = activity or ""
+        if activity and activity not in Activity.values:
+            raise InvalidInput(
+                f"activity must be one of {', '.join(Activity.values)}, or empty.",
+                code="invalid_activity",
+            )
+        state.activity = activity
+    for name, value, limit in (
+        ("note", note, 500),
+        ("out_of_office_note", out_of_office_note, 500),
+        ("location", location, 200),
+    ):
+        if value is NOT_GIVEN:
+            continue
+        value = value or ""
+        if not isinstance(value, str) or len(value) > limit:
+            raise InvalidInput(f"{name} must be text of at most {limit} characters.")
+        setattr(state, name, value)
+    if is_privacy_mode is not NOT_GIVEN:
+        if not isinstance(is_privacy_mode, bool):
+            raise InvalidInput("is_privacy_mode must be true or false.")
+        state.is_privacy_mode = is_privacy_mode
+    state.save()
+    _publish(person, force=True)
+    return state
+
+
+def _relationship_validate(relationship) -> str:
+    if relationship not in Relationship.values:
+        raise InvalidInput(
+            f"relationship must be one of {', '.join(Relationship.values)}.",
+            code="invalid_relationship",
+        )
+    return relationship
+
+
+def _watcher_moved(*, owner: Person, watcher: Person) -> None:
+    level = relationship_get(person=owner, watcher=watcher)
+    projection = presence_for_watcher(person=owner, watcher=watcher)
+    owner_id, watcher_id = owner.pk, watcher.pk
+    transaction.on_commit(
+        lambda: realtime.watcher_moved(
+            watcher_id=watcher_id, person_id=owner_id, level=level, projection=projection
+        ),
+        robust=True,
+    )
+
+
+@transaction.atomic
+def contact_add(
+    *, owner: Person, username: str, group: str = "", relationship: str | None = None
+) -> Contact:
+    """Add someone to my contacts with the relationship I grant them (default by company)."""
+    person = person_get_active(username=username) if isinstance(username, str) else None
+    if person is None:
+        raise NotFound(f"No active person named {username}.", code="person_not_found")
+    if person.pk == owner.pk:
+        raise InvalidInput("You cannot add yourself to your contacts.")
+    if Contact.objects.filter(owner=owner, person=person).exists():
+        raise Conflict(f"{username} is already in your contacts.", code="already_contact")
+    if relationship is None:
+        relationship = Relationship.EXTERNAL if person.is_external else Relationship.COLLEAGUES
+    if not isinstance(group, str) or len(group) > 100:
+        raise InvalidInput("group must be text of at most 100 characters.")
+    contact = Contact.objects.create(
+        owner=owner, person=person, group=group, relationship=_relationship_validate(relationship)
+    )
+    _watcher_moved(owner=owner, watcher=person)
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *, owner: Person, username: str, group=NOT_GIVEN, relationship=NOT_GIVEN
+) -> Contact:
+    """Change a contact's group or the relationship I grant them (watchers move at once)."""
+    contact = (
+        Contact.objects.select_related("person")
+        .filter(owner=owner, person__username=username)
+        .first()
+    )
+    if contact is None:
+        raise NotFound(f"{username} is not in your contacts.", code="contact_not_found")
+    if group is not NOT_GIVEN:
+        if not isinstance(group, str) or len(group) > 100:
+            raise InvalidInput("group must be text of at most 100 characters.")
+        contact.group = group
+    if relationship is not NOT_GIVEN:
+        contact.relationship = _relationship_validate(relationship)
+    contact.save()
+    _watcher_moved(owner=owner, watcher=contact.person)
+    return contact
+
+
+@transaction.atomic
+def contact_remove(*, owner: Person, username: str) -> None:
+    """Remove a contact; they fall back to the default relationship at once."""
+    contact = (
+        Contact.objects.select_related("person")
+        .filter(owner=owner, person__username=username)
+        .first()
+    )
+    if contact is None:
+        raise NotFound(f"{username} is not in your contacts.", code="contact_not_found")
+    contact.delete()
+    _watcher_moved(owner=owner, watcher=contact.person)
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+def server_name() -> str:
+    """Return this process's name in the endpoint table."""
+    return settings.PARLEY_SERVER_NAME
+
+
+@transaction.atomic
+def endpoint_open(*, person: Person, device: str = "") -> Endpoint:
+    """Register a new connection of the person and announce them online if they were not."""
+    now = timezone.now()
+    endpoint = Endpoint.objects.create(
+        person=person,
+        key=uuid.uuid4().hex,
+        device=device[:100],
+        server=server_name(),
+        last_seen_at=now,
+    )
+    _publish(person, now=now, tell_self=False)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_close(*, endpoint_key: str) -> None:
+    """Forget a closed connection; the person goes offline with their last endpoint."""
+    endpoint = Endpoint.objects.select_related("person").filter(key=endpoint_key).first()
+    if endpoint is None:
+        return
+    endpoint.delete()
+    _publish(endpoint.person, tell_self=False)
+
+
+@transaction.atomic
+def endpoint_idle(*, endpoint_key: str, is_idle: bool) -> None:
+    """Record that the person stopped (or resumed) using this endpoint."""
+    endpoint = Endpoint.objects.select_related("person").filter(key=endpoint_key).first()
+    if endpoint is None:
+        raise NotFound("This connection is not registered.", code="endpoint_not_found")
+    now = timezone.now()
+    if is_idle and endpoint.idle_since is None:
+        endpoint.idle_since = now
+    elif not is_idle:
+        endpoint.idle_since = None
+    endpoint.last_seen_at = now
+    endpoint.save(update_fields=["idle_since", "last_seen_at"])
+    _publish(endpoint.person, now=now)
+
+
+def endpoints_heartbeat(*, server: str) -> int:
+    """Refresh every endpoint of one server process (one statement for all of them)."""
+    return Endpoint.objects.filter(server=server).update(last_seen_at=timezone.now())
+
+
+def presence_sweep() -> int:
+    """Expire endpoints of dead processes and apply the timers (idle, manual expiry);
+    announce every person whose availability changed. Returns how many people were checked."""
+    now = timezone.now()
+    expiry = timedelta(seconds=settings.PARLEY_ENDPOINT_EXPIRY_SECONDS)
+    stale_people = set(
+        Endpoint.objects.filter(last_seen_at__lt=now - expiry).values_list("person_id", flat=True)
+    )
+    Endpoint.objects.filter(last_seen_at__lt=now - expiry).delete()
+    timed = set(
+        Endpoint.objects.filter(idle_since__isnull=False).values_list("person_id", flat=True)
+    ) | set(
+        PresenceState.objects.filter(manual_expires_at__lte=now).values_list("person_id", flat=True)
+    )
+    people = Person.objects.filter(pk__in=stale_people | timed)
+    for person in people:
+        with transaction.atomic():
+            _publish(person, now=now)
+    PresenceState.objects.filter(manual_expires_at__lte=now).update(
+        manual_availability="", custom_state=None, manual_expires_at=None
+    )
+    return len(people)

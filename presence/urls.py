@@ -1,0 +1,11 @@
+from django.urls import path
+
+from presence import apis
+
+urlpatterns = [
+    path("presence/", apis.PresenceApi.as_view(), name="presence"),
+    path("presence/states/", apis.PresenceStatesApi.as_view(), name="presence-states"),
+    path("presence/<str:username>/", apis.PresenceDetailApi.as_view(), name="presence-detail"),
+    path("contacts/", apis.ContactListApi.as_view(), name="contacts"),
+    path("contacts/<str:username>/", apis.ContactDetailApi.as_view(), name="contact"),
+]
