@@ -13,6 +13,7 @@ from directory.serializers import (
     TokenCreateInputSerializer,
     TokenCreateOutputSerializer,
 )
+from presence.selectors import presence_for_watcher_many
 
 
 class TokenApi(APIView):
@@ -70,5 +71,11 @@ class UserListApi(APIView):
         query = request.query_params.get("q", "")
         if len(query) > 200:
             raise InvalidInput("q is limited to 200 characters.")
-        people = selectors.person_list_search(query=query)
-        return Response({"results": PersonSerializer(people, many=True).data})
+        people = list(selectors.person_list_search(query=query))
+        # Presence shows wherever a name does, as each person lets the caller see it.
+        seen = presence_for_watcher_many(people=people, watcher=request.user)
+        results = [
+            {**PersonSerializer(person).data, "presence": projection}
+            for person, (_, projection) in zip(people, seen, strict=True)
+        ]
+        return Response({"results": results})

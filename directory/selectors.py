@@ -26,7 +26,11 @@ def token_get_active(*, plaintext: str) -> ApiToken | None:
 
 def person_list_search(*, query: str, limit: int = 50) -> QuerySet[Person]:
     """Return active people whose username, name or e-mail contains the query."""
-    people = Person.objects.filter(is_active=True).select_related("department")
+    people = (
+        Person.objects.filter(is_active=True)
+        .select_related("department")
+        .prefetch_related("groups")
+    )
     query = query.strip()
     if query:
         people = people.filter(

@@ -147,3 +147,29 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} on {self.device or self.server}"
+
+
+class PresenceLog(models.Model):
+    """Every change of a person's availability, for "was X online at time T?"."""
+
+    class Reason(models.TextChoices):
+        MANUAL = "manual"
+        CONNECT = "connect"
+        DISCONNECT = "disconnect"
+        IDLE = "idle"
+        EXPIRY = "expiry"
+        CALENDAR = "calendar"
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="presence_log"
+    )
+    at = models.DateTimeField()
+    from_availability = models.CharField(max_length=20)
+    to_availability = models.CharField(max_length=20)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+
+    class Meta:
+        indexes = [models.Index(fields=["person", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.from_availability}->{self.to_availability} ({self.reason})"

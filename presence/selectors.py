@@ -18,6 +18,7 @@ from presence.models import (
     Contact,
     CustomPresenceState,
     Endpoint,
+    PresenceLog,
     PresenceState,
     Relationship,
 )
@@ -197,3 +198,14 @@ def presence_states_list() -> dict:
 
 def contact_list(*, owner: Person) -> list[Contact]:
     return list(Contact.objects.filter(owner=owner).select_related("person"))
+
+
+def availability_at(*, person: Person, at: datetime) -> str:
+    """Return the person's availability at a moment, from the presence log."""
+    entry = (
+        PresenceLog.objects.filter(person=person, at__lte=at)
+        .order_by("-at", "-id")
+        .values_list("to_availability", flat=True)
+        .first()
+    )
+    return entry or Availability.OFFLINE

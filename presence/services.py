@@ -22,6 +22,7 @@ from presence.models import (
     Contact,
     CustomPresenceState,
     Endpoint,
+    PresenceLog,
     PresenceState,
     Relationship,
 )
@@ -39,7 +40,12 @@ MAX_EXPIRY = timedelta(days=30)
 
 
 def _publish(
-    person: Person, *, now: datetime | None = None, force: bool = False, tell_self: bool = True
+    person: Person,
+    *,
+    reason: str,
+    now: datetime | None = None,
+    force: bool = False,
+    tell_self: bool = True,
 ) -> None:
     """Recompute the person's presence and announce it if it changed (or if forced).
 
@@ -55,6 +61,13 @@ def _publish(
         state.save()
     changed = state.published_availability != computed.availability
     if changed:
+        PresenceLog.objects.create(
+            person=person,
+            at=now,
+            from_availability=state.published_availability,
+            to_availability=computed.availability,
+            reason=reason,
+        )
         PresenceState.objects.filter(pk=state.pk).update(
             published_availability=computed.availability
         )
@@ -147,7 +160,7 @@ def presence_set(
             raise InvalidInput("is_privacy_mode must be true or false.")
         state.is_privacy_mode = is_privacy_mode
     state.save()
-    _publish(person, force=True)
+    _publish(person, reason=PresenceLog.Reason.MANUAL, force=True)
     return state
 
 
@@ -251,7 +264,7 @@ def endpoint_open(*, person: Person, device: str = "") -> Endpoint:
         server=server_name(),
         last_seen_at=now,
     )
-    _publish(person, now=now, tell_self=False)
+    _publish(person, reason=PresenceLog.Reason.CONNECT, now=now, tell_self=False)
     return endpoint
 
 
@@ -262,7 +275,7 @@ def endpoint_close(*, endpoint_key: str) -> None:
     if endpoint is None:
         return
     endpoint.delete()
-    _publish(endpoint.person, tell_self=False)
+    _publish(endpoint.person, reason=PresenceLog.Reason.DISCONNECT, tell_self=False)
 
 
 @transaction.atomic
@@ -278,7 +291,7 @@ def endpoint_idle(*, endpoint_key: str, is_idle: bool) -> None:
         endpoint.idle_since = None
     endpoint.last_seen_at = now
     endpoint.save(update_fields=["idle_since", "last_seen_at"])
-    _publish(endpoint.person, now=now)
+    _publish(endpoint.person, reason=PresenceLog.Reason.IDLE, now=now)
 
 
 def endpoints_heartbeat(*, server: str) -> int:
@@ -302,8 +315,13 @@ def presence_sweep() -> int:
     )
     people = Person.objects.filter(pk__in=stale_people | timed)
     for person in people:
+        reason = (
+            PresenceLog.Reason.DISCONNECT
+            if person.pk in stale_people
+            else PresenceLog.Reason.EXPIRY
+        )
         with transaction.atomic():
-            _publish(person, now=now)
+            _publish(person, reason=reason, now=now)
     PresenceState.objects.filter(manual_expires_at__lte=now).update(
         manual_availability="", custom_state=None, manual_expires_at=None
     )

@@ -140,3 +140,21 @@ def test_login_page_signs_a_person_in(alice, client):
     assert b"Sign in" in page.content
     assert response.status_code == 302
     assert client.get("/").status_code == 200
+
+
+def test_directory_search_shows_presence_as_each_person_allows(
+    alice, bob, carol, api_client_for, django_assert_max_num_queries
+):
+    from presence import services as presence
+
+    presence.contact_add(owner=bob, username="alice", relationship="blocked")
+    presence.endpoint_open(person=bob)
+    presence.endpoint_open(person=carol)
+    client = api_client_for(alice)
+
+    with django_assert_max_num_queries(10):  # flat: no query per person listed
+        results = client.get("/api/v1/users/", {"q": "o"}).json()["results"]
+
+    seen = {r["username"]: r["presence"]["availability"] for r in results}
+    assert seen == {"bob": "offline", "carol": "available"}
+    assert "title" not in next(r["presence"] for r in results if r["username"] == "bob")
