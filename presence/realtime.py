@@ -3,7 +3,7 @@
 import json
 
 from directory import realtime as fanout
-from presence.selectors import LEVELS
+from presence.selectors import WATCH_KEYS
 
 
 def frame(payload: dict) -> str:
@@ -11,13 +11,13 @@ def frame(payload: dict) -> str:
 
 
 def presence_changed(*, person_id: int, projections: dict[str, dict], own: dict | None) -> None:
-    """Announce a change: one publish per level (bounded whatever the number of watchers),
+    """Announce a change: one publish per watch key (bounded whatever the number of watchers),
     plus one to the person's own sockets, which see everything."""
-    for level in LEVELS:
+    for key in WATCH_KEYS:
         fanout.watchers_frame_send(
             person_id=person_id,
-            level=level,
-            frame=frame({"type": "presence.update", **projections[level]}),
+            level=key,
+            frame=frame({"type": "presence.update", **projections[key]}),
         )
     if own is not None:
         fanout.person_frame_send(

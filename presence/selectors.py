@@ -24,6 +24,15 @@ from presence.models import (
 )
 
 LEVELS = [level.value for level in Relationship]
+# Watchers are grouped by a watch key: the level the person chose for them, or, when the
+# person chose nothing, "default-" and the default level. Privacy mode then changes what the
+# default groups see without moving anyone, and never what chosen contacts see.
+DEFAULT_PREFIX = "default-"
+WATCH_KEYS = [
+    *LEVELS,
+    DEFAULT_PREFIX + Relationship.COLLEAGUES,
+    DEFAULT_PREFIX + Relationship.EXTERNAL,
+]
 NOTE_LOCATION = {Relationship.FRIENDS_FAMILY, Relationship.WORKGROUP, Relationship.COLLEAGUES}
 IDENTITY_FULL = {*NOTE_LOCATION, Relationship.EXTERNAL}
 
@@ -73,16 +82,20 @@ def presence_compute(*, state: PresenceState, endpoints: list[Endpoint], now: da
     return Computed(Availability.AVAILABLE, is_idle=is_idle, has_endpoint=True)
 
 
-def relationship_get(*, person: Person, watcher: Person) -> str:
-    """Return the level the person grants the watcher (their choice, else the default)."""
+def level_for_key(key: str, *, state: PresenceState) -> str:
+    """Return the level whose fields a watch key sees."""
+    if key.startswith(DEFAULT_PREFIX):
+        # Privacy mode: people outside my contacts see what a blocked watcher sees.
+        return Relationship.BLOCKED if state.is_privacy_mode else key[len(DEFAULT_PREFIX) :]
+    return key
+
+
+def watch_key_get(*, person: Person, watcher: Person) -> str:
+    """Return the group the watcher's sockets join to follow the person."""
     contact = Contact.objects.filter(owner=person, person=watcher).only("relationship").first()
     if contact is not None:
         return contact.relationship
-    state = PresenceState.objects.filter(person=person).only("is_privacy_mode").first()
-    if state is not None and state.is_privacy_mode:
-        # Privacy mode: people outside my contacts see what a blocked watcher sees.
-        return Relationship.BLOCKED
-    return relationship_default(person=person, watcher=watcher)
+    return DEFAULT_PREFIX + relationship_default(person=person, watcher=watcher)
 
 
 def relationship_default(*, person: Person, watcher: Person) -> str:
@@ -137,7 +150,8 @@ def presence_for_watcher(*, person: Person, watcher: Person) -> dict:
 
 
 def presence_for_watcher_many(*, people: list[Person], watcher: Person) -> list[tuple[str, dict]]:
-    """Return (level, projection) for each person as the watcher may see them, in 3 queries."""
+    """Return (watch key, projection) for each person as the watcher may see them, in 3
+    queries."""
     now = timezone.now()
     ids = [p.pk for p in people]
     granted = dict(
@@ -157,20 +171,24 @@ def presence_for_watcher_many(*, people: list[Person], watcher: Person) -> list[
         state = states.get(person.pk) or PresenceState(person=person)
         computed = presence_compute(state=state, endpoints=endpoints.get(person.pk, []), now=now)
         if person.pk == watcher.pk:
-            level = Relationship.FRIENDS_FAMILY
+            key = Relationship.FRIENDS_FAMILY
         elif person.pk in granted:
-            level = granted[person.pk]
-        elif state.is_privacy_mode:
-            level = Relationship.BLOCKED
+            key = granted[person.pk]
         else:
-            level = relationship_default(person=person, watcher=watcher)
-        data = presence_project(person=person, state=state, computed=computed, level=level, now=now)
+            key = DEFAULT_PREFIX + relationship_default(person=person, watcher=watcher)
+        data = presence_project(
+            person=person,
+            state=state,
+            computed=computed,
+            level=level_for_key(key, state=state),
+            now=now,
+        )
         if person.pk == watcher.pk:
             data.update(
                 manual_availability=state.manual_availability,
                 is_privacy_mode=state.is_privacy_mode,
             )
-        result.append((level, data))
+        result.append((key, data))
     return result
 
 

@@ -1,8 +1,8 @@
 """The only code that changes presence, endpoints and contacts.
 
-A change is published after commit as one presence.update per relationship level (the
-watchers' sockets are grouped by the level the person grants them), so the cost of a change
-does not grow with the number of watchers.
+A change is published after commit as one presence.update per watch key (the watchers'
+sockets are grouped by the level the person grants them, selectors.WATCH_KEYS), so the cost
+of a change does not grow with the number of watchers.
 """
 
 import uuid
@@ -27,12 +27,13 @@ from presence.models import (
     Relationship,
 )
 from presence.selectors import (
-    LEVELS,
+    WATCH_KEYS,
+    level_for_key,
     presence_compute,
     presence_for_watcher,
     presence_project,
     presence_state_get,
-    relationship_get,
+    watch_key_get,
 )
 
 NOT_GIVEN = object()
@@ -74,8 +75,14 @@ def _publish(
     if not (changed or force):
         return
     projections = {
-        level: presence_project(person=person, state=state, computed=computed, level=level, now=now)
-        for level in LEVELS
+        key: presence_project(
+            person=person,
+            state=state,
+            computed=computed,
+            level=level_for_key(key, state=state),
+            now=now,
+        )
+        for key in WATCH_KEYS
     }
     own = presence_for_watcher(person=person, watcher=person) if tell_self else None
     person_id = person.pk
@@ -174,7 +181,7 @@ def _relationship_validate(relationship) -> str:
 
 
 def _watcher_moved(*, owner: Person, watcher: Person) -> None:
-    level = relationship_get(person=owner, watcher=watcher)
+    level = watch_key_get(person=owner, watcher=watcher)
     projection = presence_for_watcher(person=owner, watcher=watcher)
     owner_id, watcher_id = owner.pk, watcher.pk
     transaction.on_commit(

@@ -38,3 +38,25 @@ def test_availability_at_answers_was_this_person_online_then(alice):
     assert availability_at(person=alice, at=before) == "offline"
     assert availability_at(person=alice, at=during) == "available"
     assert availability_at(person=alice, at=after) == "offline"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_privacy_mode_hides_me_from_default_watchers_but_not_from_chosen_contacts(
+    alice, bob, carol
+):
+    from presence.selectors import presence_for_watcher_many
+
+    services.contact_add(owner=alice, username="bob", relationship="colleagues")
+    services.endpoint_open(person=alice)
+
+    services.presence_set(person=alice, is_privacy_mode=True, note="in Paris")
+
+    bob_key, bob_view = presence_for_watcher_many(people=[alice], watcher=bob)[0]
+    carol_key, carol_view = presence_for_watcher_many(people=[alice], watcher=carol)[0]
+    assert (bob_key, bob_view["availability"], bob_view["note"]) == (
+        "colleagues",
+        "available",
+        "in Paris",
+    )
+    assert (carol_key, carol_view["availability"]) == ("default-colleagues", "offline")
+    assert "note" not in carol_view
