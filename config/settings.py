@@ -202,6 +202,23 @@ PARLEY_ENDPOINT_HEARTBEAT_SECONDS = env.float("PARLEY_ENDPOINT_HEARTBEAT_SECONDS
 PARLEY_ENDPOINT_EXPIRY_SECONDS = env.float("PARLEY_ENDPOINT_EXPIRY_SECONDS", default=60.0)
 PARLEY_IDLE_INACTIVE_SECONDS = env.float("PARLEY_IDLE_INACTIVE_SECONDS", default=300.0)
 PARLEY_IDLE_AWAY_SECONDS = env.float("PARLEY_IDLE_AWAY_SECONDS", default=300.0)
+# Calendar presence: Exchange free/busy read through EWS by a service account allowed to read
+# free/busy (presence/integrations/exchange.py). Off while the EWS URL is empty.
+PARLEY_EXCHANGE_EWS_URL = env.str("PARLEY_EXCHANGE_EWS_URL", default="")
+PARLEY_EXCHANGE_USERNAME = env.str("PARLEY_EXCHANGE_USERNAME", default="")
+PARLEY_EXCHANGE_PASSWORD = env.str("PARLEY_EXCHANGE_PASSWORD", default="")
+PARLEY_CALENDAR_POLL_SECONDS = env.float("PARLEY_CALENDAR_POLL_SECONDS", default=300.0)
+if PARLEY_EXCHANGE_EWS_URL:
+    for _name in ("PARLEY_EXCHANGE_USERNAME", "PARLEY_EXCHANGE_PASSWORD"):
+        if not env.str(_name, default=""):
+            raise ImproperlyConfigured(
+                f"PARLEY_EXCHANGE_EWS_URL is set, so calendar presence needs {_name} (a service "
+                "account allowed to read free/busy); set it, or unset PARLEY_EXCHANGE_EWS_URL."
+            )
+    CELERY_BEAT_SCHEDULE["calendar-presence-refresh"] = {
+        "task": "presence.tasks.calendar_presence_refresh",
+        "schedule": PARLEY_CALENDAR_POLL_SECONDS,
+    }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

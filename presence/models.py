@@ -90,6 +90,17 @@ class PresenceState(models.Model):
     is_privacy_mode = models.BooleanField(
         default=False, help_text="Only people in my contacts see my presence."
     )
+    # Set from Exchange free/busy by services.calendar_presence_refresh, kept apart from the
+    # manual activity so that neither overwrites the other; ignored once calendar_until passed.
+    calendar_activity = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=[
+            (Activity.IN_A_MEETING.value, Activity.IN_A_MEETING.label),
+            (Activity.OUT_OF_OFFICE.value, Activity.OUT_OF_OFFICE.label),
+        ],
+    )
+    calendar_until = models.DateTimeField(null=True, blank=True)
     # The last computed availability, kept so a change is announced once.
     published_availability = models.CharField(max_length=20, default=Availability.OFFLINE)
     updated_at = models.DateTimeField(auto_now=True)

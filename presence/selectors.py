@@ -14,6 +14,7 @@ from django.utils import timezone
 from directory.models import Person
 from presence.models import (
     APPEAR_OFFLINE,
+    Activity,
     Availability,
     Contact,
     CustomPresenceState,
@@ -61,6 +62,13 @@ def manual_availability(state: PresenceState, *, now: datetime) -> str:
     return state.manual_availability
 
 
+def calendar_activity(state: PresenceState, *, now: datetime) -> str:
+    """Return the calendar activity in force ('' when none or its event has ended)."""
+    if state.calendar_until is not None and state.calendar_until <= now:
+        return ""
+    return state.calendar_activity
+
+
 def presence_compute(*, state: PresenceState, endpoints: list[Endpoint], now: datetime) -> Computed:
     """Aggregate: no live endpoint = offline; a manual state wins over the machine state;
     otherwise the most active endpoint decides, idle endpoints turning away after the timers."""
@@ -74,9 +82,14 @@ def presence_compute(*, state: PresenceState, endpoints: list[Endpoint], now: da
     is_idle = idle_for >= inactive_after
     manual = manual_availability(state, now=now)
     if manual == APPEAR_OFFLINE:
-        return Computed(Availability.OFFLINE, is_idle=is_idle, has_endpoint=True)
+        # Exactly what a disconnected person shows: is_idle would tell that they are online.
+        return Computed(Availability.OFFLINE, is_idle=False, has_endpoint=True)
     if manual:
         return Computed(manual, is_idle=is_idle, has_endpoint=True)
+    # A meeting in the calendar makes a person busy, idle or not (as Lync does); being out of
+    # office is only shown as the activity and keeps the machine availability.
+    if calendar_activity(state, now=now) == Activity.IN_A_MEETING:
+        return Computed(Availability.BUSY, is_idle=is_idle, has_endpoint=True)
     if idle_for >= away_after:
         return Computed(Availability.AWAY, is_idle=True, has_endpoint=True)
     return Computed(Availability.AVAILABLE, is_idle=is_idle, has_endpoint=True)
@@ -126,8 +139,9 @@ def presence_project(
         manual = manual_availability(state, now=now)
         if manual and state.custom_state_id and state.custom_state is not None:
             data["custom_state"] = custom_state_to_dict(state.custom_state)
-        if state.activity:
-            data["activity"] = state.activity
+        activity = state.activity or calendar_activity(state, now=now)
+        if activity:
+            data["activity"] = activity
         if manual and state.manual_expires_at is not None:
             data["until"] = state.manual_expires_at.isoformat().replace("+00:00", "Z")
     if level in NOTE_LOCATION:

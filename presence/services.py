@@ -5,6 +5,7 @@ sockets are grouped by the level the person grants them, selectors.WATCH_KEYS), 
 of a change does not grow with the number of watchers.
 """
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 
@@ -16,6 +17,7 @@ from directory.exceptions import Conflict, InvalidInput, NotFound
 from directory.models import Person
 from directory.selectors import person_get_active
 from presence import realtime
+from presence.integrations import exchange
 from presence.models import (
     MANUAL_CHOICES,
     Activity,
@@ -32,9 +34,10 @@ from presence.selectors import (
     presence_compute,
     presence_for_watcher,
     presence_project,
-    presence_state_get,
     watch_key_get,
 )
+
+log = logging.getLogger(__name__)
 
 NOT_GIVEN = object()
 MAX_EXPIRY = timedelta(days=30)
@@ -54,12 +57,18 @@ def _publish(
     availability only for the first or the last socket, which has nobody of its own to tell.
     """
     now = now or timezone.now()
-    state = presence_state_get(person=person)
+    # Locked, so that one person's recomputations run one at a time across server processes,
+    # each reading the endpoints the previous one committed: a tab opening on one server while
+    # another closes on a second would otherwise each miss the other's endpoint, and the
+    # person would be published (and logged) offline while connected.
+    state, _ = (
+        PresenceState.objects.select_for_update(of=("self",))
+        .select_related("custom_state")
+        .get_or_create(person=person)
+    )
     computed = presence_compute(
         state=state, endpoints=list(Endpoint.objects.filter(person=person)), now=now
     )
-    if state.pk is None:
-        state.save()
     changed = state.published_availability != computed.availability
     if changed:
         PresenceLog.objects.create(
@@ -124,8 +133,12 @@ def presence_set(
         if custom_state in (None, ""):
             state.custom_state = None
         else:
+            if isinstance(custom_state, bool) or not isinstance(custom_state, int):
+                raise InvalidInput(
+                    "custom_state must be the id of a custom state, or null to clear it."
+                )
             found = CustomPresenceState.objects.filter(pk=custom_state, is_active=True).first()
-            if not isinstance(custom_state, int) or found is None:
+            if found is None:
                 raise NotFound(f"No custom state {custom_state}.", code="custom_state_not_found")
             state.custom_state = found
             state.manual_availability = found.colour_class
@@ -133,7 +146,11 @@ def presence_set(
         if expires_in_minutes is None:
             state.manual_expires_at = None
         else:
-            if not isinstance(expires_in_minutes, int) or expires_in_minutes < 1:
+            if (
+                isinstance(expires_in_minutes, bool)
+                or not isinstance(expires_in_minutes, int)
+                or expires_in_minutes < 1
+            ):
                 raise InvalidInput("expires_in_minutes must be a whole number of minutes >= 1.")
             if timedelta(minutes=expires_in_minutes) > MAX_EXPIRY:
                 raise InvalidInput("expires_in_minutes is limited to 30 days.")
@@ -333,3 +350,98 @@ def presence_sweep() -> int:
         manual_availability="", custom_state=None, manual_expires_at=None
     )
     return len(people)
+
+
+# -- calendar presence -----------------------------------------------------------------------
+
+# How far ahead to read: a day joins back-to-back meetings into one in-a-meeting span, and
+# Exchange returns every block overlapping the window, so a long absence comes back whole.
+CALENDAR_WINDOW = timedelta(days=1)
+# Exchange busy types that show as an activity, strongest first. Tentative, Free and
+# WorkingElsewhere show nothing, as in Lync, where only a busy block means "In a meeting".
+CALENDAR_ACTIVITIES = (("OOF", Activity.OUT_OF_OFFICE), ("Busy", Activity.IN_A_MEETING))
+_calendar_off_said = False
+
+
+def calendar_activity_from_events(
+    events: list[exchange.CalendarEvent], *, now: datetime
+) -> tuple[str, datetime | None]:
+    """Return the activity the calendar gives at this moment and when it ends ('', None)."""
+    for busy_type, activity in CALENDAR_ACTIVITIES:
+        blocks = [e for e in events if e.busy_type == busy_type]
+        covering = [e for e in blocks if e.start <= now < e.end]
+        if not covering:
+            continue
+        until = max(e.end for e in covering)
+        extended = True
+        while extended:  # follow blocks of the same kind that start before this one ends
+            later = [e.end for e in blocks if e.start <= until < e.end]
+            extended = bool(later)
+            until = max([until, *later])
+        return activity, until
+    return "", None
+
+
+@transaction.atomic
+def _calendar_activity_set(
+    *, person: Person, activity: str, until: datetime | None, now: datetime
+) -> bool:
+    state = PresenceState.objects.select_for_update().filter(person=person).first()
+    if state is None:
+        if not activity:
+            return False
+        state, _ = PresenceState.objects.get_or_create(person=person)
+    if state.calendar_activity == activity and state.calendar_until == until:
+        return False
+    PresenceState.objects.filter(pk=state.pk).update(
+        calendar_activity=activity, calendar_until=until, updated_at=now
+    )
+    if state.calendar_activity == activity:
+        return False  # the same meeting or absence, only longer or shorter: nothing to show
+    _publish(person, reason=PresenceLog.Reason.CALENDAR, now=now, force=True)
+    return True
+
+
+def calendar_presence_refresh(*, now: datetime | None = None) -> int:
+    """Set in-a-meeting / out-of-office from Exchange free/busy for everyone connected.
+
+    Asks only for active, internal people with an e-mail address and a live endpoint: the
+    calendar only shows while a person is online, and it keeps the load on Exchange to the
+    people online. When Exchange fails, for everyone or for one mailbox, it is logged and those
+    people keep their state until the next poll. Returns how many people's activity changed.
+    """
+    global _calendar_off_said  # said once per process, not at every poll
+    if not exchange.is_configured():
+        if not _calendar_off_said:
+            log.warning("Calendar presence is off: PARLEY_EXCHANGE_EWS_URL is not set.")
+            _calendar_off_said = True
+        return 0
+    now = now or timezone.now()
+    expiry = timedelta(seconds=settings.PARLEY_ENDPOINT_EXPIRY_SECONDS)
+    people = list(
+        Person.objects.filter(
+            is_active=True, is_external=False, endpoints__last_seen_at__gte=now - expiry
+        )
+        .exclude(email="")
+        .distinct()
+        .order_by("pk")
+    )
+    changed = 0
+    for first in range(0, len(people), exchange.MAX_MAILBOXES):
+        batch = people[first : first + exchange.MAX_MAILBOXES]
+        try:
+            calendars = exchange.free_busy_list(
+                emails=[p.email for p in batch], start=now, end=now + CALENDAR_WINDOW
+            )
+        except exchange.ExchangeUnavailableError as error:
+            log.warning("Calendar presence of %d people left as it was: %s", len(batch), error)
+            continue
+        for person in batch:
+            events = calendars.get(person.email)
+            if events is None:
+                continue
+            activity, until = calendar_activity_from_events(events, now=now)
+            changed += _calendar_activity_set(
+                person=person, activity=activity, until=until, now=now
+            )
+    return changed

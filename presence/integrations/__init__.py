@@ -1,0 +1,1 @@
+"""Clients for the systems presence reads from (integrations/<system>.py)."""
