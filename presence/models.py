@@ -103,6 +103,7 @@ class PresenceState(models.Model):
     calendar_until = models.DateTimeField(null=True, blank=True)
     # The last computed availability, kept so a change is announced once.
     published_availability = models.CharField(max_length=20, default=Availability.OFFLINE)
+    published_is_idle = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

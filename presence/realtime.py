@@ -3,7 +3,6 @@
 import json
 
 from directory import realtime as fanout
-from presence.selectors import WATCH_KEYS
 
 
 def frame(payload: dict) -> str:
@@ -11,9 +10,9 @@ def frame(payload: dict) -> str:
 
 
 def presence_changed(*, person_id: int, projections: dict[str, dict], own: dict | None) -> None:
-    """Announce a change: one publish per watch key (bounded whatever the number of watchers),
-    plus one to the person's own sockets, which see everything."""
-    for key in WATCH_KEYS:
+    """Announce a change: one publish per watch key given (at most selectors.WATCH_KEYS,
+    whatever the number of watchers), plus one to the person's own sockets."""
+    for key in projections:
         fanout.watchers_frame_send(
             person_id=person_id,
             level=key,

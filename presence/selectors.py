@@ -76,10 +76,12 @@ def presence_compute(*, state: PresenceState, endpoints: list[Endpoint], now: da
     live = [e for e in endpoints if e.last_seen_at >= now - expiry]
     if not live:
         return Computed(Availability.OFFLINE, is_idle=False, has_endpoint=False)
-    idle_for = min((now - e.idle_since if e.idle_since is not None else timedelta(0)) for e in live)
     inactive_after = timedelta(seconds=settings.PARLEY_IDLE_INACTIVE_SECONDS)
     away_after = inactive_after + timedelta(seconds=settings.PARLEY_IDLE_AWAY_SECONDS)
-    is_idle = idle_for >= inactive_after
+    # The most active endpoint decides: one endpoint in use means the person is not idle.
+    is_in_use = any(e.idle_since is None for e in live)
+    idle_for = None if is_in_use else min(now - e.idle_since for e in live)
+    is_idle = idle_for is not None and idle_for >= inactive_after
     manual = manual_availability(state, now=now)
     if manual == APPEAR_OFFLINE:
         # Exactly what a disconnected person shows: is_idle would tell that they are online.
@@ -90,7 +92,7 @@ def presence_compute(*, state: PresenceState, endpoints: list[Endpoint], now: da
     # office is only shown as the activity and keeps the machine availability.
     if calendar_activity(state, now=now) == Activity.IN_A_MEETING:
         return Computed(Availability.BUSY, is_idle=is_idle, has_endpoint=True)
-    if idle_for >= away_after:
+    if idle_for is not None and idle_for >= away_after:
         return Computed(Availability.AWAY, is_idle=True, has_endpoint=True)
     return Computed(Availability.AVAILABLE, is_idle=is_idle, has_endpoint=True)
 

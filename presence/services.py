@@ -29,6 +29,7 @@ from presence.models import (
     Relationship,
 )
 from presence.selectors import (
+    DEFAULT_PREFIX,
     WATCH_KEYS,
     level_for_key,
     presence_compute,
@@ -50,11 +51,15 @@ def _publish(
     now: datetime | None = None,
     force: bool = False,
     tell_self: bool = True,
+    is_privacy_change: bool = False,
 ) -> None:
     """Recompute the person's presence and announce it if it changed (or if forced).
 
     tell_self=False skips the person's own sockets: opening or closing an endpoint changes
     availability only for the first or the last socket, which has nobody of its own to tell.
+    Watchers who see the constant "blocked" view (blocked, and non-contacts in privacy mode)
+    are told nothing, since even an unchanged update would show when the person is active;
+    only a change of privacy mode itself reaches the non-contacts.
     """
     now = now or timezone.now()
     # Locked, so that one person's recomputations run one at a time across server processes,
@@ -70,6 +75,9 @@ def _publish(
         state=state, endpoints=list(Endpoint.objects.filter(person=person)), now=now
     )
     changed = state.published_availability != computed.availability
+    idle_changed = state.published_is_idle != computed.is_idle
+    if idle_changed:
+        PresenceState.objects.filter(pk=state.pk).update(published_is_idle=computed.is_idle)
     if changed:
         PresenceLog.objects.create(
             person=person,
@@ -81,8 +89,14 @@ def _publish(
         PresenceState.objects.filter(pk=state.pk).update(
             published_availability=computed.availability
         )
-    if not (changed or force):
+    if not (changed or idle_changed or force):
         return
+    keys = [
+        key
+        for key in WATCH_KEYS
+        if level_for_key(key, state=state) != Relationship.BLOCKED
+        or (is_privacy_change and key.startswith(DEFAULT_PREFIX))
+    ]
     projections = {
         key: presence_project(
             person=person,
@@ -91,7 +105,7 @@ def _publish(
             level=level_for_key(key, state=state),
             now=now,
         )
-        for key in WATCH_KEYS
+        for key in keys
     }
     own = presence_for_watcher(person=person, watcher=person) if tell_self else None
     person_id = person.pk
@@ -120,6 +134,8 @@ def presence_set(
     """
     state, _ = PresenceState.objects.select_for_update().get_or_create(person=person)
     if availability is not NOT_GIVEN:
+        if availability is not None and not isinstance(availability, str):
+            raise InvalidInput("availability must be text, or null to clear it.")
         availability = availability or ""
         if availability and availability not in MANUAL_CHOICES:
             raise InvalidInput(
@@ -131,6 +147,10 @@ def presence_set(
         state.manual_expires_at = None
     if custom_state is not NOT_GIVEN:
         if custom_state in (None, ""):
+            if state.custom_state_id is not None:
+                # The custom state set the manual availability; clearing one clears both.
+                state.manual_availability = ""
+                state.manual_expires_at = None
             state.custom_state = None
         else:
             if isinstance(custom_state, bool) or not isinstance(custom_state, int):
@@ -161,6 +181,8 @@ def presence_set(
                 )
             state.manual_expires_at = timezone.now() + timedelta(minutes=expires_in_minutes)
     if activity is not NOT_GIVEN:
+        if activity is not None and not isinstance(activity, str):
+            raise InvalidInput("activity must be text, or null to clear it.")
         activity = activity or ""
         if activity and activity not in Activity.values:
             raise InvalidInput(
@@ -175,16 +197,25 @@ def presence_set(
     ):
         if value is NOT_GIVEN:
             continue
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"{name} must be text of at most {limit} characters.")
         value = value or ""
         if not isinstance(value, str) or len(value) > limit:
             raise InvalidInput(f"{name} must be text of at most {limit} characters.")
         setattr(state, name, value)
+    is_privacy_change = False
     if is_privacy_mode is not NOT_GIVEN:
         if not isinstance(is_privacy_mode, bool):
             raise InvalidInput("is_privacy_mode must be true or false.")
+        is_privacy_change = state.is_privacy_mode != is_privacy_mode
         state.is_privacy_mode = is_privacy_mode
     state.save()
-    _publish(person, reason=PresenceLog.Reason.MANUAL, force=True)
+    _publish(
+        person,
+        reason=PresenceLog.Reason.MANUAL,
+        force=True,
+        is_privacy_change=is_privacy_change,
+    )
     return state
 
 
@@ -318,9 +349,17 @@ def endpoint_idle(*, endpoint_key: str, is_idle: bool) -> None:
     _publish(endpoint.person, reason=PresenceLog.Reason.IDLE, now=now)
 
 
+# Endpoints of this server name opened before this process started are a dead predecessor's
+# (a restarted container keeps its hostname and PID; PARLEY_SERVER_NAME may be fixed): the
+# heartbeat leaves them to expire instead of keeping them alive for ever.
+PROCESS_STARTED_AT = timezone.now()
+
+
 def endpoints_heartbeat(*, server: str) -> int:
     """Refresh every endpoint of one server process (one statement for all of them)."""
-    return Endpoint.objects.filter(server=server).update(last_seen_at=timezone.now())
+    return Endpoint.objects.filter(server=server, connected_at__gte=PROCESS_STARTED_AT).update(
+        last_seen_at=timezone.now()
+    )
 
 
 def presence_sweep() -> int:

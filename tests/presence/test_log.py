@@ -60,3 +60,53 @@ def test_privacy_mode_hides_me_from_default_watchers_but_not_from_chosen_contact
     )
     assert (carol_key, carol_view["availability"]) == ("default-colleagues", "offline")
     assert "note" not in carol_view
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"availability": 0}, {"availability": False}, {"note": 0}, {"activity": []}],
+)
+def test_values_that_are_not_text_are_refused_not_taken_as_clearing(alice, changes):
+    from directory.exceptions import InvalidInput
+
+    services.presence_set(person=alice, availability="busy", note="kept")
+
+    with pytest.raises(InvalidInput):
+        services.presence_set(person=alice, **changes)
+
+    alice.presence.refresh_from_db()
+    assert (alice.presence.manual_availability, alice.presence.note) == ("busy", "kept")
+
+
+def test_clearing_a_custom_state_clears_the_availability_it_set(alice):
+    from presence.models import CustomPresenceState
+
+    home = CustomPresenceState.objects.create(label="Working from home", colour_class="busy")
+    services.presence_set(person=alice, custom_state=home.pk)
+
+    services.presence_set(person=alice, custom_state=None)
+
+    alice.presence.refresh_from_db()
+    assert (alice.presence.manual_availability, alice.presence.custom_state) == ("", None)
+
+
+def test_going_idle_is_announced_even_before_away(
+    alice, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from presence import realtime
+
+    settings.PARLEY_IDLE_INACTIVE_SECONDS = 0  # inactive at once, away only after 300 s more
+    announced = []
+    monkeypatch.setattr(
+        realtime,
+        "presence_changed",
+        lambda **kwargs: announced.append(kwargs["projections"]["default-colleagues"]),
+    )
+    endpoint = services.endpoint_open(person=alice)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.endpoint_idle(endpoint_key=endpoint.key, is_idle=True)
+
+    assert [(a["availability"], a["is_idle"]) for a in announced] == [("available", True)]
+    alice.presence.refresh_from_db()
+    assert alice.presence.published_is_idle is True
