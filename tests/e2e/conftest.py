@@ -15,8 +15,8 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -61,6 +61,12 @@ class Process:
                 self.popen.kill()
                 self.popen.wait(timeout=STOP_TIMEOUT)
 
+    def kill(self) -> None:
+        """SIGKILL: the process dies at once, closing no socket and deleting no row."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait(timeout=STOP_TIMEOUT)
+
 
 @dataclass
 class Server(Process):
@@ -86,7 +92,9 @@ def _database_url() -> str:
     return f"postgres://{credentials}{host}:{port}/{quote(db['NAME'], safe='')}"
 
 
-def _environment(*, database_url: str, redis_url: str) -> dict[str, str]:
+def _environment(
+    *, database_url: str, redis_url: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -101,6 +109,7 @@ def _environment(*, database_url: str, redis_url: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="config.settings",
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra or {})
     return env
 
 
@@ -178,13 +187,24 @@ def _worker_ping(broker_url: str, node: str) -> bool:
 @dataclass
 class Cluster:
     servers: list[Server]
-    worker: Process
+    worker: Process | None
     redis_url: str
     processes: list[Process] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
 
     @property
     def a(self) -> Server:
         return self.servers[0]
+
+    def server_start(self, name: str, **extra_env: str) -> Server:
+        """Start one more server (stopped with the others), with extra environment."""
+        assert self.log_dir is not None
+        server = _server_start(name, {**self.env, **extra_env}, self.log_dir)
+        self.processes.append(server)
+        self.servers.append(server)
+        _wait_until(server, lambda: _port_answers(server.port), f"answer on port {server.port}")
+        return server
 
     @property
     def b(self) -> Server:
@@ -219,61 +239,89 @@ class Cluster:
             client.close()
 
 
-@pytest.fixture(scope="module")
-def cluster(django_db_setup, tmp_path_factory) -> Iterator[Cluster]:
-    """Two ASGI servers and one Celery worker on the test database and one Redis database."""
+@contextmanager
+def cluster_running(
+    log_dir: Path,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    with_worker: bool = True,
+    server_names: tuple[str, ...] = ("server-a", "server-b"),
+) -> Iterator[Cluster]:
+    """Start the servers (and a Celery worker) on the test database; stop them on exit.
+
+    extra_env is added to the processes' environment (e.g. shorter presence timers). Without
+    a worker the Redis database is not flushed, so that a cluster of another module or run
+    sharing it is left alone; give such a cluster a PARLEY_CHANNEL_PREFIX of its own.
+    """
     import redis
 
     redis_url = service_url_or_skip("PARLEY_TEST_REDIS_URL", "Redis")
     postgres_or_skip()
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()  # no stale Celery tasks or bindings from an earlier run
-    finally:
-        client.close()
+    if with_worker:
+        client = redis.Redis.from_url(redis_url)
+        try:
+            client.flushdb()  # no stale Celery tasks or bindings from an earlier run
+        finally:
+            client.close()
 
-    env = _environment(database_url=_database_url(), redis_url=redis_url)
-    log_dir = tmp_path_factory.mktemp("e2e-logs")
+    env = _environment(database_url=_database_url(), redis_url=redis_url, extra=extra_env)
     node = f"e2e-{uuid.uuid4().hex[:8]}@127.0.0.1"
     processes: list[Process] = []
     try:
-        servers = [_server_start(name, env, log_dir) for name in ("server-a", "server-b")]
+        servers = [_server_start(name, env, log_dir) for name in server_names]
         processes.extend(servers)
-        popen, log_path = _spawn(
-            "celery-worker",
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--pool",
-                "solo",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "warning",
-                "--hostname",
-                node,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            env,
-            log_dir,
-        )
-        worker = Process(name="celery-worker", popen=popen, log_path=log_path)
-        processes.append(worker)
+        worker = None
+        if with_worker:
+            popen, log_path = _spawn(
+                "celery-worker",
+                [
+                    str(VENV_BIN / "celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "--concurrency",
+                    "1",
+                    "--loglevel",
+                    "warning",
+                    "--hostname",
+                    node,
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                env,
+                log_dir,
+            )
+            worker = Process(name="celery-worker", popen=popen, log_path=log_path)
+            processes.append(worker)
         for server in servers:
             _wait_until(
                 server,
                 lambda server=server: _port_answers(server.port),
                 f"answer on port {server.port}",
             )
-        _wait_until(worker, lambda: _worker_ping(redis_url, node), "answer a Celery ping")
-        yield Cluster(servers=servers, worker=worker, redis_url=redis_url, processes=processes)
+        if worker is not None:
+            _wait_until(worker, lambda: _worker_ping(redis_url, node), "answer a Celery ping")
+        yield Cluster(
+            servers=servers,
+            worker=worker,
+            redis_url=redis_url,
+            processes=processes,
+            env=env,
+            log_dir=log_dir,
+        )
     finally:
         for process in reversed(processes):
             process.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(django_db_setup, tmp_path_factory) -> Iterator[Cluster]:
+    """Two ASGI servers and one Celery worker on the test database and one Redis database."""
+    with cluster_running(tmp_path_factory.mktemp("e2e-logs")) as running:
+        yield running
 
 
 # -- clients --------------------------------------------------------------------------------
