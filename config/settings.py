@@ -185,6 +185,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "search-index-sweep": {"task": "chat.tasks.search_index_pending", "schedule": 60.0},
+    "presence-sweep": {"task": "presence.tasks.presence_sweep", "schedule": 30.0},
 }
 
 # Parley limits and tuning.

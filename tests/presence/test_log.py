@@ -110,3 +110,21 @@ def test_going_idle_is_announced_even_before_away(
     assert [(a["availability"], a["is_idle"]) for a in announced] == [("available", True)]
     alice.presence.refresh_from_db()
     assert alice.presence.published_is_idle is True
+
+
+def test_the_beat_sweep_task_expires_endpoints_of_a_dead_process(alice, settings):
+    from datetime import timedelta as delta
+
+    from presence.models import Endpoint
+    from presence.tasks import presence_sweep
+
+    endpoint = services.endpoint_open(person=alice)
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        last_seen_at=timezone.now() - delta(seconds=settings.PARLEY_ENDPOINT_EXPIRY_SECONDS + 1)
+    )
+
+    presence_sweep.delay()
+
+    assert not Endpoint.objects.exists()
+    alice.presence.refresh_from_db()
+    assert alice.presence.published_availability == "offline"
