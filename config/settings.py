@@ -173,10 +173,13 @@ else:
     }
 
 # Celery: in-process (eager) unless a broker is configured.
-# With no broker configured the URL is "memory://", so nothing can reach a broker that happens
-# to listen on localhost.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL) or "memory://"
-CELERY_TASK_ALWAYS_EAGER = env.bool("PARLEY_TASKS_EAGER", default=CELERY_BROKER_URL == "memory://")
+# With no broker configured the broker is in-process memory, so nothing can reach a broker
+# that happens to listen on localhost.
+IN_PROCESS_BROKER = "memory://localhost/"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL) or IN_PROCESS_BROKER
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "PARLEY_TASKS_EAGER", default=CELERY_BROKER_URL == IN_PROCESS_BROKER
+)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

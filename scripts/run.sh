@@ -7,6 +7,6 @@ bash scripts/install.sh requirements.txt
 .venv/bin/python manage.py migrate --no-input
 .venv/bin/python manage.py collectstatic --no-input --verbosity 0
 .venv/bin/python manage.py seed_demo
-echo "Parley is starting on http://127.0.0.1:8000 (Ctrl-C stops it)."
+echo "Parley is starting on http://${PARLEY_HOST:-127.0.0.1}:${PARLEY_PORT:-8000} (Ctrl-C stops it)."
 exec .venv/bin/uvicorn config.asgi:application --host "${PARLEY_HOST:-127.0.0.1}" \
   --port "${PARLEY_PORT:-8000}" --ws websockets-sansio --ws-max-size 1048576
