@@ -247,14 +247,14 @@ def wait_for_port(port: int, procs: Processes, timeout: float = 60.0) -> None:
 class WorkerPool:
     """Load-generator processes; client ``gidx`` lives in process ``gidx % size``."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, target: Callable = worker_main) -> None:
         ctx = mp.get_context("spawn")
         self.size = size
         self.conns = []
         self.procs = []
         for _ in range(size):
             parent_end, child_end = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(child_end,), daemon=True)
+            proc = ctx.Process(target=target, args=(child_end,), daemon=True)
             proc.start()
             child_end.close()
             self.conns.append(parent_end)

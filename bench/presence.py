@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import json
 import math
-import multiprocessing as mp
 import os
 import re
 import shutil
@@ -311,17 +310,7 @@ class PresencePool(WorkerPool):
     """bench.fanout's pool of load-generator processes, running the presence worker."""
 
     def __init__(self, size: int) -> None:
-        ctx = mp.get_context("spawn")
-        self.size = size
-        self.conns = []
-        self.procs = []
-        for _ in range(size):
-            parent_end, child_end = ctx.Pipe()
-            proc = ctx.Process(target=presence_worker_main, args=(child_end,), daemon=True)
-            proc.start()
-            child_end.close()
-            self.conns.append(parent_end)
-            self.procs.append(proc)
+        super().__init__(size, target=presence_worker_main)
 
 
 # --------------------------------------------------------------------------- Redis MONITOR
