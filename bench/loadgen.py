@@ -309,13 +309,17 @@ class Worker:
         self.send_task: asyncio.Task[None] | None = None
         self.run_tag = ""
 
+    def client_for(self, gidx: int) -> WsClient:
+        """Return the protocol of client gidx (a subclass may tap its frames)."""
+        return WsClient(self.stats, gidx)
+
     async def connect_one(self, spec: ConnectSpec, sem: asyncio.Semaphore) -> str:
         gidx, host, port, path, headers = spec
         loop = asyncio.get_running_loop()
         async with sem:
             try:
                 _, client = await asyncio.wait_for(
-                    loop.create_connection(lambda: WsClient(self.stats, gidx), host, port),
+                    loop.create_connection(lambda: self.client_for(gidx), host, port),
                     30,
                 )
                 client.start(host, port, path, headers)

@@ -236,26 +236,8 @@ class PresenceWorker(Worker):
         super().__init__(conn)
         self.stats: PresenceStats = PresenceStats()
 
-    async def connect_one(self, spec: ConnectSpec, sem: asyncio.Semaphore) -> str:
-        gidx, host, port, path, headers = spec
-        loop = asyncio.get_running_loop()
-        async with sem:
-            try:
-                _, client = await asyncio.wait_for(
-                    loop.create_connection(
-                        lambda: WsClient(Tap(self.stats, gidx), gidx),  # type: ignore[arg-type]
-                        host,
-                        port,
-                    ),
-                    30,
-                )
-                client.start(host, port, path, headers)
-                problem = await asyncio.wait_for(client.handshake, 60)
-            except (OSError, TimeoutError) as exc:
-                return f"{type(exc).__name__}: {exc}"
-        if not problem:
-            self.clients[gidx] = client
-        return problem
+    def client_for(self, gidx: int) -> WsClient:
+        return WsClient(Tap(self.stats, gidx), gidx)  # type: ignore[arg-type]
 
     async def subscribe(self, username: str, timeout: float) -> dict[str, Any]:
         frame = json.dumps({"type": "presence.subscribe", "users": [username], "ref": "sub"})

@@ -35,7 +35,6 @@ WATCH_KEYS = [
     DEFAULT_PREFIX + Relationship.EXTERNAL,
 ]
 NOTE_LOCATION = {Relationship.FRIENDS_FAMILY, Relationship.WORKGROUP, Relationship.COLLEAGUES}
-IDENTITY_FULL = {*NOTE_LOCATION, Relationship.EXTERNAL}
 
 
 @dataclass(frozen=True)
@@ -45,12 +44,6 @@ class Computed:
     availability: str
     is_idle: bool
     has_endpoint: bool
-
-
-def presence_state_get(*, person: Person) -> PresenceState:
-    """Return the person's presence row (an unsaved blank one if they never set anything)."""
-    state = PresenceState.objects.select_related("custom_state").filter(person=person).first()
-    return state or PresenceState(person=person)
 
 
 def manual_availability(state: PresenceState, *, now: datetime) -> str:
@@ -103,14 +96,6 @@ def level_for_key(key: str, *, state: PresenceState) -> str:
         # Privacy mode: people outside my contacts see what a blocked watcher sees.
         return Relationship.BLOCKED if state.is_privacy_mode else key[len(DEFAULT_PREFIX) :]
     return key
-
-
-def watch_key_get(*, person: Person, watcher: Person) -> str:
-    """Return the group the watcher's sockets join to follow the person."""
-    contact = Contact.objects.filter(owner=person, person=watcher).only("relationship").first()
-    if contact is not None:
-        return contact.relationship
-    return DEFAULT_PREFIX + relationship_default(person=person, watcher=watcher)
 
 
 def relationship_default(*, person: Person, watcher: Person) -> str:
@@ -188,24 +173,33 @@ def presence_for_watcher_many(*, people: list[Person], watcher: Person) -> list[
         computed = presence_compute(state=state, endpoints=endpoints.get(person.pk, []), now=now)
         if person.pk == watcher.pk:
             key = Relationship.FRIENDS_FAMILY
-        elif person.pk in granted:
-            key = granted[person.pk]
+            data = presence_own_view(person=person, state=state, computed=computed, now=now)
         else:
-            key = DEFAULT_PREFIX + relationship_default(person=person, watcher=watcher)
-        data = presence_project(
-            person=person,
-            state=state,
-            computed=computed,
-            level=level_for_key(key, state=state),
-            now=now,
-        )
-        if person.pk == watcher.pk:
-            data.update(
-                manual_availability=state.manual_availability,
-                is_privacy_mode=state.is_privacy_mode,
+            key = granted.get(person.pk) or (
+                DEFAULT_PREFIX + relationship_default(person=person, watcher=watcher)
+            )
+            data = presence_project(
+                person=person,
+                state=state,
+                computed=computed,
+                level=level_for_key(key, state=state),
+                now=now,
             )
         result.append((key, data))
     return result
+
+
+def presence_own_view(
+    *, person: Person, state: PresenceState, computed: Computed, now: datetime
+) -> dict:
+    """Return what the person sees of themselves: every field, and their own settings."""
+    data = presence_project(
+        person=person, state=state, computed=computed, level=Relationship.FRIENDS_FAMILY, now=now
+    )
+    data.update(
+        manual_availability=state.manual_availability, is_privacy_mode=state.is_privacy_mode
+    )
+    return data
 
 
 def custom_state_to_dict(state: CustomPresenceState) -> dict:

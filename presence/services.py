@@ -33,9 +33,9 @@ from presence.selectors import (
     WATCH_KEYS,
     level_for_key,
     presence_compute,
-    presence_for_watcher,
+    presence_for_watcher_many,
+    presence_own_view,
     presence_project,
-    watch_key_get,
 )
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,11 @@ def _publish(
         )
         for key in keys
     }
-    own = presence_for_watcher(person=person, watcher=person) if tell_self else None
+    own = (
+        presence_own_view(person=person, state=state, computed=computed, now=now)
+        if tell_self
+        else None
+    )
     person_id = person.pk
     transaction.on_commit(
         lambda: realtime.presence_changed(person_id=person_id, projections=projections, own=own),
@@ -229,8 +233,7 @@ def _relationship_validate(relationship) -> str:
 
 
 def _watcher_moved(*, owner: Person, watcher: Person) -> None:
-    level = watch_key_get(person=owner, watcher=watcher)
-    projection = presence_for_watcher(person=owner, watcher=watcher)
+    [(level, projection)] = presence_for_watcher_many(people=[owner], watcher=watcher)
     owner_id, watcher_id = owner.pk, watcher.pk
     transaction.on_commit(
         lambda: realtime.watcher_moved(
