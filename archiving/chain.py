@@ -72,3 +72,47 @@ def record_canonical(record) -> str:
         payload=record.payload,
         occurred_at=record.occurred_at,
     )
+
+
+def audit_canonical(
+    *,
+    sequence: int,
+    actor_id: int | None,
+    actor_username: str,
+    action: str,
+    target: str,
+    parameters: dict,
+    result_count: int | None,
+    occurred_at: datetime,
+) -> str:
+    """Return the canonical JSON text of an audit entry's content."""
+    return json.dumps(
+        {
+            "action": action,
+            "actor_id": actor_id,
+            "actor_username": actor_username,
+            "occurred_at": _timestamp(occurred_at),
+            "parameters": parameters,
+            "result_count": result_count,
+            "sequence": sequence,
+            "target": target,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+
+
+def audit_entry_canonical(entry) -> str:
+    """Return the canonical text of a stored AuditEntry."""
+    return audit_canonical(
+        sequence=entry.sequence,
+        actor_id=entry.actor_id,
+        actor_username=entry.actor_username,
+        action=entry.action,
+        target=entry.target,
+        parameters=entry.parameters,
+        result_count=entry.result_count,
+        occurred_at=entry.occurred_at,
+    )

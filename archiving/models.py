@@ -117,3 +117,64 @@ class CaptureFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} c{self.conversation_id}: {self.error[:60]}"
+
+
+class AuditAction(models.TextChoices):
+    """Every compliance action that leaves an audit entry."""
+
+    SEARCH = "archive.search"
+    RECORD_VIEW = "archive.record_view"
+    CONTEXT_VIEW = "archive.context_view"
+    VERIFY = "archive.verify"
+    CASE_CREATE = "case.create"
+    CASE_UPDATE = "case.update"
+    HOLD_PLACE = "hold.place"
+    HOLD_RELEASE = "hold.release"
+    SAVED_SEARCH_CREATE = "saved_search.create"
+    RETENTION_CHANGE = "retention.change"
+    RETENTION_DRY_RUN = "retention.dry_run"
+    RETENTION_RUN = "retention.run"
+    POLICY_CHANGE = "policy.change"
+    EXPORT_CREATE = "export.create"
+    EXPORT_CANCEL = "export.cancel"
+    EXPORT_DOWNLOAD = "export.download"
+    AUDIT_VIEW = "audit.view"
+    SEARCH_REINDEX = "search.reindex"
+
+
+class AuditEntry(models.Model):
+    """One compliance action. Append-only and hash-chained in a single chain of its own.
+
+    record_hash = SHA-256(prev_hash + canonical JSON of the entry), as for archive records;
+    sequence has no gaps, so a deleted entry shows as a broken link.
+    """
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    actor_username = models.CharField(max_length=150)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    target = models.CharField(max_length=200, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    result_count = models.BigIntegerField(null=True, blank=True)
+    occurred_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64)
+    record_hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["occurred_at"]), models.Index(fields=["action"])]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} by {self.actor_username}"
+
+
+class AuditChain(models.Model):
+    """The head of the audit chain: one row, locked on every append."""
+
+    length = models.PositiveBigIntegerField(default=0)
+    head_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    def __str__(self) -> str:
+        return f"audit chain ({self.length})"

@@ -113,4 +113,4 @@ def test_archive_verify_catches_a_rehashed_record_that_breaks_the_link(conversat
 def test_archive_verify_command_succeeds_on_an_intact_archive(conversation, capsys):
     call_command("archive_verify")
 
-    assert "1 chains, 6 records checked; all intact." in capsys.readouterr().out
+    assert "1 chains, 6 records, 0 audit entries checked; all intact." in capsys.readouterr().out

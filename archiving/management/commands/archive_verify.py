@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from archiving.audit import audit_verify
 from archiving.selectors import archive_verify
 
 
@@ -14,7 +15,14 @@ class Command(BaseCommand):
                 f"BROKEN conversation {link.conversation_id} link {link.chain_index} "
                 f"({record}): {link.reason}"
             )
-        summary = f"{report.chains} chains, {report.records} records checked"
-        if not report.is_intact:
-            raise CommandError(f"{summary}; {len(report.broken)} broken chain(s).")
+        audit = audit_verify()
+        if not audit.is_intact:
+            self.stdout.write(f"BROKEN audit trail at entry {audit.broken_at}: {audit.reason}")
+        summary = (
+            f"{report.chains} chains, {report.records} records, "
+            f"{audit.entries} audit entries checked"
+        )
+        if not report.is_intact or not audit.is_intact:
+            broken = len(report.broken) + (0 if audit.is_intact else 1)
+            raise CommandError(f"{summary}; {broken} broken chain(s).")
         self.stdout.write(self.style.SUCCESS(f"{summary}; all intact."))

@@ -1,0 +1,37 @@
+"""Who may reach the compliance archive: members of the Compliance group, nobody else.
+
+Administrators do not read archives unless they are also compliance officers (DESIGN.md 8).
+"""
+
+from rest_framework.permissions import BasePermission
+
+from directory.exceptions import Forbidden
+from directory.models import Person
+
+COMPLIANCE_GROUP = "Compliance"
+
+
+def is_compliance_officer(person: Person) -> bool:
+    """Return whether the person is an active member of the Compliance group."""
+    if not getattr(person, "is_authenticated", False) or not person.is_active:
+        return False
+    return person.groups.filter(name=COMPLIANCE_GROUP).exists()
+
+
+def compliance_officer_require(person: Person) -> None:
+    """Raise Forbidden unless the person is a compliance officer."""
+    if not is_compliance_officer(person):
+        raise Forbidden(
+            "Only compliance officers (members of the Compliance group) may use the archive.",
+            code="not_compliance_officer",
+        )
+
+
+class IsComplianceOfficer(BasePermission):
+    """DRF permission: authenticated and in the Compliance group, else 403."""
+
+    def has_permission(self, request, view) -> bool:
+        if not getattr(request.user, "is_authenticated", False):
+            return False  # DRF answers 401 for an anonymous caller
+        compliance_officer_require(request.user)
+        return True
