@@ -1,0 +1,1 @@
+"""Archive search: one query language, several backends (database full-text, Elasticsearch)."""
