@@ -139,6 +139,7 @@ class AuditAction(models.TextChoices):
     EXPORT_CANCEL = "export.cancel"
     EXPORT_DOWNLOAD = "export.download"
     AUDIT_VIEW = "audit.view"
+    PRESENCE_LOG_VIEW = "presence_log.view"
     SEARCH_REINDEX = "search.reindex"
 
 

@@ -46,3 +46,8 @@ def person_list_search(*, query: str, limit: int = 50) -> QuerySet[Person]:
 def person_get_active(*, username: str) -> Person | None:
     """Return the active person with this username, or None."""
     return Person.objects.filter(username=username, is_active=True).first()
+
+
+def person_get_any(*, username: str) -> Person | None:
+    """Return the person with this username, active or not (for the archive), or None."""
+    return Person.objects.filter(username=username).first()

@@ -1,13 +1,20 @@
 """HTTP edge for presence and contacts."""
 
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from archiving.access import IsComplianceOfficer
+from archiving.audit import audit_append
+from archiving.models import AuditAction
 from directory.exceptions import InvalidInput, NotFound
-from directory.selectors import person_get_active
+from directory.selectors import person_get_active, person_get_any
 from presence import selectors, services
 
 PRESENCE_FIELDS = (
@@ -139,3 +146,64 @@ class ContactDetailApi(APIView):
     def delete(self, request, username: str):
         services.contact_remove(owner=request.user, username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _moment(request, name: str) -> datetime:
+    raw = request.query_params.get(name)
+    if not raw:
+        raise InvalidInput(f"{name} is required: an ISO 8601 time, e.g. 2026-11-02T09:00:00Z.")
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidInput(f"{name} {raw!r} is not an ISO 8601 time (2026-11-02T09:00:00Z).")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class PresenceLogApi(APIView):
+    """A person's availability over a time range, for compliance officers (audited)."""
+
+    permission_classes = (IsComplianceOfficer,)
+    max_entries = 5000
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        username = request.query_params.get("username", "")
+        if not username:
+            raise InvalidInput("username is required.")
+        start, end = _moment(request, "start"), _moment(request, "end")
+        if start > end:
+            raise InvalidInput("start must not be after end.")
+        person = person_get_any(username=username)
+        if person is None:
+            raise NotFound(f"No person named {username!r}.")
+        with transaction.atomic():
+            entries = selectors.presence_log_list(
+                person=person, start=start, end=end, limit=self.max_entries
+            )
+            audit_append(
+                actor=request.user,
+                action=AuditAction.PRESENCE_LOG_VIEW,
+                target=f"person {person.username}",
+                parameters={"username": person.username, "start": start, "end": end},
+                result_count=len(entries),
+            )
+        return Response(
+            {
+                "user": person.username,
+                "start": start,
+                "end": end,
+                "availability_at_start": selectors.availability_at(person=person, at=start),
+                "entries": [
+                    {
+                        "at": entry.at,
+                        "from": entry.from_availability,
+                        "to": entry.to_availability,
+                        "reason": entry.reason,
+                    }
+                    for entry in entries
+                ],
+                "is_truncated": len(entries) == self.max_entries,
+            }
+        )

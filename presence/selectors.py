@@ -237,3 +237,14 @@ def availability_at(*, person: Person, at: datetime) -> str:
         .first()
     )
     return entry or Availability.OFFLINE
+
+
+def presence_log_list(
+    *, person: Person, start: datetime, end: datetime, limit: int
+) -> list[PresenceLog]:
+    """Return the person's availability changes between two moments, oldest first."""
+    return list(
+        PresenceLog.objects.filter(person=person, at__gte=start, at__lte=end).order_by("at", "id")[
+            :limit
+        ]
+    )

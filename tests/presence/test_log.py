@@ -128,3 +128,95 @@ def test_the_beat_sweep_task_expires_endpoints_of_a_dead_process(alice, settings
     assert not Endpoint.objects.exists()
     alice.presence.refresh_from_db()
     assert alice.presence.published_availability == "offline"
+
+
+@pytest.fixture
+def officer(make_person):
+    from django.contrib.auth.models import Group
+
+    person = make_person("olga")
+    person.groups.add(Group.objects.get(name="Compliance"))
+    return person
+
+
+def test_compliance_officer_reads_a_presence_log_and_it_is_audited(alice, officer, api_client_for):
+    from archiving.models import AuditEntry
+
+    start = timezone.now() - timedelta(seconds=1)
+    endpoint = services.endpoint_open(person=alice, device="laptop")
+    services.presence_set(person=alice, availability="busy")
+    services.endpoint_close(endpoint_key=endpoint.key)
+    end = timezone.now() + timedelta(seconds=1)
+
+    response = api_client_for(officer).get(
+        "/api/v1/archive/presence-log/",
+        {"username": "alice", "start": start.isoformat(), "end": end.isoformat()},
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["availability_at_start"] == "offline"
+    assert [(e["from"], e["to"], e["reason"]) for e in body["entries"]] == [
+        ("offline", "available", "connect"),
+        ("available", "busy", "manual"),
+        ("busy", "offline", "disconnect"),
+    ]
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action, entry.target, entry.result_count) == (
+        officer,
+        "presence_log.view",
+        "person alice",
+        3,
+    )
+    assert entry.parameters["username"] == "alice"
+
+
+@pytest.mark.parametrize("who", ["employee", "admin"])
+def test_presence_log_is_refused_to_everyone_outside_compliance(
+    who, alice, make_person, api_client_for
+):
+    from archiving.models import AuditEntry
+
+    caller = make_person("admin2", is_staff=True, is_superuser=True) if who == "admin" else alice
+    response = api_client_for(caller).get(
+        "/api/v1/archive/presence-log/",
+        {"username": "alice", "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"},
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "not_compliance_officer"
+    assert AuditEntry.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "detail"),
+    [
+        ({"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}, 400, "username"),
+        ({"username": "alice", "start": "yesterday", "end": "2026-01-02T00:00:00Z"}, 400, "ISO"),
+        (
+            {"username": "alice", "start": "2026-01-03T00:00:00Z", "end": "2026-01-02T00:00:00Z"},
+            400,
+            "after end",
+        ),
+        (
+            {"username": "nobody", "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"},
+            404,
+            "nobody",
+        ),
+    ],
+)
+def test_presence_log_bad_requests_are_refused_and_not_audited(
+    params, status, detail, alice, officer, api_client_for
+):
+    from archiving.models import AuditEntry
+
+    response = api_client_for(officer).get("/api/v1/archive/presence-log/", params)
+
+    assert response.status_code == status
+    assert detail in response.json()["error"]["detail"]
+    assert AuditEntry.objects.count() == 0
+
+
+def test_presence_log_needs_a_sign_in(client):
+    response = client.get("/api/v1/archive/presence-log/", {"username": "alice"})
+    assert response.status_code == 401
