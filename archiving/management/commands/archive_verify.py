@@ -15,6 +15,8 @@ class Command(BaseCommand):
                 f"BROKEN conversation {link.conversation_id} link {link.chain_index} "
                 f"({record}): {link.reason}"
             )
+        for problem in report.anchor_problems:
+            self.stdout.write(f"BROKEN purge record: {problem}")
         audit = audit_verify()
         if not audit.is_intact:
             self.stdout.write(f"BROKEN audit trail at entry {audit.broken_at}: {audit.reason}")
@@ -23,6 +25,8 @@ class Command(BaseCommand):
             f"{audit.entries} audit entries checked"
         )
         if not report.is_intact or not audit.is_intact:
-            broken = len(report.broken) + (0 if audit.is_intact else 1)
+            broken = (
+                len(report.broken) + len(report.anchor_problems) + (0 if audit.is_intact else 1)
+            )
             raise CommandError(f"{summary}; {broken} broken chain(s).")
         self.stdout.write(self.style.SUCCESS(f"{summary}; all intact."))
