@@ -66,8 +66,8 @@ def moment_parse(value, *, field: str, is_end: bool = False) -> datetime | None:
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be an ISO 8601 date or date-time text.")
     try:
-        moment = parse_datetime(value)
-        day = None if moment else parse_date(value)
+        day = parse_date(value)  # a bare date first: Python also reads it as a datetime
+        moment = None if day else parse_datetime(value)
     except ValueError:
         moment = day = None
     if moment is None and day is None:
@@ -236,11 +236,18 @@ def hold_parameters(hold: LegalHold) -> dict:
 
 @transaction.atomic
 def hold_place(
-    *, actor: Person, case_id: int, custodians=(), conversations=(), start=None, end=None, query=""
+    *,
+    actor: Person,
+    case_id: int,
+    custodians=None,
+    conversations=None,
+    start=None,
+    end=None,
+    query="",
 ) -> LegalHold:
     """Store a legal hold on a case; from its commit no record it covers can be purged."""
-    people = people_by_username(list(custodians or []), field="custodians")
-    conversation_ids = conversation_ids_parse(list(conversations or []))
+    people = people_by_username([] if custodians is None else custodians, field="custodians")
+    conversation_ids = conversation_ids_parse([] if conversations is None else conversations)
     if not people and not conversation_ids:
         raise InvalidInput("A hold needs at least one custodian or one conversation.")
     start_at, end_at = range_parse(start, end)

@@ -3,10 +3,23 @@
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import groupby
 
+from django.db.models import F
+
 from archiving.chain import link_hash, record_canonical
-from archiving.models import GENESIS_HASH, ArchiveChain, ArchiveRecord, ChainGap, RetentionPurge
+from archiving.models import (
+    GENESIS_HASH,
+    ArchiveChain,
+    ArchiveRecord,
+    AuditEntry,
+    Case,
+    ChainGap,
+    LegalHold,
+    RetentionPurge,
+    SavedSearch,
+)
 
 
 @dataclass
@@ -177,3 +190,57 @@ def archive_verify() -> VerifyReport:
         _walk_chain(report, conversation_id, iter(()), chain_gaps, head)
     _purges_verify(report)
     return report
+
+
+def case_list(*, status: str | None = None) -> list[Case]:
+    """Return cases, newest first, optionally only open or closed ones."""
+    cases = Case.objects.select_related("owner").order_by("-created_at", "-pk")
+    if status:
+        cases = cases.filter(status=status)
+    return list(cases)
+
+
+def hold_list(*, case_id: int) -> list[LegalHold]:
+    """Return a case's holds, active first, newest first."""
+    return list(
+        LegalHold.objects.filter(case_id=case_id)
+        .select_related("placed_by", "released_by")
+        .prefetch_related("custodians")
+        .order_by(F("released_at").desc(nulls_first=True), "-placed_at", "-pk")
+    )
+
+
+def saved_search_list(*, case_id: int) -> list[SavedSearch]:
+    """Return a case's saved searches by name."""
+    return list(
+        SavedSearch.objects.filter(case_id=case_id).select_related("created_by").order_by("name")
+    )
+
+
+def audit_entry_list(
+    *,
+    actor_username: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_sequence: int | None = None,
+    limit: int = 50,
+) -> tuple[list[AuditEntry], int | None]:
+    """Return a page of audit entries, newest first, and the cursor of the next page.
+
+    The cursor is a sequence bound, so entries appended meanwhile never shift later pages.
+    """
+    entries = AuditEntry.objects.order_by("-sequence")
+    if actor_username:
+        entries = entries.filter(actor_username=actor_username)
+    if action:
+        entries = entries.filter(action=action)
+    if since:
+        entries = entries.filter(occurred_at__gte=since)
+    if until:
+        entries = entries.filter(occurred_at__lte=until)
+    if before_sequence is not None:
+        entries = entries.filter(sequence__lt=before_sequence)
+    page = list(entries[: limit + 1])
+    next_cursor = page[limit - 1].sequence if len(page) > limit else None
+    return page[:limit], next_cursor
