@@ -269,6 +269,12 @@ def _proposal_apply(policy: RetentionPolicy | None, data: dict) -> RetentionPoli
     return policy
 
 
+def policy_validate(*, policy_id: int | None, data: dict) -> None:
+    """Raise the service's error if this policy data would be refused (for forms)."""
+    current = RetentionPolicy.objects.filter(pk=policy_id).first() if policy_id else None
+    _proposal_apply(current, data)
+
+
 def _specs_with(policy: RetentionPolicy | None, *, replacing: int | None) -> list[PolicySpec]:
     specs = _specs_current()
     specs.pop(replacing, None)
