@@ -7,6 +7,7 @@ from django.db import connection, transaction
 
 from archiving import holds, retention
 from archiving.models import ArchiveRecord, LegalHold
+from archiving.retention import run as retention_run_module
 from tests.archiving.conftest import day
 from tests.conftest import postgres_or_skip
 
@@ -32,7 +33,7 @@ def test_placing_a_hold_waits_for_the_retention_batch_in_progress(
     retention.retention_policy_save(actor=officer, data={"scope": "global", "days": 1})
     case = holds.case_create(actor=officer, name="Falcon")
     deciding, may_finish = threading.Event(), threading.Event()
-    real_doomed = retention._doomed
+    real_doomed = retention_run_module.records_doomed
 
     def slow_doomed(*args):
         result = real_doomed(*args)
@@ -40,7 +41,7 @@ def test_placing_a_hold_waits_for_the_retention_batch_in_progress(
         may_finish.wait(10)
         return result
 
-    monkeypatch.setattr(retention, "_doomed", slow_doomed)
+    monkeypatch.setattr(retention_run_module, "records_doomed", slow_doomed)
     run = _in_thread(lambda: retention.retention_run(now=day(30)))
     assert deciding.wait(10)
     place = _in_thread(lambda: holds.hold_place(actor=officer, case_id=case.pk, conversations=[1]))

@@ -13,6 +13,7 @@ from archiving.models import (
     RetentionPolicy,
     RetentionPurge,
 )
+from archiving.retention import run as retention_run_module
 from archiving.selectors import archive_verify
 from directory.exceptions import InvalidInput
 from tests.archiving.conftest import day
@@ -314,7 +315,9 @@ def test_every_purge_is_audited_with_its_counts(
 ):
     forgotten = []
     monkeypatch.setattr(
-        retention, "search_index_forget", lambda *, record_ids: forgotten.append(record_ids)
+        retention_run_module,
+        "search_index_forget",
+        lambda *, record_ids: forgotten.append(record_ids),
     )
     _chain(archive_record, DIRECT, [alice, bob])
     _chain(archive_record, OTHER, [carol])
