@@ -26,6 +26,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from archiving.access import is_compliance_officer
 from archiving.audit import audit_append
 from archiving.models import (
     ArchiveEvent,
@@ -182,7 +183,10 @@ def case_update(*, actor: Person, case_id: int, changes: dict) -> Case:
     if "description" in changes:
         case.description = _text(changes["description"], field="description")
     if "owner" in changes:
-        (case.owner,) = people_by_username([changes["owner"]], field="owner")
+        (owner,) = people_by_username([changes["owner"]], field="owner")
+        if not is_compliance_officer(owner):
+            raise InvalidInput(f"owner: {owner.username} is not a compliance officer.")
+        case.owner = owner
     if "status" in changes:
         if changes["status"] not in Case.Status.values:
             raise InvalidInput("status must be open or closed.")

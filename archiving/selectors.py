@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 
+from django.db import connection, transaction
 from django.db.models import F
 
+from archiving.audit import AuditVerifyReport, audit_verify
 from archiving.chain import link_hash, record_canonical
 from archiving.models import (
     GENESIS_HASH,
@@ -244,3 +246,19 @@ def audit_entry_list(
     page = list(entries[: limit + 1])
     next_cursor = page[limit - 1].sequence if len(page) > limit else None
     return page[:limit], next_cursor
+
+
+def archive_and_audit_verify() -> tuple[VerifyReport, AuditVerifyReport]:
+    """Verify the archive chains and the audit trail in one consistent snapshot.
+
+    Outside a transaction this opens a read-only snapshot (REPEATABLE READ on PostgreSQL, one
+    read transaction on SQLite), so a capture, an audit entry or a purge committing during the
+    walk cannot look like a removed record or a head out of step.
+    """
+    if connection.in_atomic_block:
+        return archive_verify(), audit_verify()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return archive_verify(), audit_verify()

@@ -272,3 +272,18 @@ def test_saved_searches_are_validated_and_audited(client, case, alice):
     }
     listing = client.get(url).json()["results"]
     assert [s["name"] for s in listing] == ["Merger talk"]
+
+
+def test_a_case_changes_hands_only_to_another_officer(client, case, alice, make_person):
+    from django.contrib.auth.models import Group
+
+    url = f"{CASES}{case['id']}/"
+    refused = client.patch(url, {"owner": "alice"}, format="json")
+    dana = make_person("dana")
+    dana.groups.add(Group.objects.get(name="Compliance"))
+    moved = client.patch(url, {"owner": "dana"}, format="json")
+
+    assert refused.json()["error"]["detail"] == "owner: alice is not a compliance officer."
+    assert (moved.status_code, moved.json()["owner"]) == (200, "dana")
+    (entry,) = _audit(AuditAction.CASE_UPDATE)
+    assert entry.parameters == {"changes": {"owner": {"from": "cora", "to": "dana"}}}

@@ -1,14 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from archiving.audit import audit_verify
-from archiving.selectors import archive_verify
+from archiving.selectors import archive_and_audit_verify
 
 
 class Command(BaseCommand):
     help = "Re-walk every conversation's archive hash chain and name the first broken record."
 
     def handle(self, *args, **options):
-        report = archive_verify()
+        report, audit = archive_and_audit_verify()
         for link in report.broken:
             record = f"record {link.record_id}" if link.record_id else "chain head"
             self.stdout.write(
@@ -17,7 +16,6 @@ class Command(BaseCommand):
             )
         for problem in report.anchor_problems:
             self.stdout.write(f"BROKEN purge record: {problem}")
-        audit = audit_verify()
         if not audit.is_intact:
             self.stdout.write(f"BROKEN audit trail at entry {audit.broken_at}: {audit.reason}")
         summary = (

@@ -1,4 +1,4 @@
-"""A hold applies at once: placing one waits for a retention batch that is deciding."""
+"""Holds against retention batches, and verification against concurrent writes (PostgreSQL)."""
 
 import threading
 
@@ -57,3 +57,26 @@ def test_placing_a_hold_waits_for_the_retention_batch_in_progress(
     # The batch decided before the hold existed and purged; the hold then committed.
     assert not ArchiveRecord.objects.exists()
     assert LegalHold.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_walks_one_snapshot_while_records_are_captured(archive_record, alice, monkeypatch):
+    postgres_or_skip()
+    from archiving import selectors
+
+    archive_record(conversation_id=1, actor=alice, at=0, body="first")
+    real_records = selectors._records_by_chain
+
+    def records_after_a_capture():
+        # A message is archived (and committed) after the heads were read, before the records.
+        _in_thread(
+            lambda: archive_record(conversation_id=1, actor=alice, at=1, body="during")
+        ).join(10)
+        return real_records()
+
+    monkeypatch.setattr(selectors, "_records_by_chain", records_after_a_capture)
+
+    report, audit = selectors.archive_and_audit_verify()
+
+    assert (report.is_intact, report.records, audit.is_intact) == (True, 1, True)
+    assert ArchiveRecord.objects.count() == 2
