@@ -1,21 +1,96 @@
+"""Django admin for the archive. Every change goes through the audited services; the audit
+trail, cases and holds are read-only here, and cases, holds and the audit trail are shown only
+to compliance officers (administrators do not read the archive unless they are officers)."""
+
+from django import forms
 from django.contrib import admin
 
+from archiving import policies, retention
+from archiving.access import is_compliance_officer
+from archiving.audit import audit_append
 from archiving.models import (
     ArchivingPolicy,
     ArchivingPolicyAssignment,
+    AuditAction,
+    AuditEntry,
     CaptureFailure,
+    Case,
+    ChainGap,
+    LegalHold,
+    RetentionPolicy,
+    RetentionPurge,
+    SavedSearch,
 )
+from directory.exceptions import ServiceError
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nothing here is added, changed or deleted from admin."""
+
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ComplianceReadOnlyAdmin(ReadOnlyAdmin):
+    """Read-only, visible to compliance officers only, and every page view is audited."""
+
+    view_action = AuditAction.CASE_VIEW
+
+    def has_module_permission(self, request):
+        return is_compliance_officer(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_compliance_officer(request.user)
+
+    def _audit_view(self, request, target: str) -> None:
+        if request.method == "GET" and is_compliance_officer(request.user):
+            audit_append(
+                actor=request.user,
+                action=self.view_action,
+                target=target,
+                parameters={"via": "admin"},
+            )
+
+    def changelist_view(self, request, extra_context=None):
+        self._audit_view(request, f"admin {self.model._meta.model_name} list")
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._audit_view(request, f"admin {self.model._meta.model_name} {object_id}")
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(ArchivingPolicy)
 class ArchivingPolicyAdmin(admin.ModelAdmin):
     list_display = ("name", "is_global", "archive_internal", "archive_external", "is_critical")
+    actions = None  # bulk delete would bypass the audited service
+
+    def save_model(self, request, obj, form, change):
+        policies.archiving_policy_save(actor=request.user, policy=obj)
+
+    def delete_model(self, request, obj):
+        policies.archiving_policy_delete(actor=request.user, policy=obj)
 
 
 @admin.register(ArchivingPolicyAssignment)
 class ArchivingPolicyAssignmentAdmin(admin.ModelAdmin):
     list_display = ("person", "policy")
     autocomplete_fields = ("person",)
+    actions = None
+
+    def save_model(self, request, obj, form, change):
+        policies.archiving_assignment_save(actor=request.user, assignment=obj)
+
+    def delete_model(self, request, obj):
+        policies.archiving_assignment_delete(actor=request.user, assignment=obj)
 
 
 @admin.register(CaptureFailure)
@@ -27,3 +102,97 @@ class CaptureFailureAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class RetentionPolicyForm(forms.ModelForm):
+    class Meta:
+        model = RetentionPolicy
+        fields = ("scope", "person", "conversation_id", "days", "is_active")
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            retention.policy_validate(policy_id=self.instance.pk, data=self.service_data(cleaned))
+        except ServiceError as error:
+            raise forms.ValidationError(error.detail) from None
+        return cleaned
+
+    def service_data(self, cleaned: dict) -> dict:
+        data = {"days": cleaned.get("days"), "is_active": cleaned.get("is_active", True)}
+        if self.instance.pk is None:
+            person = cleaned.get("person")
+            data.update(
+                scope=cleaned.get("scope"),
+                person=person.username if person else None,
+                conversation=cleaned.get("conversation_id"),
+            )
+        return data
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(admin.ModelAdmin):
+    """Saved through the retention service: audited, with the change's dry run."""
+
+    form = RetentionPolicyForm
+    list_display = ("__str__", "scope", "days", "is_active", "updated_at")
+    list_filter = ("scope", "is_active")
+    autocomplete_fields = ("person",)
+    actions = None
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("scope", "person", "conversation_id") if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        policy, _ = retention.retention_policy_save(
+            actor=request.user,
+            policy_id=obj.pk,
+            data=form.service_data(form.cleaned_data),
+        )
+        obj.pk = policy.pk
+        obj.created_at, obj.updated_at = policy.created_at, policy.updated_at
+
+    def delete_model(self, request, obj):
+        retention.retention_policy_delete(actor=request.user, policy_id=obj.pk)
+
+
+class ChainGapInline(admin.TabularInline):
+    model = ChainGap
+    fields = ("conversation_id", "from_index", "to_index", "prev_hash_before", "prev_hash_after")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RetentionPurge)
+class RetentionPurgeAdmin(ReadOnlyAdmin):
+    list_display = ("run_at", "run_id", "records_purged")
+    inlines = (ChainGapInline,)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ComplianceReadOnlyAdmin):
+    view_action = AuditAction.AUDIT_VIEW
+    list_display = ("sequence", "occurred_at", "actor_username", "action", "target")
+    list_filter = ("action",)
+    search_fields = ("actor_username", "target")
+    ordering = ("-sequence",)
+
+
+@admin.register(Case)
+class CaseAdmin(ComplianceReadOnlyAdmin):
+    list_display = ("name", "status", "owner", "created_at")
+    list_filter = ("status",)
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(ComplianceReadOnlyAdmin):
+    view_action = AuditAction.HOLD_VIEW
+    list_display = ("pk", "case", "placed_by", "placed_at", "released_at")
+
+
+@admin.register(SavedSearch)
+class SavedSearchAdmin(ComplianceReadOnlyAdmin):
+    list_display = ("name", "case", "created_by", "created_at")

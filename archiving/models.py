@@ -141,6 +141,9 @@ class AuditAction(models.TextChoices):
     AUDIT_VIEW = "audit.view"
     PRESENCE_LOG_VIEW = "presence_log.view"
     SEARCH_REINDEX = "search.reindex"
+    CASE_VIEW = "case.view"
+    HOLD_VIEW = "hold.view"
+    RETENTION_VIEW = "retention.view"
 
 
 class AuditEntry(models.Model):
@@ -179,3 +182,193 @@ class AuditChain(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain ({self.length})"
+
+
+class ArchiveParticipant(models.Model):
+    """Someone who took part in an archived conversation, at any time. Never purged.
+
+    Written by capture when a chain starts and when people join, so holds on custodians and
+    per-person retention still find a conversation after retention purged its early records.
+    """
+
+    conversation_id = models.BigIntegerField()
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation_id", "person"], name="one_archive_participant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} in c{self.conversation_id}"
+
+
+class Case(models.Model):
+    """An investigation: its legal holds and saved searches."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LegalHold(models.Model):
+    """Keeps every record it covers from retention until released (see archiving/holds.py)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="holds")
+    custodians = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="legal_holds_as_custodian", blank=True
+    )
+    conversation_ids = models.JSONField(default=list, blank=True)
+    start_at = models.DateTimeField(null=True, blank=True)
+    end_at = models.DateTimeField(null=True, blank=True)
+    query = models.TextField(blank=True)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    placed_at = models.DateTimeField()
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["released_at"])]
+
+    def __str__(self) -> str:
+        return f"hold {self.pk} of case {self.case_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_at is None
+
+
+class SavedSearch(models.Model):
+    """A query and filters kept with a case, to run again."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="saved_searches")
+    name = models.CharField(max_length=200)
+    query = models.TextField(blank=True)
+    filters = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "saved searches"
+        constraints = [
+            models.UniqueConstraint(fields=["case", "name"], name="one_saved_search_name_per_case")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RetentionPolicy(models.Model):
+    """Keep archive records this many days. Between applicable policies the longest wins."""
+
+    class Scope(models.TextChoices):
+        GLOBAL = "global"
+        PERSON = "person"
+        CONVERSATION = "conversation"
+
+    scope = models.CharField(max_length=12, choices=Scope.choices)
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    conversation_id = models.BigIntegerField(null=True, blank=True)
+    days = models.PositiveIntegerField()
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope"], condition=Q(scope="global"), name="one_global_retention"
+            ),
+            models.UniqueConstraint(
+                fields=["person"], condition=Q(scope="person"), name="one_retention_per_person"
+            ),
+            models.UniqueConstraint(
+                fields=["conversation_id"],
+                condition=Q(scope="conversation"),
+                name="one_retention_per_conversation",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(scope="global", person__isnull=True, conversation_id__isnull=True)
+                    | Q(scope="person", person__isnull=False, conversation_id__isnull=True)
+                    | Q(scope="conversation", person__isnull=True, conversation_id__isnull=False)
+                ),
+                name="retention_scope_names_its_target",
+            ),
+            models.CheckConstraint(condition=Q(days__gte=1), name="retention_days_positive"),
+        ]
+
+    def __str__(self) -> str:
+        if self.scope == self.Scope.PERSON:
+            return f"{self.person} {self.days} days"
+        if self.scope == self.Scope.CONVERSATION:
+            return f"conversation {self.conversation_id} {self.days} days"
+        return f"global {self.days} days"
+
+
+class RetentionPurge(models.Model):
+    """One batch of a retention run: what it deleted, anchored in the audit trail."""
+
+    run_id = models.UUIDField()
+    run_at = models.DateTimeField()
+    records_purged = models.PositiveBigIntegerField()
+    # {"<conversation id>": records purged}
+    conversations = models.JSONField(default=dict)
+    gaps_digest = models.CharField(max_length=64)
+    audit_entry = models.OneToOneField(AuditEntry, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"purge {self.run_at:%Y-%m-%d %H:%M} ({self.records_purged} records)"
+
+
+class ChainGap(models.Model):
+    """A purged run of links [from_index, to_index] in one conversation's chain.
+
+    prev_hash_before is the prev_hash the first purged record carried (the hash of the record
+    kept before the gap, or GENESIS); prev_hash_after is the hash of the last purged record,
+    which the first record kept after the gap carries. archive_verify steps over exactly these
+    ranges, so a record removed any other way is still a broken link.
+    """
+
+    purge = models.ForeignKey(RetentionPurge, on_delete=models.PROTECT, related_name="gaps")
+    conversation_id = models.BigIntegerField()
+    from_index = models.PositiveBigIntegerField()
+    to_index = models.PositiveBigIntegerField()
+    prev_hash_before = models.CharField(max_length=64)
+    prev_hash_after = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation_id", "from_index"], name="one_gap_per_chain_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"gap c{self.conversation_id} {self.from_index}..{self.to_index}"

@@ -23,6 +23,8 @@ from archiving.exceptions import ArchiveUnavailable
 from archiving.models import (
     GENESIS_HASH,
     ArchiveChain,
+    ArchiveEvent,
+    ArchiveParticipant,
     ArchiveRecord,
     ArchivingPolicy,
     ArchivingPolicyAssignment,
@@ -100,6 +102,7 @@ def capture(
     try:
         with transaction.atomic():
             return _append(
+                participant_ids=participant_ids,
                 conversation_id=conversation_id,
                 conversation_kind=conversation_kind,
                 is_external=is_external,
@@ -127,6 +130,7 @@ def capture(
 
 def _append(
     *,
+    participant_ids: QuerySet | Iterable[int],
     conversation_id: int,
     conversation_kind: str,
     is_external: bool,
@@ -160,7 +164,20 @@ def _append(
     record = ArchiveRecord.objects.create(
         **fields, prev_hash=chain.head_hash, record_hash=record_hash
     )
+    if chain.length == 0 or event in _MEMBERSHIP_EVENTS:
+        # Who took part outlives the records that show it (retention): holds on custodians
+        # and per-person retention resolve through these rows.
+        person_ids = set(Person.objects.filter(pk__in=participant_ids).values_list("pk", flat=True))
+        if actor is not None:
+            person_ids.add(actor.pk)
+        ArchiveParticipant.objects.bulk_create(
+            [ArchiveParticipant(conversation_id=conversation_id, person_id=p) for p in person_ids],
+            ignore_conflicts=True,
+        )
     chain.length += 1
     chain.head_hash = record_hash
     chain.save()
     return record
+
+
+_MEMBERSHIP_EVENTS = {ArchiveEvent.CONVERSATION_CREATED, ArchiveEvent.PARTICIPANT_JOINED}

@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -189,6 +190,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "search-index-sweep": {"task": "chat.tasks.search_index_pending", "schedule": 60.0},
     "presence-sweep": {"task": "presence.tasks.presence_sweep", "schedule": 30.0},
+    # Daily, at a quiet hour; each batch holds the retention lock only briefly.
+    "archive-retention-run": {
+        "task": "archiving.tasks.retention_run",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 # Parley limits and tuning.

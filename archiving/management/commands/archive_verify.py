@@ -1,21 +1,21 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from archiving.audit import audit_verify
-from archiving.selectors import archive_verify
+from archiving.selectors import archive_and_audit_verify
 
 
 class Command(BaseCommand):
     help = "Re-walk every conversation's archive hash chain and name the first broken record."
 
     def handle(self, *args, **options):
-        report = archive_verify()
+        report, audit = archive_and_audit_verify()
         for link in report.broken:
             record = f"record {link.record_id}" if link.record_id else "chain head"
             self.stdout.write(
                 f"BROKEN conversation {link.conversation_id} link {link.chain_index} "
                 f"({record}): {link.reason}"
             )
-        audit = audit_verify()
+        for problem in report.anchor_problems:
+            self.stdout.write(f"BROKEN purge record: {problem}")
         if not audit.is_intact:
             self.stdout.write(f"BROKEN audit trail at entry {audit.broken_at}: {audit.reason}")
         summary = (
@@ -23,6 +23,8 @@ class Command(BaseCommand):
             f"{audit.entries} audit entries checked"
         )
         if not report.is_intact or not audit.is_intact:
-            broken = len(report.broken) + (0 if audit.is_intact else 1)
+            broken = (
+                len(report.broken) + len(report.anchor_problems) + (0 if audit.is_intact else 1)
+            )
             raise CommandError(f"{summary}; {broken} broken chain(s).")
         self.stdout.write(self.style.SUCCESS(f"{summary}; all intact."))

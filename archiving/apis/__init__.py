@@ -1,0 +1,1 @@
+"""HTTP edge of the compliance archive (/api/v1/archive/): one module per area."""

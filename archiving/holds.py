@@ -1,0 +1,414 @@
+"""Cases, legal holds and saved searches: the services, and which records a hold covers.
+
+Design. A hold covers an archive record when all of these hold:
+- scope: the record's conversation is one the hold lists, OR a custodian took part in that
+  conversation at any time (an ArchiveParticipant row, written by capture and never purged, or
+  the custodian is the record's actor). A custodian's hold therefore keeps whole
+  conversations, what the others said included, as eDiscovery expects;
+- dates: start_at <= occurred_at <= end_at, each bound optional (a date given for `end` means
+  the end of that day, UTC);
+- query: when the hold has one, the record's body matches it (archiving.search.query, the same
+  reference semantics as search). Records without text (joins, leaves) never match a query.
+Coverage is evaluated when it is needed (retention runs, record counts), never copied, so a
+record captured after the hold was placed is covered as soon as it exists.
+
+A hold applies at once: placing one takes the retention lock, the same lock every retention
+batch holds while it decides and deletes, so a purge either finished before the hold
+committed or sees it. Release needs a reason; place and release are audited with the action.
+A case with active holds cannot be closed: release them first, each with its reason (so every
+release has a reason of its own in the audit trail).
+"""
+
+from datetime import UTC, datetime, time
+
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from archiving.access import is_compliance_officer
+from archiving.audit import audit_append
+from archiving.models import (
+    ArchiveEvent,
+    ArchiveParticipant,
+    ArchiveRecord,
+    AuditAction,
+    Case,
+    LegalHold,
+    SavedSearch,
+)
+from archiving.search.query import query_matches, query_parse
+from directory.exceptions import Conflict, InvalidInput, NotFound
+from directory.models import Person
+
+_RETENTION_LOCK_KEY = 0x7061726C  # "parl": one PostgreSQL advisory lock for holds vs purges
+MAX_NAME = 200
+CONVERSATION_KINDS = {"direct", "group", "room", "external"}
+
+
+def retention_lock() -> None:
+    """Serialise hold placement with retention batches until the transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: writers are serialised by the
+    database itself, and a batch whose snapshot went stale fails to write instead of purging.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_RETENTION_LOCK_KEY])
+
+
+# -- input checks ---------------------------------------------------------------------------
+
+
+def moment_parse(value, *, field: str, is_end: bool = False) -> datetime | None:
+    """Return an aware UTC datetime from ISO text (a date, or a date and time); None if empty."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be an ISO 8601 date or date-time text.")
+    try:
+        day = parse_date(value)  # a bare date first: Python also reads it as a datetime
+        moment = None if day else parse_datetime(value)
+    except ValueError:
+        moment = day = None
+    if moment is None and day is None:
+        raise InvalidInput(
+            f"{field} is not a valid date: {value!r}; use 2026-01-31 or 2026-01-31T09:00:00Z."
+        )
+    if moment is None:
+        moment = datetime.combine(day, time.max if is_end else time.min, tzinfo=UTC)
+    elif timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def range_parse(start, end) -> tuple[datetime | None, datetime | None]:
+    """Return the (start, end) bounds, refusing a start after the end."""
+    start_at = moment_parse(start, field="start")
+    end_at = moment_parse(end, field="end", is_end=True)
+    if start_at and end_at and start_at > end_at:
+        raise InvalidInput("start must not be after end.")
+    return start_at, end_at
+
+
+def _text(value, *, field: str, required: bool = False, limit: int | None = None) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text.")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{field} must not be empty.")
+    if limit and len(value) > limit:
+        raise InvalidInput(f"{field} is limited to {limit} characters.")
+    return value
+
+
+def people_by_username(usernames, *, field: str) -> list[Person]:
+    """Return the people named, refusing anyone unknown (inactive people can be custodians)."""
+    if not isinstance(usernames, list) or not all(isinstance(u, str) for u in usernames):
+        raise InvalidInput(f"{field} must be a list of usernames.")
+    wanted = list(dict.fromkeys(usernames))
+    found = {p.username: p for p in Person.objects.filter(username__in=wanted)}
+    missing = [u for u in wanted if u not in found]
+    if missing:
+        raise InvalidInput(f"{field}: no person named {', '.join(missing)}.", code="unknown_person")
+    return [found[u] for u in wanted]
+
+
+def conversation_ids_parse(values, *, field: str = "conversations") -> list[int]:
+    """Return a list of conversation ids (positive integers)."""
+    if not isinstance(values, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
+    ):
+        raise InvalidInput(f"{field} must be a list of conversation ids (positive integers).")
+    return sorted(set(values))
+
+
+def query_validate(text) -> str:
+    """Return a query's text after checking that it parses (InvalidQuery says what is wrong)."""
+    text = _text(text, field="query")
+    query_parse(text)
+    return text
+
+
+# -- cases ----------------------------------------------------------------------------------
+
+
+def case_get(*, case_id: int) -> Case:
+    case = Case.objects.select_related("owner").filter(pk=case_id).first()
+    if case is None:
+        raise NotFound(f"No case {case_id}.", code="case_not_found")
+    return case
+
+
+def _case_snapshot(case: Case) -> dict:
+    return {
+        "name": case.name,
+        "description": case.description,
+        "status": case.status,
+        "owner": case.owner.username,
+    }
+
+
+@transaction.atomic
+def case_create(*, actor: Person, name, description="") -> Case:
+    """Store a new open case owned by the actor."""
+    case = Case.objects.create(
+        name=_text(name, field="name", required=True, limit=MAX_NAME),
+        description=_text(description, field="description"),
+        owner=actor,
+    )
+    audit_append(
+        actor=actor,
+        action=AuditAction.CASE_CREATE,
+        target=f"case {case.pk}",
+        parameters=_case_snapshot(case),
+    )
+    return case
+
+
+@transaction.atomic
+def case_update(*, actor: Person, case_id: int, changes: dict) -> Case:
+    """Change a case's name, description, status or owner; refuse to close it while on hold."""
+    unknown = sorted(set(changes) - {"name", "description", "status", "owner"})
+    if unknown:
+        raise InvalidInput(f"Cannot change {', '.join(unknown)} of a case.")
+    case = Case.objects.select_for_update().filter(pk=case_id).first()
+    if case is None:
+        raise NotFound(f"No case {case_id}.", code="case_not_found")
+    before = _case_snapshot(case)
+    if "name" in changes:
+        case.name = _text(changes["name"], field="name", required=True, limit=MAX_NAME)
+    if "description" in changes:
+        case.description = _text(changes["description"], field="description")
+    if "owner" in changes:
+        (owner,) = people_by_username([changes["owner"]], field="owner")
+        if not is_compliance_officer(owner):
+            raise InvalidInput(f"owner: {owner.username} is not a compliance officer.")
+        case.owner = owner
+    if "status" in changes:
+        if changes["status"] not in Case.Status.values:
+            raise InvalidInput("status must be open or closed.")
+        active = case.holds.filter(released_at__isnull=True).count()
+        if changes["status"] == Case.Status.CLOSED and active:
+            raise Conflict(
+                f"Case {case.pk} has {active} active legal hold(s); release each of them "
+                "(with its reason) before closing the case.",
+                code="case_has_active_holds",
+            )
+        case.status = changes["status"]
+    after = _case_snapshot(case)
+    changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    if changed:
+        case.save()
+        audit_append(
+            actor=actor,
+            action=AuditAction.CASE_UPDATE,
+            target=f"case {case.pk}",
+            parameters={"changes": changed},
+        )
+    return case
+
+
+# -- holds ----------------------------------------------------------------------------------
+
+
+def hold_get(*, hold_id: int) -> LegalHold:
+    hold = (
+        LegalHold.objects.select_related("case", "placed_by", "released_by")
+        .prefetch_related("custodians")
+        .filter(pk=hold_id)
+        .first()
+    )
+    if hold is None:
+        raise NotFound(f"No legal hold {hold_id}.", code="hold_not_found")
+    return hold
+
+
+def hold_parameters(hold: LegalHold) -> dict:
+    """Return what a hold covers, as it is shown and audited."""
+    return {
+        "case": hold.case_id,
+        "custodians": sorted(p.username for p in hold.custodians.all()),
+        "conversations": hold.conversation_ids,
+        "start": hold.start_at.isoformat() if hold.start_at else None,
+        "end": hold.end_at.isoformat() if hold.end_at else None,
+        "query": hold.query,
+    }
+
+
+@transaction.atomic
+def hold_place(
+    *,
+    actor: Person,
+    case_id: int,
+    custodians=None,
+    conversations=None,
+    start=None,
+    end=None,
+    query="",
+) -> LegalHold:
+    """Store a legal hold on a case; from its commit no record it covers can be purged."""
+    people = people_by_username([] if custodians is None else custodians, field="custodians")
+    conversation_ids = conversation_ids_parse([] if conversations is None else conversations)
+    if not people and not conversation_ids:
+        raise InvalidInput("A hold needs at least one custodian or one conversation.")
+    start_at, end_at = range_parse(start, end)
+    query = query_validate(query)
+    retention_lock()
+    case = Case.objects.select_for_update().filter(pk=case_id).first()
+    if case is None:
+        raise NotFound(f"No case {case_id}.", code="case_not_found")
+    if case.status != Case.Status.OPEN:
+        raise Conflict(f"Case {case.pk} is closed; reopen it to place holds.", code="case_closed")
+    hold = LegalHold.objects.create(
+        case=case,
+        conversation_ids=conversation_ids,
+        start_at=start_at,
+        end_at=end_at,
+        query=query,
+        placed_by=actor,
+        placed_at=timezone.now(),
+    )
+    hold.custodians.set(people)
+    count = hold_record_count(hold=hold)
+    audit_append(
+        actor=actor,
+        action=AuditAction.HOLD_PLACE,
+        target=f"hold {hold.pk}",
+        parameters=hold_parameters(hold),
+        result_count=count,
+    )
+    hold.record_count = count
+    return hold
+
+
+@transaction.atomic
+def hold_release(*, actor: Person, hold_id: int, reason) -> LegalHold:
+    """Release a hold, with the reason; its records fall back under retention."""
+    reason = _text(reason, field="reason", required=True, limit=2000)
+    hold = LegalHold.objects.select_for_update().filter(pk=hold_id).first()
+    if hold is None:
+        raise NotFound(f"No legal hold {hold_id}.", code="hold_not_found")
+    if hold.released_at is not None:
+        raise Conflict(f"Hold {hold.pk} was already released.", code="hold_released")
+    hold.released_by = actor
+    hold.released_at = timezone.now()
+    hold.release_reason = reason
+    hold.save(update_fields=["released_by", "released_at", "release_reason"])
+    audit_append(
+        actor=actor,
+        action=AuditAction.HOLD_RELEASE,
+        target=f"hold {hold.pk}",
+        parameters={"case": hold.case_id, "reason": reason},
+    )
+    return hold
+
+
+def hold_scope_q(hold: LegalHold) -> Q:
+    """Return the filter of records a hold covers, all but its query."""
+    custodian_ids = [p.pk for p in hold.custodians.all()]
+    scope = Q(conversation_id__in=hold.conversation_ids) if hold.conversation_ids else None
+    if custodian_ids:
+        taken_part = ArchiveParticipant.objects.filter(person_id__in=custodian_ids).values(
+            "conversation_id"
+        )
+        by_custodian = Q(conversation_id__in=taken_part) | Q(actor_id__in=custodian_ids)
+        scope = by_custodian if scope is None else scope | by_custodian
+    if scope is None:  # not placeable, but never let an empty hold mean "everything"
+        return Q(pk__in=[])
+    if hold.start_at:
+        scope &= Q(occurred_at__gte=hold.start_at)
+    if hold.end_at:
+        scope &= Q(occurred_at__lte=hold.end_at)
+    return scope
+
+
+def hold_covered_ids(*, hold: LegalHold, records: QuerySet) -> set[int]:
+    """Return the ids among `records` that the hold covers."""
+    covered = records.filter(hold_scope_q(hold))
+    tree = query_parse(hold.query) if hold.query else None
+    if tree is None:
+        return set(covered.values_list("pk", flat=True))
+    return {
+        pk
+        for pk, body in covered.values_list("pk", "body").iterator(chunk_size=2000)
+        if query_matches(tree, body)
+    }
+
+
+def hold_record_count(*, hold: LegalHold) -> int:
+    """Return how many archive records the hold covers now."""
+    covered = ArchiveRecord.objects.filter(hold_scope_q(hold))
+    if not hold.query:
+        return covered.count()
+    tree = query_parse(hold.query)
+    return sum(
+        1
+        for body in covered.values_list("body", flat=True).iterator(chunk_size=2000)
+        if query_matches(tree, body)
+    )
+
+
+def holds_active() -> list[LegalHold]:
+    return list(LegalHold.objects.filter(released_at__isnull=True).prefetch_related("custodians"))
+
+
+# -- saved searches -------------------------------------------------------------------------
+
+_FILTER_KEYS = {"participants", "senders", "conversations", "kinds", "events", "start", "end"}
+
+
+def search_filters_validate(filters) -> dict:
+    """Return search filters in their stored form, refusing unknown keys and bad values."""
+    if filters is None:
+        return {}
+    if not isinstance(filters, dict):
+        raise InvalidInput("filters must be an object.")
+    unknown = sorted(set(filters) - _FILTER_KEYS)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown filter(s) {', '.join(unknown)}; use {', '.join(sorted(_FILTER_KEYS))}."
+        )
+    clean: dict = {}
+    for key in ("participants", "senders"):
+        if key in filters:
+            clean[key] = [p.username for p in people_by_username(filters[key], field=key)]
+    if "conversations" in filters:
+        clean["conversations"] = conversation_ids_parse(filters["conversations"])
+    for key, allowed in (("kinds", CONVERSATION_KINDS), ("events", set(ArchiveEvent.values))):
+        if key in filters:
+            values = filters[key]
+            if not isinstance(values, list) or not set(values) <= allowed:
+                raise InvalidInput(f"{key} must be a list drawn from {', '.join(sorted(allowed))}.")
+            clean[key] = sorted(set(values))
+    start_at, end_at = range_parse(filters.get("start"), filters.get("end"))
+    if start_at:
+        clean["start"] = start_at.isoformat()
+    if end_at:
+        clean["end"] = end_at.isoformat()
+    return clean
+
+
+@transaction.atomic
+def saved_search_create(
+    *, actor: Person, case_id: int, name, query="", filters=None
+) -> SavedSearch:
+    """Store a named search with a case."""
+    name = _text(name, field="name", required=True, limit=MAX_NAME)
+    query = query_validate(query)
+    clean = search_filters_validate(filters)
+    case = case_get(case_id=case_id)
+    if SavedSearch.objects.filter(case=case, name=name).exists():
+        raise Conflict(f"Case {case.pk} already has a saved search named {name!r}.")
+    search = SavedSearch.objects.create(
+        case=case, name=name, query=query, filters=clean, created_by=actor
+    )
+    audit_append(
+        actor=actor,
+        action=AuditAction.SAVED_SEARCH_CREATE,
+        target=f"saved search {search.pk}",
+        parameters={"case": case.pk, "name": name, "query": query, "filters": clean},
+    )
+    return search

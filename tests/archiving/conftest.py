@@ -1,0 +1,52 @@
+"""Archive fixtures: records captured at chosen days, compliance officers."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+
+from archiving.models import ArchiveEvent
+from archiving.services import capture
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def day(n: float) -> datetime:
+    """Return the moment n days after T0."""
+    return T0 + timedelta(days=n)
+
+
+@pytest.fixture
+def archive_record(db):
+    """Capture an archive record at day n (the chain and participants as capture keeps them)."""
+
+    def record(
+        *,
+        conversation_id: int,
+        actor,
+        at: float,
+        body: str = "",
+        participants=(),
+        kind: str = "direct",
+        event: str = ArchiveEvent.MESSAGE_POSTED,
+    ):
+        people = list(participants) or [actor]
+        return capture(
+            conversation_id=conversation_id,
+            conversation_kind=kind,
+            is_external=False,
+            participant_ids=[p.pk for p in people],
+            event=event,
+            actor=actor,
+            occurred_at=day(at),
+            body=body,
+        )
+
+    return record
+
+
+@pytest.fixture
+def officer(make_person):
+    person = make_person("cora", display_name="Cora Officer")
+    person.groups.add(Group.objects.get(name="Compliance"))
+    return person
