@@ -38,7 +38,7 @@ def archive_participants_backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('archiving', '0004_audit_trail'),
+        ('archiving', '0005_audit_presence_log'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='auditentry',
             name='action',
-            field=models.CharField(choices=[('archive.search', 'Search'), ('archive.record_view', 'Record View'), ('archive.context_view', 'Context View'), ('archive.verify', 'Verify'), ('case.create', 'Case Create'), ('case.update', 'Case Update'), ('hold.place', 'Hold Place'), ('hold.release', 'Hold Release'), ('saved_search.create', 'Saved Search Create'), ('retention.change', 'Retention Change'), ('retention.dry_run', 'Retention Dry Run'), ('retention.run', 'Retention Run'), ('policy.change', 'Policy Change'), ('export.create', 'Export Create'), ('export.cancel', 'Export Cancel'), ('export.download', 'Export Download'), ('audit.view', 'Audit View'), ('search.reindex', 'Search Reindex'), ('case.view', 'Case View'), ('hold.view', 'Hold View'), ('retention.view', 'Retention View')], max_length=40),
+            field=models.CharField(choices=[('archive.search', 'Search'), ('archive.record_view', 'Record View'), ('archive.context_view', 'Context View'), ('archive.verify', 'Verify'), ('case.create', 'Case Create'), ('case.update', 'Case Update'), ('hold.place', 'Hold Place'), ('hold.release', 'Hold Release'), ('saved_search.create', 'Saved Search Create'), ('retention.change', 'Retention Change'), ('retention.dry_run', 'Retention Dry Run'), ('retention.run', 'Retention Run'), ('policy.change', 'Policy Change'), ('export.create', 'Export Create'), ('export.cancel', 'Export Cancel'), ('export.download', 'Export Download'), ('audit.view', 'Audit View'), ('presence_log.view', 'Presence Log View'), ('search.reindex', 'Search Reindex'), ('case.view', 'Case View'), ('hold.view', 'Hold View'), ('retention.view', 'Retention View')], max_length=40),
         ),
         migrations.CreateModel(
             name='Case',
