@@ -83,19 +83,23 @@ class ExchangeUploader:
 
     def open(self) -> None:
         from exchangelib.errors import ErrorFolderNotFound
-        from exchangelib.folders import Folder, MsgFolderRoot
+        from exchangelib.folders import Messages, MsgFolderRoot, Root
+        from exchangelib.services import CreateFolder
 
         exchange_configuration_check()
         account = _account()
-        parent = MsgFolderRoot.get_distinguished(account=account)
+        root = Root.get_distinguished(account=account)
+        parent = MsgFolderRoot.get_distinguished(root=root)
         try:
             self.folder = parent // self.name
         except ErrorFolderNotFound:
-            folder = Folder(parent=parent, name=self.name)
-            folder.save()
-            self.folder = folder
+            # The service itself, not Folder.save(): save() then fills exchangelib's cache of
+            # the whole folder tree (a GetFolder of ~30 well-known folders and a deep FindFolder).
+            self.folder = CreateFolder(account=account).get(
+                parent_folder=parent, folders=[Messages(parent=parent, name=self.name)]
+            )
         self.existing = {
-            mid for mid in self.folder.all().values_list("internet_message_id", flat=True) if mid
+            mid for mid in self.folder.all().values_list("message_id", flat=True) if mid
         }
 
     def upload(self, slice_: Slice, data: bytes) -> None:
