@@ -236,3 +236,38 @@ class ExportJob(models.Model):
             ExportStatus.FAILED,
             ExportStatus.CANCELLED,
         }
+
+
+class ExportFile(models.Model):
+    """One file an export job has finished writing, with its hash (one row per file, so a
+    job's progress is recorded in constant time however many files it has)."""
+
+    job = models.ForeignKey(ExportJob, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    records = models.IntegerField()
+    conversation_id = models.BigIntegerField()
+    day = models.DateField()
+    first_chain_index = models.PositiveBigIntegerField()
+    last_chain_index = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "path"], name="one_export_file_per_path")
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+    def to_manifest(self) -> dict:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "records": self.records,
+            "conversation": self.conversation_id,
+            "day": self.day.isoformat(),
+            "first_chain_index": self.first_chain_index,
+            "last_chain_index": self.last_chain_index,
+        }

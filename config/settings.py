@@ -237,6 +237,9 @@ if PARLEY_EXCHANGE_EWS_URL:
 PARLEY_EXPORT_ROOT = Path(env.str("PARLEY_EXPORT_ROOT", default=str(DATA_DIR / "exports")))
 PARLEY_EXPORT_BATCH_SIZE = env.int("PARLEY_EXPORT_BATCH_SIZE", default=2000)
 PARLEY_EXPORT_STALE_SECONDS = env.float("PARLEY_EXPORT_STALE_SECONDS", default=120.0)
+# Progress (and the files done) is committed every N files or S seconds, whichever comes first.
+PARLEY_EXPORT_CHECKPOINT_FILES = env.int("PARLEY_EXPORT_CHECKPOINT_FILES", default=200)
+PARLEY_EXPORT_CHECKPOINT_SECONDS = env.float("PARLEY_EXPORT_CHECKPOINT_SECONDS", default=1.0)
 # Export to an Exchange Server mailbox through EWS (on-premises only). Off while the URL is empty.
 PARLEY_EXPORT_EWS_URL = env.str("PARLEY_EXPORT_EWS_URL", default="")
 PARLEY_EXPORT_EWS_USERNAME = env.str("PARLEY_EXPORT_EWS_USERNAME", default="")

@@ -35,7 +35,7 @@ def export_to_dict(job: ExportJob) -> dict:
         "created_at": _timestamp(job.created_at),
         "started_at": _timestamp(job.started_at),
         "finished_at": _timestamp(job.finished_at),
-        "files": len((job.state or {}).get("files", [])),
+        "files": job.files.count(),
         "manifest_sha256": job.manifest_sha256 or None,
         "download": reverse("archive-export-download", args=[job.pk]) if completed else None,
     }

@@ -292,8 +292,7 @@ def test_exchange_export_creates_a_folder_and_one_item_per_conversation_day(mail
     assert {(i["disposition"], i["is_read"]) for i in items} == {("SaveOnly", "1")}  # xs:boolean
     files = runner.job_directory(job)
     assert [i["mime"] for i in items] == [
-        (files / f["path"]).read_bytes()
-        for f in sorted(job.state["files"], key=lambda f: f["path"])
+        (files / f["path"]).read_bytes() for f in job.files.order_by("path").values()
     ]
     manifest = (files / "manifest.json").read_text()
     assert f'"folder": "Parley export {job.pk}"' in manifest

@@ -100,7 +100,7 @@ def test_rsmf_represents_edits_and_deletes_with_parents(run_export, alice, bob):
 
     job = run_export({"conversations": [conversation.pk]})
 
-    [entry] = job.state["files"]
+    [entry] = list(job.files.order_by("path").values())
     message, manifest, _ = check_rsmf(runner.job_directory(job) / entry["path"])
     assert entry["path"].endswith(".rsmf")
     assert [p["id"] for p in manifest["participants"]] == ["alice", "bob"]
@@ -185,7 +185,7 @@ def test_rsmf_slices_per_conversation_and_day_with_joins_leaves_and_files(run_ex
 
     job = run_export({"conversations": [21]})
 
-    paths = [f["path"] for f in job.state["files"]]
+    paths = list(job.files.order_by("path").values_list("path", flat=True))
     assert paths == ["conversation-21/2026-11-02.rsmf", "conversation-21/2026-11-03.rsmf"]
     _, day1, _ = check_rsmf(runner.job_directory(job) / paths[0])
     _, day2, archive = check_rsmf(runner.job_directory(job) / paths[1])

@@ -115,7 +115,7 @@ def test_eml_export_writes_one_readable_message_per_conversation_day(
     directory = runner.job_directory(job)
     day = ArchiveRecord.objects.get(conversation_id=conversation.pk, chain_index=0).occurred_at
     name = f"conversation-{conversation.pk}/{day.date().isoformat()}.eml"
-    assert sorted(f["path"] for f in job.state["files"]) == [name]
+    assert list(job.files.values_list("path", flat=True)) == [name]
     message = email.message_from_bytes((directory / name).read_bytes(), policy=policy.default)
     assert message["From"].addresses[0].username == "alice"
     assert [a.username for a in message["To"].addresses] == ["bob"]
@@ -277,8 +277,13 @@ def _tree(directory) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("export_format", ["eml", "rsmf"])
-def test_an_export_killed_mid_way_resumes_to_the_same_bytes(export, monkeypatch, export_format):
+@pytest.mark.parametrize(
+    ("export_format", "checkpoint_files", "recorded"),
+    [("eml", 1, 3), ("rsmf", 2, 2), ("eml", 200, 0)],
+)
+def test_an_export_killed_mid_way_resumes_to_the_same_bytes(
+    export, monkeypatch, settings, export_format, checkpoint_files, recorded
+):
     for conversation_id in (11, 12):
         conversation_fill(
             conversation_id,
@@ -299,6 +304,8 @@ def test_an_export_killed_mid_way_resumes_to_the_same_bytes(export, monkeypatch,
     ExportJob.objects.filter(pk=job.pk).update(
         status="queued", state={}, records_done=0, finished_at=None, manifest_sha256=""
     )
+    settings.PARLEY_EXPORT_CHECKPOINT_FILES = checkpoint_files
+    settings.PARLEY_EXPORT_CHECKPOINT_SECONDS = 3600
     real_flush_rename = runner.manifests.sha256_file
     calls = {"n": 0}
 
@@ -312,7 +319,7 @@ def test_an_export_killed_mid_way_resumes_to_the_same_bytes(export, monkeypatch,
     with pytest.raises(SystemExit):
         runner.export_run(job_id=job.pk)
     job.refresh_from_db()
-    assert (job.status, len(job.state["files"])) == ("running", 3)
+    assert (job.status, job.files.count()) == ("running", recorded)
     monkeypatch.setattr(runner.manifests, "sha256_file", real_flush_rename)
     ExportJob.objects.filter(pk=job.pk).update(heartbeat_at=None)  # the worker is gone
 

@@ -79,6 +79,7 @@ def test_export_killed_with_its_worker_resumes_to_identical_output(
     extra = {
         "PARLEY_EXPORT_ROOT": str(root),
         "PARLEY_EXPORT_BATCH_SIZE": "50",
+        "PARLEY_EXPORT_CHECKPOINT_FILES": "4",
         "PARLEY_EXPORT_STALE_SECONDS": "2",
         "PARLEY_TASK_VISIBILITY_TIMEOUT": "3",
         "PARLEY_TASK_RESTORE_INTERVAL": "1",
@@ -117,7 +118,7 @@ def test_export_killed_with_its_worker_resumes_to_identical_output(
             time.sleep(0.02)
         cluster.worker.kill()
         job.refresh_from_db()
-        killed_at = (job.status, job.records_done, len(job.state["files"]))
+        killed_at = (job.status, job.records_done, job.files.count())
         assert killed_at[0] == "running", cluster.logs()
         assert 0 < killed_at[1] < 40 * 151
 
