@@ -5,7 +5,7 @@ hashes, bulk_create) spread over --conversations conversations and --days UTC da
 one export job per format in this process through the same runner the Celery task calls, and
 verifies each export against its manifest. Reported per format: files, bytes, seconds and
 records/s (end to end: expected count from the archive, chain heads, rendering, hashing,
-manifest and zip).
+manifest and zip), and CPU seconds of this process, which hold on a busy machine.
 
 Run from the repository root (PostgreSQL on 127.0.0.1, user postgres, trust auth)::
 
@@ -79,9 +79,9 @@ def export_measure(export_format: str, requester) -> dict:
     job = ExportJob.objects.create(
         requester=requester, scope=scope, format=export_format, created_at=timezone.now()
     )
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     status = runner.export_run(job_id=job.pk)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     job.refresh_from_db()
     if status != "completed":
         raise RuntimeError(f"export {export_format} ended {status}: {job.error}")
@@ -97,6 +97,8 @@ def export_measure(export_format: str, requester) -> dict:
         "zip_bytes": runner.job_archive(job).stat().st_size,
         "seconds": seconds,
         "records_per_second": job.records_done / seconds,
+        "cpu_seconds": cpu,
+        "records_per_cpu_second": job.records_done / cpu,
         "verify_seconds": verify_seconds,
         "intact": report.is_intact,
     }
@@ -136,13 +138,18 @@ def main(argv: list[str] | None = None) -> int:
         log(f"archive: {count} records in {time.perf_counter() - t0:.1f}s (bulk_create)")
         results = [export_measure(f, requester) for f in args.formats.split(",") if f]
         log("")
-        log("format  records  files   MB (files)  MB (zip)  seconds  records/s  verify s  intact")
+        log(
+            "format  records  files  MB (files)  MB (zip)  seconds  records/s  "
+            "CPU s  records/CPU s  verify s  intact"
+        )
         for r in results:
             log(
                 f"{r['format']:<7} {r['records']:>7} {r['files']:>6} {r['bytes'] / 1e6:>11.1f} "
                 f"{r['zip_bytes'] / 1e6:>9.1f} {r['seconds']:>8.1f} "
-                f"{r['records_per_second']:>10.0f} {r['verify_seconds']:>9.1f}  {r['intact']}"
+                f"{r['records_per_second']:>10.0f} {r['cpu_seconds']:>6.1f} "
+                f"{r['records_per_cpu_second']:>14.0f} {r['verify_seconds']:>9.1f}  {r['intact']}"
             )
+        log(f"(load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     finally:
         from django.db import connections
 

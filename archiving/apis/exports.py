@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from django.db.models import Count
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -35,7 +36,7 @@ def export_to_dict(job: ExportJob) -> dict:
         "created_at": _timestamp(job.created_at),
         "started_at": _timestamp(job.started_at),
         "finished_at": _timestamp(job.finished_at),
-        "files": job.files.count(),
+        "files": job.file_count if hasattr(job, "file_count") else job.files.count(),
         "manifest_sha256": job.manifest_sha256 or None,
         "download": reverse("archive-export-download", args=[job.pk]) if completed else None,
     }
@@ -55,7 +56,11 @@ class ExportListCreateApi(APIView):
 
     @extend_schema(operation_id="archive_exports_list", responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        jobs = ExportJob.objects.select_related("requester").order_by("-pk")[:MAX_LIST]
+        jobs = (
+            ExportJob.objects.select_related("requester")
+            .annotate(file_count=Count("files"))
+            .order_by("-pk")[:MAX_LIST]
+        )
         return Response({"results": [export_to_dict(job) for job in jobs]})
 
     @extend_schema(
