@@ -428,3 +428,105 @@ def test_export_verify_reports_an_added_file(finished_export, capsys):
         call_command("export_verify", str(finished_export))
 
     assert "EXTRA conversation-9/2026-11-09.eml" in capsys.readouterr().out
+
+
+def test_cancel_while_running_stops_at_the_next_checkpoint_and_removes_files(
+    export, monkeypatch, settings, officer
+):
+    from archiving.exports.services import export_cancel
+
+    conversation_fill(
+        13, kind="group", members=["alice", "bob"], start=DAY1, count=30, step_seconds=3 * 3600
+    )
+    settings.PARLEY_EXPORT_CHECKPOINT_FILES = 1
+    real = runner.manifests.sha256_file
+    calls = {"n": 0}
+
+    def cancel_on_second_file(path):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            export_cancel(actor=officer, job_id=ExportJob.objects.get().pk)
+        return real(path)
+
+    monkeypatch.setattr(runner.manifests, "sha256_file", cancel_on_second_file)
+
+    response = export({"format": "eml", "search": {"conversations": [13]}})
+
+    job = ExportJob.objects.get(pk=response.json()["id"])
+    assert (job.status, job.records_done, job.files.count()) == ("cancelled", 5, 1)  # day 1
+    assert not runner.job_directory(job).exists()
+    assert not runner.job_archive(job).exists()
+    assert calls["n"] == 2  # nothing written after the checkpoint that saw the cancel
+
+
+def test_participants_scope_follows_joins_and_lists_show_progress(export, officer_client):
+    conversation_fill(14, kind="room", members=["alice", "bob"], start=DAY1, count=2)
+    conversation_fill(15, kind="room", members=["alice", "bob"], start=DAY1, count=2)
+    records_append(
+        15,
+        "room",
+        [
+            {
+                "event": "participant.joined",
+                "actor_username": "alice",
+                "payload": {"person": "carol"},
+                "occurred_at": DAY1 + timedelta(hours=1),
+            }
+        ],
+    )
+
+    response = export({"format": "eml", "search": {"participants": ["carol"]}})
+    listing = officer_client.get("/api/v1/archive/exports/")
+
+    job = ExportJob.objects.get(pk=response.json()["id"])
+    assert list(job.files.values_list("conversation_id", flat=True)) == [15]
+    assert [
+        (j["id"], j["status"], j["progress"], j["files"]) for j in listing.json()["results"]
+    ] == [(job.pk, "completed", {"records_done": 4, "records_total": 4}, 1)]
+    assert listing.json()["results"][0]["download"] == f"/api/v1/archive/exports/{job.pk}/download/"
+
+
+def test_a_job_whose_worker_died_is_queued_again_by_the_sweep(export, settings, officer):
+    from archiving import tasks
+    from archiving.exports.services import export_request_validate
+
+    conversation_fill(16, kind="room", members=["alice"], start=DAY1, count=2)
+    scope, export_format = export_request_validate({"format": "eml", "search": {"kinds": ["room"]}})
+    stale = runner.timezone.now() - timedelta(seconds=settings.PARLEY_EXPORT_STALE_SECONDS + 1)
+    dead = ExportJob.objects.create(
+        requester=officer,
+        scope=scope,
+        format=export_format,
+        created_at=stale,
+        status="running",
+        heartbeat_at=stale,
+        attempts=1,
+    )
+    alive = ExportJob.objects.create(
+        requester=officer,
+        scope=scope,
+        format=export_format,
+        created_at=stale,
+        status="running",
+        heartbeat_at=runner.timezone.now(),
+        attempts=1,
+    )
+
+    assert tasks.export_resume_stale() == 1
+
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert (dead.status, dead.attempts, dead.records_done) == ("completed", 2, 3)
+    assert (alive.status, alive.attempts) == ("running", 1)
+
+
+def test_export_verify_reports_counts_that_disagree(finished_export, capsys):
+    manifest = finished_export / "manifest.json"
+    manifest.write_text(
+        manifest.read_text().replace('"expected_records": 41', '"expected_records": 42')
+    )
+
+    with pytest.raises(CommandError, match="1 problem"):
+        call_command("export_verify", str(finished_export))
+
+    assert "COUNT expected 42 records, written 41" in capsys.readouterr().out
