@@ -19,3 +19,16 @@ def officer(make_person):
 @pytest.fixture
 def officer_client(officer, api_client_for):
     return api_client_for(officer)
+
+
+@pytest.fixture
+def export(officer_client, django_capture_on_commit_callbacks):
+    """POST an export and run its task (in-process) after commit; return the response."""
+
+    def start(payload: dict, client=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            return (client or officer_client).post(
+                "/api/v1/archive/exports/", payload, format="json"
+            )
+
+    return start
