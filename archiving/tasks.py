@@ -7,9 +7,11 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from archiving.exports.runner import JobBusy
+from archiving.exports.runner import JobBusy, TransientExportError, export_fail
 from archiving.exports.runner import export_run as export_job_run
 from archiving.models import ExportJob, ExportStatus
+
+TRANSIENT_RETRIES = 5
 
 
 @shared_task(
@@ -25,6 +27,16 @@ def export_run(self, job_id: int) -> str:
         return export_job_run(job_id=job_id)
     except JobBusy as busy:
         raise self.retry(countdown=settings.PARLEY_EXPORT_STALE_SECONDS, exc=busy) from busy
+    except TransientExportError as error:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            # In-process tasks (the embedded deployment) have no queue to retry from later.
+            export_fail(job_id=job_id, reason=f"{error}; start the export again later")
+            return "failed"
+        if self.request.retries >= TRANSIENT_RETRIES:
+            export_fail(job_id=job_id, reason=f"gave up after {TRANSIENT_RETRIES} retries: {error}")
+            return "failed"
+        countdown = min(30 * 2**self.request.retries, 900)
+        raise self.retry(countdown=countdown, exc=error) from error
 
 
 @shared_task(ignore_result=True)

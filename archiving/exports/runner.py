@@ -42,6 +42,10 @@ class ExportFailed(Exception):
     """The export cannot be completed as asked; the reason goes to the job."""
 
 
+class TransientExportError(Exception):
+    """A dependency (the Exchange server) failed for now; the task retries later."""
+
+
 class JobBusy(Exception):
     """Another live task holds the job (its heartbeat is fresh)."""
 
@@ -141,6 +145,10 @@ def export_run(*, job_id: int) -> str:
         return "finished"
     try:
         return _run(job)
+    except TransientExportError:
+        # Release the job at once (no stale wait) for the task's retry; nothing is failed.
+        ExportJob.objects.filter(pk=job.pk, status=ExportStatus.RUNNING).update(heartbeat_at=None)
+        raise
     except ExportFailed as failure:
         _finish(job, ExportStatus.FAILED, error=str(failure))
         return ExportStatus.FAILED
@@ -184,7 +192,12 @@ def _run(job: ExportJob) -> str:
             path.rmdir()
     extension, render, uploader = _writer_for(job)
     if uploader is not None:
-        uploader.open()
+        try:
+            uploader.open()
+        except Exception as error:
+            if uploader.is_transient(error):
+                raise TransientExportError(str(error)) from error
+            raise
     records = scope.records(
         heads=heads, after=last_key, batch_size=settings.PARLEY_EXPORT_BATCH_SIZE
     )
@@ -281,6 +294,10 @@ def _run(job: ExportJob) -> str:
     except _Cancelled:
         export_files_remove(job=job)
         return ExportStatus.CANCELLED
+    except Exception as error:
+        if uploader is not None and uploader.is_transient(error):
+            raise TransientExportError(str(error)) from error
+        raise
     finally:
         if uploader is not None:
             uploader.close()
@@ -347,6 +364,13 @@ def _complete(job: ExportJob, state: dict, directory: Path, uploader) -> str:
         manifest_sha256=digest,
     )
     return ExportStatus.COMPLETED
+
+
+def export_fail(*, job_id: int, reason: str) -> None:
+    """Fail a job that cannot go on (e.g. Exchange stayed unreachable through every retry)."""
+    ExportJob.objects.filter(
+        pk=job_id, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]
+    ).update(status=ExportStatus.FAILED, error=reason, finished_at=timezone.now())
 
 
 def export_files_remove(*, job: ExportJob) -> None:

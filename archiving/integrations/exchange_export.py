@@ -70,6 +70,29 @@ def _account():
     )
 
 
+class ExchangeTransientError(Exception):
+    """Exchange is unreachable or busy for now: the export is retried later, not failed."""
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    import requests
+    from exchangelib.errors import (
+        ErrorInternalServerTransientError,
+        ErrorServerBusy,
+        ErrorTimeoutExpired,
+        TransportError,
+    )
+
+    return (
+        TransportError,
+        ErrorServerBusy,
+        ErrorTimeoutExpired,
+        ErrorInternalServerTransientError,
+        requests.ConnectionError,
+        requests.Timeout,
+    )
+
+
 class ExchangeUploader:
     """Upload a job's transcripts into its folder; skip those the folder already holds."""
 
@@ -82,6 +105,12 @@ class ExchangeUploader:
         self.skipped = 0
 
     def open(self) -> None:
+        try:
+            self._open()
+        except _transient_errors() as error:
+            raise ExchangeTransientError(f"{type(error).__name__}: {error}") from error
+
+    def _open(self) -> None:
         from exchangelib.errors import ErrorFolderNotFound
         from exchangelib.folders import Messages, MsgFolderRoot, Root
         from exchangelib.services import CreateFolder
@@ -112,7 +141,10 @@ class ExchangeUploader:
         item = Message(
             account=self.folder.account, folder=self.folder, mime_content=data, is_read=True
         )
-        item.save()
+        try:
+            item.save()
+        except _transient_errors() as error:
+            raise ExchangeTransientError(f"{type(error).__name__}: {error}") from error
         self.existing.add(message_id)
         self.created += 1
 
@@ -124,6 +156,10 @@ class ExchangeUploader:
             self.created,
             self.skipped,
         )
+
+    @staticmethod
+    def is_transient(error: BaseException) -> bool:
+        return isinstance(error, ExchangeTransientError)
 
     def summary(self) -> dict:
         return {"mailbox": settings.PARLEY_EXPORT_MAILBOX, "folder": self.name}

@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 from exchangelib.protocol import close_connections
 
+from archiving import tasks
 from archiving.exports import runner
 from archiving.models import AuditEntry, ExportJob
 from tests.archiving.export_data import conversation_fill
@@ -55,6 +56,7 @@ class FakeMailbox:
         self.operations: list[str] = []
         self.unanswered: list[str] = []
         self.ids = itertools.count(1)
+        self.busy_answers = 0  # answer this many CreateItem requests with ErrorServerBusy
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         server.daemon_threads = True
         self.server = server
@@ -199,6 +201,15 @@ class FakeMailbox:
         return _response("GetItem", "".join(answers))
 
     def CreateItem(self, operation) -> bytes:  # noqa: N802 - the EWS operation name
+        if self.busy_answers:
+            self.busy_answers -= 1
+            return _response(
+                "CreateItem",
+                '<m:CreateItemResponseMessage ResponseClass="Error"><m:MessageText>The server '
+                "cannot service this request right now. Try again later.</m:MessageText>"
+                "<m:ResponseCode>ErrorServerBusy</m:ResponseCode><m:DescriptiveLinkKey>0"
+                "</m:DescriptiveLinkKey><m:Items/></m:CreateItemResponseMessage>",
+            )
         folder_id = self._folder_id(operation.find(f"{{{MESSAGES}}}SavedItemFolderId"))
         answers = []
         for message in operation.iter(f"{T}Message"):
@@ -345,3 +356,69 @@ def test_exchange_export_is_refused_when_not_configured(officer_client, settings
     }
     assert ExportJob.objects.count() == 0
     assert AuditEntry.objects.count() == 0
+
+
+@pytest.fixture
+def queued(officer_client, settings):
+    """Create an export job left queued, and run its task as a worker would (retries apply
+    at once instead of after their countdown)."""
+
+    def create(search: dict) -> ExportJob:
+        response = officer_client.post(
+            "/api/v1/archive/exports/", {"format": "exchange", "search": search}, format="json"
+        )
+        assert response.status_code == 202, response.json()
+        return ExportJob.objects.get(pk=response.json()["id"])
+
+    return create
+
+
+def test_a_busy_exchange_is_retried_not_failed_and_nothing_is_duplicated(mailbox, queued, settings):
+    conversation_fill(
+        33, kind="room", members=["alice", "bob"], start=DAY1, count=3, step_seconds=12 * 3600
+    )
+    job = queued({"conversations": [33]})
+    mailbox.busy_answers = 1
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a worker: the task can be retried
+
+    tasks.export_run.apply(args=[job.pk], throw=False)
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error) == ("completed", 2, "")
+    [items] = [v for v in mailbox.items.values() if v]
+    assert [i["subject"] for i in items] == [
+        "Room 33 - 2026-11-02 (UTC)",
+        "Room 33 - 2026-11-03 (UTC)",
+    ]
+    assert mailbox.operations.count("CreateFolder") == 1
+    assert mailbox.operations.count("CreateItem") == 3
+
+
+def test_an_exchange_that_stays_busy_fails_the_job_after_the_retries(
+    mailbox, queued, settings, monkeypatch
+):
+    conversation_fill(34, kind="room", members=["alice"], start=DAY1, count=1)
+    job = queued({"conversations": [34]})
+    mailbox.busy_answers = 100
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    # Celery applies each retry with the app's propagate setting: keep them all in process.
+    monkeypatch.setitem(tasks.export_run.app.conf, "task_eager_propagates", False)
+
+    tasks.export_run.apply(args=[job.pk], throw=False)
+
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error.startswith("gave up after 5 retries: ErrorServerBusy: The server cannot")
+    assert job.attempts == 6
+    assert mailbox.operations.count("CreateItem") == 6
+
+
+def test_in_process_tasks_fail_at_once_on_a_busy_exchange(mailbox, export):
+    conversation_fill(35, kind="room", members=["alice"], start=DAY1, count=1)
+    mailbox.busy_answers = 1
+
+    job = export({"conversations": [35]})
+
+    assert job.status == "failed"
+    assert job.error.endswith("; start the export again later")
+    assert mailbox.operations.count("CreateItem") == 1
