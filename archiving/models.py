@@ -372,3 +372,96 @@ class ChainGap(models.Model):
 
     def __str__(self) -> str:
         return f"gap c{self.conversation_id} {self.from_index}..{self.to_index}"
+
+
+class ExportFormat(models.TextChoices):
+    RSMF = "rsmf"
+    EML = "eml"
+    EXCHANGE = "exchange"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ExportJob(models.Model):
+    """One export of a case or a search, written by a Celery task (archiving/exports/runner.py).
+
+    state holds what a restarted task needs to resume with the same output: the chain heads and
+    expected count taken at the first start, the last (conversation_id, chain_index) written and
+    the files completed so far with their hashes.
+    """
+
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    scope = models.JSONField()
+    format = models.CharField(max_length=10, choices=ExportFormat.choices)
+    status = models.CharField(
+        max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    records_done = models.BigIntegerField(default=0)
+    records_total = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    output_dir = models.CharField(max_length=500, blank=True)
+    archive_path = models.CharField(max_length=500, blank=True)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    state = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.format}, {self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {
+            ExportStatus.COMPLETED,
+            ExportStatus.FAILED,
+            ExportStatus.CANCELLED,
+        }
+
+
+class ExportFile(models.Model):
+    """One file an export job has finished writing, with its hash (one row per file, so a
+    job's progress is recorded in constant time however many files it has)."""
+
+    job = models.ForeignKey(ExportJob, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    records = models.IntegerField()
+    conversation_id = models.BigIntegerField()
+    day = models.DateField()
+    first_chain_index = models.PositiveBigIntegerField()
+    last_chain_index = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "path"], name="one_export_file_per_path")
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+    def to_manifest(self) -> dict:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "records": self.records,
+            "conversation": self.conversation_id,
+            "day": self.day.isoformat(),
+            "first_chain_index": self.first_chain_index,
+            "last_chain_index": self.last_chain_index,
+        }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from archiving.apis import audit, cases, retention
+from archiving.apis import audit, cases, exports, retention
 
 urlpatterns = [
     path("cases/", cases.CaseListCreateApi.as_view(), name="archive-cases"),
@@ -39,4 +39,16 @@ urlpatterns = [
     ),
     path("audit/", audit.AuditListApi.as_view(), name="archive-audit"),
     path("verify/", audit.ArchiveVerifyApi.as_view(), name="archive-verify"),
+    path("exports/", exports.ExportListCreateApi.as_view(), name="archive-exports"),
+    path("exports/<int:export_id>/", exports.ExportDetailApi.as_view(), name="archive-export"),
+    path(
+        "exports/<int:export_id>/cancel/",
+        exports.ExportCancelApi.as_view(),
+        name="archive-export-cancel",
+    ),
+    path(
+        "exports/<int:export_id>/download/",
+        exports.ExportDownloadApi.as_view(),
+        name="archive-export-download",
+    ),
 ]

@@ -187,6 +187,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# With acks_late, a task whose worker died stays "unacked" in Redis and is delivered again once
+# the visibility timeout has passed; kombu looks for such tasks every interval x throttle s.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("PARLEY_TASK_VISIBILITY_TIMEOUT", default=3600),
+    "unacked_restore_interval": env.int("PARLEY_TASK_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("PARLEY_TASK_RESTORE_THROTTLE", default=10),
+}
 CELERY_BEAT_SCHEDULE = {
     "search-index-sweep": {"task": "chat.tasks.search_index_pending", "schedule": 60.0},
     "presence-sweep": {"task": "presence.tasks.presence_sweep", "schedule": 30.0},
@@ -195,6 +202,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "archiving.tasks.retention_run",
         "schedule": crontab(hour=2, minute=30),
     },
+    "export-resume-stale": {"task": "archiving.tasks.export_resume_stale", "schedule": 60.0},
 }
 
 # Parley limits and tuning.
@@ -229,6 +237,20 @@ if PARLEY_EXCHANGE_EWS_URL:
         "task": "presence.tasks.calendar_presence_refresh",
         "schedule": PARLEY_CALENDAR_POLL_SECONDS,
     }
+
+# Compliance exports (archiving/exports/): files under PARLEY_EXPORT_ROOT; a running job whose
+# heartbeat is older than PARLEY_EXPORT_STALE_SECONDS is taken over (its worker died).
+PARLEY_EXPORT_ROOT = Path(env.str("PARLEY_EXPORT_ROOT", default=str(DATA_DIR / "exports")))
+PARLEY_EXPORT_BATCH_SIZE = env.int("PARLEY_EXPORT_BATCH_SIZE", default=2000)
+PARLEY_EXPORT_STALE_SECONDS = env.float("PARLEY_EXPORT_STALE_SECONDS", default=120.0)
+# Progress (and the files done) is committed every N files or S seconds, whichever comes first.
+PARLEY_EXPORT_CHECKPOINT_FILES = env.int("PARLEY_EXPORT_CHECKPOINT_FILES", default=200)
+PARLEY_EXPORT_CHECKPOINT_SECONDS = env.float("PARLEY_EXPORT_CHECKPOINT_SECONDS", default=1.0)
+# Export to an Exchange Server mailbox through EWS (on-premises only). Off while the URL is empty.
+PARLEY_EXPORT_EWS_URL = env.str("PARLEY_EXPORT_EWS_URL", default="")
+PARLEY_EXPORT_EWS_USERNAME = env.str("PARLEY_EXPORT_EWS_USERNAME", default="")
+PARLEY_EXPORT_EWS_PASSWORD = env.str("PARLEY_EXPORT_EWS_PASSWORD", default="")
+PARLEY_EXPORT_MAILBOX = env.str("PARLEY_EXPORT_MAILBOX", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

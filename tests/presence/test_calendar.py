@@ -568,9 +568,12 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         PARLEY_EXCHANGE_PASSWORD=SERVICE_PASSWORD,
     )
 
-    assert off.stdout == "['archive-retention-run', 'presence-sweep', 'search-index-sweep']\n"
+    assert off.stdout == (
+        "['archive-retention-run', 'export-resume-stale', 'presence-sweep', 'search-index-sweep']\n"
+    )
     assert on.stdout == (
-        "['archive-retention-run', 'calendar-presence-refresh', 'presence-sweep', "
+        "['archive-retention-run', 'calendar-presence-refresh', 'export-resume-stale', "
+        "'presence-sweep', "
         "'search-index-sweep']\n"
     )
 

@@ -1,0 +1,122 @@
+"""HTTP edge of compliance exports (Compliance group only; every action audited)."""
+
+from pathlib import Path
+
+from django.db.models import Count
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from archiving.access import IsComplianceOfficer
+from archiving.exports import services
+from archiving.models import ExportJob, ExportStatus
+from directory.exceptions import Conflict, NotFound
+
+MAX_LIST = 100
+
+
+def _timestamp(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def export_to_dict(job: ExportJob) -> dict:
+    completed = job.status == ExportStatus.COMPLETED
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "format": job.format,
+        "scope": job.scope,
+        "progress": {"records_done": job.records_done, "records_total": job.records_total},
+        "error": job.error,
+        "requested_by": job.requester.username,
+        "created_at": _timestamp(job.created_at),
+        "started_at": _timestamp(job.started_at),
+        "finished_at": _timestamp(job.finished_at),
+        "files": job.file_count if hasattr(job, "file_count") else job.files.count(),
+        "manifest_sha256": job.manifest_sha256 or None,
+        "download": reverse("archive-export-download", args=[job.pk]) if completed else None,
+    }
+
+
+def _job_get(export_id: int) -> ExportJob:
+    job = ExportJob.objects.select_related("requester").filter(pk=export_id).first()
+    if job is None:
+        raise NotFound(f"There is no export {export_id}.")
+    return job
+
+
+class ExportListCreateApi(APIView):
+    """List exports (newest first); start an export of a search or a case."""
+
+    permission_classes = [IsComplianceOfficer]
+
+    @extend_schema(operation_id="archive_exports_list", responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        jobs = (
+            ExportJob.objects.select_related("requester")
+            .annotate(file_count=Count("files"))
+            .order_by("-pk")[:MAX_LIST]
+        )
+        return Response({"results": [export_to_dict(job) for job in jobs]})
+
+    @extend_schema(
+        operation_id="archive_exports_create",
+        request=OpenApiTypes.OBJECT,
+        responses={202: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        job = services.export_create(requester=request.user, data=request.data)
+        job.refresh_from_db()
+        return Response(export_to_dict(job), status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetailApi(APIView):
+    """Show an export's status and progress."""
+
+    permission_classes = [IsComplianceOfficer]
+
+    @extend_schema(operation_id="archive_exports_get", responses=OpenApiTypes.OBJECT)
+    def get(self, request, export_id: int):
+        return Response(export_to_dict(_job_get(export_id)))
+
+
+class ExportCancelApi(APIView):
+    """Cancel a queued or running export."""
+
+    permission_classes = [IsComplianceOfficer]
+
+    @extend_schema(
+        operation_id="archive_exports_cancel", request=None, responses=OpenApiTypes.OBJECT
+    )
+    def post(self, request, export_id: int):
+        job = services.export_cancel(actor=request.user, job_id=export_id)
+        return Response(export_to_dict(_job_get(job.pk)))
+
+
+class ExportDownloadApi(APIView):
+    """Stream the zip of a completed export (files + manifest.json)."""
+
+    permission_classes = [IsComplianceOfficer]
+
+    @extend_schema(operation_id="archive_exports_download", responses={200: OpenApiTypes.BINARY})
+    def get(self, request, export_id: int):
+        job = _job_get(export_id)
+        path = Path(job.archive_path)
+        if job.status == ExportStatus.COMPLETED and not path.is_file():
+            raise Conflict(
+                f"The files of export {job.pk} are no longer on this server; export again.",
+                code="export_files_missing",
+            )
+        services.export_download_record(actor=request.user, job=job)
+        response = FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=f"parley-export-{job.pk}.zip",
+            content_type="application/zip",
+        )
+        response["X-Manifest-SHA256"] = job.manifest_sha256
+        return response

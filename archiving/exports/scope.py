@@ -1,0 +1,266 @@
+"""What an export covers: a search (the archive search filters) or a case, as ordered records.
+
+Design. A scope resolves to filters on ArchiveRecord plus an optional query tree applied with
+query_matches on the body (the reference semantics every search backend shares). Records come
+out in (conversation_id, chain_index) order, read in keyset batches on that key: never on time,
+so records with equal timestamps on either side of a batch boundary each come out once. The
+chain heads taken at the export's first start bound every conversation (chain_index < length),
+so records appended while the export runs are not half in it, and a restarted export reads
+exactly the records the first attempt would have read.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.utils.dateparse import parse_datetime
+
+from archiving.holds import hold_scope_q
+from archiving.models import ArchiveChain, ArchiveEvent, ArchiveRecord, Case, LegalHold
+from archiving.search.query import Node, query_matches, query_parse
+from directory.exceptions import InvalidInput
+
+SEARCH_FIELDS = {"query", "participants", "senders", "conversations", "kinds", "events"}
+DATE_FIELDS = {"start", "end"}
+KINDS = {"direct", "group", "room"}
+MAX_LIST = 1000
+RECORD_FIELDS = (
+    "id",
+    "conversation_id",
+    "conversation_kind",
+    "chain_index",
+    "event",
+    "message_id",
+    "message_seq",
+    "actor_username",
+    "body",
+    "payload",
+    "occurred_at",
+    "record_hash",
+)
+
+
+def _string_list(data: dict, name: str) -> list[str]:
+    value = data.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidInput(f"search.{name} must be a list of non-empty strings.")
+    if len(value) > MAX_LIST:
+        raise InvalidInput(f"search.{name} may name at most {MAX_LIST} values.")
+    return sorted(set(value))
+
+
+def _date(data: dict, name: str) -> str | None:
+    value = data.get(name)
+    if value in (None, ""):
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None or parsed.tzinfo is None:
+        raise InvalidInput(
+            f"search.{name} must be an ISO 8601 date-time with a time zone "
+            "(e.g. 2026-11-01T00:00:00Z)."
+        )
+    return parsed.isoformat()
+
+
+def search_scope_validate(data) -> dict:
+    """Return the normalised search filters of an export request, or raise InvalidInput."""
+    if not isinstance(data, dict):
+        raise InvalidInput("search must be an object of filters.")
+    unknown = sorted(set(data) - SEARCH_FIELDS - DATE_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"search has unknown fields: {', '.join(unknown)}; allowed: "
+            f"{', '.join(sorted(SEARCH_FIELDS | DATE_FIELDS))}."
+        )
+    query = data.get("query", "") or ""
+    query_parse(query)  # raises InvalidQuery (400) saying what is wrong
+    conversations = data.get("conversations", [])
+    if not isinstance(conversations, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) for c in conversations
+    ):
+        raise InvalidInput("search.conversations must be a list of conversation ids (integers).")
+    kinds = _string_list(data, "kinds")
+    if set(kinds) - KINDS:
+        raise InvalidInput(f"search.kinds may contain only {', '.join(sorted(KINDS))}.")
+    events = _string_list(data, "events")
+    if unknown_events := sorted(set(events) - set(ArchiveEvent.values)):
+        known = set(ArchiveRecord.objects.values_list("event", flat=True).distinct())
+        if set(unknown_events) - known:
+            raise InvalidInput(f"search.events has unknown events: {', '.join(unknown_events)}.")
+    start, end = _date(data, "start"), _date(data, "end")
+    if start and end and parse_datetime(start) >= parse_datetime(end):
+        raise InvalidInput("search.start must be before search.end.")
+    scope = {
+        "query": query,
+        "participants": _string_list(data, "participants"),
+        "senders": _string_list(data, "senders"),
+        "conversations": sorted(set(conversations)),
+        "kinds": kinds,
+        "events": events,
+        "start": start,
+        "end": end,
+    }
+    if not any(v for v in scope.values()):
+        raise InvalidInput(
+            "search needs at least one filter (query, participants, senders, conversations, "
+            "kinds, events, start or end): an export of the whole archive must be asked for "
+            "with an explicit date range."
+        )
+    return scope
+
+
+def export_scope_from_case(case_id) -> dict:
+    """Return the scope of a case: the records any of its legal holds covers.
+
+    The hold ids are fixed when the job is created, so a restarted job reads the same holds;
+    released holds count too (the case still names those records as evidence).
+    """
+    if not isinstance(case_id, int) or isinstance(case_id, bool):
+        raise InvalidInput("case must be a case id (an integer).")
+    case = Case.objects.filter(pk=case_id).first()
+    if case is None:
+        raise InvalidInput(f"There is no case {case_id}.", code="no_such_case")
+    hold_ids = sorted(LegalHold.objects.filter(case=case).values_list("pk", flat=True))
+    if not hold_ids:
+        raise InvalidInput(
+            f"Case {case_id} has no legal holds, so it names no records; place a hold or "
+            "export a search.",
+            code="case_without_holds",
+        )
+    return {
+        "query": "",
+        "participants": [],
+        "senders": [],
+        "conversations": [],
+        "kinds": [],
+        "events": [],
+        "start": None,
+        "end": None,
+        "holds": hold_ids,
+    }
+
+
+@dataclass(frozen=True)
+class ResolvedScope:
+    filters: dict
+    tree: Node | None
+    # A case's holds: (annotation name, hold filter, hold query tree or None).
+    holds: tuple[tuple[str, Q, Node | None], ...] = ()
+
+    @classmethod
+    def of(cls, filters: dict) -> "ResolvedScope":
+        holds = tuple(
+            (f"in_hold_{hold.pk}", hold_scope_q(hold), query_parse(hold.query) or None)
+            for hold in LegalHold.objects.filter(pk__in=filters.get("holds") or [])
+            .order_by("pk")
+            .prefetch_related("custodians")
+        )
+        return cls(filters=filters, tree=query_parse(filters.get("query") or ""), holds=holds)
+
+    def keeps(self, body: str, flags: dict | object) -> bool:
+        """Return whether a record in the queryset belongs to the scope (query and holds)."""
+        if not query_matches(self.tree, body):
+            return False
+        if not self.filters.get("holds"):
+            return True
+        get = flags.get if isinstance(flags, dict) else lambda name: getattr(flags, name)
+        return any(get(name) and query_matches(tree, body) for name, _, tree in self.holds)
+
+    def conversation_ids(self) -> set[int] | None:
+        """Return the conversations a participant/conversation filter allows (None: any)."""
+        allowed: set[int] | None = None
+        if self.filters["conversations"]:
+            allowed = set(self.filters["conversations"])
+        people = set(self.filters["participants"])
+        if people:
+            found = set(
+                ArchiveRecord.objects.filter(actor_username__in=people)
+                .values_list("conversation_id", flat=True)
+                .distinct()
+            )
+            membership = ArchiveRecord.objects.filter(
+                event__in=[ArchiveEvent.CONVERSATION_CREATED, ArchiveEvent.PARTICIPANT_JOINED]
+            ).values_list("conversation_id", "payload")
+            for conversation_id, payload in membership.iterator(chunk_size=2000):
+                named = set(payload.get("participants") or []) | {payload.get("person")}
+                if named & people:
+                    found.add(conversation_id)
+            allowed = found if allowed is None else allowed & found
+        return allowed
+
+    def queryset(self, conversation_ids: set[int] | None) -> QuerySet:
+        """Return the records the filters select (the query and chain heads apply after)."""
+        f = self.filters
+        records = ArchiveRecord.objects.all()
+        if self.filters.get("holds"):
+            covered = Q(pk__in=[])
+            for name, scope_q, _ in self.holds:
+                covered |= scope_q
+                records = records.annotate(
+                    **{name: ExpressionWrapper(scope_q, output_field=BooleanField())}
+                )
+            records = records.filter(covered)
+        if conversation_ids is not None:
+            records = records.filter(conversation_id__in=sorted(conversation_ids))
+        if f["senders"]:
+            records = records.filter(actor_username__in=f["senders"])
+        if f["kinds"]:
+            records = records.filter(conversation_kind__in=f["kinds"])
+        if f["events"]:
+            records = records.filter(event__in=f["events"])
+        if f["start"]:
+            records = records.filter(occurred_at__gte=parse_datetime(f["start"]))
+        if f["end"]:
+            records = records.filter(occurred_at__lt=parse_datetime(f["end"]))
+        return records
+
+    def heads(self) -> dict[str, list]:
+        """Return {conversation_id: [length, head_hash]} of every chain the scope touches."""
+        conversations = set(
+            self.queryset(self.conversation_ids())
+            .values_list("conversation_id", flat=True)
+            .distinct()
+        )
+        return {
+            str(c.conversation_id): [c.length, c.head_hash]
+            for c in ArchiveChain.objects.filter(conversation_id__in=sorted(conversations))
+            .order_by("conversation_id")
+            .iterator(chunk_size=2000)
+        }
+
+    def expected_count(self, heads: dict[str, list]) -> int:
+        """Count the records in scope straight from the archive (not through the writer)."""
+        names = [name for name, _, _ in self.holds]
+        rows = self.queryset(self.conversation_ids()).values(
+            "conversation_id", "chain_index", "body", *names
+        )
+        count = 0
+        for row in rows.iterator(chunk_size=5000):
+            head = heads.get(str(row["conversation_id"]))
+            if head is not None and row["chain_index"] < head[0] and self.keeps(row["body"], row):
+                count += 1
+        return count
+
+    def records(
+        self, *, heads: dict[str, list], after: tuple[int, int] | None, batch_size: int
+    ) -> Iterator[ArchiveRecord]:
+        """Yield the records in scope after a key, in (conversation_id, chain_index) order."""
+        base = self.queryset(self.conversation_ids()).only(*RECORD_FIELDS)
+        key = after
+        while True:
+            batch = base
+            if key is not None:
+                batch = batch.filter(
+                    Q(conversation_id__gt=key[0])
+                    | Q(conversation_id=key[0], chain_index__gt=key[1])
+                )
+            rows = list(batch.order_by("conversation_id", "chain_index")[:batch_size])
+            if not rows:
+                return
+            for record in rows:
+                head = heads.get(str(record.conversation_id))
+                if head is None or record.chain_index >= head[0]:
+                    continue
+                if self.keeps(record.body, record):
+                    yield record
+            key = (rows[-1].conversation_id, rows[-1].chain_index)

@@ -1,0 +1,146 @@
+"""An export whose Celery worker is killed (SIGKILL) mid-way resumes and writes the same bytes.
+
+A real worker process on PostgreSQL and Redis runs the export; the test kills it once some
+files are written and others are not, then starts a new worker. The task was acked late, so
+Redis still holds it as unacked; after the (shortened) visibility timeout kombu delivers it
+again, the new worker takes over the job (its heartbeat is stale) and resumes after the last
+file recorded. The result must equal, byte for byte, an uninterrupted run of the same job.
+"""
+
+import shutil
+import time
+import uuid
+
+import pytest
+from celery import Celery
+
+from archiving.exports import runner
+from archiving.exports.services import export_request_validate
+from archiving.models import ExportJob
+from tests.archiving.export_data import conversation_fill
+from tests.e2e.conftest import (
+    VENV_BIN,
+    Process,
+    _spawn,
+    _wait_until,
+    _worker_ping,
+    cluster_running,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+COMPLETION_BOUND = 90.0  # s: redelivery after the visibility timeout, then the rest of the work
+
+
+def _worker(cluster, name: str) -> Process:
+    node = f"{name}-{uuid.uuid4().hex[:8]}@127.0.0.1"
+    popen, log_path = _spawn(
+        name,
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "warning",
+            "--hostname",
+            node,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cluster.env,
+        cluster.log_dir,
+    )
+    worker = Process(name=name, popen=popen, log_path=log_path)
+    cluster.processes.append(worker)
+    _wait_until(worker, lambda: _worker_ping(cluster.redis_url, node), "answer a Celery ping")
+    return worker
+
+
+def _tree(directory) -> dict[str, bytes]:
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("export_format", ["eml", "rsmf"])
+def test_export_killed_with_its_worker_resumes_to_identical_output(
+    tmp_path, settings, alice, export_format
+):
+    root = tmp_path / "exports"
+    settings.PARLEY_EXPORT_ROOT = root
+    extra = {
+        "PARLEY_EXPORT_ROOT": str(root),
+        "PARLEY_EXPORT_BATCH_SIZE": "50",
+        "PARLEY_EXPORT_CHECKPOINT_FILES": "4",
+        "PARLEY_EXPORT_STALE_SECONDS": "2",
+        "PARLEY_TASK_VISIBILITY_TIMEOUT": "3",
+        "PARLEY_TASK_RESTORE_INTERVAL": "1",
+        "PARLEY_TASK_RESTORE_THROTTLE": "1",
+    }
+    start = runner.timezone.now().replace(microsecond=0) - runner.timedelta(days=10)
+    for conversation_id in range(1, 41):
+        conversation_fill(
+            conversation_id,
+            kind="group",
+            members=["alice", "bob", "carol"],
+            start=start,
+            count=150,
+            step_seconds=1800,
+            first_message_id=conversation_id * 1000,
+        )
+    scope, export_format = export_request_validate(
+        {"format": export_format, "search": {"kinds": ["group"]}}
+    )
+    job = ExportJob.objects.create(
+        requester=alice, scope=scope, format=export_format, created_at=runner.timezone.now()
+    )
+    (tmp_path / "logs").mkdir()
+    with cluster_running(tmp_path / "logs", extra_env=extra, server_names=()) as cluster:
+        client = Celery("e2e-export", broker=cluster.redis_url)
+        try:
+            client.send_task("archiving.tasks.export_run", args=[job.pk])
+        finally:
+            client.close()
+        deadline = time.monotonic() + 30
+        while True:
+            job.refresh_from_db()
+            if job.records_done >= 1500 or (job.status != "running" and job.records_done):
+                break
+            assert time.monotonic() < deadline, cluster.logs()
+            time.sleep(0.02)
+        cluster.worker.kill()
+        job.refresh_from_db()
+        killed_at = (job.status, job.records_done, job.files.count())
+        assert killed_at[0] == "running", cluster.logs()
+        assert 0 < killed_at[1] < 40 * 151
+
+        _worker(cluster, "celery-worker-2")
+        deadline = time.monotonic() + COMPLETION_BOUND
+        while job.status == "running":
+            assert time.monotonic() < deadline, cluster.logs()
+            time.sleep(0.2)
+            job.refresh_from_db()
+        cluster.wait_until_worker_idle()
+
+    assert job.status == "completed", job.error
+    assert job.attempts == 2
+    assert (job.records_done, job.records_total) == (40 * 151, 40 * 151)
+    resumed = _tree(runner.job_directory(job))
+    resumed_zip = runner.job_archive(job).read_bytes()
+    assert len(resumed) == 40 * 4 + 1  # 150 half-hours: 4 days a conversation, + manifest
+
+    shutil.rmtree(runner.job_directory(job))
+    runner.job_archive(job).unlink()
+    ExportJob.objects.filter(pk=job.pk).update(status="queued", state={}, records_done=0)
+    assert runner.export_run(job_id=job.pk) == "completed"  # uninterrupted, in this process
+
+    assert _tree(runner.job_directory(job)) == resumed
+    assert runner.job_archive(job).read_bytes() == resumed_zip
