@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from xml.etree import ElementTree
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -65,6 +66,28 @@ def error_condition(error: Exception) -> tuple[str, str]:
             return "policy-violation", "modify"
         return "bad-request", "modify"
     return "internal-server-error", "wait"
+
+
+STANZA_ERRORS = "{urn:ietf:params:xml:ns:xmpp-stanzas}"
+
+
+def stanza_error(stanza) -> tuple[str, str]:
+    """Return (condition, text) of an error stanza, read from its XML.
+
+    slixmpp's error plugin looks for <error/> in the namespace it was registered with, which
+    for a component is not always the one the server used; it would then report its default
+    condition (feature-not-implemented) instead of the real one.
+    """
+    for child in stanza.xml:
+        if child.tag.endswith("}error") or child.tag == "error":
+            condition, text = "", ""
+            for item in child:
+                if item.tag == f"{STANZA_ERRORS}text":
+                    text = item.text or ""
+                elif item.tag.startswith(STANZA_ERRORS) and not condition:
+                    condition = item.tag[len(STANZA_ERRORS) :]
+            return condition or "undefined-condition", text
+    return "undefined-condition", ""
 
 
 class RemoteWatcher:
@@ -171,10 +194,17 @@ class Gateway(ComponentXMPP):
         condition, kind = error_condition(error)
         log.warning("refused %s from %s to %s: %s", what, stanza["from"], stanza["to"], error)
         reply = stanza.reply(clear=True)
+        reply["id"] = stanza["id"]  # an error carries the id of the stanza it answers
         reply["type"] = "error"
-        reply["error"]["condition"] = condition
-        reply["error"]["type"] = kind
-        reply["error"]["text"] = getattr(error, "detail", "") or condition
+        error_element = reply["error"]
+        error_element["type"] = kind
+        error_element["text"] = getattr(error, "detail", "") or condition
+        # Set by hand: slixmpp keeps its default for conditions it does not list
+        # (policy-violation).
+        for child in list(error_element.xml):
+            if child.tag.startswith(STANZA_ERRORS) and not child.tag.endswith("}text"):
+                error_element.xml.remove(child)
+        error_element.xml.insert(0, ElementTree.Element(f"{STANZA_ERRORS}{condition}"))
         reply.send()
 
     async def on_message(self, msg) -> None:
@@ -195,8 +225,7 @@ class Gateway(ComponentXMPP):
             self.refuse(msg, error, what="message")
 
     async def on_message_error(self, msg) -> None:
-        condition = msg["error"]["condition"] or "error"
-        text = msg["error"]["text"]
+        condition, text = stanza_error(msg)
         detail = f"Not delivered to {msg['from'].bare}: {condition}" + (
             f" ({text})" if text else ""
         )

@@ -40,13 +40,16 @@ def test_inbound_message_reaches_parley_person_live_and_reply_goes_back(
     # when bob writes to alice@gw.localhost
     bob.message_send(f"alice@{COMPONENT}", "Hello from XMPP")
 
-    # then alice is told of a new external direct conversation and receives the message live
-    new = alice_ws.take("message.new")
-    assert new["message"]["body"] == "Hello from XMPP"
-    assert new["message"]["sender"]["username"] == BOB
-    assert new["message"]["sender"]["display_name"] == BOB
-    assert new["message"]["delivery_error"] is None
-    conversation = Conversation.objects.get(pk=new["message"]["conversation"])
+    # then alice is told of a new external direct conversation holding the message (a client
+    # syncs a new conversation: its first message.new may precede the socket's subscription)
+    joined = alice_ws.take("conversation.updated")
+    assert joined["conversation"]["is_external"] is True
+    assert joined["conversation"]["last_seq"] == 1
+    alice_ws.send(type="sync", conversation=joined["conversation"]["id"], after_seq=0, ref="s")
+    [first] = alice_ws.take("sync.batch")["messages"]
+    assert first["body"] == "Hello from XMPP"
+    assert first["sender"] == {"username": BOB, "display_name": BOB}
+    conversation = Conversation.objects.get(pk=joined["conversation"]["id"])
     assert conversation.kind == "direct"
     assert conversation.is_external is True
     external = Person.objects.get(username=BOB)
@@ -66,13 +69,20 @@ def test_inbound_message_reaches_parley_person_live_and_reply_goes_back(
     assert outbound.sent_at is not None
     assert outbound.failed_at is None
 
-    # and both messages are archived as external under the conversation's chain
+    # when bob answers, alice receives it live over /ws/
+    bob.message_send(f"alice@{COMPONENT}", "Thanks!")
+    live = alice_ws.take("message.new", where=lambda f: f["message"]["body"] == "Thanks!")
+    assert live["message"]["sender"]["username"] == BOB
+    assert live["message"]["delivery_error"] is None
+
+    # and the messages are archived as external under the conversation's chain
     records = ArchiveRecord.objects.filter(
         conversation_id=conversation.pk, event=ArchiveEvent.MESSAGE_POSTED
     ).order_by("chain_index")
     assert [(r.actor_username, r.body, r.is_external) for r in records] == [
         (BOB, "Hello from XMPP", True),
         ("alice", "Hi Bob, Alice here", True),
+        (BOB, "Thanks!", True),
     ]
 
 

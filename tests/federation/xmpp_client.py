@@ -15,6 +15,20 @@ import slixmpp
 TIMEOUT = 15.0
 
 
+STANZA_ERRORS = "{urn:ietf:params:xml:ns:xmpp-stanzas}"
+
+
+def _error(stanza) -> str:
+    # Read from the XML: slixmpp reports conditions it does not list (policy-violation) as
+    # feature-not-implemented.
+    for child in stanza.xml:
+        if child.tag.endswith("}error"):
+            for item in child:
+                if item.tag.startswith(STANZA_ERRORS) and not item.tag.endswith("}text"):
+                    return item.tag[len(STANZA_ERRORS) :]
+    return ""
+
+
 def _message(msg) -> dict:
     return {
         "kind": "message",
@@ -23,7 +37,7 @@ def _message(msg) -> dict:
         "to": str(msg["to"]),
         "id": msg["id"],
         "body": msg["body"],
-        "error": msg["error"]["condition"] if msg["type"] == "error" else "",
+        "error": _error(msg),
     }
 
 
@@ -36,7 +50,7 @@ def _presence(pres) -> dict:
         "id": pres["id"],
         "show": pres["show"],
         "status": pres["status"],
-        "error": pres["error"]["condition"] if pres["type"] == "error" else "",
+        "error": _error(pres),
     }
 
 
