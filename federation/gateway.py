@@ -140,7 +140,6 @@ class Gateway(ComponentXMPP):
         self.is_stopping = False
         self.wake = asyncio.Event()
         self.watchers: dict[int, RemoteWatcher] = {}  # by the external person's id
-        self.watchers_by_jid: dict[str, RemoteWatcher] = {}
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -271,14 +270,16 @@ class Gateway(ComponentXMPP):
                 log.warning("ignored presence %s from %s: %s", kind, sender, error)
 
     async def answer_probe(self, pres) -> None:
-        await database_sync_to_async(inbound.domain_check)(domain=pres["from"].domain)
         local, jid = pres["to"].user, pres["from"].bare
-        watcher = self.watchers_by_jid.get(jid)
-        if watcher is None or local not in watcher.locals:
+        await database_sync_to_async(inbound.domain_check)(domain=pres["from"].domain)
+        pair = await database_sync_to_async(selectors.subscription_watching_get)(
+            local_username=local, remote_jid=jid
+        )
+        if pair is None:
             self.send_presence(pto=jid, pfrom=self.jid_of(local), ptype="unsubscribed")
             return
         _, projection = await database_sync_to_async(selectors.presence_for_remote)(
-            local_id=watcher.locals[local], remote_id=watcher.person_id
+            local_id=pair.local_id, remote_id=pair.remote_id
         )
         self.presence_send(local=local, jid=jid, projection=projection)
 
@@ -290,7 +291,6 @@ class Gateway(ComponentXMPP):
         if watcher is None:
             watcher = RemoteWatcher(self, person_id=pair.remote_id, jid=pair.remote_jid)
             self.watchers[pair.remote_id] = watcher
-            self.watchers_by_jid[pair.remote_jid] = watcher
             await hub.attach(watcher)
         watcher.locals[pair.local_username] = pair.local_id
         key, projection = await database_sync_to_async(selectors.presence_for_remote)(

@@ -69,6 +69,14 @@ def subscription_list_watching() -> list[Pair]:
     return _subscriptions(remote_sees_local=True)
 
 
+def subscription_watching_get(*, local_username: str, remote_jid: str) -> Pair | None:
+    """Return the pair if the external person may receive the Parley person's presence."""
+    pairs = _subscriptions(
+        remote_sees_local=True, local__username=local_username, remote__xmpp_address__jid=remote_jid
+    )
+    return pairs[0] if pairs else None
+
+
 def subscription_list_to_probe() -> list[Pair]:
     """Return the pairs where the Parley person asked for the external person's presence."""
     return _subscriptions(is_requested=True)

@@ -90,6 +90,9 @@ class XmppClient:
         self.loop.run_forever()
 
     async def _on_start(self, _event) -> None:
+        # Asking for the roster makes this an "interested resource": the server then pushes
+        # roster changes and subscription answers to it.
+        await self.xmpp.get_roster()
         self.xmpp.send_presence()
         self.ready.set()
 
@@ -122,6 +125,17 @@ class XmppClient:
 
     def presence_send(self, **kwargs) -> None:
         self._call(self.xmpp.send_presence, **kwargs)
+
+    def roster_wait(self, jid: str, subscription: set[str], *, timeout: float = TIMEOUT) -> str:
+        """Wait until the server's roster shows this subscription state with jid."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self._call(lambda: self.xmpp.client_roster[jid]["subscription"])
+            if state in subscription:
+                return state
+            if time.monotonic() > deadline:
+                pytest.fail(f"{self.jid}'s roster has {jid} as {state!r}, not {subscription}")
+            time.sleep(0.1)
 
     def take(self, where, *, what: str, timeout: float = TIMEOUT) -> dict:
         """Return (and remove) the first stanza matching where; keep the others."""
