@@ -46,24 +46,24 @@ class Federation:
     prosody: Prosody
     cluster: Cluster
     gateway: Process
-    connections_seen: int = 0
 
     @property
     def server(self) -> Server:
         return self.cluster.a
 
-    def gateway_connections(self) -> int:
-        return self.gateway.log_path.read_text(errors="replace").count("XMPP gateway connected")
-
     def wait_gateway_connected(self, *, count: int) -> None:
         """Wait until the gateway has (re)connected to Prosody `count` times in all."""
+        self.wait_gateway_log("XMPP gateway connected", count=count)
+
+    def wait_gateway_log(self, text: str, *, count: int) -> None:
+        """Wait until the gateway's log holds a line `count` times."""
         deadline = time.monotonic() + CONNECT_TIMEOUT
-        while self.gateway_connections() < count:
+        while self.gateway.log_path.read_text(errors="replace").count(text) < count:
             if self.gateway.popen.poll() is not None:
                 pytest.fail(f"the gateway exited:\n{self.gateway.log_tail()}")
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"the gateway did not connect to Prosody:\n{self.gateway.log_tail()}\n"
+                    f"the gateway's log has no {text!r} x{count}:\n{self.gateway.log_tail()}\n"
                     f"--- prosody ---\n{self.prosody.log_tail()}"
                 )
             time.sleep(0.1)
