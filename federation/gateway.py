@@ -138,6 +138,7 @@ class Gateway(ComponentXMPP):
         self.add_event_handler("presence", self.on_presence)
         self.is_live = False
         self.is_stopping = False
+        self.reconnect_delay = 1.0
         self.wake = asyncio.Event()
         self.watchers: dict[int, RemoteWatcher] = {}  # by the external person's id
 
@@ -172,17 +173,28 @@ class Gateway(ComponentXMPP):
         self.wake.set()
 
     async def on_disconnected(self, reason) -> None:
-        if not self.is_live and not self.is_stopping:
-            return  # a failed attempt: slixmpp's connect loop retries by itself
-        self.is_live = False
+        # Fired only for a stream that was opened: a refused TCP connection goes through
+        # reschedule_connection_attempt instead.
+        was_live, self.is_live = self.is_live, False
         closed = await database_sync_to_async(inbound.external_endpoints_close)()
         if self.is_stopping:
             return
+        if was_live:
+            self.reconnect_delay = 1.0
+        else:  # the server closed the stream before accepting us (wrong secret or domain?)
+            self.reconnect_delay = min(
+                settings.PARLEY_XMPP_RECONNECT_MAX_SECONDS, self.reconnect_delay * 2
+            )
+            reason = reason or "the server refused the component handshake; check the secret"
         log.warning(
-            "XMPP stream lost (%s); %d external endpoints closed; reconnecting", reason, closed
+            "XMPP stream lost (%s); %d external endpoints closed; reconnecting in %.0f s",
+            reason,
+            closed,
+            self.reconnect_delay,
         )
-        await asyncio.sleep(1.0)
-        self.connect()
+        await asyncio.sleep(self.reconnect_delay)
+        if not self.is_stopping:
+            self.connect()
 
     def jid_of(self, username: str) -> str:
         return f"{username}@{self.domain}"
@@ -252,6 +264,7 @@ class Gateway(ComponentXMPP):
                     self.send_presence(
                         pto=sender.bare, pfrom=self.jid_of(local), ptype="unsubscribed"
                     )
+                    await self.unwatch(remote_jid=sender.bare, local=local)
             elif kind == "probe":
                 await self.answer_probe(pres)
             elif kind != "error":
@@ -298,6 +311,13 @@ class Gateway(ComponentXMPP):
         )
         await hub.watch(watcher, pair.local_id, key)
         self.presence_send(local=pair.local_username, jid=pair.remote_jid, projection=projection)
+
+    async def unwatch(self, *, remote_jid: str, local: str) -> None:
+        """Stop sending the Parley person's presence to the external person."""
+        hub = await fanout.hub_get()
+        for watcher in self.watchers.values():
+            if watcher.jid == remote_jid and local in watcher.locals:
+                hub.unwatch(watcher, watcher.locals.pop(local))
 
     def presence_send(self, *, local: str, jid: str, projection: dict) -> None:
         if not self.is_live:

@@ -1,6 +1,7 @@
 """Presence both ways across the gateway against real Prosody, after the privacy projection."""
 
 import json
+import time
 import urllib.request
 from urllib.parse import quote
 
@@ -99,6 +100,14 @@ def test_external_subscriber_sees_parley_presence_at_the_external_level(
     bob.take(from_alice("unavailable"), what="alice offline to a blocked watcher")
     alice_ws.send(type="presence.set", availability="available", ref="p3")
     bob.nothing(lambda s: s["kind"] == "presence" and s["type"] != "unavailable", seconds=2)
+
+    # when bob unsubscribes, the subscription ends in Parley too
+    bob.presence_send(pto=ALICE, ptype="unsubscribe")
+    deadline = time.monotonic() + 10
+    while subscription.remote_sees_local and time.monotonic() < deadline:
+        time.sleep(0.1)
+        subscription.refresh_from_db()
+    assert subscription.remote_sees_local is False
 
 
 def test_parley_person_sees_external_presence(federation, partners, alice, ws_connect, xmpp_login):
