@@ -171,6 +171,11 @@ class XmppClient:
 
             async def stop():
                 await self.xmpp.disconnect(wait=1.0)
+                # Finish slixmpp's own tasks here, or they complain when collected later.
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
                 self.loop.stop()
 
             self.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(stop()))
