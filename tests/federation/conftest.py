@@ -1,4 +1,4 @@
-"""Real parts for the federation tests: Prosody on loopback, one uvicorn server and the XMPP
+"""Real parts for the federation tests: Prosody on loopback, two uvicorn servers and the XMPP
 gateway (`manage.py xmpp_gateway`) as their own processes on the test database and Redis.
 
 Tests using them must be `@pytest.mark.django_db(transaction=True)`: the processes only see
@@ -71,7 +71,7 @@ class Federation:
 
 @pytest.fixture(scope="module")
 def federation(django_db_setup, tmp_path_factory) -> Iterator[Federation]:
-    """Prosody, one Parley server and the gateway, for the module."""
+    """Prosody, two Parley servers and the gateway, for the module."""
     prosody_or_skip()
     prosody = prosody_create()
     log_dir = tmp_path_factory.mktemp("federation-logs")
@@ -83,7 +83,7 @@ def federation(django_db_setup, tmp_path_factory) -> Iterator[Federation]:
         with cluster_running(
             log_dir,
             with_worker=False,
-            server_names=("server-a",),
+            server_names=("server-a", "server-b"),
             extra_env={"PARLEY_CHANNEL_PREFIX": f"parley-fed-{os.getpid()}"},
         ) as cluster:
             env = {
@@ -136,9 +136,9 @@ def xmpp_login(federation) -> Iterator:
 def ws_connect(federation, transactional_db) -> Iterator:
     clients: list[Client] = []
 
-    def open_client(person: Person) -> Client:
+    def open_client(person: Person, server: Server | None = None) -> Client:
         _, token = directory.token_create(person=person)
-        client = Client(person, federation.server, token)
+        client = Client(person, server or federation.server, token)
         clients.append(client)
         return client
 

@@ -33,8 +33,9 @@ def http_post_json(server, path: str, *, token: str, payload: dict) -> tuple[int
 def test_inbound_message_reaches_parley_person_live_and_reply_goes_back(
     federation, partners, alice, ws_connect, xmpp_login
 ):
-    # given alice online over /ws/ and bob logged in to Prosody on a partner domain
-    alice_ws = ws_connect(alice)
+    # given alice online over /ws/ on the second server process and bob logged in to Prosody
+    # on a partner domain
+    alice_ws = ws_connect(alice, federation.cluster.b)
     bob = xmpp_login("bob")
 
     # when bob writes to alice@gw.localhost

@@ -8,13 +8,15 @@ from urllib.parse import quote
 import pytest
 
 from federation.models import Subscription
+from federation.services.inbound import external_person_get_or_create
 from presence.models import Contact
 from tests.federation.prosody import COMPONENT, EXTERNAL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BOB = f"bob@{EXTERNAL}"
-DAVE = f"dave@{EXTERNAL}"  # each test its own XMPP user: Prosody keeps rosters
+DAVE = f"dave@{EXTERNAL}"
+ERIN = f"erin@{EXTERNAL}"  # each test its own XMPP user: Prosody keeps rosters
 ALICE = f"alice@{COMPONENT}"
 
 
@@ -133,3 +135,32 @@ def test_parley_person_sees_external_presence(federation, partners, alice, ws_co
     alice_ws.take("presence.update", user=DAVE, availability="offline")
     subscription = Subscription.objects.get(local=alice, remote__username=DAVE)
     assert (subscription.local_sees_remote, subscription.is_requested) == (True, True)
+
+
+def test_adding_an_external_contact_asks_for_their_presence(
+    federation, partners, alice, ws_connect, xmpp_login
+):
+    # given erin, known to Parley from an earlier contact, and online on her XMPP server
+    erin_person = external_person_get_or_create(jid=ERIN)
+    erin = xmpp_login("erin")
+    alice_ws = ws_connect(alice)
+
+    # when alice adds her as a contact through the API
+    status, contact = http_json(
+        federation.server,
+        "POST",
+        "/api/v1/contacts/",
+        token=alice_ws.token,
+        payload={"username": ERIN},
+    )
+    assert (status, contact["relationship"]) == (201, "external")
+
+    # then the gateway asks erin for her presence; her client approves and alice sees her online
+    erin.take(from_alice("subscribe"), what="the subscription request")
+    alice_ws.send(type="presence.subscribe", users=[ERIN], ref="w")
+    seen = alice_ws.take("presence.update", user=ERIN)
+    if seen["availability"] != "available":  # erin's presence may still be on its way
+        alice_ws.take("presence.update", user=ERIN, availability="available")
+    subscription = Subscription.objects.get(local=alice, remote=erin_person)
+    assert (subscription.is_requested, subscription.local_sees_remote) == (True, True)
+    assert subscription.remote_sees_local is False  # erin did not ask for alice's presence
