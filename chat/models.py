@@ -87,6 +87,8 @@ class Message(models.Model):
     created_at = models.DateTimeField()
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Set when a message to an external person could not be delivered over federation.
+    delivery_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         constraints = [

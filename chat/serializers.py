@@ -27,6 +27,7 @@ def message_to_dict(message: Message) -> dict:
         "edited_at": timestamp(message.edited_at),
         "deleted": message.deleted_at is not None,
         "client_id": message.client_id,
+        "delivery_error": message.delivery_error or None,
     }
 
 
@@ -109,3 +110,7 @@ class MessageSerializer(serializers.Serializer):
     edited_at = serializers.DateTimeField(allow_null=True)
     deleted = serializers.BooleanField()
     client_id = serializers.CharField()
+    delivery_error = serializers.CharField(
+        allow_null=True,
+        help_text="Why a message to an external (federated) person was not delivered, or null.",
+    )

@@ -30,6 +30,7 @@ from chat.selectors import (
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.models import Person
 from directory.selectors import person_get_active
+from federation.services import outbound as federation_outbound
 
 CLIENT_ID_MAX = 64
 
@@ -321,6 +322,8 @@ def message_post(
         body=body,
     )
     SearchOutbox.objects.create(message_id=message.pk)
+    if conversation.is_external:
+        federation_outbound.outbound_enqueue(message=message, conversation=conversation)
     transaction.on_commit(lambda: realtime.message_new(message), robust=True)
     transaction.on_commit(_search_index_queue, robust=True)
     return message, True

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "archiving",
     "chat",
     "presence",
+    "federation",
     "web",
 ]
 
@@ -222,6 +223,21 @@ PARLEY_IDLE_INACTIVE_SECONDS = env.float("PARLEY_IDLE_INACTIVE_SECONDS", default
 PARLEY_IDLE_AWAY_SECONDS = env.float("PARLEY_IDLE_AWAY_SECONDS", default=300.0)
 # Calendar presence: Exchange free/busy read through EWS by a service account allowed to read
 # free/busy (presence/integrations/exchange.py). Off while the EWS URL is empty.
+# Federation (XMPP): `manage.py xmpp_gateway` joins the organisation's XMPP server as an
+# XEP-0114 component; off unless host, component domain and secret are set.
+PARLEY_XMPP_HOST = env.str("PARLEY_XMPP_HOST", default="")
+PARLEY_XMPP_PORT = env.int("PARLEY_XMPP_PORT", default=5347)
+PARLEY_XMPP_COMPONENT = env.str("PARLEY_XMPP_COMPONENT", default="")
+PARLEY_XMPP_SECRET = env.str("PARLEY_XMPP_SECRET", default="")
+# Open federation: any domain not blocked may talk to Parley (default: allowed partners only).
+PARLEY_XMPP_OPEN_FEDERATION = env.bool("PARLEY_XMPP_OPEN_FEDERATION", default=False)
+# How often the gateway looks for unsent messages and contact requests (it is also woken at
+# once through the channel layer), and how long a message may wait before it is reported
+# undeliverable.
+PARLEY_XMPP_POLL_SECONDS = env.float("PARLEY_XMPP_POLL_SECONDS", default=5.0)
+PARLEY_XMPP_UNDELIVERABLE_SECONDS = env.float("PARLEY_XMPP_UNDELIVERABLE_SECONDS", default=86400.0)
+PARLEY_XMPP_RECONNECT_MAX_SECONDS = env.float("PARLEY_XMPP_RECONNECT_MAX_SECONDS", default=30.0)
+
 PARLEY_EXCHANGE_EWS_URL = env.str("PARLEY_EXCHANGE_EWS_URL", default="")
 PARLEY_EXCHANGE_USERNAME = env.str("PARLEY_EXCHANGE_USERNAME", default="")
 PARLEY_EXCHANGE_PASSWORD = env.str("PARLEY_EXCHANGE_PASSWORD", default="")

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from directory import services
-from directory.models import ApiToken, Department, Person
+from directory.models import ApiToken, Department, FederationPartner, Person
 
 
 @admin.register(Person)
@@ -52,3 +52,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(FederationPartner)
+class FederationPartnerAdmin(admin.ModelAdmin):
+    list_display = ("domain", "status", "note", "created_at")
+    list_filter = ("status",)
+    search_fields = ("domain",)
+
+    def save_model(self, request, obj, form, change):
+        obj.domain = obj.domain.strip().lower()  # JID domains compare in lower case
+        super().save_model(request, obj, form, change)

@@ -64,3 +64,28 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class FederationPartner(models.Model):
+    """An XMPP domain Parley federates with (allowed) or refuses (blocked).
+
+    Domains not listed are refused unless open federation is on
+    (settings.PARLEY_XMPP_OPEN_FEDERATION); a blocked domain is refused even then.
+    """
+
+    class Status(models.TextChoices):
+        ALLOWED = "allowed"
+        BLOCKED = "blocked"
+
+    domain = models.CharField(
+        max_length=255, unique=True, help_text="The XMPP domain, e.g. partner.example (lower case)."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ALLOWED)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return f"{self.domain} ({self.status})"

@@ -39,6 +39,35 @@ else
   unset PARLEY_TEST_REDIS_URL
   echo "tests: no Redis on $redis_host:6379; tests that need it skip."
 fi
+# Debian packages some tests drive for real (a self-contained block: other branches add theirs
+# with the same function). Installed as root when missing; a package that cannot be installed
+# fails CI, elsewhere its tests skip with the reason.
+apt_updated=false
+ensure_debian_packages() {  # package...
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$package")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "tests: installing ${missing[*]} with apt-get"
+    if [[ $apt_updated == false ]]; then
+      apt-get update -q >/dev/null && apt_updated=true
+    fi
+    if apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" \
+      >/dev/null; then
+      return 0
+    fi
+  fi
+  if [[ ${CI:-} == true ]]; then
+    echo "tests: cannot install ${missing[*]}, and CI needs it." >&2
+    exit 1
+  fi
+  echo "tests: ${missing[*]} missing and not installable here; their tests skip."
+}
+# Prosody (with lua-unbound, or it blocks on a prompt at start) for tests/federation.
+ensure_debian_packages prosody lua-unbound
 # The unit tests use the in-memory channel layer and in-process tasks; the end-to-end tests
 # start their own servers and Celery worker on PostgreSQL and Redis.
 unset REDIS_URL CELERY_BROKER_URL DJANGO_PRODUCTION

@@ -16,6 +16,7 @@ MESSAGE_FIELDS = {
     "edited_at",
     "deleted",
     "client_id",
+    "delivery_error",
 }
 
 

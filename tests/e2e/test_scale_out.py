@@ -64,6 +64,7 @@ def test_message_sent_on_one_server_reaches_a_socket_on_the_other(
         "edited_at": None,
         "deleted": False,
         "client_id": "m1",
+        "delivery_error": None,
     }
     assert new["message"]["created_at"].endswith("Z")
     assert bob_ws.unread == []
