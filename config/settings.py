@@ -198,6 +198,7 @@ PARLEY_WS_RATE_PER_SECOND = env.float("PARLEY_WS_RATE_PER_SECOND", default=30.0)
 PARLEY_WS_RATE_BURST = env.int("PARLEY_WS_RATE_BURST", default=60)
 PARLEY_FANOUT_SHARDS = env.int("PARLEY_FANOUT_SHARDS", default=64)
 PARLEY_SYNC_BATCH = env.int("PARLEY_SYNC_BATCH", default=200)
+PARLEY_FILE_MAX_BYTES = env.int("PARLEY_FILE_MAX_BYTES", default=10 * 1024 * 1024)
 PARLEY_SEARCH_BACKEND = env.str("PARLEY_SEARCH_BACKEND", default="database")
 # Presence: endpoints are refreshed every heartbeat by their server process and expire when
 # it stops (a process that died); idle endpoints turn inactive, then away.

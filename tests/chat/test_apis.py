@@ -16,6 +16,8 @@ MESSAGE_FIELDS = {
     "edited_at",
     "deleted",
     "client_id",
+    "removed_by",
+    "file",
 }
 
 

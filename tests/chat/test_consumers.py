@@ -217,6 +217,8 @@ async def test_message_send_acks_the_sender_and_delivers_message_new_to_the_othe
         "edited_at": None,
         "deleted": False,
         "client_id": "c-1",
+        "removed_by": None,
+        "file": None,
     }
     assert await receive(bob_ws) == [{"type": "message.new", "message": expected_message}]
     assert frames["message.new"] == {"type": "message.new", "message": expected_message}
@@ -352,6 +354,8 @@ async def test_message_edit_broadcasts_the_update_and_the_archive_keeps_the_orig
             "edited_at": Timestamp(),
             "deleted": False,
             "client_id": "c1",
+            "removed_by": None,
+            "file": None,
         },
     }
     assert frames["message.updated"] == updated
