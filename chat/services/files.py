@@ -77,7 +77,7 @@ def file_name_sanitise(name: str) -> str:
     if len(name) > 255:
         stem, dot, suffix = name.rpartition(".")
         name = (
-            (stem[: 250 - len(suffix)] + dot + suffix) if dot and len(suffix) < 10 else name[:255]
+            (stem[: 254 - len(suffix)] + dot + suffix) if dot and len(suffix) < 10 else name[:255]
         )
     return name
 

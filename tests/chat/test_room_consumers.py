@@ -6,6 +6,7 @@ import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from archiving.models import ArchiveRecord
 from chat import services
 from chat.models import Message
 from config.asgi import application
@@ -133,3 +134,29 @@ async def test_a_managers_removal_shows_its_notice_in_message_updated(socket_of,
     assert frame["type"] == "message.updated"
     assert (frame["message"]["deleted"], frame["message"]["body"]) == (True, "")
     assert frame["message"]["removed_by"] == "alice"
+
+
+async def test_a_newcomers_sync_of_the_backlog_is_one_history_view(socket_of, alice, bob):
+    room = await database_sync_to_async(services.room_create)(creator=alice, title="Flow")
+    for i in range(3):
+        await database_sync_to_async(services.message_post)(
+            sender=alice, conversation_id=room.pk, body=f"m{i}"
+        )
+    await database_sync_to_async(services.room_join)(person=bob, room_id=room.pk)
+    bob_ws = await socket_of(bob)
+
+    await bob_ws.send_json_to({"type": "sync", "ref": "s", "conversation": room.pk, "after_seq": 0})
+    batch = await bob_ws.receive_json_from(timeout=TIMEOUT)
+    await bob_ws.send_json_to({"type": "sync", "ref": "t", "conversation": room.pk, "after_seq": 3})
+    empty = await bob_ws.receive_json_from(timeout=TIMEOUT)
+
+    assert [m["body"] for m in batch["messages"]] == ["m0", "m1", "m2"]
+    assert empty["messages"] == []
+    views = await database_sync_to_async(
+        lambda: list(
+            ArchiveRecord.objects.filter(event="history.viewed").values_list(
+                "actor_username", "payload"
+            )
+        )
+    )()
+    assert views == [("bob", {"from_seq": 1, "to_seq": 3, "count": 3})]
