@@ -14,6 +14,8 @@ from chat.apis.conversations import _int_param
 from chat.serializers import StrictCharField, message_to_dict
 from directory.exceptions import InvalidInput
 
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
+
 
 class FileUploadApi(APIView):
     """Post a file (multipart field `file`) into a conversation or room: 201 with the message
@@ -25,10 +27,17 @@ class FileUploadApi(APIView):
         request={"multipart/form-data": OpenApiTypes.OBJECT}, responses={201: OpenApiTypes.OBJECT}
     )
     def post(self, request, conversation_id: int):
+        limit = services.file_size_limit()
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+            # Refused before the body is read and spooled to disk.
+            raise services.PayloadTooLarge(
+                f"The upload is {declared} bytes; files are limited to {limit} bytes.",
+                code="file_too_large",
+            )
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput("Send the file as the multipart field 'file'.", code="file_missing")
-        limit = services.file_size_limit()
         if upload.size > limit:
             # Refused before reading the whole upload into memory.
             raise services.PayloadTooLarge(

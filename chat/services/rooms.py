@@ -19,7 +19,7 @@ from chat.selectors import (
     participation_active,
     room_get_visible,
 )
-from chat.services.messages import _capture, _conversation_start
+from chat.services.messages import _capture, _conversation_start, participant_leave
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.models import Person
 from directory.selectors import person_get_active
@@ -265,8 +265,6 @@ def room_leave(*, person: Person, room_id: int) -> None:
         )
     Conversation.objects.select_for_update().filter(pk=room_id).first()
     _last_manager_check(participation, leaving=True)
-    from chat.services.messages import participant_leave
-
     participant_leave(person=person, conversation_id=room_id)
 
 

@@ -182,3 +182,15 @@ def test_file_names_are_sanitised():
     assert services.file_name_sanitise("...") == "file"
     long_name = services.file_name_sanitise("x" * 300 + ".pdf")
     assert (len(long_name), long_name[-5:]) == (255, "x.pdf")
+
+
+def test_an_oversized_upload_is_refused_from_its_content_length(alice, api_client_for, settings):
+    settings.PARLEY_FILE_MAX_BYTES = 1024
+    room = services.room_create(creator=alice, title="R")
+    before = written()
+
+    response = upload(api_client_for(alice), room.pk, "big.txt", b"x" * (70 * 1024), "text/plain")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "file_too_large")
+    assert "files are limited to 1024 bytes" in response.json()["error"]["detail"]
+    assert written() == before
