@@ -102,7 +102,7 @@ def feed_to_dict(feed) -> dict:
 class FeedListCreateApi(APIView):
     """My topic feeds; create one (words, #hashtags, rooms, authors)."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="feeds_list")
     def get(self, request):
         feeds = selectors.feed_list_for_person(person_id=request.user.pk)
         return Response({"results": [feed_to_dict(f) for f in feeds]})

@@ -68,6 +68,7 @@ class RoomListCreateApi(APIView):
             OpenApiParameter("offset", int),
         ],
         responses=OpenApiTypes.OBJECT,
+        operation_id="rooms_list",
     )
     def get(self, request):
         query = request.query_params.get("q", "").strip()
