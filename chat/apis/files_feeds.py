@@ -80,7 +80,9 @@ class FeedInputSerializer(serializers.Serializer):
         child=StrictCharField(max_length=101), required=False, default=list
     )
     rooms = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        default=list,
     )
     authors = serializers.ListField(
         child=StrictCharField(max_length=150), required=False, default=list

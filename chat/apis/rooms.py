@@ -20,13 +20,16 @@ from directory.serializers import person_summary
 from presence.selectors import presence_for_watcher_many
 
 MEMBERS_PAGE = 200
+MAX_ID = 2**63 - 1  # bigint: a larger id would reach the database as an overflow
 
 
 class RoomCreateInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
     topic = StrictCharField(max_length=500, required=False, default="", allow_blank=True)
     description = StrictCharField(max_length=5000, required=False, default="", allow_blank=True)
-    category = serializers.IntegerField(required=False, allow_null=True, default=None)
+    category = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=MAX_ID
+    )
     privacy = serializers.ChoiceField(["open", "closed", "secret"], default="open")
     kind = serializers.ChoiceField(["normal", "auditorium"], default="normal")
 
@@ -35,7 +38,9 @@ class RoomUpdateInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200, required=False)
     topic = StrictCharField(max_length=500, required=False, allow_blank=True)
     description = StrictCharField(max_length=5000, required=False, allow_blank=True)
-    category = serializers.IntegerField(required=False, allow_null=True)
+    category = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
     privacy = serializers.ChoiceField(["open", "closed", "secret"], required=False)
     kind = serializers.ChoiceField(["normal", "auditorium"], required=False)
 
@@ -51,6 +56,16 @@ class RoleInputSerializer(serializers.Serializer):
 
 class InvitationInputSerializer(serializers.Serializer):
     username = StrictCharField(max_length=150)
+
+
+MAX_OFFSET = 1_000_000
+
+
+def _offset_param(request) -> int:
+    offset = _int_param(request, "offset", default=0)
+    if offset > MAX_OFFSET:
+        raise InvalidInput(f"offset must be at most {MAX_OFFSET}; narrow the search instead.")
+    return offset
 
 
 def _room(request, room_id: int) -> dict:
@@ -75,7 +90,7 @@ class RoomListCreateApi(APIView):
         if len(query) > 200:
             raise InvalidInput("q is limited to 200 characters.")
         limit = min(_int_param(request, "limit", default=50, minimum=1), 200)
-        offset = _int_param(request, "offset", default=0)
+        offset = _offset_param(request)
         rooms, total = selectors.room_list_visible_to(
             person_id=request.user.pk,
             query=query,
@@ -147,7 +162,7 @@ class RoomMemberListAddApi(APIView):
         if not room.is_member and room.privacy != "open":
             raise Forbidden("Only the room's members see who is in it.", code="not_member")
         limit = min(_int_param(request, "limit", default=MEMBERS_PAGE, minimum=1), MEMBERS_PAGE)
-        offset = _int_param(request, "offset", default=0)
+        offset = _offset_param(request)
         members = selectors.room_members_list(room_id=room.pk, limit=limit, offset=offset)
         presence = presence_for_watcher_many(
             people=[m.person for m in members], watcher=request.user

@@ -149,3 +149,12 @@ def test_matching_cost_does_not_grow_with_the_number_of_feeds(alice, bob, make_p
         post(alice, room, "plain words again")
 
     assert len(with_feeds) == len(without_feeds)
+
+
+def test_a_room_id_beyond_bigint_is_a_clear_400(alice, api_client_for):
+    response = api_client_for(alice).post(
+        "/api/v1/feeds/", {"name": "x", "rooms": [2**70]}, format="json"
+    )
+
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid")
+    assert Feed.objects.count() == 0

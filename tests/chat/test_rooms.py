@@ -452,3 +452,13 @@ def test_room_create_in_a_category_needs_creator_rights(make_person, api_client_
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "not_category_creator")
     assert written() == before
     assert Conversation.objects.filter(kind="room").count() == 0
+
+
+def test_a_huge_directory_offset_is_a_clear_400(alice, api_client_for):
+    response = api_client_for(alice).get("/api/v1/rooms/", {"offset": "9" * 30})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid",
+        "detail": "offset must be at most 1000000; narrow the search instead.",
+    }
