@@ -189,6 +189,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "search-index-sweep": {"task": "chat.tasks.search_index_pending", "schedule": 60.0},
     "presence-sweep": {"task": "presence.tasks.presence_sweep", "schedule": 30.0},
+    # People moved into a denied department or group leave the walled rooms (reads keep them
+    # out at once; this ends the memberships and detaches live sockets).
+    "category-walls-sweep": {"task": "chat.tasks.category_walls_sweep", "schedule": 300.0},
 }
 
 # Parley limits and tuning.

@@ -9,6 +9,7 @@ from chat.services.categories import (
     category_fields,
     category_rooms_recheck,
     category_update,
+    category_walls_sweep,
 )
 from chat.services.feeds import feed_create, feed_delete, feed_mark_read, hashtags_extract
 from chat.services.files import (
@@ -51,6 +52,7 @@ __all__ = [
     "category_fields",
     "category_rooms_recheck",
     "category_update",
+    "category_walls_sweep",
     "conversation_create",
     "conversation_direct_get_or_create",
     "conversation_mark_read",

@@ -67,3 +67,17 @@ def category_rooms_recheck(*, actor: Person | None, category_id: int) -> int:
     for room in rooms.select_for_update(of=("self",)).order_by("pk"):
         removed += _room_members_recheck(room=room, actor=actor)
     return removed
+
+
+def category_walls_sweep() -> int:
+    """Re-check every category's rooms; return how many memberships ended.
+
+    Catches walls that changed without category_update: a person moved into a denied
+    department or group. Reads already keep them out; this ends the membership (archived, with
+    no actor: the system did it) and detaches their live sockets from the room.
+    """
+    removed = 0
+    for category_id in Category.objects.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            removed += category_rooms_recheck(actor=None, category_id=category_id)
+    return removed

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from archiving.models import ArchiveRecord
-from chat import services
+from chat import services, tasks
 from chat.models import Category, Invitation, Message, Participant
 from directory.exceptions import Forbidden, NotFound
 from directory.models import Department
@@ -220,3 +220,22 @@ def test_a_denied_creator_cannot_create_a_room_in_the_category(alice, research, 
 
     assert refused.value.code == "category_not_found"
     assert written() == before
+
+
+def test_the_walls_sweep_removes_people_moved_into_a_denied_department(alice, bob, carol, research):
+    # given Research is denied and bob, a member, moves into Research (no category change)
+    category = services.category_create(name="Trading", denied_departments=[research])
+    room = services.room_create(
+        creator=alice, title="R", category_id=category.pk, members=[bob, carol]
+    )
+    bob.department = research
+    bob.save()
+
+    # when the periodic task runs (twice: it is idempotent)
+    first = tasks.category_walls_sweep.delay().get()
+    second = tasks.category_walls_sweep.delay().get()
+
+    # then
+    assert (first, second) == (1, 0)
+    assert members(room) == ["alice", "carol"]
+    assert removals(room) == [("", {"person": "bob", "reason": "ethical_wall"})]

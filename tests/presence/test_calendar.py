@@ -568,8 +568,11 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         PARLEY_EXCHANGE_PASSWORD=SERVICE_PASSWORD,
     )
 
-    assert off.stdout == "['presence-sweep', 'search-index-sweep']\n"
-    assert on.stdout == "['calendar-presence-refresh', 'presence-sweep', 'search-index-sweep']\n"
+    assert off.stdout == "['category-walls-sweep', 'presence-sweep', 'search-index-sweep']\n"
+    assert on.stdout == (
+        "['calendar-presence-refresh', 'category-walls-sweep', 'presence-sweep', "
+        "'search-index-sweep']\n"
+    )
 
 
 def test_an_ews_url_without_credentials_stops_start_up_naming_the_variable():
