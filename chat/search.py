@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from chat.selectors.walls import category_walled_ids
+from chat.selectors.walls import category_walled_sql
 from directory.exceptions import InvalidInput
 
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -145,7 +145,7 @@ def message_ids_search(
     """Return ids of messages the person may read that match, newest first."""
     before = "AND m.id < %s" if before_id else ""
     # Ethical walls: the categories walling the person out, as a subquery of the same SQL.
-    walled_sql, walled_params = category_walled_ids(person_id=person_id).query.sql_with_params()
+    walled_sql, walled_params = category_walled_sql(person_id=person_id)
     visible = _VISIBLE.format(walled=walled_sql)
     if connection.vendor == "postgresql":
         sql = f"""
