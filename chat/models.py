@@ -53,7 +53,7 @@ class Conversation(models.Model):
     class Privacy(models.TextChoices):
         OPEN = "open"  # listed; anyone the category allows may join
         CLOSED = "closed"  # listed; members only, by invitation or a manager
-        SECRET = "secret"  # invisible to non-members everywhere  # noqa: S105
+        SECRET = "secret"  # noqa: S105 - a privacy level, not a credential; unlisted, members only
 
     class RoomKind(models.TextChoices):
         NORMAL = "normal"
