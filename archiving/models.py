@@ -55,7 +55,6 @@ class ArchiveEvent(models.TextChoices):
     MESSAGE_DELETED = "message.deleted"
     PARTICIPANT_JOINED = "participant.joined"
     PARTICIPANT_LEFT = "participant.left"
-    PARTICIPANT_REMOVED = "participant.removed"
     PARTICIPANT_INVITED = "participant.invited"
     INVITATION_DECLINED = "invitation.declined"
     PARTICIPANT_ROLE_CHANGED = "participant.role_changed"

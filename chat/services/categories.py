@@ -2,7 +2,7 @@
 
 Design. A wall change must take effect at once and leave a trail: every member the changed
 category now walls out is removed from each of its rooms, each removal is an archived
-`participant.removed` event with reason "ethical_wall", and their live sockets are detached
+`participant.left` event with reason "ethical_wall", and their live sockets are detached
 from the room after commit. Reads apply walls too (chat.selectors.walls), so nothing leaks in
 the moment between the change and the removals.
 """

@@ -167,7 +167,8 @@ def _member_remove(
     """End a participation in a locked room, archived, and detach the person's sockets."""
     _capture(
         room,
-        event=ArchiveEvent.PARTICIPANT_REMOVED,
+        # A leave, as the archive and its exports count membership: joined / left events.
+        event=ArchiveEvent.PARTICIPANT_LEFT,
         actor=actor,
         occurred_at=timezone.now(),
         payload={"person": participant.person.username, "reason": reason},

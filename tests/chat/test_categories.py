@@ -33,7 +33,9 @@ def members(room) -> list[str]:
 
 def removals(room) -> list[tuple[str, dict]]:
     return list(
-        ArchiveRecord.objects.filter(conversation_id=room.pk, event="participant.removed")
+        ArchiveRecord.objects.filter(
+            conversation_id=room.pk, event="participant.left", payload__has_key="reason"
+        )
         .order_by("chain_index")
         .values_list("actor_username", "payload")
     )

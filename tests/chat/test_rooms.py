@@ -277,7 +277,7 @@ def test_manager_removes_a_member_and_it_is_archived(alice, bob, api_client_for)
 
     assert response.status_code == 204
     assert events(room.pk)[-1] == (
-        "participant.removed",
+        "participant.left",
         "alice",
         {"person": "bob", "reason": "removed_by_manager"},
     )
