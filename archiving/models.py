@@ -55,6 +55,14 @@ class ArchiveEvent(models.TextChoices):
     MESSAGE_DELETED = "message.deleted"
     PARTICIPANT_JOINED = "participant.joined"
     PARTICIPANT_LEFT = "participant.left"
+    PARTICIPANT_INVITED = "participant.invited"
+    INVITATION_DECLINED = "invitation.declined"
+    PARTICIPANT_ROLE_CHANGED = "participant.role_changed"
+    MESSAGE_REMOVED_BY_MANAGER = "message.removed_by_manager"
+    HISTORY_VIEWED = "history.viewed"
+    FILE_UPLOADED = "file.uploaded"
+    FILE_DOWNLOADED = "file.downloaded"
+    ROOM_UPDATED = "room.updated"
 
 
 class ArchiveRecord(models.Model):

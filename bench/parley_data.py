@@ -18,7 +18,7 @@ def setup(args: argparse.Namespace) -> None:
     """Create C people, the big room and/or the small rooms, and one API token each."""
     from django.contrib.auth.hashers import make_password
 
-    from chat.models import Conversation, Participant
+    from chat.services import room_create
     from directory.models import Person
     from directory.services import token_create
 
@@ -35,33 +35,18 @@ def setup(args: argparse.Namespace) -> None:
         batch_size=1000,
     )
     t1 = time.monotonic()
+    # Rooms go through the room service, as in production: creator as manager, the members'
+    # wall check, the archived conversation.created event.
     big_id = 0
     if args.rooms in ("big", "both"):
-        big = Conversation.objects.create(
-            kind=Conversation.Kind.ROOM, title="bench big room", created_by=people[0]
-        )
-        Participant.objects.bulk_create(
-            [Participant(conversation=big, person=p) for p in people], batch_size=1000
-        )
-        big_id = big.pk
+        big_id = room_create(creator=people[0], title="bench big room", members=people).pk
     small_ids: list[int] = []
     if args.rooms in ("small", "both"):
         groups = [people[i : i + args.room_size] for i in range(0, len(people), args.room_size)]
-        rooms = Conversation.objects.bulk_create(
-            [
-                Conversation(kind=Conversation.Kind.ROOM, title=f"bench room {j}", created_by=g[0])
-                for j, g in enumerate(groups)
-            ]
-        )
-        Participant.objects.bulk_create(
-            [
-                Participant(conversation=r, person=p)
-                for r, g in zip(rooms, groups, strict=True)
-                for p in g
-            ],
-            batch_size=1000,
-        )
-        small_ids = [r.pk for r in rooms]
+        small_ids = [
+            room_create(creator=g[0], title=f"bench room {j}", members=g).pk
+            for j, g in enumerate(groups)
+        ]
     t2 = time.monotonic()
     tokens = [token_create(person=p, label="bench")[1] for p in people]
     t3 = time.monotonic()

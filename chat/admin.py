@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from chat.models import Conversation, Participant
+from chat import services
+from chat.models import Category, Conversation, Participant
 
 
 class ParticipantInline(admin.TabularInline):
@@ -15,8 +16,68 @@ class ParticipantInline(admin.TabularInline):
 class ConversationAdmin(admin.ModelAdmin):
     """Rooms and conversations as metadata; message text is for compliance officers only."""
 
-    list_display = ("id", "kind", "title", "last_seq", "last_message_at", "is_external")
-    list_filter = ("kind", "is_external")
-    search_fields = ("title", "topic")
+    list_display = (
+        "id",
+        "kind",
+        "title",
+        "category",
+        "privacy",
+        "room_kind",
+        "last_seq",
+        "last_message_at",
+        "is_external",
+    )
+    list_filter = ("kind", "privacy", "room_kind", "category", "is_external")
+    search_fields = ("title", "topic", "category__name")
     readonly_fields = ("direct_key", "last_seq", "last_message_at", "created_at", "created_by")
     inlines = [ParticipantInline]
+
+
+LISTS = (
+    "allowed_people",
+    "allowed_departments",
+    "allowed_groups",
+    "denied_people",
+    "denied_departments",
+    "denied_groups",
+    "creator_people",
+    "creator_departments",
+    "creator_groups",
+)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    """Room categories (ethical walls). Saving a change goes through category_update, which
+    removes the members of its rooms that the category now walls out (archived)."""
+
+    list_display = ("name", "allows_invitations", "allows_files", "keeps_history")
+    list_filter = ("allows_invitations", "allows_files", "keeps_history")
+    search_fields = ("name", "description")
+    filter_horizontal = LISTS
+    fieldsets = (
+        (None, {"fields": ("name", "description")}),
+        ("Switches", {"fields": ("allows_invitations", "allows_files", "keeps_history")}),
+        (
+            "Who may be in its rooms (empty allowed lists: everyone; denied always wins)",
+            {"fields": LISTS[:6]},
+        ),
+        ("Who may create rooms (empty: everyone allowed)", {"fields": LISTS[6:]}),
+    )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.save()  # a new category has no rooms; its lists are saved in save_related
+
+    def save_related(self, request, form, formsets, change):
+        if not change:
+            super().save_related(request, form, formsets, change)
+            return
+        fields = set(services.category_fields()) & set(form.cleaned_data)
+        services.category_update(
+            actor=request.user,
+            category_id=form.instance.pk,
+            changes={name: form.cleaned_data[name] for name in fields},
+        )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)

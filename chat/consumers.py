@@ -57,12 +57,18 @@ def _hello(person_id: int) -> dict:
     }
 
 
-def _sync(person_id: int, conversation_id: int, after_seq: int, limit: int) -> dict:
+def _sync(person, conversation_id: int, after_seq: int, limit: int) -> dict:
     participation = selectors.participation_get(
-        person_id=person_id, conversation_id=conversation_id
+        person_id=person.pk, conversation_id=conversation_id
     )
     messages = selectors.message_list_after(
         participant=participation, after_seq=after_seq, limit=limit + 1
+    )
+    services.history_view_record(
+        reader=person,
+        participation=participation,
+        messages=messages[:limit],
+        is_backward=False,
     )
     return {
         "type": "sync.batch",
@@ -258,9 +264,7 @@ class ChatConsumer(PresenceConsumerMixin, AsyncWebsocketConsumer):
         after_seq = _int_field(content, "after_seq") if "after_seq" in content else 0
         limit = _int_field(content, "limit", minimum=1) if "limit" in content else None
         limit = min(limit or settings.PARLEY_SYNC_BATCH, settings.PARLEY_SYNC_BATCH)
-        batch = await database_sync_to_async(_sync)(
-            self.person_id, conversation_id, after_seq, limit
-        )
+        batch = await database_sync_to_async(_sync)(self.person, conversation_id, after_seq, limit)
         await self._reply(ref, batch)
 
     async def on_typing(self, content: dict, ref) -> None:

@@ -1,8 +1,47 @@
-"""Conversations (direct, group, room), their participants and messages."""
+"""Conversations (direct, group, room), their participants and messages; room categories
+(ethical walls), invitations, files, hashtags and topic feeds."""
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
+
+from directory.models import Department
+
+
+class Category(models.Model):
+    """A room category and the ethical wall around its rooms.
+
+    Who may be in its rooms: everyone, unless the allowed lists (people, departments, groups)
+    name anyone, in which case only those; the denied lists always win over the allowed ones.
+    Who may create rooms in it: those allowed, narrowed to the creator lists when they name
+    anyone. Changes go through chat.services.category_update (the admin calls it too), which
+    removes members now walled out.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    allowed_people = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    allowed_departments = models.ManyToManyField(Department, blank=True, related_name="+")
+    allowed_groups = models.ManyToManyField(Group, blank=True, related_name="+")
+    denied_people = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    denied_departments = models.ManyToManyField(Department, blank=True, related_name="+")
+    denied_groups = models.ManyToManyField(Group, blank=True, related_name="+")
+    creator_people = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    creator_departments = models.ManyToManyField(Department, blank=True, related_name="+")
+    creator_groups = models.ManyToManyField(Group, blank=True, related_name="+")
+    allows_invitations = models.BooleanField(default=True)
+    allows_files = models.BooleanField(default=True)
+    keeps_history = models.BooleanField(
+        default=True, help_text="Off: people who join a room read it only from when they joined."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Conversation(models.Model):
@@ -10,6 +49,15 @@ class Conversation(models.Model):
         DIRECT = "direct"
         GROUP = "group"
         ROOM = "room"
+
+    class Privacy(models.TextChoices):
+        OPEN = "open"  # listed; anyone the category allows may join
+        CLOSED = "closed"  # listed; members only, by invitation or a manager
+        SECRET = "secret"  # noqa: S105 - a privacy level, not a credential; unlisted, members only
+
+    class RoomKind(models.TextChoices):
+        NORMAL = "normal"
+        AUDITORIUM = "auditorium"  # only presenters and managers post
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     title = models.CharField(max_length=200, blank=True)
@@ -25,8 +73,15 @@ class Conversation(models.Model):
     # The seq of the newest message; advanced under this row's lock, so seqs have no gaps.
     last_seq = models.PositiveBigIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Rooms only.
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="rooms"
+    )
+    privacy = models.CharField(max_length=10, choices=Privacy.choices, default=Privacy.OPEN)
+    room_kind = models.CharField(max_length=12, choices=RoomKind.choices, default=RoomKind.NORMAL)
 
     class Meta:
+        indexes = [models.Index(fields=["kind", "title"])]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind="direct", direct_key__isnull=False) | ~Q(kind="direct"),
@@ -89,6 +144,11 @@ class Message(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     # Set when a message to an external person could not be delivered over federation.
     delivery_error = models.CharField(max_length=300, blank=True)
+    # Username of the room manager who removed someone else's message (the visible notice).
+    removed_by = models.CharField(max_length=150, blank=True)
+    file = models.ForeignKey(
+        "chat.File", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -114,3 +174,134 @@ class SearchOutbox(models.Model):
 
     def __str__(self) -> str:
         return f"index message {self.message_id}"
+
+
+class Invitation(models.Model):
+    """An invitation to a room; accepting it makes the invitee a member."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="invitations"
+    )
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_invitations"
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "invitee"],
+                condition=Q(status="pending"),
+                name="one_pending_invitation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invitee} to {self.conversation} ({self.status})"
+
+
+def _file_path(instance: "File", filename: str) -> str:
+    # The stored name is the content hash, never the uploader's text.
+    return f"files/{instance.sha256[:2]}/{instance.sha256}"
+
+
+class File(models.Model):
+    """A file posted into a conversation. The blob is kept when its message is deleted: the
+    archive and its exports refer to it."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="files")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    blob = models.FileField(upload_to=_file_path, max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MessageHashtag(models.Model):
+    """A #hashtag of a message (lower case, without the #), for feeds and tag search."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="hashtags")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    tag = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "tag"], name="one_row_per_message_tag")
+        ]
+        indexes = [models.Index(fields=["tag", "message"])]
+
+    def __str__(self) -> str:
+        return f"#{self.tag}"
+
+
+class Feed(models.Model):
+    """A topic feed: a saved filter over every room its owner may read.
+
+    A message matches when each non-empty criterion matches: any of the words, any of the
+    hashtags, any of the rooms, any of the authors.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feeds"
+    )
+    name = models.CharField(max_length=100)
+    words = models.JSONField(default=list, blank=True)
+    hashtags = models.JSONField(default=list, blank=True)
+    room_ids = models.JSONField(default=list, blank=True)
+    author_ids = models.JSONField(default=list, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FeedTerm(models.Model):
+    """The index that finds a new message's candidate feeds in one query, not a scan."""
+
+    class Kind(models.TextChoices):
+        WORD = "word"
+        HASHTAG = "hashtag"
+        ROOM = "room"
+        AUTHOR = "author"
+
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="terms")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    value = models.CharField(max_length=100)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "value"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class FeedMatch(models.Model):
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="matches")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["feed", "message"], name="one_match_per_message")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feed_id} <- {self.message_id}"

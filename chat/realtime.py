@@ -4,7 +4,7 @@ import json
 
 from chat.models import Conversation, Message
 from chat.selectors import conversation_members
-from chat.serializers import conversation_to_dict, message_to_dict
+from chat.serializers import conversation_to_dict, invitation_to_dict, message_to_dict
 from directory import realtime as fanout
 from directory.models import Person
 from directory.serializers import person_summary
@@ -98,3 +98,33 @@ async def typing_send(*, person: Person, conversation_id: int) -> None:
         ),
         exclude_person=person.pk,
     )
+
+
+def room_updated(*, room_id: int) -> None:
+    """Tell a room's members that its name, topic, settings or roles changed."""
+    conversation = Conversation.objects.get(pk=room_id)
+    fanout.conversation_frame_send(conversation_id=room_id, frame=_conversation_frame(conversation))
+
+
+def invitation_new(*, invitation) -> None:
+    """Tell the invitee's sockets about a room invitation."""
+    fanout.person_frame_send(
+        person_id=invitation.invitee_id,
+        frame=frame({"type": "room.invited", "invitation": invitation_to_dict(invitation)}),
+    )
+
+
+def feed_match(*, message: Message, notices: list[tuple[int, int, str, int]]) -> None:
+    """Tell each feed owner's sockets that a new message matched their feed."""
+    body = message_to_dict(message)
+    for owner_id, feed_id, name, unread in notices:
+        fanout.person_frame_send(
+            person_id=owner_id,
+            frame=frame(
+                {
+                    "type": "feed.match",
+                    "feed": {"id": feed_id, "name": name, "unread": unread},
+                    "message": body,
+                }
+            ),
+        )

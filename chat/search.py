@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from chat.selectors.walls import category_walled_sql
 from directory.exceptions import InvalidInput
 
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -131,6 +132,10 @@ _VISIBLE = """
           AND m.seq > p.visible_after_seq
           AND (p.left_at IS NULL OR m.created_at <= p.left_at)
     )
+    AND NOT EXISTS (
+        SELECT 1 FROM chat_conversation c
+        WHERE c.id = m.conversation_id AND c.category_id IN ({walled})
+    )
 """
 
 
@@ -139,20 +144,23 @@ def message_ids_search(
 ) -> list[int]:
     """Return ids of messages the person may read that match, newest first."""
     before = "AND m.id < %s" if before_id else ""
+    # Ethical walls: the categories walling the person out, as a subquery of the same SQL.
+    walled_sql, walled_params = category_walled_sql(person_id=person_id)
+    visible = _VISIBLE.format(walled=walled_sql)
     if connection.vendor == "postgresql":
         sql = f"""
             SELECT m.id FROM chat_message_search s JOIN chat_message m ON m.id = s.message_id
-            WHERE s.vector @@ to_tsquery('simple', %s) {_VISIBLE} {before}
+            WHERE s.vector @@ to_tsquery('simple', %s) {visible} {before}
             ORDER BY m.id DESC LIMIT %s
         """  # noqa: S608 - only fixed fragments are formatted in; user text is a parameter
-        params = [_tsquery_expression(query), person_id]
+        params = [_tsquery_expression(query), person_id, *walled_params]
     else:
         sql = f"""
             SELECT m.id FROM chat_message_fts f JOIN chat_message m ON m.id = f.rowid
-            WHERE chat_message_fts MATCH %s {_VISIBLE} {before}
+            WHERE chat_message_fts MATCH %s {visible} {before}
             ORDER BY m.id DESC LIMIT %s
         """  # noqa: S608 - only fixed fragments are formatted in; user text is a parameter
-        params = [_fts5_expression(query), person_id]
+        params = [_fts5_expression(query), person_id, *walled_params]
     if before_id:
         params.append(before_id)
     params.append(limit)

@@ -28,6 +28,21 @@ def message_to_dict(message: Message) -> dict:
         "deleted": message.deleted_at is not None,
         "client_id": message.client_id,
         "delivery_error": message.delivery_error or None,
+        # The visible notice of a removal by a room manager (None otherwise).
+        "removed_by": message.removed_by or None,
+        "file": file_to_dict(message.file) if message.file_id is not None else None,
+    }
+
+
+def file_to_dict(file) -> dict:
+    """Return the public form of a posted file."""
+    return {
+        "id": file.pk,
+        "name": file.name,
+        "content_type": file.content_type,
+        "size": file.size,
+        "sha256": file.sha256,
+        "download_url": f"/api/v1/files/{file.pk}/download/",
     }
 
 
@@ -54,6 +69,10 @@ def conversation_to_dict(
         "last_message_at": timestamp(conversation.last_message_at),
         "created_at": timestamp(conversation.created_at),
     }
+    if conversation.kind == Conversation.Kind.ROOM:
+        data["privacy"] = conversation.privacy
+        data["room_kind"] = conversation.room_kind
+        data["category"] = conversation.category_id
     if participation is not None:
         data["role"] = participation.role
         data["last_read_seq"] = participation.last_read_seq
@@ -63,6 +82,51 @@ def conversation_to_dict(
             - max(participation.last_read_seq, participation.visible_after_seq),
         )
     return data
+
+
+def room_to_dict(room: Conversation) -> dict:
+    """Return the public form of a room from room_queryset_visible_to (annotated)."""
+    return {
+        "id": room.pk,
+        "name": room.title,
+        "topic": room.topic,
+        "description": room.description,
+        "category": (
+            {"id": room.category_id, "name": room.category.name} if room.category_id else None
+        ),
+        "privacy": room.privacy,
+        "kind": room.room_kind,
+        "member_count": room.member_count or 0,
+        "is_member": room.is_member,
+        "role": room.my_role,
+        "last_seq": room.last_seq,
+        "last_message_at": timestamp(room.last_message_at),
+        "created_at": timestamp(room.created_at),
+    }
+
+
+def category_to_dict(category) -> dict:
+    """Return the public form of a category from category_list_open_to (annotated)."""
+    return {
+        "id": category.pk,
+        "name": category.name,
+        "description": category.description,
+        "allows_invitations": category.allows_invitations,
+        "allows_files": category.allows_files,
+        "keeps_history": category.keeps_history,
+        "can_create": not category.is_creator_restricted or category.is_named_creator,
+    }
+
+
+def invitation_to_dict(invitation) -> dict:
+    room = invitation.conversation
+    return {
+        "id": invitation.pk,
+        "room": {"id": room.pk, "name": room.title, "topic": room.topic},
+        "invited_by": person_summary(invitation.invited_by),
+        "status": invitation.status,
+        "created_at": timestamp(invitation.created_at),
+    }
 
 
 class StrictCharField(serializers.CharField):
@@ -114,3 +178,5 @@ class MessageSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Why a message to an external (federated) person was not delivered, or null.",
     )
+    removed_by = serializers.CharField(allow_null=True)
+    file = serializers.DictField(allow_null=True)

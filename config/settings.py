@@ -213,6 +213,13 @@ PARLEY_WS_RATE_PER_SECOND = env.float("PARLEY_WS_RATE_PER_SECOND", default=30.0)
 PARLEY_WS_RATE_BURST = env.int("PARLEY_WS_RATE_BURST", default=60)
 PARLEY_FANOUT_SHARDS = env.int("PARLEY_FANOUT_SHARDS", default=64)
 PARLEY_SYNC_BATCH = env.int("PARLEY_SYNC_BATCH", default=200)
+PARLEY_FILE_MAX_BYTES = env.int("PARLEY_FILE_MAX_BYTES", default=10 * 1024 * 1024)
+# People moved into a denied department or group leave the walled rooms (reads keep them out at
+# once; this ends the memberships and detaches live sockets).
+CELERY_BEAT_SCHEDULE["category-walls-sweep"] = {
+    "task": "chat.tasks.category_walls_sweep",
+    "schedule": 300.0,
+}
 PARLEY_SEARCH_BACKEND = env.str("PARLEY_SEARCH_BACKEND", default="database")
 # Presence: endpoints are refreshed every heartbeat by their server process and expire when
 # it stops (a process that died); idle endpoints turn inactive, then away.

@@ -121,6 +121,11 @@ def describe(record: ArchiveRecord, people: dict[str, PersonInfo]) -> tuple[str,
     return record.event, text
 
 
+def _names_a_stored_file(payload: dict) -> bool:
+    has_name = bool(payload.get("name") or payload.get("filename"))
+    return has_name and any(payload.get(k) for k in ("storage_path", "path", "storage"))
+
+
 def attachment_of(record: ArchiveRecord) -> Attachment | None:
     """Return the stored file a record's payload names (name + path under MEDIA_ROOT)."""
     payload = record.payload or {}
@@ -159,7 +164,9 @@ def _lines(slice_: Slice) -> list[tuple[str, str, str, str, str]]:
             if expected and expected != attachment.sha256:
                 note += ", SHA-256 DOES NOT MATCH the archive record"
             note += "]"
-        elif (record.payload or {}).get("name") and record.event not in ArchiveEvent.values:
+        elif record.event != ArchiveEvent.FILE_DOWNLOADED and _names_a_stored_file(
+            record.payload or {}
+        ):
             note = "[file not available]"
         out.append((time, sender, what, text, note))
     return out

@@ -17,6 +17,8 @@ MESSAGE_FIELDS = {
     "deleted",
     "client_id",
     "delivery_error",
+    "removed_by",
+    "file",
 }
 
 

@@ -218,6 +218,8 @@ async def test_message_send_acks_the_sender_and_delivers_message_new_to_the_othe
         "deleted": False,
         "client_id": "c-1",
         "delivery_error": None,
+        "removed_by": None,
+        "file": None,
     }
     assert await receive(bob_ws) == [{"type": "message.new", "message": expected_message}]
     assert frames["message.new"] == {"type": "message.new", "message": expected_message}
@@ -354,6 +356,8 @@ async def test_message_edit_broadcasts_the_update_and_the_archive_keeps_the_orig
             "deleted": False,
             "client_id": "c1",
             "delivery_error": None,
+            "removed_by": None,
+            "file": None,
         },
     }
     assert frames["message.updated"] == updated

@@ -65,6 +65,8 @@ def test_message_sent_on_one_server_reaches_a_socket_on_the_other(
         "deleted": False,
         "client_id": "m1",
         "delivery_error": None,
+        "removed_by": None,
+        "file": None,
     }
     assert new["message"]["created_at"].endswith("Z")
     assert bob_ws.unread == []

@@ -569,11 +569,12 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
     )
 
     assert off.stdout == (
-        "['archive-retention-run', 'export-resume-stale', 'presence-sweep', 'search-index-sweep']\n"
+        "['archive-retention-run', 'category-walls-sweep', 'export-resume-stale', "
+        "'presence-sweep', 'search-index-sweep']\n"
     )
     assert on.stdout == (
-        "['archive-retention-run', 'calendar-presence-refresh', 'export-resume-stale', "
-        "'presence-sweep', "
+        "['archive-retention-run', 'calendar-presence-refresh', 'category-walls-sweep', "
+        "'export-resume-stale', 'presence-sweep', "
         "'search-index-sweep']\n"
     )
 

@@ -21,12 +21,14 @@ from django.utils import timezone
 from archiving import services as archiving
 from archiving.models import ArchiveEvent
 from chat import realtime, search
-from chat.models import Conversation, Message, Participant, SearchOutbox
+from chat.models import Conversation, File, Message, Participant, SearchOutbox
 from chat.selectors import (
     active_participants,
     participant_person_ids,
+    participation_active,
     participation_get,
 )
+from chat.services import feeds
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.models import Person
 from directory.selectors import person_get_active
@@ -150,29 +152,6 @@ def conversation_create(
 
 
 @transaction.atomic
-def room_create(
-    *,
-    creator: Person,
-    title: str,
-    topic: str = "",
-    description: str = "",
-    members: list[Person] | tuple = (),
-) -> Conversation:
-    """Store a persistent room with its creator as manager (full room features come later)."""
-    if not title.strip():
-        raise InvalidInput("A room needs a name.")
-    people = [creator, *[m for m in members if m.pk != creator.pk]]
-    return _conversation_start(
-        kind=Conversation.Kind.ROOM,
-        creator=creator,
-        members=people,
-        title=title.strip(),
-        topic=topic,
-        description=description,
-    )
-
-
-@transaction.atomic
 def participant_add(
     *, actor: Person, conversation_id: int, username: str
 ) -> tuple[Conversation, bool]:
@@ -191,8 +170,11 @@ def participant_add(
             kind=Conversation.Kind.GROUP, creator=actor, members=[*members, newcomer]
         )
         return group, True
-    if conversation.kind == Conversation.Kind.ROOM and participation.role != "manager":
-        raise Forbidden("Only a room manager can add people to this room.", code="not_manager")
+    if conversation.kind == Conversation.Kind.ROOM:
+        from chat.services.rooms import room_member_add  # rooms build on this module
+
+        room_member_add(actor=actor, room_id=conversation.pk, username=username)
+        return Conversation.objects.get(pk=conversation.pk), False
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
     if active_participants(locked.pk).filter(person=newcomer).exists():
         raise Conflict(f"{username} is already in this conversation.", code="already_member")
@@ -262,7 +244,12 @@ def _body_validate(body) -> str:
 
 @transaction.atomic
 def message_post(
-    *, sender: Person, conversation_id: int, body: str, client_id: str | None = None
+    *,
+    sender: Person,
+    conversation_id: int,
+    body: str,
+    client_id: str | None = None,
+    file: File | None = None,
 ) -> tuple[Message, bool]:
     """Store a message and its archive record; broadcast after commit.
 
@@ -279,9 +266,7 @@ def message_post(
         else None
     )
     participation = (
-        Participant.objects.filter(
-            conversation_id=conversation_id, person_id=sender.pk, left_at__isnull=True
-        ).first()
+        participation_active(person_id=sender.pk, conversation_id=conversation_id).first()
         if conversation is not None
         else None
     )
@@ -290,6 +275,7 @@ def message_post(
             f"Conversation {conversation_id} does not exist or you are not in it.",
             code="conversation_not_found",
         )
+    posting_check(conversation=conversation, participation=participation)
     existing = Message.objects.filter(sender_id=sender.pk, client_id=client_id).first()
     if existing is not None:
         if existing.conversation_id != conversation.pk:
@@ -309,6 +295,7 @@ def message_post(
         body=body,
         client_id=client_id,
         created_at=now,
+        file=file,
     )
     Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message_at=now)
     conversation.last_seq, conversation.last_message_at = seq, now
@@ -324,9 +311,23 @@ def message_post(
     SearchOutbox.objects.create(message_id=message.pk)
     if conversation.is_external:
         federation_outbound.outbound_enqueue(message=message, conversation=conversation)
+    feeds.message_index(message=message)
     transaction.on_commit(lambda: realtime.message_new(message), robust=True)
     transaction.on_commit(_search_index_queue, robust=True)
     return message, True
+
+
+def posting_check(*, conversation: Conversation, participation: Participant) -> None:
+    """Refuse a post by a mere member of an auditorium room."""
+    if (
+        conversation.kind == Conversation.Kind.ROOM
+        and conversation.room_kind == Conversation.RoomKind.AUDITORIUM
+        and participation.role == Participant.Role.MEMBER
+    ):
+        raise Forbidden(
+            "This room is an auditorium: only its presenters and managers post.",
+            code="auditorium",
+        )
 
 
 # One queued indexing run drains every row committed before it starts, so a process need not
@@ -356,9 +357,9 @@ def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Par
         raise InvalidInput("id must be a message id (an integer).")
     message = Message.objects.select_for_update().filter(pk=message_id).first()
     participation = (
-        Participant.objects.filter(
-            conversation_id=message.conversation_id, person_id=actor.pk, left_at__isnull=True
-        ).first()
+        participation_active(person_id=actor.pk, conversation_id=message.conversation_id)
+        .select_related("conversation")
+        .first()
         if message is not None
         else None
     )
@@ -375,9 +376,10 @@ def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Par
 def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
     """Change the text of one's own message; the archive keeps the original and the edit."""
     body = _body_validate(body)
-    message, _ = _message_for_change(actor=editor, message_id=message_id)
+    message, participation = _message_for_change(actor=editor, message_id=message_id)
     if message.sender_id != editor.pk:
         raise Forbidden("You can only edit your own messages.", code="not_sender")
+    posting_check(conversation=participation.conversation, participation=participation)
     now = timezone.now()
     message.body, message.edited_at = body, now
     message.save(update_fields=["body", "edited_at"])
@@ -391,6 +393,7 @@ def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
         body=body,
     )
     SearchOutbox.objects.create(message_id=message.pk)
+    feeds.hashtags_reindex(message=message)
     transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
     transaction.on_commit(_search_index_queue, robust=True)
     return message
@@ -410,18 +413,23 @@ def message_delete(*, actor: Person, message_id: int) -> Message:
             code="not_sender",
         )
     now = timezone.now()
+    is_removal = message.sender_id != actor.pk
     message.deleted_at = now
     message.body = ""
-    message.save(update_fields=["deleted_at", "body"])
+    message.removed_by = actor.username if is_removal else ""
+    message.save(update_fields=["deleted_at", "body", "removed_by"])
     _capture(
         conversation,
-        event=ArchiveEvent.MESSAGE_DELETED,
+        event=ArchiveEvent.MESSAGE_REMOVED_BY_MANAGER
+        if is_removal
+        else ArchiveEvent.MESSAGE_DELETED,
         actor=actor,
         occurred_at=now,
         message=message,
         payload={"sender": message.sender.username},
     )
     SearchOutbox.objects.create(message_id=message.pk)
+    feeds.hashtags_reindex(message=message)
     transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
     transaction.on_commit(_search_index_queue, robust=True)
     return message

@@ -155,6 +155,12 @@ class MessageListCreateApi(APIView):
             )
             has_more = len(messages) > limit
             messages = messages[:limit]
+        services.history_view_record(
+            reader=request.user,
+            participation=participation,
+            messages=messages,
+            is_backward=before_seq is not None,
+        )
         return Response(
             {
                 "results": [message_to_dict(m) for m in messages],

@@ -3,15 +3,28 @@
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from chat.models import Conversation, Message, Participant
+from chat.selectors.walls import category_walled_ids
 from directory.exceptions import NotFound
 
 ACTIVE = Q(left_at__isnull=True)
 
 
+def unwalled(person_id: int, prefix: str = "conversation__") -> Q:
+    """Return a condition: the conversation is in no category that walls the person out."""
+    return ~Q(**{f"{prefix}category_id__in": category_walled_ids(person_id=person_id)})
+
+
+def participation_active(*, person_id: int, conversation_id: int) -> QuerySet[Participant]:
+    """Return the person's active participation as a queryset, walls applied."""
+    return Participant.objects.filter(
+        ACTIVE, unwalled(person_id), person_id=person_id, conversation_id=conversation_id
+    )
+
+
 def conversation_ids_for_person(*, person_id: int) -> list[int]:
     """Return the ids of the conversations the person takes part in now."""
     return list(
-        Participant.objects.filter(ACTIVE, person_id=person_id).values_list(
+        Participant.objects.filter(ACTIVE, unwalled(person_id), person_id=person_id).values_list(
             "conversation_id", flat=True
         )
     )
@@ -20,8 +33,8 @@ def conversation_ids_for_person(*, person_id: int) -> list[int]:
 def participation_get(*, person_id: int, conversation_id: int) -> Participant:
     """Return the person's active participation, or NotFound (non-members learn nothing)."""
     participant = (
-        Participant.objects.select_related("conversation")
-        .filter(ACTIVE, person_id=person_id, conversation_id=conversation_id)
+        participation_active(person_id=person_id, conversation_id=conversation_id)
+        .select_related("conversation")
         .first()
     )
     if participant is None:
@@ -63,7 +76,7 @@ def conversation_list_for_person(*, person_id: int) -> list[Participant]:
         .values("total")
     )
     return list(
-        Participant.objects.filter(ACTIVE, person_id=person_id)
+        Participant.objects.filter(ACTIVE, unwalled(person_id), person_id=person_id)
         .select_related("conversation")
         .prefetch_related(members)
         .annotate(member_count=Subquery(member_count))
@@ -84,7 +97,7 @@ def message_list_after(*, participant: Participant, after_seq: int, limit: int) 
     floor = max(after_seq, participant.visible_after_seq)
     return list(
         Message.objects.filter(conversation_id=participant.conversation_id, seq__gt=floor)
-        .select_related("sender")
+        .select_related("sender", "file")
         .order_by("seq")[:limit]
     )
 
@@ -97,7 +110,7 @@ def message_list_before(*, participant: Participant, before_seq: int, limit: int
             seq__lt=before_seq,
             seq__gt=participant.visible_after_seq,
         )
-        .select_related("sender")
+        .select_related("sender", "file")
         .order_by("-seq")[:limit]
     )
     messages.reverse()
@@ -106,11 +119,11 @@ def message_list_before(*, participant: Participant, before_seq: int, limit: int
 
 def message_get_visible(*, person_id: int, message_id: int) -> tuple[Message, Participant]:
     """Return a message the person may read with their participation, or NotFound."""
-    message = Message.objects.select_related("sender").filter(pk=message_id).first()
+    message = Message.objects.select_related("sender", "file").filter(pk=message_id).first()
     if message is not None:
         participant = (
-            Participant.objects.select_related("conversation")
-            .filter(ACTIVE, person_id=person_id, conversation_id=message.conversation_id)
+            participation_active(person_id=person_id, conversation_id=message.conversation_id)
+            .select_related("conversation")
             .first()
         )
         if participant is not None and message.seq > participant.visible_after_seq:
@@ -122,5 +135,5 @@ def message_get_visible(*, person_id: int, message_id: int) -> tuple[Message, Pa
 
 def messages_by_ids(ids: list[int]) -> list[Message]:
     """Return messages in the order of ids."""
-    found = Message.objects.select_related("sender", "conversation").in_bulk(ids)
+    found = Message.objects.select_related("sender", "conversation", "file").in_bulk(ids)
     return [found[i] for i in ids if i in found]

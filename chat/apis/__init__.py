@@ -1,0 +1,61 @@
+"""HTTP edge of chat: conversations and messages, rooms and categories, files and feeds."""
+
+from chat.apis.conversations import (
+    ConversationDetailApi,
+    ConversationListCreateApi,
+    ConversationReadApi,
+    MessageDetailApi,
+    MessageListCreateApi,
+    ParticipantAddApi,
+    ParticipantLeaveApi,
+    SearchApi,
+)
+from chat.apis.files_feeds import (
+    FeedDetailApi,
+    FeedListCreateApi,
+    FeedMatchListApi,
+    FeedReadApi,
+    FileDownloadApi,
+    FileUploadApi,
+)
+from chat.apis.rooms import (
+    CategoryListApi,
+    InvitationAcceptApi,
+    InvitationDeclineApi,
+    InvitationListApi,
+    RoomDetailApi,
+    RoomInvitationCreateApi,
+    RoomJoinApi,
+    RoomLeaveApi,
+    RoomListCreateApi,
+    RoomMemberDetailApi,
+    RoomMemberListAddApi,
+)
+
+__all__ = [
+    "CategoryListApi",
+    "ConversationDetailApi",
+    "ConversationListCreateApi",
+    "ConversationReadApi",
+    "FeedDetailApi",
+    "FeedListCreateApi",
+    "FeedMatchListApi",
+    "FeedReadApi",
+    "FileDownloadApi",
+    "FileUploadApi",
+    "InvitationAcceptApi",
+    "InvitationDeclineApi",
+    "InvitationListApi",
+    "MessageDetailApi",
+    "MessageListCreateApi",
+    "ParticipantAddApi",
+    "ParticipantLeaveApi",
+    "RoomDetailApi",
+    "RoomInvitationCreateApi",
+    "RoomJoinApi",
+    "RoomLeaveApi",
+    "RoomListCreateApi",
+    "RoomMemberDetailApi",
+    "RoomMemberListAddApi",
+    "SearchApi",
+]
