@@ -1,5 +1,6 @@
 """Pages for people in a browser; no business logic here."""
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
@@ -10,7 +11,8 @@ from directory import services
 
 @login_required
 def home(request):
-    return render(request, "web/home.html")
+    """The employee client: contacts, presence, conversations (web/static/js/app.js)."""
+    return render(request, "web/home.html", {"idle_seconds": int(settings.PARLEY_WEB_IDLE_SECONDS)})
 
 
 @require_POST
