@@ -117,8 +117,10 @@ class Browsing:
             session_sign_in(context, person, self.server)
         return context
 
-    def page(self, context, path: str = "/"):
+    def page(self, context, path: str = "/", *, before_load=None):
         page = context.new_page()
+        if before_load is not None:
+            before_load(page)
         page.console_lines = []
         page.dialogs = []
         page.on("console", lambda message: page.console_lines.append(message.text))
@@ -132,9 +134,9 @@ class Browsing:
         page.goto(path)
         return page
 
-    def client(self, person: Person, *, viewport: dict = DESKTOP):
+    def client(self, person: Person, *, viewport: dict = DESKTOP, before_load=None):
         """Open the client signed in as the person and wait until its socket is open."""
-        page = self.page(self.context(person, viewport=viewport))
+        page = self.page(self.context(person, viewport=viewport), before_load=before_load)
         page.wait_for_selector("body[data-connection='open']")
         return page
 

@@ -172,7 +172,7 @@ function renderHeader(conversation) {
         `${conversation.participant_count} members`].filter(Boolean).join(" · "))
       : people.map((p) => h("parley-presence", {
         user: p.username, name: p.display_name,
-        variant: conversation.kind === "direct" ? "full" : "name",
+        variant: conversation.kind === "direct" ? "status" : "name",
       })));
   addPersonButton.hidden = conversation.kind === "room";
 }

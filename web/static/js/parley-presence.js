@@ -5,6 +5,7 @@
 //   <script type="module" src="/static/js/parley-presence.js"></script>
 //   <parley-presence user="alice"></parley-presence>
 //   <parley-presence user="bob" variant="name"></parley-presence>   (dot and name)
+//   <parley-presence user="bob" variant="status"></parley-presence> (dot, state and note)
 //   <parley-presence user="bob" variant="dot"></parley-presence>    (dot only)
 //
 // All elements on a page share the page's one /ws/ connection (connection.js), opened on the
@@ -16,7 +17,7 @@ import { connection } from "./connection.js";
 import { presenceLook } from "./presence-labels.js";
 
 const STYLESHEET = new URL("../css/parley-presence.css", import.meta.url).href;
-const VARIANTS = new Set(["full", "name", "dot"]);
+const VARIANTS = new Set(["full", "name", "status", "dot"]);
 
 export class ParleyPresence extends HTMLElement {
   static observedAttributes = ["user", "variant"];
@@ -85,10 +86,11 @@ export class ParleyPresence extends HTMLElement {
     this.dataset.availability = projection ? projection.availability : "unknown";
     this.dataset.colour = colour;
     this.dot.className = `dot dot--${colour}`;
-    this.nameElement.textContent = this.variant === "dot" ? "" : name;
+    const hasNote = this.variant === "full" || this.variant === "status";
+    this.nameElement.textContent = { dot: "", status: label }[this.variant] ?? name;
     this.nameElement.hidden = this.variant === "dot";
-    this.noteElement.textContent = this.variant === "full" ? note : "";
-    this.noteElement.hidden = this.variant !== "full" || !note;
+    this.noteElement.textContent = hasNote ? note : "";
+    this.noteElement.hidden = !hasNote || !note;
     const description = `${name} — ${label}`;
     this.title = note ? `${description}: ${note}` : description;
     this.setAttribute("aria-label", description);
