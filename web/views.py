@@ -23,3 +23,10 @@ def logout(request):
     if person_id is not None:
         services.session_ended(person_id=person_id, session_key=session_key)
     return response
+
+
+def presence_element(request):
+    """How to embed <parley-presence> in other pages of the site, with live examples."""
+    names = request.GET.get("user", "")
+    users = [name.strip() for name in names.split(",") if name.strip()][:20]
+    return render(request, "web/presence_element.html", {"users": users})

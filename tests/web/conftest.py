@@ -141,6 +141,15 @@ class Browsing:
         return page
 
 
+@pytest.fixture(autouse=True)
+def _no_fanout_from_the_test_process(monkeypatch):
+    """Services called here (to set up data) broadcast to nobody: the sockets live in the
+    server process. Skip the publish, which cannot run under Playwright's event loop anyway."""
+    from directory import realtime
+
+    monkeypatch.setattr(realtime, "publish", lambda **kwargs: None)
+
+
 def session_sign_in(context, person: Person, server: Server) -> None:
     """Give the browser a session of the person, made in the test database."""
     client = DjangoClient()
