@@ -21,6 +21,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from django.test import Client as DjangoClient
@@ -29,7 +30,7 @@ from directory import services as directory
 from directory.models import Person
 from presence.models import Endpoint
 from tests.conftest import IN_CI
-from tests.e2e.conftest import Server, cluster_running
+from tests.e2e.conftest import ROOT, Server, cluster_running
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 CHROMIUM = os.environ.get("PARLEY_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -46,6 +47,10 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 IDLE_SECONDS = 2  # the server's PARLEY_WEB_IDLE_SECONDS: pages report idle quickly
 TIMEOUT_MS = 10_000
+# Screenshots of the main pages, for people (and CI artifacts) to look at.
+SCREENSHOTS = Path(
+    os.environ.get("PARLEY_TEST_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots")
+)
 
 
 @pytest.fixture(scope="session")
@@ -190,3 +195,9 @@ def api_call(server: Server, person: Person, method: str, path: str, body=None) 
     except urllib.error.HTTPError as error:
         pytest.fail(f"{method} {path} -> {error.code}: {error.read()[:500]!r}")
     return json.loads(text) if text else None
+
+
+def screenshot(page, name: str) -> None:
+    """Save a full-page screenshot as SCREENSHOTS/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)

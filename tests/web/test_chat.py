@@ -6,7 +6,7 @@ import re
 import pytest
 
 from chat import services as chat
-from tests.web.conftest import api_call
+from tests.web.conftest import api_call, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -58,6 +58,7 @@ def test_two_people_chat_live_both_ways(browsing, alice, bob, direct):
     assert alice_page.locator("#typing-indicator").inner_text() == ""
     senders = alice_page.locator("#message-list .message-meta parley-presence")
     assert [senders.nth(i).get_attribute("user") for i in range(2)] == ["alice", "bob"]
+    screenshot(alice_page, "client-conversation-desktop")
 
 
 def test_adding_a_third_person_opens_a_new_group(browsing, alice, bob, carol, direct):
@@ -78,6 +79,8 @@ def test_adding_a_third_person_opens_a_new_group(browsing, alice, bob, carol, di
     send(alice_page, "Carol, meet Bob")
     carol_page.get_by_role("button", name="Alice Martin, Bob Chen").click()
     wait_for_bodies(carol_page, ["Carol, meet Bob"])
+    wait_for_bodies(alice_page, ["Carol, meet Bob"])
+    screenshot(alice_page, "client-group-after-escalation")
     assert carol_page.get_by_text("Just between us").count() == 0
 
 
@@ -174,6 +177,7 @@ def test_markup_in_a_message_is_shown_as_text_and_runs_nothing(browsing, alice, 
     bob_page.wait_for_timeout(300)
     assert bob_page.dialogs == []
     assert alice_page.dialogs == []
+    screenshot(bob_page, "client-markdown-and-markup")
 
 
 def test_history_pages_backwards(browsing, alice, bob, direct):
@@ -206,6 +210,7 @@ def test_history_search_finds_my_messages_and_opens_them(browsing, alice, bob, c
     assert hits.count() == 1
     assert hits.locator("mark").all_inner_texts() == ["quarterly"]
     assert hits.locator(".history-text").inner_text() == "The quarterly figures"
+    screenshot(bob_page, "client-history-search")
     hits.click()
     wait_for_bodies(bob_page, ["The quarterly figures", "Lunch?"])
 

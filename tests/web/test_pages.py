@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.hashers import make_password
 
-from tests.web.conftest import PHONE
+from tests.web.conftest import PHONE, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -18,6 +18,7 @@ def test_sign_in_with_the_form_opens_the_client(browsing, make_person, settings)
     page = browsing.page(browsing.context(), "/")
 
     page.wait_for_url("**/login/?next=/")
+    screenshot(page, "sign-in")
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill("a long enough password")
     page.get_by_role("button", name="Sign in").click()
@@ -80,7 +81,9 @@ def test_the_client_fits_a_360_px_screen(browsing, alice, bob, api_client_for):
 
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= 360
+    screenshot(page, "phone-conversation")
     assert page.get_by_role("button", name="Back", exact=True).is_visible()
     page.get_by_role("button", name="Back", exact=True).click()
     assert page.locator("#conversation-list").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, "phone-lists")

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from presence import services as presence
 from presence.models import Contact, CustomPresenceState, Endpoint
-from tests.web.conftest import IDLE_SECONDS, api_call
+from tests.web.conftest import IDLE_SECONDS, api_call, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -48,6 +48,7 @@ def test_a_contacts_dot_changes_live_when_they_change_state(browsing, alice, bob
     assert bob_entry.get_attribute("data-colour") == "busy"
     assert bob_entry.locator(".note").inner_text() == "Quarter end"
     assert bob_entry.get_attribute("title") == "Bob Chen — Busy: Quarter end"
+    screenshot(alice_page, "client-contacts-busy")
 
     api_call(browsing.server, bob, "PUT", "presence/", {"availability": "do-not-disturb"})
     wait_for_label(bob_entry, "Bob Chen — Do not disturb")
@@ -79,6 +80,7 @@ def test_the_embedded_element_shows_each_viewer_what_they_may_see(browsing, alic
     assert carol_view.locator(".note").is_hidden()
     carol_seen = alice_view.page.locator("parley-presence[user='carol']")
     wait_for_label(carol_seen, "Carol Diaz — Available")  # her own page is open
+    screenshot(alice_view.page, "presence-element-page")
 
 
 def test_the_presence_picker_sets_busy_for_an_hour_with_a_note(browsing, alice, bob):
@@ -92,6 +94,7 @@ def test_the_presence_picker_sets_busy_for_an_hour_with_a_note(browsing, alice, 
     page.get_by_label("Reset after").select_option(label="1 hour")
     page.get_by_label("Note").fill("Back at 3")
     page.get_by_label("Location").fill("Floor 4")
+    screenshot(page, "presence-picker")
     page.get_by_role("button", name="Save").click()
 
     wait_for_label(me, "Alice Martin — Busy")
@@ -124,6 +127,7 @@ def test_directory_search_adds_a_contact_with_a_relationship(browsing, alice, bo
     page.get_by_role("button", name="Save").click()
 
     contact_entry(page, "bob").wait_for()
+    screenshot(page, "client-directory-search")
     assert page.locator("#contact-groups h3").all_inner_texts() == ["Desk"]
     assert result.get_by_role("button", name="Edit contact").is_visible()
     contact = Contact.objects.get(owner=alice)

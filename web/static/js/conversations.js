@@ -100,7 +100,7 @@ function renderList() {
       direct
         ? h("parley-presence", { user: direct.username, variant: "dot", name: direct.display_name })
         : h("span", { class: "kind-icon", "aria-hidden": "true" },
-          conversation.kind === "room" ? "#" : "👥"),
+          conversation.kind === "room" ? "#" : String(conversation.participant_count || "")),
       h("span", { class: "conversation-name" }, title),
       badge));
   }));

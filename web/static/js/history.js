@@ -23,8 +23,11 @@ function hitElement(hit) {
       type: "button", class: "history-hit",
       onclick: () => conversationOpen(hit.conversation),
     },
-    h("span", { class: "history-where" }, where, " · ", hit.sender.display_name, " · ",
-      timeElement(hit.created_at)),
+    h("span", { class: "history-where" },
+      h("parley-presence", {
+        user: hit.sender.username, variant: "name", name: hit.sender.display_name,
+      }),
+      ` · ${where} · `, timeElement(hit.created_at)),
     h("span", { class: "history-text" }, renderHighlight(hit.highlight))));
 }
 
