@@ -4,7 +4,7 @@ Chromium comes from Debian (`scripts/test.sh` installs it as root when /usr/bin/
 missing); Playwright never downloads a browser. Without it the tests skip, except in CI
 (`CI=true`), where a missing Chromium is a failure.
 
-One browser and one server serve the whole session (tests/e2e/conftest.py's processes, on
+One browser and one server serve all the browser tests (tests/e2e/conftest.py's processes, on
 the test database and Redis, tasks in-process). The server only sees committed rows, so the
 tests are transactional; each signs its people in by giving the browser a session cookie
 made in the test database (the sign-in test alone goes through the form). Everything a test
@@ -66,13 +66,14 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop marked running on this thread, which makes
     # Django refuse database calls from the (synchronous) tests. No coroutine of ours runs on
-    # that loop, so the check is switched off while the browser is up, and restored after.
+    # that loop, so the check is switched off while the browser is up (these tests only: the
+    # fixture ends with the package, and the variable is restored before anything else runs).
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
@@ -89,7 +90,7 @@ def browser(chromium_path):
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web_server(chromium_path, django_db_setup, tmp_path_factory) -> Iterator[Server]:
     """One uvicorn process on the test database; tasks run in it (search indexing)."""
     extra_env = {

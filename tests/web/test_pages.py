@@ -47,8 +47,11 @@ def test_sign_in_refuses_a_wrong_password(browsing, make_person):
 def test_pages_carry_a_content_security_policy_they_do_not_break(browsing, alice):
     login = browsing.page(browsing.context(), "/login/")
     client = browsing.client(alice)
+    embed = browsing.page(client.context, "/presence-element/?user=alice")
+    embed.locator("parley-presence[data-availability='available']").wait_for()
+    pages = (login, client, embed)
 
-    for page in (login, client):
+    for page in pages:
         response = page.request.get(page.url)
         policy = response.headers["content-security-policy"]
         assert "script-src 'self'" in policy
@@ -61,7 +64,7 @@ def test_pages_carry_a_content_security_policy_they_do_not_break(browsing, alice
     client.keyboard.press("Escape")
     violations = [
         line
-        for page in (login, client)
+        for page in pages
         for line in page.console_lines
         if "Content Security Policy" in line or "pageerror" in line
     ]

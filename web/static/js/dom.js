@@ -9,7 +9,9 @@ export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === null || value === undefined || value === false) continue;
-    if (name.startsWith("on") && typeof value === "function") {
+    if (name.startsWith("on")) {
+      // Only functions: an on* attribute string would be inline code (and CSP refuses it).
+      if (typeof value !== "function") throw new TypeError(`${name} must be a function`);
       element.addEventListener(name.slice(2), value);
     } else if (name === "class") {
       element.className = value;
