@@ -229,3 +229,52 @@ def test_a_message_sent_over_the_api_arrives_live(browsing, alice, bob, direct):
     )
 
     wait_for_bodies(bob_page, ["from a script"])
+
+
+NOTIFICATION_RECORDER = """
+// Record desktop notifications instead of showing them, and make the page hidden (as a tab
+// in the background is), before Parley's scripts run.
+window.shown = [];
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { window.shown.push({ title, body: options.body }); }
+  addEventListener() {}
+  close() {}
+};
+Object.defineProperty(document, "hidden", { get: () => true });
+"""
+
+
+def test_a_hidden_page_shows_a_desktop_notification_unless_do_not_disturb(
+    browsing, alice, bob, direct
+):
+    bob_page = browsing.client(
+        bob, before_load=lambda page: page.add_init_script(NOTIFICATION_RECORDER)
+    )
+    assert bob_page.get_by_role("button", name="Turn on desktop notifications").is_hidden()
+
+    api_call(
+        browsing.server,
+        alice,
+        "POST",
+        f"conversations/{direct.pk}/messages/",
+        {"body": "Are you there?", "client_id": "n-1"},
+    )
+    bob_page.wait_for_function("window.shown.length === 1")
+    api_call(browsing.server, bob, "PUT", "presence/", {"availability": "do-not-disturb"})
+    me = bob_page.locator("#presence-button parley-presence")
+    bob_page.wait_for_function("e => e.dataset.colour === 'dnd'", arg=me.element_handle())
+    api_call(
+        browsing.server,
+        alice,
+        "POST",
+        f"conversations/{direct.pk}/messages/",
+        {"body": "Hello?", "client_id": "n-2"},
+    )
+    badge = bob_page.locator(f"[data-conversation='{direct.pk}'] .badge")
+    bob_page.wait_for_function("e => e.innerText === '2'", arg=badge.element_handle())
+
+    assert bob_page.evaluate("window.shown") == [
+        {"title": "Alice Martin", "body": "Are you there?"}
+    ]

@@ -40,6 +40,7 @@ def test_a_contacts_dot_changes_live_when_they_change_state(browsing, alice, bob
     wait_for_label(bob_entry, "Bob Chen — Available")
     assert bob_entry.get_attribute("data-colour") == "available"
     assert alice_page.locator("#contact-groups h3").all_inner_texts() == ["Desk"]
+    assert alice_page.locator("#contact-groups .avatar--initials").inner_text() == "BC"
 
     api_call(
         browsing.server, bob, "PUT", "presence/", {"availability": "busy", "note": "Quarter end"}

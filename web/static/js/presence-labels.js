@@ -48,7 +48,9 @@ export function presenceLook(projection) {
   const availability = projection.availability;
   let colour = COLOURS[availability] || "offline";
   let label = availabilityLabel(availability);
-  if (projection.custom_state) {
+  if (projection.manual_availability === "appear-offline") {
+    label = availabilityLabel("appear-offline"); // only the person sees this of themselves
+  } else if (projection.custom_state) {
     label = customStateLabel(projection.custom_state);
   } else if (projection.activity && availability !== "offline") {
     label = activityLabel(projection.activity);
