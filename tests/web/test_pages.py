@@ -90,3 +90,39 @@ def test_the_client_fits_a_360_px_screen(browsing, alice, bob, api_client_for):
     assert page.locator("#conversation-list").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(page, "phone-lists")
+
+
+def focused(page) -> str:
+    """Describe the focused element: its id, or its text."""
+    return page.evaluate(
+        "() => { const e = document.activeElement;"
+        " return e.id ? '#' + e.id : (e.innerText || e.getAttribute('aria-label') || e.tagName)"
+        ".trim(); }"
+    )
+
+
+def test_the_client_works_from_the_keyboard(browsing, alice, bob, api_client_for):
+    api_client_for(alice).post("/api/v1/conversations/", {"participants": ["bob"]}, format="json")
+    page = browsing.client(alice)
+
+    order = []
+    for _ in range(12):  # skip link, brand, nav, presence, sign out, then the conversations
+        page.keyboard.press("Tab")
+        order.append(focused(page))
+        if order[-1] == "Bob Chen":
+            break
+    assert order[-1] == "Bob Chen", order
+    assert order[0] == "Skip to content"
+    page.keyboard.press("Enter")
+    assert focused(page) == "#composer-text"
+    page.keyboard.type("Sent with the keyboard")
+    page.keyboard.press("Enter")
+    page.locator("#message-list .message-body").filter(has_text="Sent with the keyboard").wait_for()
+
+    page.get_by_role("button", name="Add person").focus()
+    page.keyboard.press("Enter")
+    assert page.get_by_role("dialog", name="Add a person").is_visible()
+    assert focused(page) == "#add-person-username"
+    page.keyboard.press("Escape")
+    assert page.get_by_role("dialog", name="Add a person").is_hidden()
+    assert focused(page) == "#add-person-button"  # focus goes back to what opened it

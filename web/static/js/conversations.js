@@ -116,7 +116,7 @@ function current() {
 }
 
 /** Show a conversation (loading its recent history the first time). */
-export async function conversationOpen(id) {
+export async function conversationOpen(id, { focusComposer = true } = {}) {
   const conversation = state.conversations.get(id);
   if (!conversation) return;
   state.currentId = id;
@@ -131,6 +131,7 @@ export async function conversationOpen(id) {
   if (!conversation.loaded) await historyLoad(conversation);
   markRead(conversation);
   scrollToEnd();
+  if (focusComposer) composerText.focus();
 }
 
 function conversationClose() {
@@ -152,7 +153,6 @@ export async function conversationWith(username) {
     conversationUpsert(data);
     renderList();
     await conversationOpen(data.id);
-    composerText.focus();
   } catch (failure) {
     alertLine(failure.message);
   }
