@@ -131,6 +131,7 @@ def test_after_a_drop_the_page_shows_every_missed_message_once_in_order(
     wait_for_bodies(bob_page, ["before the drop"])
 
     network["is_up"] = False
+    bob_page.context.set_offline(True)
     for ws in network["sockets"]:
         ws.close(code=4000, reason="network down")
     bob_page.get_by_text("Connection lost. Reconnecting…").wait_for()
@@ -139,6 +140,7 @@ def test_after_a_drop_the_page_shows_every_missed_message_once_in_order(
     wait_for_bodies(alice_page, ["before the drop", "missed 1", "missed 2", "missed 3"])
     assert bodies(bob_page) == ["before the drop"]
     network["is_up"] = True
+    bob_page.context.set_offline(False)  # the browser says "online": the page retries at once
 
     wait_for_bodies(bob_page, ["before the drop", "missed 1", "missed 2", "missed 3"])
     assert bob_page.locator("#connection-status").is_hidden()
