@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { connection } from "./connection.js";
 import { avatar, h, replaceChildren } from "./dom.js";
+import "./parley-presence.js";
 import { dialogOpen, showError, state } from "./state.js";
 
 const groupsElement = document.getElementById("contact-groups");

@@ -12,6 +12,7 @@ import { directorySuggest } from "./contacts.js";
 import { h, replaceChildren, timeElement } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { notifyMessage } from "./notifications.js";
+import "./parley-presence.js";
 import { dialogOpen, showError, state } from "./state.js";
 
 const HISTORY_PAGE = 50;
@@ -293,7 +294,16 @@ loadEarlierButton.addEventListener("click", async () => {
 function syncRequest(conversation) {
   if (conversation.isSyncing || !connection.isOpen) return;
   conversation.isSyncing = true;
-  connection.send({ type: "sync", conversation: conversation.id, after_seq: conversation.syncedSeq });
+  connection.request({
+    type: "sync", conversation: conversation.id, after_seq: conversation.syncedSeq,
+  }).catch((failure) => {
+    // The batch is handled as a frame (below); a refusal must not leave the gap open. A lost
+    // connection needs nothing: the next hello resyncs every conversation shown.
+    conversation.isSyncing = false;
+    if (failure.code === "rate_limited") {
+      window.setTimeout(() => syncRequest(conversation), 1000 + Math.random() * 1000);
+    }
+  });
 }
 
 function markRead(conversation) {
