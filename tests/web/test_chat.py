@@ -56,6 +56,7 @@ def test_two_people_chat_live_both_ways(browsing, alice, bob, direct):
     wait_for_bodies(alice_page, ["Morning Bob, are you on the 10:00 call?", "Yes"])
     wait_for_bodies(bob_page, ["Morning Bob, are you on the 10:00 call?", "Yes"])
     assert alice_page.locator("#typing-indicator").inner_text() == ""
+    assert alice_page.locator("#message-announcer").text_content() == "Bob Chen: Yes"
     senders = alice_page.locator("#message-list .message-meta parley-presence")
     assert [senders.nth(i).get_attribute("user") for i in range(2)] == ["alice", "bob"]
     screenshot(alice_page, "client-conversation-desktop")
@@ -280,3 +281,25 @@ def test_a_hidden_page_shows_a_desktop_notification_unless_do_not_disturb(
     assert bob_page.evaluate("window.shown") == [
         {"title": "Alice Martin", "body": "Are you there?"}
     ]
+
+
+def test_leaving_a_group_removes_it_and_the_others_see_me_gone(browsing, alice, bob, carol):
+    group, _ = chat.conversation_create(creator=alice, usernames=["bob", "carol"], title="")
+    alice_page = browsing.client(alice)
+    bob_page = browsing.client(bob)
+    bob_page.get_by_role("button", name="Alice Martin, Carol Diaz").click()
+    people = bob_page.locator("#conversation-people parley-presence")
+    assert sorted(people.evaluate_all("list => list.map(e => e.getAttribute('user'))")) == [
+        "alice",
+        "carol",
+    ]
+
+    alice_page.get_by_role("button", name="Bob Chen, Carol Diaz").click()
+    alice_page.get_by_role("button", name="Leave").click()
+
+    alice_page.locator(f"[data-conversation='{group.pk}']").wait_for(state="detached")
+    assert alice_page.locator("#conversation-view").is_hidden()
+    bob_page.locator("#conversation-people parley-presence[user='alice']").wait_for(
+        state="detached"
+    )
+    assert bob_page.locator("#conversation-title").inner_text() == "Carol Diaz"

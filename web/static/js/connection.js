@@ -6,6 +6,9 @@
 // re-announces what it watches once the server's `hello` arrives again. Listeners decide what
 // to resync: the client asks `sync` for every conversation it shows.
 
+// The Parley server is where this file came from (the page embedding <parley-presence> may
+// be another page of the site).
+const SERVER = new URL(import.meta.url);
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -34,8 +37,8 @@ class Connection extends EventTarget {
     if (this.socket || this.state === "signed-out") return;
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}/ws/?device=browser`);
+    const scheme = SERVER.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${SERVER.host}/ws/?device=browser`);
     this.socket = socket;
     this.setState("connecting");
     socket.addEventListener("message", (event) => {

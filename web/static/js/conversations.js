@@ -35,6 +35,8 @@ const composer = document.getElementById("composer");
 const composerText = document.getElementById("composer-text");
 const composerError = document.getElementById("composer-error");
 const addPersonButton = document.getElementById("add-person-button");
+const leaveButton = document.getElementById("leave-button");
+const announcer = document.getElementById("message-announcer");
 const addPersonDialog = document.getElementById("add-person-dialog");
 const addPersonForm = document.getElementById("add-person-form");
 const addPersonInput = document.getElementById("add-person-username");
@@ -176,7 +178,21 @@ function renderHeader(conversation) {
         variant: conversation.kind === "direct" ? "status" : "name",
       })));
   addPersonButton.hidden = conversation.kind === "room";
+  leaveButton.hidden = conversation.kind !== "group";
 }
+
+leaveButton.addEventListener("click", async () => {
+  const conversation = current();
+  if (!conversation || conversation.kind !== "group") return;
+  try {
+    await api(`conversations/${conversation.id}/participants/${encodeURIComponent(state.me)}/`,
+      { method: "DELETE" });
+    state.conversations.delete(conversation.id);
+    conversationClose();
+  } catch (failure) {
+    alertLine(failure.message);
+  }
+});
 
 function nearEnd() {
   return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
@@ -555,6 +571,9 @@ connection.addEventListener("message.new", async (event) => {
     if (isNew) {
       if (conversation.id === state.currentId && !document.hidden) {
         markRead(conversation);
+        // Screen readers hear live messages without re-reading the whole list.
+        announcer.textContent = message.deleted ? ""
+          : `${message.sender.display_name}: ${message.body}`;
       } else {
         conversation.unread += 1;
       }
