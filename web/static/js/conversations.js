@@ -9,8 +9,9 @@
 import { api } from "./api.js";
 import { connection } from "./connection.js";
 import { directorySuggest } from "./contacts.js";
-import { h, replaceChildren, timeElement } from "./dom.js";
+import { h, replaceChildren } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
+import { messageElement } from "./messages.js";
 import { notifyMessage } from "./notifications.js";
 import "./parley-presence.js";
 import { dialogOpen, showError, state } from "./state.js";
@@ -86,7 +87,8 @@ export function conversationTitle(conversation) {
 
 function renderList() {
   const conversations = [...state.conversations.values()].sort((a, b) =>
-    (b.last_message_at || b.created_at || "").localeCompare(a.last_message_at || a.created_at || ""));
+    (b.last_message_at || b.created_at || "")
+      .localeCompare(a.last_message_at || a.created_at || ""));
   replaceChildren(listElement, conversations.map((conversation) => {
     const title = conversationTitle(conversation);
     const direct = conversation.kind === "direct" ? others(conversation)[0] : null;
@@ -210,37 +212,6 @@ function renderMessages(conversation) {
   loadEarlierButton.hidden = !conversation.hasMore;
 }
 
-function messageElement(message) {
-  const isMine = message.sender.username === state.me;
-  const classes = ["message", isMine ? "message--mine" : "", message.deleted ? "message--deleted" : ""];
-  const body = message.deleted
-    ? h("div", { class: "message-body" }, h("em", {}, "This message was deleted."))
-    : h("div", { class: "message-body" }, renderMarkdown(message.body));
-  const actions = isMine && !message.deleted
-    ? h("div", { class: "message-actions" },
-      h("button", { type: "button", class: "link-button", onclick: () => editStart(message) },
-        "Edit"),
-      h("button", {
-        type: "button", class: "link-button message-delete",
-        onclick: (event) => deleteClick(event.currentTarget, message),
-        onblur: (event) => deleteReset(event.currentTarget),
-        onkeydown: (event) => { if (event.key === "Escape") deleteReset(event.currentTarget); },
-      }, "Delete"))
-    : null;
-  return h("li", {
-    class: classes.filter(Boolean).join(" "), id: `message-${message.id}`,
-    dataset: { seq: message.seq, id: message.id },
-  },
-  h("div", { class: "message-meta" },
-    h("parley-presence", {
-      user: message.sender.username, variant: "name", name: message.sender.display_name,
-    }),
-    timeElement(message.created_at),
-    message.edited_at && !message.deleted ? h("span", { class: "edited" }, "(edited)") : null),
-  body,
-  actions);
-}
-
 function messageStore(conversation, message) {
   conversation.messages.set(message.seq, message);
   if (conversation.firstSeq === null || message.seq < conversation.firstSeq) {
@@ -325,7 +296,8 @@ function syncRequest(conversation) {
 function markRead(conversation) {
   if (document.hidden || conversation.id !== state.currentId) return;
   if (conversation.last_seq > conversation.last_read_seq || conversation.unread > 0) {
-    if (connection.send({ type: "read", conversation: conversation.id, seq: conversation.last_seq })) {
+    const frame = { type: "read", conversation: conversation.id, seq: conversation.last_seq };
+    if (connection.send(frame)) {
       conversation.last_read_seq = conversation.last_seq;
       conversation.unread = 0;
       renderList();
@@ -359,7 +331,7 @@ composerText.addEventListener("input", () => {
   }
 });
 
-// -- sending, editing, deleting -------------------------------------------------------------
+// -- sending ----------------------------------------------------------------------------------
 
 function clientId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
@@ -409,63 +381,6 @@ composerText.addEventListener("keydown", (event) => {
     composer.requestSubmit();
   }
 });
-
-function editStart(message) {
-  const item = document.getElementById(`message-${message.id}`);
-  if (!item) return;
-  const input = h("textarea", { class: "edit-input", rows: "2", "aria-label": "Edit message" });
-  input.value = message.body;
-  const error = h("p", { class: "error", role: "alert", hidden: true });
-  const cancel = () => {
-    const conversation = state.conversations.get(message.conversation);
-    const latest = conversation ? conversation.messages.get(message.seq) : message;
-    item.replaceWith(messageElement(latest));
-    const again = document.getElementById(`message-${message.id}`);
-    if (again) again.querySelector(".message-actions button")?.focus();
-  };
-  const form = h("form", { class: "edit-form" }, input,
-    h("div", { class: "edit-actions" },
-      h("button", { type: "submit", class: "primary" }, "Save"),
-      h("button", { type: "button", onclick: cancel }, "Cancel")), error);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      await connection.request({ type: "message.edit", id: message.id, body: input.value });
-    } catch (failure) {
-      showError(error, failure.message);
-    }
-  });
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") {
-      event.preventDefault();
-      cancel();
-    } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
-  });
-  item.querySelector(".message-body").replaceWith(form);
-  item.querySelector(".message-actions")?.remove();
-  input.focus();
-}
-
-function deleteClick(button, message) {
-  if (button.dataset.confirming !== "true") {
-    button.dataset.confirming = "true";
-    button.textContent = "Confirm delete";
-    button.classList.add("danger");
-    return;
-  }
-  connection.request({ type: "message.delete", id: message.id }).catch((failure) => {
-    alertLine(failure.message);
-  });
-}
-
-function deleteReset(button) {
-  button.dataset.confirming = "false";
-  button.textContent = "Delete";
-  button.classList.remove("danger");
-}
 
 // -- add person (a direct conversation escalates to a NEW group) ------------------------------
 
