@@ -2,7 +2,8 @@
 //   connection.js   the page's one /ws/ socket (reconnect, presence cache)
 //   parley-presence.js   the <parley-presence> element
 //   contacts.js     contact list, directory search, relationships
-//   conversations.js     conversation list and view
+//   conversations.js     conversation list and view, sending, resync
+//   messages.js     one message: markdown body, edit, delete
 //   presence-picker.js, history.js, idle.js, notifications.js
 // Later parts (rooms directory, compliance console) add their own modules and pages; rooms are
 // conversations of kind "room", so the conversation view already shows the ones I am in.
