@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "web.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -228,6 +229,8 @@ PARLEY_ENDPOINT_HEARTBEAT_SECONDS = env.float("PARLEY_ENDPOINT_HEARTBEAT_SECONDS
 PARLEY_ENDPOINT_EXPIRY_SECONDS = env.float("PARLEY_ENDPOINT_EXPIRY_SECONDS", default=60.0)
 PARLEY_IDLE_INACTIVE_SECONDS = env.float("PARLEY_IDLE_INACTIVE_SECONDS", default=300.0)
 PARLEY_IDLE_AWAY_SECONDS = env.float("PARLEY_IDLE_AWAY_SECONDS", default=300.0)
+# The web client reports `idle` after this long without keyboard or pointer input.
+PARLEY_WEB_IDLE_SECONDS = env.float("PARLEY_WEB_IDLE_SECONDS", default=300.0)
 # Calendar presence: Exchange free/busy read through EWS by a service account allowed to read
 # free/busy (presence/integrations/exchange.py). Off while the EWS URL is empty.
 # Federation (XMPP): `manage.py xmpp_gateway` joins the organisation's XMPP server as an

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install and run the whole test suite. Uses the PostgreSQL and Redis on 127.0.0.1 when they
 # answer; in CI (CI=true) their absence is a failure, elsewhere the suite falls back to SQLite
-# and skips the tests that need Redis. Extra arguments go to pytest.
+# and skips the tests that need Redis. Installs Debian's Chromium for the browser tests when
+# it is missing (as root). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh requirements-dev.txt
@@ -68,6 +69,11 @@ ensure_debian_packages() {  # package...
 }
 # Prosody (with lua-unbound, or it blocks on a prompt at start) for tests/federation.
 ensure_debian_packages prosody lua-unbound
+# The browser tests (tests/web) drive Debian's Chromium through Playwright; Playwright never
+# downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+ensure_debian_packages chromium chromium-driver
+export PARLEY_TEST_CHROMIUM=${PARLEY_TEST_CHROMIUM:-/usr/bin/chromium}
 # The unit tests use the in-memory channel layer and in-process tasks; the end-to-end tests
 # start their own servers and Celery worker on PostgreSQL and Redis.
 unset REDIS_URL CELERY_BROKER_URL DJANGO_PRODUCTION

@@ -13,4 +13,5 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", views.logout, name="logout"),
+    path("presence-element/", views.presence_element, name="presence-element"),
 ]

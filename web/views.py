@@ -1,5 +1,6 @@
 """Pages for people in a browser; no business logic here."""
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
@@ -10,7 +11,8 @@ from directory import services
 
 @login_required
 def home(request):
-    return render(request, "web/home.html")
+    """The employee client: contacts, presence, conversations (web/static/js/app.js)."""
+    return render(request, "web/home.html", {"idle_seconds": int(settings.PARLEY_WEB_IDLE_SECONDS)})
 
 
 @require_POST
@@ -21,3 +23,10 @@ def logout(request):
     if person_id is not None:
         services.session_ended(person_id=person_id, session_key=session_key)
     return response
+
+
+def presence_element(request):
+    """How to embed <parley-presence> in other pages of the site, with live examples."""
+    names = request.GET.get("user", "")
+    users = [name.strip() for name in names.split(",") if name.strip()][:20]
+    return render(request, "web/presence_element.html", {"users": users})

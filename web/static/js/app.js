@@ -1,0 +1,54 @@
+// The employee client (the signed-in home page). Modules:
+//   connection.js   the page's one /ws/ socket (reconnect, presence cache)
+//   parley-presence.js   the <parley-presence> element
+//   contacts.js     contact list, directory search, relationships
+//   conversations.js     conversation list and view, sending, resync
+//   messages.js     one message: markdown body, edit, delete
+//   presence-picker.js, history.js, idle.js, notifications.js
+// Later parts (rooms directory, compliance console) add their own modules and pages; rooms are
+// conversations of kind "room", so the conversation view already shows the ones I am in.
+
+import "./parley-presence.js";
+import { connection } from "./connection.js";
+import { contactsLoad, setMessageHandler } from "./contacts.js";
+import { conversationOpen, conversationWith } from "./conversations.js";
+import "./history.js";
+import "./idle.js";
+import "./presence-picker.js";
+
+const status = document.getElementById("connection-status");
+
+setMessageHandler(conversationWith);
+
+connection.addEventListener("hello", (event) => {
+  contactsLoad(event.detail.contacts || []);
+});
+
+connection.addEventListener("state", (event) => {
+  const { state } = event.detail;
+  document.body.dataset.connection = state;
+  if (state === "open") {
+    status.hidden = true;
+    status.textContent = "";
+  } else if (state === "closed") {
+    status.hidden = false;
+    status.textContent = "Connection lost. Reconnecting…";
+  } else if (state === "signed-out") {
+    status.hidden = false;
+    status.textContent = "You were signed out. Reload the page to sign in again.";
+  }
+});
+
+document.addEventListener("parley:open-conversation", (event) => {
+  conversationOpen(event.detail.id);
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && document.getElementById("client").dataset.view === "conversation"
+      && window.matchMedia("(max-width: 720px)").matches && !document.querySelector("dialog[open]")
+      && !event.target.closest("form")) {
+    document.getElementById("conversation-back").click();
+  }
+});
+
+connection.connect();
