@@ -14,4 +14,12 @@ urlpatterns = [
     ),
     path("logout/", views.logout, name="logout"),
     path("presence-element/", views.presence_element, name="presence-element"),
+    path("rooms/", views.rooms, name="rooms"),
+    path("console/", views.console_search, name="console"),
+    path("console/cases/", views.console_cases, name="console-cases"),
+    path("console/cases/<int:case_id>/", views.console_case, name="console-case"),
+    path("console/exports/", views.console_exports, name="console-exports"),
+    path("console/audit/", views.console_audit, name="console-audit"),
+    path("console/health/", views.console_health, name="console-health"),
+    path("console/presence/", views.console_presence, name="console-presence"),
 ]

@@ -1,11 +1,14 @@
 """Pages for people in a browser; no business logic here."""
 
+from functools import wraps
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from archiving.access import is_compliance_officer
 from directory import services
 
 
@@ -13,6 +16,12 @@ from directory import services
 def home(request):
     """The employee client: contacts, presence, conversations (web/static/js/app.js)."""
     return render(request, "web/home.html", {"idle_seconds": int(settings.PARLEY_WEB_IDLE_SECONDS)})
+
+
+@login_required
+def rooms(request):
+    """The room directory, invitations and topic feeds (web/static/js/rooms-page.js)."""
+    return render(request, "web/rooms.html")
 
 
 @require_POST
@@ -30,3 +39,37 @@ def presence_element(request):
     names = request.GET.get("user", "")
     users = [name.strip() for name in names.split(",") if name.strip()][:20]
     return render(request, "web/presence_element.html", {"users": users})
+
+
+# -- the compliance console: officers only, refused here as well as by the API -----------------
+
+
+def officer_required(view):
+    """Sign-in first; then a 403 page for anyone outside the Compliance group."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not is_compliance_officer(request.user):
+            return render(request, "web/console/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _console(template: str, section: str):
+    @officer_required
+    def view(request, **kwargs):
+        return render(request, f"web/console/{template}", {"section": section, **kwargs})
+
+    view.__name__ = f"console_{section}"
+    return view
+
+
+console_search = _console("search.html", "search")
+console_cases = _console("cases.html", "cases")
+console_case = _console("case.html", "cases")
+console_exports = _console("exports.html", "exports")
+console_audit = _console("audit.html", "audit")
+console_health = _console("health.html", "health")
+console_presence = _console("presence.html", "presence")

@@ -44,3 +44,28 @@ export async function api(path, { method = "GET", body, params } = {}) {
   }
   return data;
 }
+
+/** POST a file as multipart field `file` to /api/v1/<path>; same answers as api(). */
+export async function apiUpload(path, file) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const response = await fetch(new URL(`/api/v1/${path}`, location.origin), {
+    method: "POST",
+    headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+    credentials: "same-origin",
+    body: form,
+  });
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const error = (data && data.error) || {};
+    throw new ApiError(response.status, error.code || "http_" + response.status,
+      error.detail || (response.status === 413 ? "The file is too large."
+        : `The server answered ${response.status}.`));
+  }
+  return data;
+}

@@ -4,9 +4,10 @@
 //   contacts.js     contact list, directory search, relationships
 //   conversations.js     conversation list and view, sending, resync
 //   messages.js     one message: markdown body, edit, delete
+//   room-panel.js   a room in the conversation view: members, roles, managers, auditorium, files
 //   presence-picker.js, history.js, idle.js, notifications.js
-// Later parts (rooms directory, compliance console) add their own modules and pages; rooms are
-// conversations of kind "room", so the conversation view already shows the ones I am in.
+// The rooms page (rooms-page.js) and the compliance console (console/*.js) are pages of their
+// own; rooms are conversations of kind "room", so this view shows the ones I am in.
 
 import "./parley-presence.js";
 import { connection } from "./connection.js";
@@ -15,6 +16,7 @@ import { conversationOpen, conversationWith } from "./conversations.js";
 import "./history.js";
 import "./idle.js";
 import "./presence-picker.js";
+import "./room-panel.js";
 
 const status = document.getElementById("connection-status");
 

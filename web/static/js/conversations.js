@@ -50,7 +50,7 @@ let lastTypingSent = 0;
 
 // -- the list -------------------------------------------------------------------------------
 
-function conversationUpsert(data) {
+export function conversationUpsert(data) {
   let conversation = state.conversations.get(data.id);
   if (!conversation) {
     conversation = {
@@ -67,6 +67,8 @@ function conversationUpsert(data) {
     last_message_at: data.last_message_at || conversation.last_message_at,
   });
   conversation.last_seq = lastSeq;
+  if ("role" in data) conversation.role = data.role;
+  if ("room_kind" in data) conversation.room_kind = data.room_kind;
   if ("unread" in data) conversation.unread = data.unread;
   if ("last_read_seq" in data) conversation.last_read_seq = data.last_read_seq;
   for (const person of data.participants || []) {
@@ -85,7 +87,7 @@ export function conversationTitle(conversation) {
   return names.length ? names.join(", ") : "Just me";
 }
 
-function renderList() {
+export function renderList() {
   const conversations = [...state.conversations.values()].sort((a, b) =>
     (b.last_message_at || b.created_at || "")
       .localeCompare(a.last_message_at || a.created_at || ""));
@@ -116,7 +118,7 @@ function renderList() {
 
 // -- the view -------------------------------------------------------------------------------
 
-function current() {
+export function current() {
   return state.conversations.get(state.currentId) || null;
 }
 
@@ -133,13 +135,20 @@ export async function conversationOpen(id, { focusComposer = true } = {}) {
   renderMessages(conversation);
   renderTyping(conversation);
   renderList();
+  document.dispatchEvent(new CustomEvent("parley:conversation-shown", { detail: conversation }));
   if (!conversation.loaded) await historyLoad(conversation);
   markRead(conversation);
   scrollToEnd();
   if (focusComposer) composerText.focus();
 }
 
-function conversationClose() {
+/** Draw the shown conversation's messages again (a role change alters their actions). */
+export function messagesRedraw() {
+  const conversation = current();
+  if (conversation) renderMessages(conversation);
+}
+
+export function conversationClose() {
   state.currentId = null;
   client.dataset.view = "list";
   view.hidden = true;
@@ -180,15 +189,19 @@ function renderHeader(conversation) {
         variant: conversation.kind === "direct" ? "status" : "name",
       })));
   addPersonButton.hidden = conversation.kind === "room";
-  leaveButton.hidden = conversation.kind !== "group";
+  leaveButton.hidden = conversation.kind === "direct";
 }
 
 leaveButton.addEventListener("click", async () => {
   const conversation = current();
-  if (!conversation || conversation.kind !== "group") return;
+  if (!conversation || conversation.kind === "direct") return;
   try {
-    await api(`conversations/${conversation.id}/participants/${encodeURIComponent(state.me)}/`,
-      { method: "DELETE" });
+    if (conversation.kind === "room") {
+      await api(`rooms/${conversation.id}/leave/`, { method: "POST" });
+    } else {
+      await api(`conversations/${conversation.id}/participants/${encodeURIComponent(state.me)}/`,
+        { method: "DELETE" });
+    }
     state.conversations.delete(conversation.id);
     conversationClose();
   } catch (failure) {
@@ -212,7 +225,7 @@ function renderMessages(conversation) {
   loadEarlierButton.hidden = !conversation.hasMore;
 }
 
-function messageStore(conversation, message) {
+export function messageStore(conversation, message) {
   conversation.messages.set(message.seq, message);
   if (conversation.firstSeq === null || message.seq < conversation.firstSeq) {
     conversation.firstSeq = message.seq;
@@ -459,6 +472,13 @@ connection.addEventListener("hello", (event) => {
   }
   for (const entry of outbox.values()) outboxSend(entry);
   renderList();
+  // A link to a conversation (/?conversation=12, e.g. from the rooms page) opens it once.
+  const wanted = Number(new URLSearchParams(location.search).get("conversation"));
+  if (wanted && state.conversations.has(wanted) && state.currentId === null) {
+    history.replaceState(null, "", location.pathname);
+    conversationOpen(wanted);
+    return;
+  }
   const conversation = current();
   if (conversation) {
     renderHeader(conversation);
@@ -525,7 +545,12 @@ connection.addEventListener("sync.batch", (event) => {
 connection.addEventListener("conversation.updated", (event) => {
   const conversation = conversationUpsert(event.detail.conversation);
   renderList();
-  if (conversation.id === state.currentId) renderHeader(conversation);
+  if (conversation.id === state.currentId) {
+    renderHeader(conversation);
+    if (conversation.kind === "room") {
+      document.dispatchEvent(new CustomEvent("parley:room-changed", { detail: conversation }));
+    }
+  }
 });
 
 connection.addEventListener("conversation.left", (event) => {

@@ -8,23 +8,54 @@ import { renderMarkdown } from "./markdown.js";
 import "./parley-presence.js";
 import { showError, state } from "./state.js";
 
+/** "12 KB" for 12345 bytes. */
+export function sizeText(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+function fileLink(file) {
+  return h("p", { class: "message-file" },
+    h("a", { href: file.download_url, download: file.name }, `⤓ ${file.name}`),
+    h("span", { class: "muted" }, ` (${sizeText(file.size)})`));
+}
+
+/** Whether I manage the room this message is in (managers remove others' messages). */
+function isManagerOf(conversationId) {
+  const conversation = state.conversations.get(conversationId);
+  return Boolean(conversation && conversation.kind === "room" && conversation.role === "manager");
+}
+
 export function messageElement(message) {
   const isMine = message.sender.username === state.me;
   const classes = ["message", isMine ? "message--mine" : "",
     message.deleted ? "message--deleted" : ""];
+  const deletedText = message.removed_by
+    ? `This message was removed by a manager (${message.removed_by}).`
+    : "This message was deleted.";
   const body = message.deleted
-    ? h("div", { class: "message-body" }, h("em", {}, "This message was deleted."))
-    : h("div", { class: "message-body" }, renderMarkdown(message.body));
-  const actions = isMine && !message.deleted
-    ? h("div", { class: "message-actions" },
-      h("button", { type: "button", class: "link-button", onclick: () => editStart(message) },
-        "Edit"),
-      h("button", {
-        type: "button", class: "link-button message-delete",
-        onclick: (event) => deleteClick(event.currentTarget, message),
-        onblur: (event) => deleteReset(event.currentTarget),
-        onkeydown: (event) => { if (event.key === "Escape") deleteReset(event.currentTarget); },
-      }, "Delete"))
+    ? h("div", { class: "message-body" }, h("em", {}, deletedText))
+    : h("div", { class: "message-body" }, message.body ? renderMarkdown(message.body) : null,
+      message.file ? fileLink(message.file) : null);
+  const deleteButton = (label) => h("button", {
+    type: "button", class: "link-button message-delete", dataset: { label },
+    onclick: (event) => deleteClick(event.currentTarget, message),
+    onblur: (event) => deleteReset(event.currentTarget),
+    onkeydown: (event) => { if (event.key === "Escape") deleteReset(event.currentTarget); },
+  }, label);
+  let actions = null;
+  if (isMine && !message.deleted) {
+    actions = h("div", { class: "message-actions" },
+      message.file ? null : h("button", {
+        type: "button", class: "link-button", onclick: () => editStart(message),
+      }, "Edit"),
+      deleteButton("Delete"));
+  } else if (!message.deleted && isManagerOf(message.conversation)) {
+    actions = h("div", { class: "message-actions" }, deleteButton("Remove"));
+  }
+  const deliveryError = message.delivery_error
+    ? h("p", { class: "delivery-error error" }, `Not delivered: ${message.delivery_error}`)
     : null;
   return h("li", {
     class: classes.filter(Boolean).join(" "), id: `message-${message.id}`,
@@ -37,6 +68,7 @@ export function messageElement(message) {
     timeElement(message.created_at),
     message.edited_at && !message.deleted ? h("span", { class: "edited" }, "(edited)") : null),
   body,
+  deliveryError,
   actions);
 }
 
@@ -82,7 +114,7 @@ function editStart(message) {
 function deleteClick(button, message) {
   if (button.dataset.confirming !== "true") {
     button.dataset.confirming = "true";
-    button.textContent = "Confirm delete";
+    button.textContent = button.dataset.label === "Remove" ? "Confirm remove" : "Confirm delete";
     button.classList.add("danger");
     return;
   }
@@ -94,6 +126,6 @@ function deleteClick(button, message) {
 
 function deleteReset(button) {
   button.dataset.confirming = "false";
-  button.textContent = "Delete";
+  button.textContent = button.dataset.label || "Delete";
   button.classList.remove("danger");
 }

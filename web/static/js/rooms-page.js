@@ -1,0 +1,213 @@
+// The rooms page: the directory by category with search, creating a room, joining, the
+// invitations inbox (live `room.invited`), and topic feeds (feeds.js). A room I am in opens in
+// the chat client (/?conversation=<id>), where room-panel.js shows its members and settings.
+
+import { api } from "./api.js";
+import { connection } from "./connection.js";
+import { h, replaceChildren, timeElement } from "./dom.js";
+import { feedsLoad, roomOptionsSet } from "./feeds.js";
+import { dialogOpen, showError } from "./state.js";
+
+const PAGE = 50;
+const searchForm = document.getElementById("room-search-form");
+const directory = document.getElementById("room-directory");
+const directoryStatus = document.getElementById("room-directory-status");
+const directoryError = document.getElementById("room-directory-error");
+const moreButton = document.getElementById("room-more");
+const categorySelect = document.getElementById("room-category");
+const createDialog = document.getElementById("room-create-dialog");
+const createForm = document.getElementById("room-create-form");
+const createCategory = document.getElementById("room-create-category");
+const createError = document.getElementById("room-create-error");
+const invitationList = document.getElementById("invitation-list");
+const invitationEmpty = document.getElementById("invitation-empty");
+const invitationError = document.getElementById("invitation-error");
+
+let rooms = [];
+let total = 0;
+let categories = [];
+const invitations = new Map(); // id -> invitation
+
+function roomUrl(room) {
+  return `/?conversation=${encodeURIComponent(room.id)}`;
+}
+
+// -- directory --------------------------------------------------------------------------------
+
+async function directoryLoad({ append = false } = {}) {
+  showError(directoryError, "");
+  try {
+    const page = await api("rooms/", {
+      params: {
+        q: searchForm.elements.q.value.trim(), category: categorySelect.value,
+        limit: PAGE, offset: append ? rooms.length : 0,
+      },
+    });
+    rooms = append ? rooms.concat(page.results) : page.results;
+    total = page.total;
+    renderDirectory();
+    roomOptionsSet(rooms.filter((room) => room.is_member));
+  } catch (failure) {
+    showError(directoryError, failure.message);
+  }
+}
+
+function renderDirectory() {
+  const groups = new Map();
+  for (const room of rooms) {
+    const name = room.category ? room.category.name : "Uncategorised";
+    if (!groups.has(name)) groups.set(name, []);
+    groups.get(name).push(room);
+  }
+  const names = [...groups.keys()].sort((a, b) =>
+    a === "Uncategorised" ? 1 : b === "Uncategorised" ? -1 : a.localeCompare(b));
+  replaceChildren(directory, names.map((name, index) => {
+    const headingId = `room-category-${index}`;
+    return h("section", { class: "room-group", "aria-labelledby": headingId },
+      h("h2", { id: headingId, class: "group-heading" }, name),
+      h("ul", { class: "room-list" }, groups.get(name).map(roomItem)));
+  }));
+  directoryStatus.textContent = total === 0 ? "No rooms match."
+    : `${total} ${total === 1 ? "room" : "rooms"}`;
+  moreButton.hidden = rooms.length >= total;
+}
+
+function roomItem(room) {
+  const action = room.is_member
+    ? h("a", { class: "button", href: roomUrl(room) }, "Open")
+    : room.privacy === "open"
+      ? h("button", { type: "button", class: "primary", onclick: (e) => join(room, e.currentTarget) },
+        "Join")
+      : h("span", { class: "muted" }, "Ask a manager to add you");
+  return h("li", { class: "room-item", dataset: { room: room.id } },
+    h("div", { class: "room-main" },
+      h("h3", { class: "room-name" },
+        room.is_member ? h("a", { href: roomUrl(room) }, room.name) : room.name,
+        room.is_member ? h("span", { class: "tag tag--member" }, "member") : null,
+        room.kind === "auditorium" ? h("span", { class: "tag" }, "auditorium") : null,
+        room.privacy !== "open" ? h("span", { class: "tag" }, room.privacy) : null),
+      room.topic ? h("p", { class: "room-topic" }, room.topic) : null,
+      h("p", { class: "muted room-count" },
+        `${room.member_count} ${room.member_count === 1 ? "member" : "members"}`)),
+    h("div", { class: "room-action" }, action));
+}
+
+async function join(room, button) {
+  button.disabled = true;
+  try {
+    const joined = await api(`rooms/${room.id}/join/`, { method: "POST" });
+    Object.assign(room, joined);
+    renderDirectory();
+    roomOptionsSet(rooms.filter((r) => r.is_member));
+    directory.querySelector(`[data-room="${room.id}"] .room-action a`)?.focus();
+    directoryStatus.textContent = `You joined ${room.name}.`;
+  } catch (failure) {
+    button.disabled = false;
+    showError(directoryError, failure.message);
+  }
+}
+
+searchForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  directoryLoad();
+});
+categorySelect.addEventListener("change", () => directoryLoad());
+moreButton.addEventListener("click", () => directoryLoad({ append: true }));
+
+async function categoriesLoad() {
+  try {
+    ({ results: categories } = await api("categories/"));
+  } catch {
+    categories = [];
+  }
+  categorySelect.append(...categories.map((c) => h("option", { value: c.id }, c.name)));
+  createCategory.append(...categories.filter((c) => c.can_create)
+    .map((c) => h("option", { value: c.id }, c.name)));
+}
+
+// -- creating ---------------------------------------------------------------------------------
+
+document.getElementById("room-create-button").addEventListener("click", () => {
+  createForm.reset();
+  showError(createError, "");
+  dialogOpen(createDialog);
+});
+
+createForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const field = (name) => createForm.elements[name].value;
+  try {
+    const room = await api("rooms/", {
+      method: "POST",
+      body: {
+        name: field("name").trim(), topic: field("topic"), description: field("description"),
+        category: field("category") ? Number(field("category")) : null,
+        privacy: field("privacy"), kind: field("kind"),
+      },
+    });
+    createDialog.close();
+    location.assign(roomUrl(room));
+  } catch (failure) {
+    showError(createError, failure.message);
+  }
+});
+
+// -- invitations ------------------------------------------------------------------------------
+
+function renderInvitations() {
+  replaceChildren(invitationList, [...invitations.values()].map((invitation) =>
+    h("li", { class: "invitation", dataset: { invitation: invitation.id } },
+      h("p", {},
+        h("strong", {}, invitation.room.name),
+        ` — from ${invitation.invited_by.display_name} `, timeElement(invitation.created_at)),
+      invitation.room.topic ? h("p", { class: "muted" }, invitation.room.topic) : null,
+      h("div", { class: "button-row" },
+        h("button", {
+          type: "button", class: "primary", onclick: () => answer(invitation, true),
+          "aria-label": `Accept the invitation to ${invitation.room.name}`,
+        }, "Accept"),
+        h("button", {
+          type: "button", onclick: () => answer(invitation, false),
+          "aria-label": `Decline the invitation to ${invitation.room.name}`,
+        }, "Decline")))));
+  invitationEmpty.hidden = invitations.size > 0;
+}
+
+async function answer(invitation, isAccepted) {
+  showError(invitationError, "");
+  try {
+    await api(`invitations/${invitation.id}/${isAccepted ? "accept" : "decline"}/`,
+      { method: "POST" });
+    invitations.delete(invitation.id);
+    renderInvitations();
+    if (isAccepted) await directoryLoad();
+  } catch (failure) {
+    showError(invitationError, failure.message);
+  }
+}
+
+async function invitationsLoad() {
+  try {
+    const { results } = await api("invitations/");
+    invitations.clear();
+    for (const invitation of results) invitations.set(invitation.id, invitation);
+    renderInvitations();
+  } catch (failure) {
+    showError(invitationError, failure.message);
+  }
+}
+
+connection.addEventListener("room.invited", (event) => {
+  const invitation = event.detail.invitation;
+  invitations.set(invitation.id, invitation);
+  renderInvitations();
+});
+
+// Every (re)connect: what may have changed while the socket was down.
+connection.addEventListener("hello", () => {
+  invitationsLoad();
+  feedsLoad();
+});
+
+categoriesLoad().then(() => directoryLoad());
+connection.connect();
