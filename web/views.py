@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from archiving.access import is_compliance_officer
+from archiving.models import AuditAction
 from directory import services
 
 
@@ -57,10 +58,11 @@ def officer_required(view):
     return wrapped
 
 
-def _console(template: str, section: str):
+def _console(template: str, section: str, extra=dict):
     @officer_required
     def view(request, **kwargs):
-        return render(request, f"web/console/{template}", {"section": section, **kwargs})
+        context = {"section": section, **extra(), **kwargs}
+        return render(request, f"web/console/{template}", context)
 
     view.__name__ = f"console_{section}"
     return view
@@ -70,6 +72,6 @@ console_search = _console("search.html", "search")
 console_cases = _console("cases.html", "cases")
 console_case = _console("case.html", "cases")
 console_exports = _console("exports.html", "exports")
-console_audit = _console("audit.html", "audit")
+console_audit = _console("audit.html", "audit", extra=lambda: {"actions": AuditAction.choices})
 console_health = _console("health.html", "health")
 console_presence = _console("presence.html", "presence")

@@ -36,6 +36,7 @@ def test_directory_search_join_and_a_live_message(browsing, alice, bob, desk):
     alice_page = browsing.client(alice)
     open_room(alice_page, desk)
     bob_page = browsing.page(browsing.context(bob), "/rooms/")
+    bob_page.wait_for_selector("body[data-ready]")
 
     bob_page.get_by_role("heading", name="Trading").wait_for()
     bob_page.get_by_label("Name, topic or category").fill("forwards")
@@ -123,6 +124,7 @@ def test_a_file_posted_in_a_room_downloads_and_a_refusal_is_shown(browsing, alic
 
 def test_an_invitation_arrives_live_and_is_accepted(browsing, alice, bob, desk):
     bob_page = browsing.page(browsing.context(bob), "/rooms/")
+    bob_page.wait_for_selector("body[data-ready]")
     bob_page.get_by_text("No invitations waiting.").wait_for()
     bob_page.wait_for_function("document.body.dataset.connection !== 'closed'")
     bob_page.wait_for_timeout(300)  # the socket's hello
@@ -140,6 +142,7 @@ def test_an_invitation_arrives_live_and_is_accepted(browsing, alice, bob, desk):
 def test_a_topic_feed_counts_a_live_match(browsing, alice, bob, desk):
     chat.room_member_add(actor=alice, room_id=desk.pk, username="bob")
     bob_page = browsing.page(browsing.context(bob), "/rooms/")
+    bob_page.wait_for_selector("body[data-ready]")
     bob_page.get_by_text("New feed").click()
     bob_page.get_by_label("Feed name").fill("Rates")
     bob_page.get_by_label("#Hashtags").fill("#rates")

@@ -211,3 +211,5 @@ connection.addEventListener("hello", () => {
 
 categoriesLoad().then(() => directoryLoad());
 connection.connect();
+
+document.body.dataset.ready = "true"; // the page's handlers are in place (tests wait for it)

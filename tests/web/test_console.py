@@ -1,0 +1,131 @@
+"""The compliance console in a real browser: refused to non-officers, cases and holds, an EML
+export watched to 100% and downloaded, the audit log of the officer's own actions."""
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from chat import services as chat
+from tests.web.conftest import PHONE, screenshot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+@pytest.fixture
+def officer(make_person):
+    person = make_person("olga", display_name="Olga Officer")
+    group, _ = Group.objects.get_or_create(name="Compliance")
+    person.groups.add(group)
+    return person
+
+
+@pytest.fixture
+def chatter(alice, bob):
+    conversation, _ = chat.conversation_create(creator=alice, usernames=["bob"])
+    for body in ("Project Blue price is 101", "Keep Project Blue quiet", "Lunch?"):
+        chat.message_post(sender=alice, conversation_id=conversation.pk, body=body, client_id="")
+    return conversation
+
+
+def test_a_non_officer_gets_403_and_no_console_link(browsing, alice):
+    page = browsing.page(browsing.context(alice), "/rooms/")
+    page.get_by_role("link", name="Rooms").wait_for()
+    assert page.get_by_role("link", name="Compliance").count() == 0
+    for path in ("/console/", "/console/cases/", "/console/exports/", "/console/audit/"):
+        response = page.goto(path)
+        assert response.status == 403
+        page.get_by_role("heading", name="Compliance officers only").wait_for()
+
+
+def test_an_officer_holds_exports_and_releases(browsing, officer, chatter):
+    page = browsing.page(browsing.context(officer), "/rooms/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Compliance").click()
+    page.get_by_role("heading", name="Search the archive").wait_for()
+    page.get_by_role("link", name="Cases").click()
+    page.wait_for_selector("body[data-ready]")
+
+    page.get_by_label("Case name").fill("Project Blue leak")
+    page.get_by_label("Description").fill("Who talked about Project Blue?")
+    page.get_by_role("button", name="Open case").click()
+    page.get_by_role("heading", name="Project Blue leak").wait_for()
+    page.wait_for_selector("body[data-ready]")
+
+    page.get_by_label("Custodians").fill("alice")
+    page.get_by_role("button", name="Place hold").click()
+    hold = page.locator("article.hold").first
+    hold.locator(".hold-count").filter(has_text="records held").wait_for()
+    held = int(hold.locator(".hold-count").inner_text().split()[0])
+    assert held >= 3
+    screenshot(page, "console-case")
+
+    page.get_by_label("Format").select_option("eml")
+    page.get_by_role("button", name="Start export").click()
+    page.wait_for_url("**/console/exports/?watch=*")
+    job = page.locator("[data-export]").first
+    job.locator(".export-progress").filter(has_text="100%").wait_for(timeout=30_000)
+    assert job.get_attribute("data-status") == "completed"
+    assert "files" in job.locator(".manifest").inner_text()
+    screenshot(page, "console-exports")
+    with page.expect_download() as download_info:
+        job.get_by_role("link", name="Download export").click()
+    with zipfile.ZipFile(Path(download_info.value.path())) as archive:
+        names = archive.namelist()
+    assert "manifest.json" in names
+    assert any(name.endswith(".eml") for name in names)
+
+    page.go_back()
+    page.get_by_role("link", name="Cases").click()
+    page.get_by_role("link", name="Project Blue leak").click()
+    page.wait_for_selector("body[data-ready]")
+    hold = page.locator("article.hold").first
+    hold.get_by_role("button", name="Release").click()
+    hold.get_by_text("Give the reason for releasing this hold.").wait_for()
+    hold.get_by_label("Reason for releasing hold").fill("Matter settled")
+    hold.get_by_role("button", name="Release").click()
+    page.locator("article.hold .tag").filter(has_text="released").wait_for()
+    assert "Matter settled" in page.locator("article.hold").first.inner_text()
+    page.get_by_role("button", name="Close case").click()
+    page.get_by_text("Case closed.").wait_for()
+
+    page.get_by_role("link", name="Audit log").click()
+    page.wait_for_selector("body[data-ready]")
+    page.locator("#audit-rows tr").first.wait_for()
+    actions = page.locator("#audit-rows td:nth-child(4)").all_inner_texts()
+    for action in ("case.create", "hold.place", "hold.release", "export.create"):
+        assert action in actions
+    page.get_by_label("Action").select_option("hold.release")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#audit-rows tr')].every("
+        "r => r.dataset.action === 'hold.release')"
+    )
+    assert page.locator("#audit-rows tr").count() == 1
+    assert page.locator("#audit-rows tr td:nth-child(3)").inner_text() == "olga"
+    screenshot(page, "console-audit")
+
+
+def test_archive_health_verifies(browsing, officer, chatter):
+    page = browsing.page(browsing.context(officer), "/console/health/")
+    page.wait_for_selector("body[data-ready]")
+    page.get_by_role("button", name="Verify now").click()
+    page.get_by_text("Intact: every chain and the audit trail verify.").wait_for()
+    screenshot(page, "console-health")
+
+
+def test_console_pages_fit_a_phone(browsing, officer):
+    context = browsing.context(officer, viewport=PHONE)
+    for path in (
+        "/console/",
+        "/console/cases/",
+        "/console/exports/",
+        "/console/audit/",
+        "/console/health/",
+        "/console/presence/",
+    ):
+        page = browsing.page(context, path)
+        page.locator(".console-main h1").wait_for()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], path
+        page.close()

@@ -1,0 +1,167 @@
+// One case: its holds with the records they cover, placing a hold, releasing one with a reason
+// (required), saved searches, exporting the case, and closing it (only without active holds).
+
+import { h, replaceChildren } from "../dom.js";
+import { showError } from "../state.js";
+import { archive, exportPageUrl, exportStart, idsOf, listOf, when } from "./common.js";
+
+const caseId = Number(document.getElementById("case-card").dataset.case);
+const title = document.getElementById("case-title");
+const description = document.getElementById("case-description");
+const facts = document.getElementById("case-facts");
+const statusLine = document.getElementById("case-status-line");
+const error = document.getElementById("case-error");
+const closeButton = document.getElementById("case-close");
+const holdList = document.getElementById("hold-list");
+const holdsEmpty = document.getElementById("holds-empty");
+const holdForm = document.getElementById("hold-form");
+const holdError = document.getElementById("hold-error");
+const savedList = document.getElementById("saved-list");
+const savedForm = document.getElementById("saved-form");
+const savedError = document.getElementById("saved-error");
+const exportForm = document.getElementById("case-export-form");
+const exportError = document.getElementById("case-export-error");
+
+let current = null;
+
+function scopeOf(hold) {
+  const parts = [];
+  if (hold.custodians && hold.custodians.length) parts.push(["Custodians", hold.custodians.join(", ")]);
+  if (hold.conversations && hold.conversations.length) {
+    parts.push(["Conversations", hold.conversations.join(", ")]);
+  }
+  parts.push(["Dates", `${hold.start ? hold.start.slice(0, 10) : "any"} – `
+    + `${hold.end ? hold.end.slice(0, 10) : "any"}`]);
+  if (hold.query) parts.push(["Query", hold.query]);
+  parts.push(["Placed", `${hold.placed_by}, ${new Date(hold.placed_at).toLocaleString()}`]);
+  if (!hold.is_active) {
+    parts.push(["Released", `${hold.released_by}, ${new Date(hold.released_at).toLocaleString()}`]);
+    parts.push(["Reason", hold.release_reason]);
+  }
+  return h("dl", {}, parts.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+}
+
+function holdItem(hold) {
+  const reasonId = `release-reason-${hold.id}`;
+  const releaseError = h("p", { class: "error", role: "alert", hidden: true });
+  const release = hold.is_active ? h("form", {
+    class: "inline-form",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      const reason = event.currentTarget.elements.reason.value.trim();
+      if (!reason) {
+        showError(releaseError, "Give the reason for releasing this hold.");
+        return;
+      }
+      try {
+        await archive(`holds/${hold.id}/release/`, { method: "POST", body: { reason } });
+        statusLine.textContent = `Hold ${hold.id} released.`;
+        await caseLoad();
+      } catch (failure) {
+        showError(releaseError, failure.message);
+      }
+    },
+  },
+  h("label", { for: reasonId }, `Reason for releasing hold ${hold.id}`),
+  h("div", { class: "inline-form-row" },
+    h("input", { id: reasonId, name: "reason", "aria-required": "true", autocomplete: "off" }),
+    h("button", { type: "submit", class: "danger" }, "Release")),
+  releaseError) : null;
+  return h("article", { class: "hold", dataset: { hold: hold.id } },
+    h("h3", {}, `Hold ${hold.id}`,
+      h("span", { class: hold.is_active ? "tag tag--member" : "tag" },
+        hold.is_active ? "active" : "released"),
+      h("span", { class: "tag hold-count" },
+        `${hold.record_count} ${hold.record_count === 1 ? "record" : "records"} held`)),
+    scopeOf(hold), release);
+}
+
+function render() {
+  title.textContent = current.name;
+  document.title = `${current.name} · Cases · Parley`;
+  description.textContent = current.description || "";
+  facts.textContent = `Case ${current.id} · ${current.status} · owner ${current.owner} · opened `
+    + new Date(current.created_at).toLocaleString();
+  closeButton.textContent = current.status === "open" ? "Close case" : "Reopen case";
+  replaceChildren(holdList, current.holds.map(holdItem));
+  holdsEmpty.hidden = current.holds.length > 0;
+  replaceChildren(savedList, current.saved_searches.map((search) =>
+    h("li", { class: "invitation" },
+      h("p", {}, h("strong", {}, search.name), " ", h("code", {}, search.query || "(filters only)")),
+      h("p", { class: "muted" }, Object.entries(search.filters || {})
+        .filter(([, v]) => (Array.isArray(v) ? v.length : v))
+        .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ")))));
+}
+
+async function caseLoad() {
+  try {
+    current = await archive(`cases/${caseId}/`);
+    render();
+  } catch (failure) {
+    showError(error, failure.message);
+  }
+}
+
+closeButton.addEventListener("click", async () => {
+  showError(error, "");
+  try {
+    const status = current.status === "open" ? "closed" : "open";
+    await archive(`cases/${caseId}/`, { method: "PATCH", body: { status } });
+    statusLine.textContent = status === "closed" ? "Case closed." : "Case reopened.";
+    await caseLoad();
+  } catch (failure) {
+    showError(error, failure.message);
+  }
+});
+
+holdForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(holdError, "");
+  const field = (name) => holdForm.elements[name].value;
+  const body = { query: field("query").trim() };
+  if (listOf(field("custodians")).length) body.custodians = listOf(field("custodians"));
+  if (idsOf(field("conversations")).length) body.conversations = idsOf(field("conversations"));
+  if (field("start")) body.start = field("start");
+  if (field("end")) body.end = field("end");
+  try {
+    const hold = await archive(`cases/${caseId}/holds/`, { method: "POST", body });
+    holdForm.reset();
+    statusLine.textContent = `Hold ${hold.id} placed: ${hold.record_count} records held.`;
+    await caseLoad();
+  } catch (failure) {
+    showError(holdError, failure.message);
+  }
+});
+
+savedForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(savedError, "");
+  try {
+    await archive(`cases/${caseId}/saved-searches/`, {
+      method: "POST",
+      body: {
+        name: savedForm.elements.name.value.trim(), query: savedForm.elements.query.value.trim(),
+        filters: { participants: listOf(savedForm.elements.participants.value) },
+      },
+    });
+    savedForm.reset();
+    await caseLoad();
+  } catch (failure) {
+    showError(savedError, failure.message);
+  }
+});
+
+exportForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(exportError, "");
+  try {
+    const job = await exportStart({ case: caseId, format: exportForm.elements.format.value });
+    location.assign(exportPageUrl(job));
+  } catch (failure) {
+    showError(exportError, failure.message);
+  }
+});
+
+caseLoad();
+
+document.body.dataset.ready = "true"; // the page's handlers are in place (tests wait for it)

@@ -1,0 +1,172 @@
+// Archive search: the query language and filters, highlighted hits, facets, cursor paging, and a
+// hit's conversation context with edits and deletions marked. Record text only ever enters the
+// page as text nodes: the API's highlight (escaped HTML with <mark>) is split into text and
+// mark ranges here, never given to innerHTML.
+
+import { h, replaceChildren } from "../dom.js";
+import { showError } from "../state.js";
+import { archive, exportPageUrl, exportStart, idsOf, listOf, when } from "./common.js";
+
+const PAGE = 25;
+const form = document.getElementById("search-form");
+const error = document.getElementById("search-error");
+const statusLine = document.getElementById("search-status");
+const hitList = document.getElementById("hit-list");
+const moreButton = document.getElementById("search-more");
+const facetsElement = document.getElementById("facets");
+const contextCard = document.getElementById("context-card");
+const contextHeading = document.getElementById("context-heading");
+const contextWhere = document.getElementById("context-where");
+const contextList = document.getElementById("context-list");
+const exportForm = document.getElementById("search-export-form");
+
+const EVENT_LABELS = {
+  "message.posted": "Message", "message.edited": "Edited", "message.deleted": "Deleted",
+  "message.removed_by_manager": "Removed by a manager", "file.uploaded": "File",
+  "participant.joined": "Joined", "participant.left": "Left",
+};
+const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0" };
+
+let filters = null; // the search shown
+let nextCursor = null;
+let total = 0;
+
+function decodeEntities(text) {
+  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name) => {
+    if (name[0] === "#") {
+      const code = name[1].toLowerCase() === "x" ? parseInt(name.slice(2), 16)
+        : parseInt(name.slice(1), 10);
+      return Number.isFinite(code) && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }
+    return ENTITIES[name.toLowerCase()] ?? whole;
+  });
+}
+
+/** Text and <mark> nodes from the highlight; any other markup stays visible as text. */
+export function highlightNodes(highlight, body) {
+  if (typeof highlight !== "string" || !highlight) return [body || ""];
+  const nodes = [];
+  let isMarked = false;
+  for (const part of highlight.split(/(<mark>|<\/mark>)/)) {
+    if (part === "<mark>") isMarked = true;
+    else if (part === "</mark>") isMarked = false;
+    else if (part) {
+      const text = decodeEntities(part);
+      nodes.push(isMarked ? h("mark", {}, text) : text);
+    }
+  }
+  return nodes;
+}
+
+function searchBody() {
+  const field = (name) => form.elements[name].value;
+  const body = {
+    query: field("query").trim(),
+    participants: listOf(field("participants")),
+    senders: listOf(field("senders")),
+    conversations: idsOf(field("conversations")),
+    kinds: [...form.querySelectorAll("input[name=kinds]:checked")].map((box) => box.value),
+    events: listOf(field("events")),
+  };
+  if (field("start")) body.start = field("start");
+  if (field("end")) body.end = field("end");
+  return body;
+}
+
+function hitItem(hit) {
+  const label = EVENT_LABELS[hit.event] || hit.event;
+  return h("li", { class: `hit record--${hit.event.split(".").pop()}`, dataset: { record: hit.record } },
+    h("div", { class: "hit-meta" },
+      h("span", { class: "record-event" }, label),
+      h("span", {}, hit.sender.display_name, " (", hit.sender.username, ")"),
+      h("span", {}, `${hit.conversation_kind} conversation ${hit.conversation}`),
+      when(hit.created_at)),
+    h("p", { class: "hit-text" }, highlightNodes(hit.highlight, hit.body)),
+    h("button", {
+      type: "button", class: "link-button", onclick: () => contextOpen(hit),
+      "aria-label": `Open the context of record ${hit.record}`,
+    }, "Open context"));
+}
+
+function renderFacets(facets) {
+  const titles = { senders: "Senders", conversations: "Conversations", days: "Days" };
+  const groups = Object.entries(facets || {}).filter(([, counts]) => counts.length);
+  replaceChildren(facetsElement, groups.length ? groups.map(([name, counts]) =>
+    h("section", {},
+      h("h3", {}, titles[name] || name),
+      h("ul", {}, counts.slice(0, 10).map((facet) =>
+        h("li", {}, `${name === "conversations" ? "Conversation " : ""}${facet.value}`,
+          h("span", { class: "muted" }, ` · ${facet.count}`))))))
+    : h("p", { class: "muted" }, "No facets for this search."));
+}
+
+async function searchRun({ more = false } = {}) {
+  showError(error, "");
+  if (!more) filters = searchBody();
+  try {
+    const page = await archive("search/", {
+      method: "POST",
+      body: { ...filters, cursor: more ? nextCursor : null, page_size: PAGE, facets: !more },
+    });
+    nextCursor = page.next_cursor;
+    if (!more) {
+      total = page.total;
+      replaceChildren(hitList);
+      renderFacets(page.facets);
+      contextCard.hidden = true;
+    }
+    hitList.append(...page.hits.map(hitItem));
+    statusLine.textContent = total === 0 ? "Nothing matches."
+      : `${total} ${total === 1 ? "record" : "records"}; showing ${hitList.children.length}.`;
+    moreButton.hidden = !nextCursor;
+    exportForm.hidden = total === 0;
+  } catch (failure) {
+    showError(error, failure.message);
+  }
+}
+
+async function contextOpen(hit) {
+  try {
+    const context = await archive(`records/${hit.record}/context/`, {
+      params: { before: 10, after: 10 },
+    });
+    contextCard.hidden = false;
+    contextWhere.textContent = `${hit.conversation_kind} conversation ${context.conversation}, `
+      + "in archive order; edits and deletions are marked where they happened.";
+    replaceChildren(contextList, context.records.map((record) => {
+      const kind = record.event.split(".").pop();
+      return h("li", {
+        class: `record--${kind}${record.record === context.record ? " is-hit" : ""}`,
+        dataset: { record: record.record, event: record.event },
+      },
+      h("div", { class: "hit-meta" },
+        h("span", { class: "record-event" }, EVENT_LABELS[record.event] || record.event),
+        h("span", {}, record.sender.display_name), when(record.created_at)),
+      record.body ? h("p", { class: "hit-text" }, record.body) : null);
+    }));
+    contextHeading.focus();
+  } catch (failure) {
+    showError(error, failure.message);
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  searchRun();
+});
+moreButton.addEventListener("click", () => searchRun({ more: true }));
+
+exportForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!filters) return;
+  const search = Object.fromEntries(Object.entries(filters).filter(([, value]) =>
+    (Array.isArray(value) ? value.length : value)));
+  try {
+    const job = await exportStart({ search, format: exportForm.elements.format.value });
+    location.assign(exportPageUrl(job));
+  } catch (failure) {
+    showError(error, failure.message);
+  }
+});
+
+document.body.dataset.ready = "true"; // the page's handlers are in place (tests wait for it)
