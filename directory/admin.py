@@ -1,5 +1,11 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models import Count
+from django.template.response import TemplateResponse
 
 from directory import services
 from directory.models import ApiToken, Department, FederationPartner, Person
@@ -29,6 +35,73 @@ class PersonAdmin(UserAdmin):
     list_display = ("username", "display_name", "email", "department", "is_active", "is_staff")
     list_filter = (*UserAdmin.list_filter, "department", "is_external")
     search_fields = ("username", "display_name", "email")
+    list_select_related = ("department",)
+    actions = ["apply_archiving_policy"]
+
+    @admin.action(description="Apply an archiving policy to the selected people")
+    def apply_archiving_policy(self, request, queryset):
+        """Ask for the policy (an intermediate page), then store each person's override through
+        the audited service."""
+        from archiving import policies
+        from archiving.models import ArchivingPolicy, ArchivingPolicyAssignment
+
+        form = ArchivingPolicyChoiceForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            policy = form.cleaned_data["policy"]
+            with transaction.atomic():
+                for person in queryset:
+                    assignment = ArchivingPolicyAssignment.objects.filter(person=person).first()
+                    assignment = assignment or ArchivingPolicyAssignment(person=person)
+                    assignment.policy = policy
+                    policies.archiving_assignment_save(actor=request.user, assignment=assignment)
+            count = queryset.count()
+            self.message_user(
+                request,
+                f"The archiving policy {policy} now applies to {count} "
+                f"{'person' if count == 1 else 'people'}.",
+                messages.SUCCESS,
+            )
+            return None
+        if not ArchivingPolicy.objects.exists():
+            self.message_user(request, "Create an archiving policy first.", messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Apply an archiving policy",
+            "people": queryset,
+            "form": form or ArchivingPolicyChoiceForm(),
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        template = "admin/directory/person/apply_archiving_policy.html"
+        return TemplateResponse(request, template, context)
+
+
+class ArchivingPolicyChoiceForm(forms.Form):
+    policy = forms.ModelChoiceField(queryset=None, label="Archiving policy")
+
+    def __init__(self, *args, **kwargs):
+        from archiving.models import ArchivingPolicy
+
+        super().__init__(*args, **kwargs)
+        self.fields["policy"].queryset = ArchivingPolicy.objects.order_by("name")
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Groups (the Compliance group among them) with how many people are in each."""
+
+    list_display = ("name", "member_count")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(members=Count("user", distinct=True))
+
+    @admin.display(description="People", ordering="members")
+    def member_count(self, group):
+        return group.members
 
     def save_model(self, request, obj, form, change):
         was_active = change and Person.objects.filter(pk=obj.pk, is_active=True).exists()
@@ -40,6 +113,7 @@ class PersonAdmin(UserAdmin):
 
 @admin.register(Department)
 class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ("name",)
     search_fields = ("name",)
 
 

@@ -7,6 +7,8 @@ from presence.models import Contact, CustomPresenceState, Endpoint
 class CustomPresenceStateAdmin(admin.ModelAdmin):
     list_display = ("label", "colour_class", "is_active", "order")
     list_editable = ("is_active", "order")
+    list_filter = ("colour_class", "is_active")
+    search_fields = ("label",)
 
 
 @admin.register(Contact)

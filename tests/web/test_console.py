@@ -66,7 +66,7 @@ def test_an_officer_holds_exports_and_releases(browsing, officer, chatter):
     job = page.locator("[data-export]").first
     job.locator(".export-progress").filter(has_text="100%").wait_for(timeout=30_000)
     assert job.get_attribute("data-status") == "completed"
-    assert "files" in job.locator(".manifest").inner_text()
+    assert "SHA-256" in job.locator(".manifest").inner_text()
     screenshot(page, "console-exports")
     with page.expect_download() as download_info:
         job.get_by_role("link", name="Download export").click()

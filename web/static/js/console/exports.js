@@ -48,7 +48,7 @@ function jobItem(job) {
       job.finished_at ? [h("dt", {}, "Finished"), h("dd", {}, when(job.finished_at))] : null,
       job.status === "completed" ? [
         h("dt", {}, "Manifest"),
-        h("dd", { class: "manifest" }, `${job.files} files · ${job.progress.records_done} records · `
+        h("dd", { class: "manifest" }, `${job.files} ${job.files === 1 ? "file" : "files"} · ${job.progress.records_done} records · `
           + `SHA-256 ${job.manifest_sha256 || "—"}`)] : null,
       job.error ? [h("dt", {}, "Error"), h("dd", { class: "error" }, job.error)] : null),
     h("div", { class: "button-row" },
