@@ -129,3 +129,36 @@ def test_console_pages_fit_a_phone(browsing, officer):
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], path
         page.close()
+
+
+def test_highlights_are_built_as_text_and_marks(browsing, officer):
+    page = browsing.page(browsing.context(officer), "/console/")
+    page.wait_for_selector("body[data-ready]")
+    result = page.evaluate(
+        """async () => {
+          const { highlightNodes } = await import("/static/js/console/highlight.js");
+          const p = document.createElement("p");
+          p.append(...highlightNodes(
+            "&lt;img src=x onerror=alert(1)&gt; <mark>Blue</mark> &amp; <b>bold</b> &#39;q&#39;",
+            "unused"));
+          return { marks: [...p.querySelectorAll("mark")].map(m => m.textContent),
+                   elements: p.querySelectorAll("*").length, text: p.textContent };
+        }"""
+    )
+    assert result == {
+        "marks": ["Blue"],
+        "elements": 1,
+        "text": "<img src=x onerror=alert(1)> Blue & <b>bold</b> 'q'",
+    }
+    assert page.dialogs == []
+
+
+def test_presence_log_lookup(browsing, officer, alice):
+    page = browsing.page(browsing.context(officer), "/console/presence/")
+    page.wait_for_selector("body[data-ready]")
+    page.get_by_label("Person").fill("alice")
+    page.get_by_role("button", name="Look up").click()
+    page.locator("#presence-summary").filter(has_text="alice:").wait_for()
+    page.get_by_label("Person").fill("nobody-here")
+    page.get_by_role("button", name="Look up").click()
+    page.get_by_role("alert").filter(has_text="nobody-here").wait_for()

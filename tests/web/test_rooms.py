@@ -171,3 +171,35 @@ def test_rooms_page_fits_a_phone(browsing, alice, desk):
     screenshot(page, "rooms-phone")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip-link"
+
+
+def test_a_manager_adds_a_presenter_and_changes_a_role(browsing, alice, bob, carol, desk):
+    alice_page = browsing.client(alice)
+    open_room(alice_page, desk)
+    alice_page.locator("#room-summary").click()
+    alice_page.get_by_label("Add someone to the room").fill("carol")
+    alice_page.locator("#room-add-role").select_option("presenter")
+    alice_page.get_by_role("button", name="Add", exact=True).click()
+    alice_page.get_by_text("carol was added as presenter.").wait_for()
+    carol_role = alice_page.get_by_label("Role of Carol Diaz")
+    assert carol_role.input_value() == "presenter"
+
+    carol_role.select_option("member")
+    alice_page.get_by_text("Carol Diaz is now member.").wait_for()
+    alice_page.get_by_role("button", name="Remove Carol Diaz").click()
+    alice_page.get_by_text("Carol Diaz was removed.").wait_for()
+    alice_page.locator("#room-members [data-username='carol']").wait_for(state="detached")
+
+
+def test_a_delivery_error_shows_on_the_message(browsing, alice, bob):
+    conversation, _ = chat.conversation_create(creator=alice, usernames=["bob"])
+    message, *_ = chat.message_post(
+        sender=alice, conversation_id=conversation.pk, body="To the partner", client_id=""
+    )
+    message.delivery_error = "partner.example refused the message (service-unavailable)"
+    message.save(update_fields=["delivery_error"])
+    page = browsing.client(alice)
+    page.get_by_role("button", name="Bob Chen").first.click()
+    page.locator(".delivery-error").filter(
+        has_text="Not delivered: partner.example refused the message"
+    ).wait_for()

@@ -1,11 +1,12 @@
 // Archive search: the query language and filters, highlighted hits, facets, cursor paging, and a
 // hit's conversation context with edits and deletions marked. Record text only ever enters the
 // page as text nodes: the API's highlight (escaped HTML with <mark>) is split into text and
-// mark ranges here, never given to innerHTML.
+// mark ranges by highlight.js, never given to innerHTML.
 
 import { h, replaceChildren } from "../dom.js";
 import { showError } from "../state.js";
 import { archive, exportPageUrl, exportStart, idsOf, listOf, when } from "./common.js";
+import { highlightNodes } from "./highlight.js";
 
 const PAGE = 25;
 const form = document.getElementById("search-form");
@@ -25,38 +26,10 @@ const EVENT_LABELS = {
   "message.removed_by_manager": "Removed by a manager", "file.uploaded": "File",
   "participant.joined": "Joined", "participant.left": "Left",
 };
-const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0" };
 
 let filters = null; // the search shown
 let nextCursor = null;
 let total = 0;
-
-function decodeEntities(text) {
-  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name) => {
-    if (name[0] === "#") {
-      const code = name[1].toLowerCase() === "x" ? parseInt(name.slice(2), 16)
-        : parseInt(name.slice(1), 10);
-      return Number.isFinite(code) && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
-    }
-    return ENTITIES[name.toLowerCase()] ?? whole;
-  });
-}
-
-/** Text and <mark> nodes from the highlight; any other markup stays visible as text. */
-export function highlightNodes(highlight, body) {
-  if (typeof highlight !== "string" || !highlight) return [body || ""];
-  const nodes = [];
-  let isMarked = false;
-  for (const part of highlight.split(/(<mark>|<\/mark>)/)) {
-    if (part === "<mark>") isMarked = true;
-    else if (part === "</mark>") isMarked = false;
-    else if (part) {
-      const text = decodeEntities(part);
-      nodes.push(isMarked ? h("mark", {}, text) : text);
-    }
-  }
-  return nodes;
-}
 
 function searchBody() {
   const field = (name) => form.elements[name].value;
