@@ -264,7 +264,7 @@ def test_a_hidden_page_shows_a_desktop_notification_unless_do_not_disturb(
         f"conversations/{direct.pk}/messages/",
         {"body": "Are you there?", "client_id": "n-1"},
     )
-    bob_page.wait_for_function("window.shown.length === 1")
+    bob_page.wait_for_function("() => window.shown.length === 1")
     api_call(browsing.server, bob, "PUT", "presence/", {"availability": "do-not-disturb"})
     me = bob_page.locator("#presence-button parley-presence")
     bob_page.wait_for_function("e => e.dataset.colour === 'dnd'", arg=me.element_handle())
