@@ -8,6 +8,11 @@ this kind (internal / external), the event is archived. If archiving is required
 write fails, a critical policy (Lync's BlockOnArchiveFailure) raises ArchiveUnavailable and the
 caller's whole transaction rolls back: nothing is stored half-way. A non-critical policy lets
 the conversation go on and leaves a CaptureFailure row for the administrators.
+
+Search. Each record also gets an ArchiveIndexOutbox row in the same transaction (drained by
+Celery after commit, archiving.search.indexing), so a committed record cannot miss the index.
+Membership changes (and a conversation's first record) update ArchiveMembership under the
+same lock, so "who was in the conversation at this record" is exact for the search scope.
 """
 
 import logging
@@ -28,6 +33,7 @@ from archiving.models import (
     ArchivingPolicyAssignment,
     CaptureFailure,
 )
+from archiving.search.indexing import membership_track, search_index_queue
 from directory.models import Person
 
 logger = logging.getLogger(__name__)
@@ -110,6 +116,7 @@ def capture(
                 message_id=message_id,
                 message_seq=message_seq,
                 payload=payload or {},
+                participant_ids=participant_ids,
             )
     except DatabaseError as exc:
         if decision.is_critical:
@@ -137,6 +144,7 @@ def _append(
     message_id: int | None,
     message_seq: int | None,
     payload: dict,
+    participant_ids: QuerySet | Iterable[int],
 ) -> ArchiveRecord:
     chain = ArchiveChain.objects.select_for_update().filter(pk=conversation_id).first()
     if chain is None:
@@ -163,4 +171,6 @@ def _append(
     chain.length += 1
     chain.head_hash = record_hash
     chain.save()
+    membership_track(record=record, participant_ids=participant_ids)
+    search_index_queue(record_ids=[record.pk])
     return record

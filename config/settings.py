@@ -16,7 +16,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 PRODUCTION = env.bool("DJANGO_PRODUCTION", default=False)
-PRODUCTION_REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL")
+PRODUCTION_REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL")
 
 
 def _require_production_settings() -> None:
@@ -189,6 +189,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "search-index-sweep": {"task": "chat.tasks.search_index_pending", "schedule": 60.0},
     "presence-sweep": {"task": "presence.tasks.presence_sweep", "schedule": 30.0},
+    "archive-search-reconcile": {"task": "archiving.tasks.search_reconcile", "schedule": 300.0},
 }
 
 # Parley limits and tuning.
@@ -199,6 +200,23 @@ PARLEY_WS_RATE_BURST = env.int("PARLEY_WS_RATE_BURST", default=60)
 PARLEY_FANOUT_SHARDS = env.int("PARLEY_FANOUT_SHARDS", default=64)
 PARLEY_SYNC_BATCH = env.int("PARLEY_SYNC_BATCH", default=200)
 PARLEY_SEARCH_BACKEND = env.str("PARLEY_SEARCH_BACKEND", default="database")
+# Compliance archive search: Elasticsearch when ELASTICSEARCH_URL is set, else the database
+# (SQLite FTS5 or PostgreSQL full-text). Both answer the same query language identically.
+ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")
+PARLEY_ARCHIVE_SEARCH_BACKEND = env.str(
+    "PARLEY_ARCHIVE_SEARCH_BACKEND", default="elasticsearch" if ELASTICSEARCH_URL else "database"
+)
+if PARLEY_ARCHIVE_SEARCH_BACKEND not in ("database", "elasticsearch"):
+    raise ImproperlyConfigured(
+        "PARLEY_ARCHIVE_SEARCH_BACKEND must be 'database' or 'elasticsearch', not "
+        f"{PARLEY_ARCHIVE_SEARCH_BACKEND!r}."
+    )
+if PARLEY_ARCHIVE_SEARCH_BACKEND == "elasticsearch" and not ELASTICSEARCH_URL:
+    raise ImproperlyConfigured(
+        "PARLEY_ARCHIVE_SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL "
+        "(https://user:password@search.internal:9200); set it, or use 'database'."
+    )
+PARLEY_ARCHIVE_SEARCH_INDEX = env.str("PARLEY_ARCHIVE_SEARCH_INDEX", default="parley-archive")
 # Presence: endpoints are refreshed every heartbeat by their server process and expire when
 # it stops (a process that died); idle endpoints turn inactive, then away.
 PARLEY_SERVER_NAME = env.str("PARLEY_SERVER_NAME", default=f"{socket.gethostname()}:{os.getpid()}")

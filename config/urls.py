@@ -6,6 +6,7 @@ api_v1 = [
     path("", include("directory.urls")),
     path("", include("chat.urls")),
     path("", include("presence.urls")),
+    path("archive/", include("archiving.urls")),
 ]
 
 urlpatterns = [

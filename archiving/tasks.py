@@ -1,0 +1,32 @@
+"""Celery edge of archiving: thin, idempotent wrappers.
+
+Archive tasks acknowledge late and are re-queued when their worker dies, so a batch that was
+in flight when a worker was killed runs again (indexing is idempotent by design, see
+archiving.search.indexing).
+"""
+
+from celery import shared_task
+
+from archiving.search import indexing
+
+TRANSIENT = (ConnectionError, TimeoutError)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=8,
+)
+def search_index_pending() -> int:
+    """Index the archive records waiting in the outbox."""
+    return indexing.search_index_pending()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def search_reconcile() -> None:
+    """Re-queue records missing from the index and forget entries of purged records."""
+    indexing.search_reconcile()
+    indexing.search_index_pending()
