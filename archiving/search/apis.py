@@ -59,6 +59,11 @@ class ArchiveSearchInputSerializer(serializers.Serializer):
     page_size = serializers.IntegerField(min_value=1, max_value=services.MAX_PAGE_SIZE, default=50)
     facets = serializers.BooleanField(default=True)
 
+    def validate_query(self, value: str) -> str:
+        if not isinstance(self.initial_data.get("query", ""), str):
+            raise serializers.ValidationError("must be text (the query language), not a number.")
+        return value
+
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields))
         if unknown:
