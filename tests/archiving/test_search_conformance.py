@@ -33,7 +33,7 @@ from tests.archiving.search_corpus import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-BACKENDS = ["database"]
+BACKENDS = ["database", "elasticsearch_fake"]
 if os.environ.get("ELASTICSEARCH_URL"):
     BACKENDS.append("elasticsearch")
 
