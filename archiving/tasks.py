@@ -6,10 +6,14 @@ archiving.search.indexing).
 """
 
 from celery import shared_task
+from elastic_transport import ConnectionError as SearchConnectionError
+from elastic_transport import ConnectionTimeout
 
 from archiving.search import indexing
 
-TRANSIENT = (ConnectionError, TimeoutError)
+# Retried with backoff: the search service or the network is down for a while. BulkRejected
+# (a ConnectionError) is among them; the rows stay in the outbox whatever happens.
+TRANSIENT = (ConnectionError, TimeoutError, SearchConnectionError, ConnectionTimeout)
 
 
 @shared_task(

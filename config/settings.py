@@ -189,6 +189,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "search-index-sweep": {"task": "chat.tasks.search_index_pending", "schedule": 60.0},
     "presence-sweep": {"task": "presence.tasks.presence_sweep", "schedule": 30.0},
+    "archive-search-index-sweep": {
+        "task": "archiving.tasks.search_index_pending",
+        "schedule": 60.0,
+    },
     "archive-search-reconcile": {"task": "archiving.tasks.search_reconcile", "schedule": 300.0},
 }
 

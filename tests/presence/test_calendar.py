@@ -568,8 +568,10 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         PARLEY_EXCHANGE_PASSWORD=SERVICE_PASSWORD,
     )
 
-    assert off.stdout == "['presence-sweep', 'search-index-sweep']\n"
-    assert on.stdout == "['calendar-presence-refresh', 'presence-sweep', 'search-index-sweep']\n"
+    always = ["archive-search-index-sweep", "archive-search-reconcile", "presence-sweep"]
+    always.append("search-index-sweep")
+    assert off.stdout == f"{sorted(always)}\n"
+    assert on.stdout == f"{sorted([*always, 'calendar-presence-refresh'])}\n"
 
 
 def test_an_ews_url_without_credentials_stops_start_up_naming_the_variable():
