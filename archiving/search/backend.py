@@ -28,6 +28,7 @@ class IndexItem:
 
 class SearchBackend(Protocol):
     name: str
+    needs_participants: bool  # whether index() wants IndexItem.participant_ids
 
     def ensure_setup(self) -> None:
         """Create what the backend needs (tables, index template, index); idempotent."""

@@ -135,6 +135,7 @@ def scope_filter(records: QuerySet, scope: Scope) -> QuerySet:
 
 class DatabaseBackend:
     name = "database"
+    needs_participants = False  # the scope joins ArchiveMembership at query time
 
     @property
     def is_postgresql(self) -> bool:
@@ -151,11 +152,16 @@ class DatabaseBackend:
         rows = [(item.record.pk, index_text(item.record.body)) for item in items]
         with connection.cursor() as cursor:
             if self.is_postgresql:
-                cursor.executemany(
+                # One statement per batch: arrays of ids and tsvector literals.
+                cursor.execute(
                     "INSERT INTO archiving_search_vector (record_id, vector) "
-                    "VALUES (%s, %s::tsvector) ON CONFLICT (record_id) "
+                    "SELECT record_id, vector::tsvector FROM unnest(%s::bigint[], %s::text[]) "
+                    "AS batch(record_id, vector) ON CONFLICT (record_id) "
                     "DO UPDATE SET vector = EXCLUDED.vector",
-                    [(record_id, tsvector_literal(text)) for record_id, text in rows],
+                    [
+                        [record_id for record_id, _ in rows],
+                        [tsvector_literal(text) for _, text in rows],
+                    ],
                 )
             else:
                 ids = [record_id for record_id, _ in rows]

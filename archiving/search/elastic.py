@@ -180,6 +180,7 @@ def document(item: IndexItem) -> dict:
 
 class ElasticsearchBackend:
     name = "elasticsearch"
+    needs_participants = True  # documents carry who was in the conversation
 
     def __init__(self, *, url: str) -> None:
         self.client = Elasticsearch(url, request_timeout=30, max_retries=2, retry_on_timeout=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -138,40 +138,61 @@ def search_index_pending(*, batch: int = 500, max_batches: int | None = None) ->
     while max_batches is None or batches < max_batches:
         batches += 1
         with transaction.atomic():
+            # SKIP LOCKED: concurrent workers take different rows instead of waiting.
             rows = list(
-                ArchiveIndexOutbox.objects.select_for_update(skip_locked=True).order_by("id")[
-                    :batch
-                ]
+                ArchiveIndexOutbox.objects.select_for_update(skip_locked=True)
+                .order_by("id")
+                .values_list("id", "record_id", "operation")[:batch]
             )
             if not rows:
                 break
-            latest: dict[int, ArchiveIndexOutbox] = {}
-            for row in rows:  # ordered by id: the newest operation on a record wins
-                latest[row.record_id] = row
-            records = ArchiveRecord.objects.in_bulk(list(latest))
-            participants = record_participants(records.values())
+            latest: dict[int, tuple[int, str]] = {}
+            for row_id, record_id, operation in rows:  # by id: the newest operation wins
+                latest[record_id] = (row_id, operation)
+            records = ArchiveRecord.objects.defer("prev_hash", "record_hash").in_bulk(list(latest))
+            participants = (
+                record_participants(records.values()) if backend.needs_participants else {}
+            )
             to_index = [
-                IndexItem(records[rid], version=row.pk, participant_ids=participants[rid])
-                for rid, row in latest.items()
-                if row.operation == IndexOperation.INDEX and rid in records
+                IndexItem(records[rid], version=version, participant_ids=participants.get(rid, ()))
+                for rid, (version, operation) in latest.items()
+                if operation == IndexOperation.INDEX and rid in records
             ]
             to_forget = [
-                (rid, row.pk)
-                for rid, row in latest.items()
-                if row.operation == IndexOperation.DELETE or rid not in records
+                (rid, version)
+                for rid, (version, operation) in latest.items()
+                if operation == IndexOperation.DELETE or rid not in records
             ]
             backend.index(to_index)
             backend.forget(to_forget)
-            ArchiveSearchEntry.objects.bulk_create(
-                [ArchiveSearchEntry(record_id=i.record.pk, version=i.version) for i in to_index],
-                update_conflicts=True,
-                unique_fields=["record_id"],
-                update_fields=["version", "indexed_at"],
-            )
+            _entries_write(to_index)
             ArchiveSearchEntry.objects.filter(record_id__in=[rid for rid, _ in to_forget]).delete()
-            ArchiveIndexOutbox.objects.filter(pk__in=[row.pk for row in rows]).delete()
+            ArchiveIndexOutbox.objects.filter(pk__in=[row[0] for row in rows]).delete()
             done += len(latest)
     return done
+
+
+def _entries_write(items: list[IndexItem]) -> None:
+    """Record what the index now holds (one upsert statement per batch, no model instances)."""
+    if not items:
+        return
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "INSERT INTO archiving_archivesearchentry (record_id, version, indexed_at) "
+                "SELECT record_id, version, %s FROM unnest(%s::bigint[], %s::bigint[]) "
+                "AS batch(record_id, version) ON CONFLICT (record_id) DO UPDATE "
+                "SET version = excluded.version, indexed_at = excluded.indexed_at",
+                [now, [i.record.pk for i in items], [i.version for i in items]],
+            )
+            return
+        cursor.executemany(
+            "INSERT INTO archiving_archivesearchentry (record_id, version, indexed_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT (record_id) DO UPDATE "
+            "SET version = excluded.version, indexed_at = excluded.indexed_at",
+            [(item.record.pk, item.version, now) for item in items],
+        )
 
 
 @dataclass(frozen=True)
