@@ -16,6 +16,45 @@ def create_index(apps, schema_editor):
         schema_editor.execute(statement)
 
 
+def memberships_backfill(apps, schema_editor):
+    """Rebuild who was in each conversation from the records archived before this migration.
+
+    conversation.created carries the participants' usernames, participant.joined/left the
+    person; records captured from now on keep ArchiveMembership themselves.
+    """
+    ArchiveRecord = apps.get_model("archiving", "ArchiveRecord")
+    ArchiveMembership = apps.get_model("archiving", "ArchiveMembership")
+    Person = apps.get_model("directory", "Person")
+    ids = dict(Person.objects.values_list("username", "pk"))
+    records = (
+        ArchiveRecord.objects.filter(
+            event__in=["conversation.created", "participant.joined", "participant.left"]
+        )
+        .order_by("conversation_id", "chain_index")
+        .values_list("conversation_id", "chain_index", "event", "payload")
+    )
+    open_spans = {}  # (conversation, username) -> membership
+    for conversation_id, chain_index, event, payload in records.iterator(chunk_size=2000):
+        payload = payload if isinstance(payload, dict) else {}
+        if event == "participant.left":
+            span = open_spans.pop((conversation_id, payload.get("person")), None)
+            if span is not None:
+                span.to_index = chain_index
+                span.save(update_fields=["to_index"])
+            continue
+        names = payload.get("participants", []) if event == "conversation.created" else [
+            payload.get("person")
+        ]
+        for name in names:
+            if name in ids and (conversation_id, name) not in open_spans:
+                open_spans[(conversation_id, name)] = ArchiveMembership.objects.create(
+                    conversation_id=conversation_id,
+                    person_id=ids[name],
+                    username=name,
+                    from_index=chain_index,
+                )
+
+
 def drop_index(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     for statement in {"postgresql": DROP_POSTGRESQL, "sqlite": DROP_SQLITE}.get(vendor, []):
@@ -26,6 +65,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('archiving', '0004_audit_trail'),
+        ('directory', '0002_compliance_group'),
     ]
 
     operations = [
@@ -67,4 +107,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(create_index, drop_index),
+        migrations.RunPython(memberships_backfill, migrations.RunPython.noop),
     ]
