@@ -6,7 +6,7 @@ from archiving.models import (
     ArchivingPolicyAssignment,
     CaptureFailure,
 )
-from archiving.search.indexing import search_capture_lag
+from archiving.search.selectors import search_capture_lag
 
 
 @admin.register(ArchivingPolicy)

@@ -18,7 +18,7 @@ from archiving.access import IsComplianceOfficer
 from archiving.models import ArchiveRecord
 from archiving.search import services
 from archiving.search.backend import backend_get
-from archiving.search.indexing import search_capture_lag
+from archiving.search.selectors import search_capture_lag
 from archiving.search.types import KINDS, SearchHit
 from directory.exceptions import InvalidInput
 from directory.models import Person

@@ -33,11 +33,12 @@ class SearchBackend(Protocol):
     def ensure_setup(self) -> None:
         """Create what the backend needs (tables, index template, index); idempotent."""
 
-    def index(self, items: list[IndexItem]) -> None:
-        """Write records to the index; an older version never overwrites a newer one."""
+    def index(self, items: list[IndexItem]) -> set[int]:
+        """Write records to the index (an older version never overwrites a newer one); return
+        the ids refused for good (they stay queued)."""
 
-    def forget(self, entries: list[tuple[int, int]]) -> None:
-        """Remove (record id, version) entries from the index."""
+    def forget(self, entries: list[tuple[int, int]]) -> set[int]:
+        """Remove (record id, version) entries from the index; return the ids refused."""
 
     def clear(self) -> None:
         """Remove everything from the index (before a rebuild)."""

@@ -146,9 +146,9 @@ class DatabaseBackend:
             for statement in CREATE_POSTGRESQL if self.is_postgresql else CREATE_SQLITE:
                 cursor.execute(statement)
 
-    def index(self, items: list[IndexItem]) -> None:
+    def index(self, items: list[IndexItem]) -> set[int]:
         if not items:
-            return
+            return set()
         rows = [(item.record.pk, index_text(item.record.body)) for item in items]
         with connection.cursor() as cursor:
             if self.is_postgresql:
@@ -173,10 +173,11 @@ class DatabaseBackend:
                 cursor.executemany(
                     "INSERT INTO archiving_search_fts (rowid, words) VALUES (%s, %s)", rows
                 )
+        return set()
 
-    def forget(self, entries: list[tuple[int, int]]) -> None:
+    def forget(self, entries: list[tuple[int, int]]) -> set[int]:
         if not entries:
-            return
+            return set()
         ids = [record_id for record_id, _ in entries]
         placeholders = ",".join(["%s"] * len(ids))
         table, column = (
@@ -189,6 +190,7 @@ class DatabaseBackend:
                 f"DELETE FROM {table} WHERE {column} IN ({placeholders})",  # noqa: S608
                 ids,
             )
+        return set()
 
     def clear(self) -> None:
         with connection.cursor() as cursor:

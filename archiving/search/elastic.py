@@ -16,6 +16,7 @@ Reads. The scope is in `bool.filter`, the text in `bool.must`; newest first on
 
 import contextlib
 import html
+import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from archiving.search.backend import IndexItem, index_text
 from archiving.search.query import Node, Not, Or, Term
 from archiving.search.types import FacetCount, Scope, SearchHit, SearchRequest, SearchResult
 
+logger = logging.getLogger(__name__)
 FACET_SIZE = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -78,7 +80,7 @@ TEMPLATE = {
 
 
 class BulkRejected(ConnectionError):
-    """Elasticsearch refused part of a bulk request for a reason other than a stale version."""
+    """Elasticsearch could not take a bulk request now (overloaded or failing): retry it."""
 
 
 def _microseconds(moment: datetime) -> int:
@@ -196,25 +198,34 @@ class ElasticsearchBackend:
         if not self.client.indices.exists(index=self.index_name):
             self.client.indices.create(index=self.index_name)
 
-    def _bulk(self, operations: list[dict], *, ignore: set[int]) -> None:
+    def _bulk(self, operations: list[dict], *, ignore: set[int]) -> set[int]:
+        """Send one bulk request; return the ids Elasticsearch refused for good.
+
+        A 409 (a newer version is there) or 404 (nothing to delete) is what a replay gets and
+        is fine. Overload and server errors (429, 5xx) raise BulkRejected so the whole batch
+        is retried. Any other refusal (a document the mapping rejects) is returned: its
+        outbox row stays, and shows in the capture lag, without holding up the others.
+        """
         if not operations:
-            return
+            return set()
         response = self.client.bulk(operations=operations)
         if not response["errors"]:
-            return
-        failed = [
-            result
-            for item in response["items"]
-            for result in item.values()
-            if result.get("status", 200) >= 300 and result.get("status") not in ignore
-        ]
-        if failed:
-            raise BulkRejected(
-                f"Elasticsearch refused {len(failed)} of {len(response['items'])} bulk items; "
-                f"first: {failed[0].get('error')}"
-            )
+            return set()
+        refused: set[int] = set()
+        for item in response["items"]:
+            result = next(iter(item.values()))
+            status = result.get("status", 200)
+            if status < 300 or status in ignore:
+                continue
+            if status == 429 or status >= 500:
+                raise BulkRejected(
+                    f"Elasticsearch could not take the batch now ({status}): {result.get('error')}"
+                )
+            logger.error("Elasticsearch refused record %s: %s", result["_id"], result.get("error"))
+            refused.add(int(result["_id"]))
+        return refused
 
-    def index(self, items: list[IndexItem]) -> None:
+    def index(self, items: list[IndexItem]) -> set[int]:
         operations: list[dict] = []
         for item in items:
             operations.append(
@@ -228,9 +239,9 @@ class ElasticsearchBackend:
                 }
             )
             operations.append(document(item))
-        self._bulk(operations, ignore={409})  # 409: a newer version is already there
+        return self._bulk(operations, ignore={409})  # 409: a newer version is already there
 
-    def forget(self, entries: list[tuple[int, int]]) -> None:
+    def forget(self, entries: list[tuple[int, int]]) -> set[int]:
         operations = [
             {
                 "delete": {
@@ -242,7 +253,7 @@ class ElasticsearchBackend:
             }
             for record_id, version in entries
         ]
-        self._bulk(operations, ignore={404, 409})
+        return self._bulk(operations, ignore={404, 409})
 
     def clear(self) -> None:
         with contextlib.suppress(NotFoundError):  # no index yet: nothing to clear

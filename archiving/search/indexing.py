@@ -13,10 +13,8 @@ rebuilds everything from the archive through the same outbox.
 """
 
 import time
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,6 +31,7 @@ from archiving.models import (
     IndexOperation,
 )
 from archiving.search.backend import IndexItem, backend_get
+from archiving.search.selectors import record_participants
 from directory.models import Person
 
 INDEX_DELAY = 0.5
@@ -79,27 +78,6 @@ def membership_track(*, record: ArchiveRecord, participant_ids: QuerySet | Itera
         for pk, username in present.items()
         if pk not in open_rows
     )
-
-
-def record_participants(records: Iterable[ArchiveRecord]) -> dict[int, tuple[int, ...]]:
-    """Return, per record id, who was in its conversation at that record, and its actor."""
-    records = list(records)
-    intervals: dict[int, list[tuple[int, int | None, int]]] = defaultdict(list)
-    for row in ArchiveMembership.objects.filter(
-        conversation_id__in={r.conversation_id for r in records}
-    ).values_list("conversation_id", "from_index", "to_index", "person_id"):
-        intervals[row[0]].append(row[1:])
-    result = {}
-    for record in records:
-        people = {
-            person_id
-            for start, end, person_id in intervals[record.conversation_id]
-            if start <= record.chain_index and (end is None or record.chain_index <= end)
-        }
-        if record.actor_id is not None:
-            people.add(record.actor_id)
-        result[record.pk] = tuple(sorted(people))
-    return result
 
 
 def search_index_queue(*, record_ids: list[int], operation: str = IndexOperation.INDEX) -> None:
@@ -163,11 +141,17 @@ def search_index_pending(*, batch: int = 500, max_batches: int | None = None) ->
                 for rid, (version, operation) in latest.items()
                 if operation == IndexOperation.DELETE or rid not in records
             ]
-            backend.index(to_index)
-            backend.forget(to_forget)
-            _entries_write(to_index)
-            ArchiveSearchEntry.objects.filter(record_id__in=[rid for rid, _ in to_forget]).delete()
-            ArchiveIndexOutbox.objects.filter(pk__in=[row[0] for row in rows]).delete()
+            refused = backend.index(to_index) | backend.forget(to_forget)
+            _entries_write([item for item in to_index if item.record.pk not in refused])
+            ArchiveSearchEntry.objects.filter(
+                record_id__in=[rid for rid, _ in to_forget if rid not in refused]
+            ).delete()
+            # Refused rows stay queued (and age in the capture lag) without blocking the rest.
+            ArchiveIndexOutbox.objects.filter(
+                pk__in=[row[0] for row in rows if row[1] not in refused]
+            ).delete()
+            if refused and len(refused) == len(latest):
+                break  # nothing but refusals left at the head of the queue
             done += len(latest)
     return done
 
@@ -263,22 +247,3 @@ def search_reindex(*, actor: Person | None, chunk: int = 5000) -> int:
             result_count=queued,
         )
     return queued
-
-
-@dataclass(frozen=True)
-class CaptureLag:
-    pending: int
-    oldest_at: datetime | None
-
-    @property
-    def seconds(self) -> float:
-        if self.oldest_at is None:
-            return 0.0
-        return max(0.0, (timezone.now() - self.oldest_at).total_seconds())
-
-
-def search_capture_lag() -> CaptureLag:
-    """Return how many records wait for the index and since when the oldest has waited."""
-    rows = ArchiveIndexOutbox.objects.order_by("created_at")
-    oldest = rows.values_list("created_at", flat=True).first()
-    return CaptureLag(pending=rows.count(), oldest_at=oldest)

@@ -149,6 +149,7 @@ class ElasticsearchFake:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.rejected_ids: set[str] = set()  # documents answered 400 (a mapping error)
+        self.overloaded = False  # answer every bulk item 429, as a saturated cluster does
         self.templates: dict[str, dict] = {}
         self.indices: dict[str, FakeIndex] = {}
         self.lock = threading.Lock()
@@ -251,7 +252,13 @@ class ElasticsearchFake:
             assert meta.get("version_type") == "external", "Parley always versions externally"
             current = index.docs.get(key, {}).get("version", index.tombstones.get(key))
             result = {"_index": name, "_id": key}
-            if key in self.rejected_ids:
+            if self.overloaded:
+                errors = True
+                result |= {
+                    "status": 429,
+                    "error": {"type": "es_rejected_execution_exception", "reason": "queue full"},
+                }
+            elif key in self.rejected_ids:
                 errors = True
                 result |= {
                     "status": 400,

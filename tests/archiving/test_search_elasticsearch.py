@@ -10,8 +10,12 @@ import pytest
 from archiving.models import ArchiveEvent, ArchiveIndexOutbox, ArchiveSearchEntry
 from archiving.search.backend import IndexItem, backend_get, backend_reset
 from archiving.search.elastic import TEMPLATE, BulkRejected
-from archiving.search.indexing import search_index_forget, search_index_pending
+from archiving.search.indexing import (
+    search_index_forget,
+    search_index_pending,
+)
 from archiving.search.query import query_parse
+from archiving.search.selectors import search_capture_lag
 from archiving.search.types import Scope, SearchRequest
 from archiving.services import capture
 from tests.archiving.es_fake import ElasticsearchFake
@@ -139,23 +143,37 @@ def test_a_stale_replay_never_overwrites_or_revives(fake, alice, bob):
     assert str(record.pk) not in fake.indices[INDEX].docs
 
 
-def test_a_refused_bulk_item_keeps_the_batch_in_the_outbox(fake, alice, bob):
+def test_a_refused_document_stays_queued_without_blocking_the_others(fake, alice, bob):
     backend_get().ensure_setup()
     kept = _capture(alice, bob, "first")
     refused = _capture(alice, bob, "second")
     fake.rejected_ids = {str(refused.pk)}
 
-    with pytest.raises(BulkRejected, match="refused 1 of 2"):
+    assert search_index_pending() == 2
+
+    assert list(ArchiveIndexOutbox.objects.values_list("record_id", flat=True)) == [refused.pk]
+    assert list(ArchiveSearchEntry.objects.values_list("record_id", flat=True)) == [kept.pk]
+    assert search_capture_lag().pending == 1
+    fake.rejected_ids = set()
+    assert search_index_pending() == 1
+    assert ArchiveSearchEntry.objects.count() == 2
+    assert not ArchiveIndexOutbox.objects.exists()
+
+
+def test_an_overloaded_cluster_keeps_the_whole_batch_for_a_retry(fake, alice, bob):
+    backend_get().ensure_setup()
+    records = [_capture(alice, bob, "first"), _capture(alice, bob, "second")]
+    fake.overloaded = True
+
+    with pytest.raises(BulkRejected, match="429"):
         search_index_pending()
 
     assert sorted(ArchiveIndexOutbox.objects.values_list("record_id", flat=True)) == [
-        kept.pk,
-        refused.pk,
+        r.pk for r in records
     ]
     assert not ArchiveSearchEntry.objects.exists()
-    fake.rejected_ids = set()
+    fake.overloaded = False
     assert search_index_pending() == 2
-    assert ArchiveSearchEntry.objects.count() == 2
 
 
 def test_search_puts_the_scope_in_filter_and_the_text_in_must(fake, alice, bob):

@@ -21,11 +21,11 @@ from archiving.search import services
 from archiving.search.backend import backend_get
 from archiving.search.database import DatabaseBackend
 from archiving.search.indexing import (
-    search_capture_lag,
     search_index_forget,
     search_index_pending,
     search_reconcile,
 )
+from archiving.search.selectors import search_capture_lag
 from chat import services as chat
 
 
