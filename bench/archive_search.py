@@ -38,6 +38,7 @@ CJK = [
     "打ち合わせは明日です",
     "資料を送ってください",
 ]
+RARE_SHARE = 0.002
 SYLLABLES = "ka ri to mo na shi en or al ve ex pro tra ni lu ba de so fi gu zo mer qua ten".split()  # noqa: SIM905
 
 
@@ -87,6 +88,10 @@ def generate(*, size: int, people: int, conversations: int, seed: int = 7):
         body = " ".join(words).capitalize() + rng.choice([".", "?", "!", ""])
         if rng.random() < 0.01:
             body += " " + rng.choice(CJK)
+        if rng.random() < RARE_SHARE:  # a project code name, a ticket: words seen a few times
+            code = f"zq{rng.randrange(max(1, int(size * RARE_SHARE / 2))):x}"
+            body += " " + code
+            counts[code] += 1
         messages.append((conversation, sender, body, start + step * n))
     return plan, messages, counts, vocabulary
 
