@@ -3,12 +3,13 @@ trail, cases and holds are read-only here, and cases, holds and the audit trail 
 to compliance officers (administrators do not read the archive unless they are officers)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from archiving import policies, retention
 from archiving.access import is_compliance_officer
 from archiving.audit import audit_append
 from archiving.models import (
+    ArchiveIndexOutbox,
     ArchivingPolicy,
     ArchivingPolicyAssignment,
     AuditAction,
@@ -21,6 +22,7 @@ from archiving.models import (
     RetentionPurge,
     SavedSearch,
 )
+from archiving.search.selectors import search_capture_lag
 from directory.exceptions import ServiceError
 
 
@@ -196,3 +198,27 @@ class LegalHoldAdmin(ComplianceReadOnlyAdmin):
 @admin.register(SavedSearch)
 class SavedSearchAdmin(ComplianceReadOnlyAdmin):
     list_display = ("name", "case", "created_by", "created_at")
+
+
+@admin.register(ArchiveIndexOutbox)
+class ArchiveIndexOutboxAdmin(admin.ModelAdmin):
+    """Records waiting for the search index; the changelist shows the capture lag."""
+
+    list_display = ("id", "record_id", "operation", "created_at")
+    ordering = ("created_at",)
+
+    def changelist_view(self, request, extra_context=None):
+        lag = search_capture_lag()
+        oldest = lag.oldest_at.isoformat() if lag.oldest_at else "none"
+        messages.info(
+            request,
+            f"Search capture lag: {lag.seconds:.1f} s ({lag.pending} records waiting, oldest "
+            f"queued at {oldest}).",
+        )
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
