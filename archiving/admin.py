@@ -9,6 +9,7 @@ from archiving import policies, retention
 from archiving.access import is_compliance_officer
 from archiving.audit import audit_append
 from archiving.models import (
+    ArchiveIndexOutbox,
     ArchivingPolicy,
     ArchivingPolicyAssignment,
     AuditAction,
@@ -21,6 +22,8 @@ from archiving.models import (
     RetentionPurge,
     SavedSearch,
 )
+from archiving.search import indexing
+from archiving.search.selectors import search_capture_lag
 from archiving.selectors import archive_and_audit_verify
 from directory.exceptions import ServiceError
 
@@ -76,12 +79,23 @@ class ArchivingPolicyAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     # No bulk delete (it would bypass the audited service). These act on the whole archive
     # whatever is selected: Django admin actions need a selection, so select any policy.
-    actions = ["verify_archive"]
+    actions = ["verify_archive", "rebuild_search_index"]
 
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    @admin.action(description="Rebuild the archive search index (as manage.py search_reindex)")
+    def rebuild_search_index(self, request, queryset):
+        """Empty the index and queue every record; the workers index them (audited)."""
+        queued = indexing.search_reindex(actor=request.user)
+        self.message_user(
+            request,
+            f"Search index emptied; {queued} records queued for indexing. The capture lag on "
+            "“Archive index outbox” shows the progress.",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Verify the archive (every hash chain and the audit trail)")
     def verify_archive(self, request, queryset):
@@ -249,3 +263,27 @@ class LegalHoldAdmin(ComplianceReadOnlyAdmin):
 @admin.register(SavedSearch)
 class SavedSearchAdmin(ComplianceReadOnlyAdmin):
     list_display = ("name", "case", "created_by", "created_at")
+
+
+@admin.register(ArchiveIndexOutbox)
+class ArchiveIndexOutboxAdmin(admin.ModelAdmin):
+    """Records waiting for the search index; the changelist shows the capture lag."""
+
+    list_display = ("id", "record_id", "operation", "created_at")
+    ordering = ("created_at",)
+
+    def changelist_view(self, request, extra_context=None):
+        lag = search_capture_lag()
+        oldest = lag.oldest_at.isoformat() if lag.oldest_at else "none"
+        messages.info(
+            request,
+            f"Search capture lag: {lag.seconds:.1f} s ({lag.pending} records waiting, oldest "
+            f"queued at {oldest}).",
+        )
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -473,3 +473,68 @@ class ExportFile(models.Model):
             "first_chain_index": self.first_chain_index,
             "last_chain_index": self.last_chain_index,
         }
+
+
+class ArchiveMembership(models.Model):
+    """Who was in a conversation from one chain link to another (inclusive; open while present).
+
+    Kept by capture() under the conversation lock, in chain order, so a record's participants
+    are known exactly: the search scope "participants" means the actor of a record or anyone
+    in its conversation at that link. person_id is a plain integer, as the archive outlives
+    accounts.
+    """
+
+    conversation_id = models.BigIntegerField()
+    person_id = models.BigIntegerField()
+    username = models.CharField(max_length=150)
+    from_index = models.PositiveBigIntegerField()
+    to_index = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["person_id", "conversation_id"]),
+            models.Index(fields=["conversation_id", "to_index"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} in c{self.conversation_id} [{self.from_index}, {self.to_index}]"
+
+
+class IndexOperation(models.TextChoices):
+    INDEX = "index"
+    DELETE = "delete"
+
+
+class ArchiveIndexOutbox(models.Model):
+    """A record whose search index entry must be written or removed; drained by Celery.
+
+    Written in the capture transaction, so a committed record always has a row here until the
+    index holds it. The row id is also the external version sent to Elasticsearch: ids only
+    grow, so a stale replay of an older row never overwrites what a newer one wrote.
+    """
+
+    record_id = models.BigIntegerField()
+    operation = models.CharField(
+        max_length=6, choices=IndexOperation.choices, default=IndexOperation.INDEX
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "archive index outbox"
+
+    def __str__(self) -> str:
+        return f"{self.operation} record {self.record_id}"
+
+
+class ArchiveSearchEntry(models.Model):
+    """A record known to be in the search index (any backend), with the version written."""
+
+    record_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField()
+    indexed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "archive search entries"
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} v{self.version}"

@@ -8,6 +8,11 @@ this kind (internal / external), the event is archived. If archiving is required
 write fails, a critical policy (Lync's BlockOnArchiveFailure) raises ArchiveUnavailable and the
 caller's whole transaction rolls back: nothing is stored half-way. A non-critical policy lets
 the conversation go on and leaves a CaptureFailure row for the administrators.
+
+Search. Each record also gets an ArchiveIndexOutbox row in the same transaction (drained by
+Celery after commit, archiving.search.indexing), so a committed record cannot miss the index.
+Membership changes (and a conversation's first record) update ArchiveMembership under the
+same lock, so "who was in the conversation at this record" is exact for the search scope.
 """
 
 import logging
@@ -30,6 +35,7 @@ from archiving.models import (
     ArchivingPolicyAssignment,
     CaptureFailure,
 )
+from archiving.search.indexing import membership_track, search_index_queue
 from directory.models import Person
 
 logger = logging.getLogger(__name__)
@@ -177,6 +183,8 @@ def _append(
     chain.length += 1
     chain.head_hash = record_hash
     chain.save()
+    membership_track(record=record, participant_ids=participant_ids)
+    search_index_queue(record_ids=[record.pk])
     return record
 
 

@@ -1,4 +1,9 @@
-"""Celery edge of archiving: thin, idempotent wrappers taking ids only."""
+"""Celery edge of archiving: thin, idempotent wrappers taking ids only.
+
+Archive tasks acknowledge late and are re-queued when their worker dies, so a batch that was
+in flight when a worker was killed runs again (indexing is idempotent by design, see
+archiving.search.indexing; exports resume from their checkpoint).
+"""
 
 from datetime import timedelta
 
@@ -6,13 +11,39 @@ from celery import shared_task
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from elastic_transport import ConnectionError as SearchConnectionError
+from elastic_transport import ConnectionTimeout
 
 from archiving.exports.runner import JobBusy, TransientExportError, export_fail
 from archiving.exports.runner import export_run as export_job_run
 from archiving.models import ExportJob, ExportStatus
 from archiving.retention import retention_run
+from archiving.search import indexing
 
 TRANSIENT_RETRIES = 5
+# Retried with backoff: the search service or the network is down for a while. BulkRejected
+# (a ConnectionError) is among them; the rows stay in the outbox whatever happens.
+TRANSIENT = (ConnectionError, TimeoutError, SearchConnectionError, ConnectionTimeout)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=8,
+)
+def search_index_pending() -> int:
+    """Index the archive records waiting in the outbox."""
+    return indexing.search_index_pending()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def search_reconcile() -> None:
+    """Re-queue records missing from the index and forget entries of purged records."""
+    indexing.search_reconcile()
+    indexing.search_index_pending()
 
 
 @shared_task(

@@ -1,8 +1,9 @@
-from django.urls import path
+from django.urls import include, path
 
 from archiving.apis import audit, cases, exports, retention
 
 urlpatterns = [
+    path("", include("archiving.search.urls")),
     path("cases/", cases.CaseListCreateApi.as_view(), name="archive-cases"),
     path("cases/<int:case_id>/", cases.CaseDetailApi.as_view(), name="archive-case"),
     path("cases/<int:case_id>/holds/", cases.HoldListPlaceApi.as_view(), name="archive-case-holds"),

@@ -17,7 +17,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 PRODUCTION = env.bool("DJANGO_PRODUCTION", default=False)
-PRODUCTION_REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL")
+PRODUCTION_REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL")
 
 
 def _require_production_settings() -> None:
@@ -206,6 +206,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
     "export-resume-stale": {"task": "archiving.tasks.export_resume_stale", "schedule": 60.0},
+    "archive-search-index-sweep": {
+        "task": "archiving.tasks.search_index_pending",
+        "schedule": 60.0,
+    },
+    "archive-search-reconcile": {"task": "archiving.tasks.search_reconcile", "schedule": 300.0},
 }
 
 # Parley limits and tuning.
@@ -223,6 +228,23 @@ CELERY_BEAT_SCHEDULE["category-walls-sweep"] = {
     "schedule": 300.0,
 }
 PARLEY_SEARCH_BACKEND = env.str("PARLEY_SEARCH_BACKEND", default="database")
+# Compliance archive search: Elasticsearch when ELASTICSEARCH_URL is set, else the database
+# (SQLite FTS5 or PostgreSQL full-text). Both answer the same query language identically.
+ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")
+PARLEY_ARCHIVE_SEARCH_BACKEND = env.str(
+    "PARLEY_ARCHIVE_SEARCH_BACKEND", default="elasticsearch" if ELASTICSEARCH_URL else "database"
+)
+if PARLEY_ARCHIVE_SEARCH_BACKEND not in ("database", "elasticsearch"):
+    raise ImproperlyConfigured(
+        "PARLEY_ARCHIVE_SEARCH_BACKEND must be 'database' or 'elasticsearch', not "
+        f"{PARLEY_ARCHIVE_SEARCH_BACKEND!r}."
+    )
+if PARLEY_ARCHIVE_SEARCH_BACKEND == "elasticsearch" and not ELASTICSEARCH_URL:
+    raise ImproperlyConfigured(
+        "PARLEY_ARCHIVE_SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL "
+        "(https://user:password@search.internal:9200); set it, or use 'database'."
+    )
+PARLEY_ARCHIVE_SEARCH_INDEX = env.str("PARLEY_ARCHIVE_SEARCH_INDEX", default="parley-archive")
 # Presence: endpoints are refreshed every heartbeat by their server process and expire when
 # it stops (a process that died); idle endpoints turn inactive, then away.
 PARLEY_SERVER_NAME = env.str("PARLEY_SERVER_NAME", default=f"{socket.gethostname()}:{os.getpid()}")

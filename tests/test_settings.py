@@ -21,6 +21,7 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": "kq3Zr8-Vw1xYp0sT7uLm2NbC4dEfGhJ5aQ9iO6lK_yR" * 2,
     "DATABASE_URL": "postgres://parley@db.internal:5432/parley",
     "REDIS_URL": "redis://redis.internal:6379/0",
+    "ELASTICSEARCH_URL": "https://parley:secret@search.internal:9200",
 }
 
 
@@ -29,7 +30,15 @@ def _run(args: list[str], **overrides: str) -> subprocess.CompletedProcess:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_PRODUCTION"}
+        if key
+        not in {
+            "DJANGO_SECRET_KEY",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "ELASTICSEARCH_URL",
+            "PARLEY_ARCHIVE_SEARCH_BACKEND",
+            "DJANGO_PRODUCTION",
+        }
     }
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **overrides})
     return subprocess.run(
@@ -43,7 +52,9 @@ def _run(args: list[str], **overrides: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL"]
+)
 def test_production_refuses_to_start_naming_the_missing_variable(missing):
     settings = {k: v for k, v in PRODUCTION.items() if k != missing}
 
@@ -84,3 +95,34 @@ def test_production_deploy_check_is_clean():
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+BACKEND = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.PARLEY_ARCHIVE_SEARCH_BACKEND)"
+)
+
+
+def test_archive_search_uses_the_database_without_elasticsearch(tmp_path):
+    result = _run(["-c", BACKEND], PARLEY_DATA_DIR=str(tmp_path))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "database"
+
+
+def test_archive_search_uses_elasticsearch_when_its_url_is_set():
+    result = _run(["-c", BACKEND], **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "elasticsearch"
+
+
+def test_archive_search_elasticsearch_without_url_refuses_to_start(tmp_path):
+    result = _run(
+        ["-c", BACKEND],
+        PARLEY_DATA_DIR=str(tmp_path),
+        PARLEY_ARCHIVE_SEARCH_BACKEND="elasticsearch",
+    )
+
+    assert result.returncode != 0
+    assert "PARLEY_ARCHIVE_SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL" in result.stderr

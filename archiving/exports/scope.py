@@ -16,13 +16,17 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from archiving.holds import hold_scope_q
-from archiving.models import ArchiveChain, ArchiveEvent, ArchiveRecord, Case, LegalHold
+from archiving.models import ArchiveChain, ArchiveRecord, Case, LegalHold
+from archiving.search.database import scope_filter
 from archiving.search.query import Node, query_matches, query_parse
+from archiving.search.services import search_scope_build
+from archiving.search.types import KINDS as SEARCH_KINDS
+from archiving.search.types import Scope, scope_event_resolve
 from directory.exceptions import InvalidInput
 
 SEARCH_FIELDS = {"query", "participants", "senders", "conversations", "kinds", "events"}
 DATE_FIELDS = {"start", "end"}
-KINDS = {"direct", "group", "room"}
+KINDS = set(SEARCH_KINDS)
 MAX_LIST = 1000
 RECORD_FIELDS = (
     "id",
@@ -83,10 +87,7 @@ def search_scope_validate(data) -> dict:
     if set(kinds) - KINDS:
         raise InvalidInput(f"search.kinds may contain only {', '.join(sorted(KINDS))}.")
     events = _string_list(data, "events")
-    if unknown_events := sorted(set(events) - set(ArchiveEvent.values)):
-        known = set(ArchiveRecord.objects.values_list("event", flat=True).distinct())
-        if set(unknown_events) - known:
-            raise InvalidInput(f"search.events has unknown events: {', '.join(unknown_events)}.")
+    scope_event_resolve(events)  # raises InvalidInput naming an unknown event
     start, end = _date(data, "start"), _date(data, "end")
     if start and end and parse_datetime(start) >= parse_datetime(end):
         raise InvalidInput("search.start must be before search.end.")
@@ -100,6 +101,7 @@ def search_scope_validate(data) -> dict:
         "start": start,
         "end": end,
     }
+    _search_scope(scope)  # unknown people are refused as the archive search refuses them
     if not any(v for v in scope.values()):
         raise InvalidInput(
             "search needs at least one filter (query, participants, senders, conversations, "
@@ -140,6 +142,20 @@ def export_scope_from_case(case_id) -> dict:
     }
 
 
+def _search_scope(filters: dict) -> Scope:
+    """Return the archive search's scope for export filters: an export of a search holds
+    exactly the records the search finds (the same filters, the same query semantics)."""
+    return search_scope_build(
+        participants=filters.get("participants") or [],
+        senders=filters.get("senders") or [],
+        conversations=filters.get("conversations") or [],
+        kinds=filters.get("kinds") or [],
+        events=filters.get("events") or [],
+        start=parse_datetime(filters["start"]) if filters.get("start") else None,
+        end=parse_datetime(filters["end"]) if filters.get("end") else None,
+    )
+
+
 @dataclass(frozen=True)
 class ResolvedScope:
     filters: dict
@@ -167,30 +183,11 @@ class ResolvedScope:
         return any(get(name) and query_matches(tree, body) for name, _, tree in self.holds)
 
     def conversation_ids(self) -> set[int] | None:
-        """Return the conversations a participant/conversation filter allows (None: any)."""
-        allowed: set[int] | None = None
-        if self.filters["conversations"]:
-            allowed = set(self.filters["conversations"])
-        people = set(self.filters["participants"])
-        if people:
-            found = set(
-                ArchiveRecord.objects.filter(actor_username__in=people)
-                .values_list("conversation_id", flat=True)
-                .distinct()
-            )
-            membership = ArchiveRecord.objects.filter(
-                event__in=[ArchiveEvent.CONVERSATION_CREATED, ArchiveEvent.PARTICIPANT_JOINED]
-            ).values_list("conversation_id", "payload")
-            for conversation_id, payload in membership.iterator(chunk_size=2000):
-                named = set(payload.get("participants") or []) | {payload.get("person")}
-                if named & people:
-                    found.add(conversation_id)
-            allowed = found if allowed is None else allowed & found
-        return allowed
+        """Return the conversations to restrict to beyond the filters (None: no more)."""
+        return None
 
     def queryset(self, conversation_ids: set[int] | None) -> QuerySet:
         """Return the records the filters select (the query and chain heads apply after)."""
-        f = self.filters
         records = ArchiveRecord.objects.all()
         if self.filters.get("holds"):
             covered = Q(pk__in=[])
@@ -200,18 +197,10 @@ class ResolvedScope:
                     **{name: ExpressionWrapper(scope_q, output_field=BooleanField())}
                 )
             records = records.filter(covered)
+        else:
+            records = scope_filter(records, _search_scope(self.filters))
         if conversation_ids is not None:
             records = records.filter(conversation_id__in=sorted(conversation_ids))
-        if f["senders"]:
-            records = records.filter(actor_username__in=f["senders"])
-        if f["kinds"]:
-            records = records.filter(conversation_kind__in=f["kinds"])
-        if f["events"]:
-            records = records.filter(event__in=f["events"])
-        if f["start"]:
-            records = records.filter(occurred_at__gte=parse_datetime(f["start"]))
-        if f["end"]:
-            records = records.filter(occurred_at__lt=parse_datetime(f["end"]))
         return records
 
     def heads(self) -> dict[str, list]:

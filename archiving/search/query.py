@@ -9,7 +9,10 @@ Grammar (operators are upper case; anything else is a search term):
     primary := "(" or_expr ")" | '"' phrase '"' | word | word"*"
 
 Words are matched case-insensitively on word boundaries (`\\w+` runs of the text); a bare
-token with inner punctuation ("e-mail", "U.S.") is a phrase of its pieces. The scope
+token with inner punctuation ("e-mail", "U.S.") is a phrase of its pieces. Chinese and Japanese
+are written without spaces, so each ideograph, hiragana or katakana character is a word of its
+own (as Lucene's standard tokenizer does): "会议纪要" is the phrase 会 议 纪 要 and is found inside
+"明天的会议纪要". The scope
 (participants, conversations, dates, kinds) is never part of this text: backends apply it as
 a filter outside the parsed tree, so no query can widen what an officer may see.
 
@@ -28,7 +31,9 @@ MAX_TERMS = 64
 MAX_DEPTH = 16
 MIN_PREFIX_LENGTH = 2
 
-_WORD = re.compile(r"\w+")
+# Han ideographs (with extensions and compatibility forms), hiragana and katakana.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 _TOKEN = re.compile(r'\s*(?:(?P<lparen>\()|(?P<rparen>\))|(?P<quote>")|(?P<bare>[^\s()"]+))')
 
 

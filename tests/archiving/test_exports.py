@@ -13,6 +13,7 @@ from archiving.exports import runner
 from archiving.exports.manifest import export_verify
 from archiving.exports.scope import ResolvedScope
 from archiving.models import ArchiveRecord, AuditEntry, ExportJob
+from archiving.search.indexing import search_index_pending
 from chat import services as chat
 from tests.archiving.export_data import conversation_fill, records_append
 
@@ -445,31 +446,42 @@ def test_cancel_while_running_stops_at_the_next_checkpoint_and_removes_files(
     assert calls["n"] == 2  # nothing written after the checkpoint that saw the cancel
 
 
-def test_participants_scope_follows_joins_and_lists_show_progress(export, officer_client):
-    conversation_fill(14, kind="room", members=["alice", "bob"], start=DAY1, count=2)
-    conversation_fill(15, kind="room", members=["alice", "bob"], start=DAY1, count=2)
-    records_append(
-        15,
-        "room",
-        [
-            {
-                "event": "participant.joined",
-                "actor_username": "alice",
-                "payload": {"person": "carol"},
-                "occurred_at": DAY1 + timedelta(hours=1),
-            }
-        ],
-    )
+def test_an_export_of_a_search_holds_exactly_what_the_search_finds(
+    export, officer_client, alice, bob, carol
+):
+    room = chat.room_create(creator=alice, title="Deals", members=[bob])
+    chat.message_post(sender=alice, conversation_id=room.pk, body="before carol: merger")
+    chat.room_join(person=carol, room_id=room.pk)
+    chat.message_post(sender=bob, conversation_id=room.pk, body="with carol: merger")
+    chat.participant_leave(person=carol, conversation_id=room.pk)
+    chat.message_post(sender=alice, conversation_id=room.pk, body="after carol: merger")
+    other, _ = chat.conversation_direct_get_or_create(person=alice, other=bob)
+    chat.message_post(sender=alice, conversation_id=other.pk, body="merger elsewhere")
+    filters = {"participants": ["carol"], "query": "merger"}
+    search_index_pending()
 
-    response = export({"format": "eml", "search": {"participants": ["carol"]}})
+    search = officer_client.post("/api/v1/archive/search/", filters, format="json")
+    response = export({"format": "eml", "search": filters})
     listing = officer_client.get("/api/v1/archive/exports/")
 
+    assert search.status_code == 200
+    assert [hit["body"] for hit in search.json()["hits"]] == ["with carol: merger"]
     job = ExportJob.objects.get(pk=response.json()["id"])
-    assert list(job.files.values_list("conversation_id", flat=True)) == [15]
+    assert job.status == "completed", job.error
+    assert (job.records_done, job.records_total) == (search.json()["total"], 1)
+    assert list(job.files.values_list("conversation_id", flat=True)) == [room.pk]
     assert [
         (j["id"], j["status"], j["progress"], j["files"]) for j in listing.json()["results"]
-    ] == [(job.pk, "completed", {"records_done": 4, "records_total": 4}, 1)]
+    ] == [(job.pk, "completed", {"records_done": 1, "records_total": 1}, 1)]
     assert listing.json()["results"][0]["download"] == f"/api/v1/archive/exports/{job.pk}/download/"
+
+
+def test_export_refuses_unknown_people_as_the_search_does(export):
+    response = export({"format": "eml", "search": {"participants": ["nobody"]}})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unknown_person"
+    assert ExportJob.objects.count() == 0
 
 
 def test_a_job_whose_worker_died_is_queued_again_by_the_sweep(export, settings, officer):

@@ -568,15 +568,17 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         PARLEY_EXCHANGE_PASSWORD=SERVICE_PASSWORD,
     )
 
-    assert off.stdout == (
-        "['archive-retention-run', 'category-walls-sweep', 'export-resume-stale', "
-        "'presence-sweep', 'search-index-sweep']\n"
-    )
-    assert on.stdout == (
-        "['archive-retention-run', 'calendar-presence-refresh', 'category-walls-sweep', "
-        "'export-resume-stale', 'presence-sweep', "
-        "'search-index-sweep']\n"
-    )
+    always = [
+        "archive-retention-run",
+        "archive-search-index-sweep",
+        "archive-search-reconcile",
+        "category-walls-sweep",
+        "export-resume-stale",
+        "presence-sweep",
+        "search-index-sweep",
+    ]
+    assert off.stdout == f"{sorted(always)}\n"
+    assert on.stdout == f"{sorted([*always, 'calendar-presence-refresh'])}\n"
 
 
 def test_an_ews_url_without_credentials_stops_start_up_naming_the_variable():

@@ -88,3 +88,25 @@ def test_verify_archive_action_shows_the_result(admin_client, alice, bob):
     assert AuditEntry.objects.filter(action="archive.verify", actor_username="root").exists()
     listing = admin_client.get("/admin/archiving/archivingpolicy/").content.decode()
     assert "delete_selected" not in listing
+
+
+@pytest.mark.django_db
+def test_rebuild_search_index_action_queues_every_record(admin_client, alice, bob):
+    from archiving.models import ArchiveIndexOutbox, ArchiveRecord
+
+    conversation, _ = chat.conversation_create(creator=alice, usernames=["bob"])
+    chat.message_post(sender=alice, conversation_id=conversation.pk, body="hello", client_id="")
+    policy = ArchivingPolicy.objects.create(name="Default")
+    ArchiveIndexOutbox.objects.all().delete()
+
+    response = admin_client.post(
+        "/admin/archiving/archivingpolicy/",
+        {"action": "rebuild_search_index", "_selected_action": [policy.pk]},
+        follow=True,
+    )
+
+    records = ArchiveRecord.objects.count()
+    assert records > 0
+    assert f"{records} records queued for indexing" in response.content.decode()
+    assert ArchiveIndexOutbox.objects.count() == records
+    assert AuditEntry.objects.filter(action="search.reindex", actor_username="root").exists()

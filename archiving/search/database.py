@@ -1,0 +1,286 @@
+"""Archive search in the database: SQLite FTS5 or PostgreSQL tsvector + GIN.
+
+Both store the normalised words of a record (backend.index_text) and are queried with an
+expression built from the parsed tree, never from the user's text:
+
+- SQLite: an FTS5 table with the `ascii` tokenizer (`_` a token character). The stored text
+  is already words separated by spaces, and `ascii` splits on nothing else (it keeps every
+  non-ASCII character), so FTS5 sees exactly the words the reference matcher sees. Phrases
+  are quoted strings, prefixes `"merg" *`, NOT is FTS5's binary NOT.
+- PostgreSQL: the tsvector is written as a literal ('word':1,4 'other':2) and the query cast
+  with ::tsquery, so PostgreSQL's own parser (which splits `_`, drops things that look like
+  tags, depends on the locale for non-ASCII letters) never runs. Phrases use <->, prefixes
+  :*. Limits of tsvector: positions stop at 16383 and a word is at most 2046 bytes (longer
+  words are not indexed).
+
+The scope is an ORM filter on ArchiveRecord beside an `id IN (index subquery)` condition.
+"""
+
+from collections import Counter
+from datetime import UTC
+
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import TruncDate
+
+from archiving.models import ArchiveMembership, ArchiveRecord
+from archiving.search.backend import IndexItem, index_text
+from archiving.search.query import And, Node, Not, Or, Term
+from archiving.search.types import (
+    FacetCount,
+    Scope,
+    SearchHit,
+    SearchRequest,
+    SearchResult,
+    highlight,
+)
+
+FACET_SIZE = 20
+MAX_LEXEME_BYTES = 2046
+MAX_POSITION = 16383
+
+CREATE_SQLITE = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS archiving_search_fts USING fts5("
+    "words, tokenize=\"ascii tokenchars '_'\")"
+]
+CREATE_POSTGRESQL = [
+    # No foreign key to the record: the index is derived data, cleaned by reconciliation.
+    "CREATE TABLE IF NOT EXISTS archiving_search_vector ("
+    " record_id bigint PRIMARY KEY, vector tsvector NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS archiving_search_vector_gin"
+    " ON archiving_search_vector USING GIN (vector)",
+]
+DROP_SQLITE = ["DROP TABLE IF EXISTS archiving_search_fts"]
+DROP_POSTGRESQL = ["DROP TABLE IF EXISTS archiving_search_vector"]
+
+
+def _quote_fts5(words: tuple[str, ...]) -> str:
+    return '"' + " ".join(words).replace('"', '""') + '"'
+
+
+def fts5_expression(node: Node) -> str:
+    """Return the FTS5 MATCH expression of a query tree."""
+    if isinstance(node, Term):
+        return _quote_fts5(node.words) + (" *" if node.is_prefix else "")
+    if isinstance(node, Or):
+        return "(" + " OR ".join(fts5_expression(child) for child in node.children) + ")"
+    if isinstance(node, Not):  # pragma: no cover - the parser refuses a NOT standing alone
+        raise ValueError("a NOT must be ANDed with a positive term")
+    positives = [fts5_expression(c) for c in node.children if not isinstance(c, Not)]
+    expression = "(" + " AND ".join(positives) + ")"
+    for child in node.children:
+        if isinstance(child, Not):
+            expression = f"({expression} NOT {fts5_expression(child.child)})"
+    return expression
+
+
+def _lexeme(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsquery_expression(node: Node) -> str:
+    """Return the tsquery text of a query tree (cast with ::tsquery, no parser involved)."""
+    if isinstance(node, Term):
+        if node.is_prefix:
+            return _lexeme(node.words[0]) + ":*"
+        return "(" + " <-> ".join(_lexeme(word) for word in node.words) + ")"
+    if isinstance(node, Not):
+        return "!" + tsquery_expression(node.child)
+    joiner = " & " if isinstance(node, And) else " | "
+    return "(" + joiner.join(tsquery_expression(child) for child in node.children) + ")"
+
+
+def tsvector_literal(text: str) -> str:
+    """Return the tsvector literal of normalised text, with word positions."""
+    positions: dict[str, list[int]] = {}
+    for position, word in enumerate(text.split(), start=1):
+        if len(word.encode()) <= MAX_LEXEME_BYTES:
+            positions.setdefault(word, []).append(min(position, MAX_POSITION))
+    return " ".join(
+        f"{_lexeme(word)}:{','.join(str(p) for p in dict.fromkeys(where))}"
+        for word, where in positions.items()
+    )
+
+
+def scope_filter(records: QuerySet, scope: Scope) -> QuerySet:
+    """Return the records within the scope (the filters outside the query text)."""
+    if scope.participant_ids:
+        present = ArchiveMembership.objects.filter(
+            conversation_id=OuterRef("conversation_id"),
+            person_id__in=scope.participant_ids,
+            from_index__lte=OuterRef("chain_index"),
+        ).filter(Q(to_index__isnull=True) | Q(to_index__gte=OuterRef("chain_index")))
+        records = records.filter(Q(actor_id__in=scope.participant_ids) | Exists(present))
+    if scope.sender_ids:
+        records = records.filter(actor_id__in=scope.sender_ids)
+    if scope.conversation_ids:
+        records = records.filter(conversation_id__in=scope.conversation_ids)
+    if scope.kinds:
+        kinds = Q(conversation_kind__in=[k for k in scope.kinds if k != "external"])
+        if "external" in scope.kinds:
+            kinds |= Q(is_external=True)
+        records = records.filter(kinds)
+    if scope.events or scope.event_prefixes:
+        events = Q(event__in=scope.events)
+        for prefix in scope.event_prefixes:
+            events |= Q(event__startswith=prefix)
+        records = records.filter(events)
+    if scope.start is not None:
+        records = records.filter(occurred_at__gte=scope.start)
+    if scope.end is not None:
+        records = records.filter(occurred_at__lt=scope.end)
+    return records
+
+
+class DatabaseBackend:
+    name = "database"
+    needs_participants = False  # the scope joins ArchiveMembership at query time
+
+    @property
+    def is_postgresql(self) -> bool:
+        return connection.vendor == "postgresql"
+
+    def ensure_setup(self) -> None:
+        with connection.cursor() as cursor:
+            for statement in CREATE_POSTGRESQL if self.is_postgresql else CREATE_SQLITE:
+                cursor.execute(statement)
+
+    def index(self, items: list[IndexItem]) -> set[int]:
+        if not items:
+            return set()
+        rows = [(item.record.pk, index_text(item.record.body)) for item in items]
+        with connection.cursor() as cursor:
+            if self.is_postgresql:
+                # One statement per batch: arrays of ids and tsvector literals.
+                cursor.execute(
+                    "INSERT INTO archiving_search_vector (record_id, vector) "
+                    "SELECT record_id, vector::tsvector FROM unnest(%s::bigint[], %s::text[]) "
+                    "AS batch(record_id, vector) ON CONFLICT (record_id) "
+                    "DO UPDATE SET vector = EXCLUDED.vector",
+                    [
+                        [record_id for record_id, _ in rows],
+                        [tsvector_literal(text) for _, text in rows],
+                    ],
+                )
+            else:
+                ids = [record_id for record_id, _ in rows]
+                placeholders = ",".join(["%s"] * len(ids))
+                cursor.execute(
+                    f"DELETE FROM archiving_search_fts WHERE rowid IN ({placeholders})",  # noqa: S608
+                    ids,
+                )
+                cursor.executemany(
+                    "INSERT INTO archiving_search_fts (rowid, words) VALUES (%s, %s)", rows
+                )
+        return set()
+
+    def forget(self, entries: list[tuple[int, int]]) -> set[int]:
+        if not entries:
+            return set()
+        ids = [record_id for record_id, _ in entries]
+        placeholders = ",".join(["%s"] * len(ids))
+        table, column = (
+            ("archiving_search_vector", "record_id")
+            if self.is_postgresql
+            else ("archiving_search_fts", "rowid")
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {column} IN ({placeholders})",  # noqa: S608
+                ids,
+            )
+        return set()
+
+    def clear(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM archiving_search_vector"
+                if self.is_postgresql
+                else "DELETE FROM archiving_search_fts"
+            )
+
+    def refresh(self) -> None:
+        """Nothing to do: the index is written in the database transaction."""
+
+    def matching(self, request: SearchRequest) -> QuerySet:
+        """Return the records matching the query and scope, unordered."""
+        records = scope_filter(ArchiveRecord.objects.all(), request.scope)
+        if request.node is not None:
+            if self.is_postgresql:
+                text = RawSQL(
+                    "SELECT record_id FROM archiving_search_vector WHERE vector @@ %s::tsquery",
+                    [tsquery_expression(request.node)],
+                )
+            else:
+                text = RawSQL(
+                    "SELECT rowid FROM archiving_search_fts WHERE archiving_search_fts MATCH %s",
+                    [fts5_expression(request.node)],
+                )
+            records = records.filter(id__in=text)
+        return records
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        records = self.matching(request)
+        page = records
+        if request.after is not None:
+            occurred_at, record_id = request.after
+            page = page.filter(
+                Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=record_id)
+            )
+        # Sort the matches on (occurred_at, id) alone, then load the page's rows: sorting
+        # every match of a common word with its body costs several times more.
+        keys = list(
+            page.order_by("-occurred_at", "-id").values_list("id", flat=True)[
+                : request.page_size + 1
+            ]
+        )
+        has_more = len(keys) > request.page_size
+        keys = keys[: request.page_size]
+        loaded = ArchiveRecord.objects.in_bulk(keys)
+        rows = [loaded[key] for key in keys]
+        hits = [
+            SearchHit(
+                record_id=row.pk,
+                conversation_id=row.conversation_id,
+                conversation_kind=row.conversation_kind,
+                event=row.event,
+                sender=row.actor_username,
+                body=row.body,
+                occurred_at=row.occurred_at,
+                chain_index=row.chain_index,
+                highlight=highlight(body=row.body, node=request.node),
+            )
+            for row in rows
+        ]
+        last = rows[-1] if has_more else None
+        return SearchResult(
+            total=records.count(),
+            hits=hits,
+            next_after=(last.occurred_at, last.pk) if last is not None else None,
+            facets=self.facets(records) if request.with_facets else {},
+        )
+
+    def facets(self, records: QuerySet) -> dict[str, list[FacetCount]]:
+        def top(field: str) -> list[FacetCount]:
+            counted = (
+                records.order_by()
+                .values(field)
+                .annotate(count=Count("id"))
+                .order_by("-count", field)[:FACET_SIZE]
+            )
+            return [FacetCount(value=row[field], count=row["count"]) for row in counted]
+
+        days: Counter = Counter()
+        for row in (
+            records.order_by()
+            .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
+            .values("day")
+            .annotate(count=Count("id"))
+        ):
+            days[row["day"].isoformat()] += row["count"]
+        return {
+            "senders": top("actor_username"),
+            "conversations": top("conversation_id"),
+            "days": [FacetCount(value=day, count=days[day]) for day in sorted(days)],
+        }

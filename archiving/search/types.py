@@ -1,0 +1,178 @@
+"""What every search backend takes and returns, the cursor, and the highlighter.
+
+A SearchRequest carries the parsed query tree and the scope. The scope (participants,
+senders, conversations, kinds, events, date range) is applied by every backend as a filter
+beside the text condition, never inside it, so no query text can widen it.
+
+Ordering is newest first: (occurred_at desc, record id desc). The cursor is the keyset of the
+last hit of a page, signed with the secret key and bound to the request it came from, so a
+cursor that was altered or belongs to another search is refused (400) instead of silently
+paging something else.
+"""
+
+import hashlib
+import html
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.core import signing
+
+from archiving.search.query import _WORD as WORD_PATTERN  # one definition of a word
+from archiving.search.query import Node, query_terms
+from directory.exceptions import InvalidInput
+
+CURSOR_SALT = "parley.archive.search.cursor"
+
+# Event filter names: short names for what an officer thinks in, or full event kinds
+# ("message.posted"). A short name may stand for every event of a family ("file" is
+# file.uploaded, file.downloaded, ...), so families are prefixes.
+EVENT_ALIASES: dict[str, tuple[list[str], list[str]]] = {
+    "message": (["message.posted"], []),
+    "edit": (["message.edited"], []),
+    "delete": (["message.deleted"], []),
+    "join": (["participant.joined"], []),
+    "leave": (["participant.left"], []),
+    "create": (["conversation.created"], []),
+    "file": ([], ["file."]),
+    "history": ([], ["history."]),
+    "invite": ([], ["invitation."]),
+}
+KINDS = ("direct", "group", "room", "external")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The filters outside the query text. Empty lists mean "no restriction"."""
+
+    participant_ids: tuple[int, ...] = ()
+    sender_ids: tuple[int, ...] = ()
+    conversation_ids: tuple[int, ...] = ()
+    kinds: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()  # exact event kinds
+    event_prefixes: tuple[str, ...] = ()  # event families ("file.")
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    node: Node | None
+    scope: Scope = field(default_factory=Scope)
+    page_size: int = 50
+    after: tuple[datetime, int] | None = None  # keyset of the previous page's last hit
+    with_facets: bool = True
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    record_id: int
+    conversation_id: int
+    conversation_kind: str
+    event: str
+    sender: str
+    body: str
+    occurred_at: datetime
+    chain_index: int
+    highlight: str
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    value: str | int
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    total: int
+    hits: list[SearchHit]
+    next_after: tuple[datetime, int] | None
+    facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+
+
+def scope_event_resolve(names: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return (exact events, event prefixes) for filter names, or raise InvalidInput."""
+    exact: list[str] = []
+    prefixes: list[str] = []
+    for name in names:
+        if name in EVENT_ALIASES:
+            exact.extend(EVENT_ALIASES[name][0])
+            prefixes.extend(EVENT_ALIASES[name][1])
+        elif re.fullmatch(r"[a-z_]+\.[a-z_]+", name):
+            exact.append(name)
+        else:
+            raise InvalidInput(
+                f'Unknown event "{name}": use one of {", ".join(EVENT_ALIASES)} or a full '
+                'event kind such as "message.posted".'
+            )
+    return tuple(dict.fromkeys(exact)), tuple(dict.fromkeys(prefixes))
+
+
+def request_fingerprint(*, query_text: str, scope: Scope) -> str:
+    """Return a digest of what a search asks, binding its cursors to it."""
+    document = json.dumps([query_text, repr(scope)], sort_keys=True)
+    return hashlib.sha256(document.encode()).hexdigest()[:32]
+
+
+def cursor_encode(*, after: tuple[datetime, int], fingerprint: str) -> str:
+    """Return the opaque, signed cursor for the page after `after`."""
+    occurred_at, record_id = after
+    payload = {"t": occurred_at.astimezone(UTC).isoformat(), "i": record_id, "f": fingerprint}
+    return signing.dumps(payload, salt=CURSOR_SALT, compress=True)
+
+
+def cursor_decode(*, cursor: str, fingerprint: str) -> tuple[datetime, int]:
+    """Return the keyset of a cursor, or raise InvalidInput if it is altered or foreign."""
+    try:
+        payload = signing.loads(cursor, salt=CURSOR_SALT)
+        occurred_at = datetime.fromisoformat(payload["t"])
+        record_id = int(payload["i"])
+        cursor_fingerprint = payload["f"]
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(
+            "The cursor is not valid: pass the next_cursor of the previous page unchanged.",
+            code="invalid_cursor",
+        ) from exc
+    if cursor_fingerprint != fingerprint:
+        raise InvalidInput(
+            "The cursor belongs to a different search: page with the same query and filters "
+            "it came from.",
+            code="invalid_cursor",
+        )
+    return occurred_at, record_id
+
+
+def _normalised(word: str) -> str:
+    return unicodedata.normalize("NFKC", word).casefold()
+
+
+def highlight(*, body: str, node: Node | None) -> str:
+    """Return the body as escaped HTML with every word of the query's positive terms in <mark>.
+
+    Words are marked wherever they occur (a phrase's words too); the hit list, not the marks,
+    is what the query semantics decide.
+    """
+    terms = query_terms(node)
+    if not terms:
+        return html.escape(body)
+    exact = {word for term in terms if not term.is_prefix for word in term.words}
+    prefixes = tuple(term.words[0] for term in terms if term.is_prefix)
+    out: list[str] = []
+    position = 0
+    for match in _split_words(body):
+        start, end, word = match
+        if word in exact or (prefixes and word.startswith(prefixes)):
+            out.append(html.escape(body[position:start]))
+            out.append("<mark>" + html.escape(body[start:end]) + "</mark>")
+            position = end
+    out.append(html.escape(body[position:]))
+    return "".join(out)
+
+
+def _split_words(body: str):
+    """Yield (start, end, normalised word) the way words_of splits text, with offsets."""
+    for match in WORD_PATTERN.finditer(body):
+        yield match.start(), match.end(), _normalised(match.group(0))

@@ -1,0 +1,247 @@
+"""The Elasticsearch backend at the wire: exact requests, external versioning, failures.
+
+The official client talks HTTP to tests/archiving/es_fake.py; these tests read what it sent.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from archiving.models import ArchiveEvent, ArchiveIndexOutbox, ArchiveSearchEntry
+from archiving.search.backend import IndexItem, backend_get, backend_reset
+from archiving.search.elastic import TEMPLATE, BulkRejected
+from archiving.search.indexing import (
+    search_index_forget,
+    search_index_pending,
+)
+from archiving.search.query import query_parse
+from archiving.search.selectors import search_capture_lag
+from archiving.search.types import Scope, SearchRequest
+from archiving.services import capture
+from tests.archiving.es_fake import ElasticsearchFake
+
+INDEX = "parley-archive-wire"
+AT = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def fake(settings):
+    server = ElasticsearchFake()
+    server.start()
+    settings.ELASTICSEARCH_URL = server.url
+    settings.PARLEY_ARCHIVE_SEARCH_BACKEND = "elasticsearch"
+    settings.PARLEY_ARCHIVE_SEARCH_INDEX = INDEX
+    backend_reset()
+    yield server
+    backend_reset()
+    server.stop()
+
+
+def _capture(alice, bob, body, *, at=AT, conversation=7):
+    return capture(
+        conversation_id=conversation,
+        conversation_kind="direct",
+        is_external=False,
+        participant_ids=[alice.pk, bob.pk],
+        event=ArchiveEvent.MESSAGE_POSTED,
+        actor=alice,
+        occurred_at=at,
+        body=body,
+        message_id=1,
+    )
+
+
+def test_setup_puts_the_index_template_then_creates_the_index(fake):
+    backend_get().ensure_setup()
+
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("PUT", f"/_index_template/{INDEX}"),
+        ("HEAD", f"/{INDEX}"),
+        ("PUT", f"/{INDEX}"),
+    ]
+    assert fake.requests[0].body == {
+        "index_patterns": [f"{INDEX}*"],
+        "priority": 100,
+        "template": TEMPLATE,
+    }
+    body_field = TEMPLATE["mappings"]["properties"]["body"]
+    assert body_field["fields"]["cjk"] == {"type": "text", "analyzer": "cjk"}
+    partial = TEMPLATE["settings"]["analysis"]["analyzer"]["parley_partial"]
+    assert partial["filter"] == ["lowercase", "parley_edge_ngram"]
+    assert TEMPLATE["settings"]["analysis"]["filter"]["parley_edge_ngram"]["type"] == "edge_ngram"
+    assert TEMPLATE["mappings"]["properties"]["words"] == {
+        "type": "text",
+        "analyzer": "parley_words",
+    }
+
+    backend_get().ensure_setup()
+    assert [(r.method, r.path) for r in fake.requests[3:]] == [
+        ("PUT", f"/_index_template/{INDEX}"),
+        ("HEAD", f"/{INDEX}"),
+    ]
+
+
+def test_bulk_sends_each_record_with_its_outbox_row_as_external_version(fake, alice, bob):
+    backend_get().ensure_setup()
+    record = _capture(alice, bob, "\uff2derger at Café 東京")
+    row = ArchiveIndexOutbox.objects.get(record_id=record.pk)
+
+    assert search_index_pending() == 1
+
+    (lines,) = fake.bodies("PUT", "/_bulk")
+    assert lines == [
+        {
+            "index": {
+                "_index": INDEX,
+                "_id": str(record.pk),
+                "version": row.pk,
+                "version_type": "external",
+            }
+        },
+        {
+            "record": record.pk,
+            "conversation": 7,
+            "kind": "direct",
+            "external": False,
+            "chain_index": 0,
+            "event": "message.posted",
+            "sender": "alice",
+            "sender_id": alice.pk,
+            "participants": sorted([alice.pk, bob.pk]),
+            "occurred_at": "2026-03-02T09:30:15.123456+00:00",
+            "occurred_us": 1772443815123456,
+            "words": "merger at café 東 京",
+            "body": "\uff2derger at Café 東京",
+        },
+    ]
+    assert ArchiveSearchEntry.objects.get(record_id=record.pk).version == row.pk
+    assert not ArchiveIndexOutbox.objects.exists()
+
+
+def test_a_stale_replay_never_overwrites_or_revives(fake, alice, bob):
+    backend = backend_get()
+    backend.ensure_setup()
+    record = _capture(alice, bob, "merger")
+    search_index_pending()
+    version = ArchiveSearchEntry.objects.get(record_id=record.pk).version
+
+    backend.index([IndexItem(record, version=version - 1, participant_ids=(alice.pk,))])
+    backend.index([IndexItem(record, version=version, participant_ids=(alice.pk,))])
+
+    doc = fake.indices[INDEX].docs[str(record.pk)]
+    assert doc["version"] == version
+    assert doc["source"]["participants"] == sorted([alice.pk, bob.pk])
+    last_bulk = fake.requests[-1]
+    assert last_bulk.body[0]["index"]["version"] == version
+
+    search_index_forget(record_ids=[record.pk])
+    search_index_pending()
+    assert str(record.pk) not in fake.indices[INDEX].docs
+    assert not ArchiveSearchEntry.objects.filter(record_id=record.pk).exists()
+
+    backend.index([IndexItem(record, version=version, participant_ids=())])  # a late replay
+    assert str(record.pk) not in fake.indices[INDEX].docs
+
+
+def test_a_refused_document_stays_queued_without_blocking_the_others(fake, alice, bob):
+    backend_get().ensure_setup()
+    kept = _capture(alice, bob, "first")
+    refused = _capture(alice, bob, "second")
+    fake.rejected_ids = {str(refused.pk)}
+
+    assert search_index_pending() == 2
+
+    assert list(ArchiveIndexOutbox.objects.values_list("record_id", flat=True)) == [refused.pk]
+    assert list(ArchiveSearchEntry.objects.values_list("record_id", flat=True)) == [kept.pk]
+    assert search_capture_lag().pending == 1
+    fake.rejected_ids = set()
+    assert search_index_pending() == 1
+    assert ArchiveSearchEntry.objects.count() == 2
+    assert not ArchiveIndexOutbox.objects.exists()
+
+
+def test_an_overloaded_cluster_keeps_the_whole_batch_for_a_retry(fake, alice, bob):
+    backend_get().ensure_setup()
+    records = [_capture(alice, bob, "first"), _capture(alice, bob, "second")]
+    fake.overloaded = True
+
+    with pytest.raises(BulkRejected, match="429"):
+        search_index_pending()
+
+    assert sorted(ArchiveIndexOutbox.objects.values_list("record_id", flat=True)) == [
+        r.pk for r in records
+    ]
+    assert not ArchiveSearchEntry.objects.exists()
+    fake.overloaded = False
+    assert search_index_pending() == 2
+
+
+def test_search_puts_the_scope_in_filter_and_the_text_in_must(fake, alice, bob):
+    backend = backend_get()
+    backend.ensure_setup()
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    request = SearchRequest(
+        node=query_parse('"project blue" OR merg* -draft'),
+        scope=Scope(
+            participant_ids=(alice.pk,),
+            conversation_ids=(7, 9),
+            kinds=("external", "room"),
+            events=("message.posted",),
+            event_prefixes=("file.",),
+            start=start,
+            end=start + timedelta(days=1),
+        ),
+        page_size=25,
+        after=(AT, 41),
+    )
+
+    backend.search(request)
+
+    (body,) = fake.bodies("POST", f"/{INDEX}/_search")
+    assert body["query"] == {
+        "bool": {
+            "filter": [
+                {"terms": {"participants": [alice.pk]}},
+                {"terms": {"conversation": [7, 9]}},
+                {
+                    "bool": {
+                        "should": [{"terms": {"kind": ["room"]}}, {"term": {"external": True}}],
+                        "minimum_should_match": 1,
+                    }
+                },
+                {
+                    "bool": {
+                        "should": [
+                            {"terms": {"event": ["message.posted"]}},
+                            {"prefix": {"event": {"value": "file."}}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                },
+                {"range": {"occurred_us": {"gte": 1772323200000000, "lt": 1772409600000000}}},
+            ],
+            "must": [
+                {
+                    "bool": {
+                        "should": [
+                            {"match_phrase": {"words": {"query": "project blue"}}},
+                            {
+                                "bool": {
+                                    "must": [{"prefix": {"words": {"value": "merg"}}}],
+                                    "must_not": [{"match": {"words": {"query": "draft"}}}],
+                                }
+                            },
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            ],
+        }
+    }
+    assert body["sort"] == [{"occurred_us": "desc"}, {"record": "desc"}]
+    assert body["search_after"] == [1772443815123456, 41]
+    assert body["size"] == 26
+    assert body["track_total_hits"] is True
+    assert body["highlight"]["fields"]["body"]["number_of_fragments"] == 0
+    assert body["aggs"]["days"]["date_histogram"]["calendar_interval"] == "day"
+    assert body["aggs"]["senders"] == {"terms": {"field": "sender", "size": 20}}

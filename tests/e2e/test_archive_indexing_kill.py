@@ -1,0 +1,104 @@
+"""Kill the Celery worker in the middle of an indexing batch: nothing is lost or duplicated.
+
+A real worker (PostgreSQL, Redis broker) drains the archive index outbox. The test holds a
+lock on the index table so the worker is caught inside a batch (outbox rows taken, index
+write waiting), SIGKILLs it there, then starts a new worker and lets the periodic
+reconciliation run, as Celery beat would.
+"""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from celery import Celery
+from django.db import connection
+
+from archiving.models import ArchiveEvent, ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
+from archiving.search import indexing
+from archiving.search.database import DatabaseBackend
+from archiving.services import capture
+from tests.e2e.conftest import _database_url, cluster_running
+
+pytestmark = pytest.mark.e2e
+RECORDS = 1200
+TIMEOUT = 60.0
+
+
+def _send(redis_url: str, task: str) -> None:
+    app = Celery(broker=redis_url)
+    try:
+        app.send_task(task)
+    finally:
+        app.close()
+
+
+def _wait(what: str, condition, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        time.sleep(0.1)
+
+
+def _waiting_on_index_table(admin: psycopg.Connection) -> bool:
+    row = admin.execute(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = 'archiving_search_vector' AND NOT l.granted"
+    ).fetchone()
+    return row[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(
+    make_person, tmp_path, monkeypatch
+):
+    DatabaseBackend().clear()  # rows left by earlier tests (flush knows only model tables)
+    alice, bob = make_person("alice"), make_person("bob")
+    monkeypatch.setattr(indexing, "_index_run_queue", lambda: None)  # the worker indexes
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    for n in range(RECORDS):
+        capture(
+            conversation_id=1 + n % 3,
+            conversation_kind="group",
+            is_external=False,
+            participant_ids=[alice.pk, bob.pk],
+            event=ArchiveEvent.MESSAGE_POSTED,
+            actor=alice if n % 2 else bob,
+            occurred_at=start + timedelta(seconds=n),
+            body=f"quarterly figures part {n}",
+            message_id=n + 1,
+        )
+    assert ArchiveIndexOutbox.objects.count() == RECORDS
+    url = _database_url()
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+
+    with (
+        psycopg.connect(url, autocommit=False) as blocker,
+        psycopg.connect(url, autocommit=True) as admin,
+    ):
+        blocker.execute("LOCK TABLE archiving_search_vector IN SHARE MODE")
+        with cluster_running(tmp_path / "first", server_names=()) as first:
+            _send(first.redis_url, "archiving.tasks.search_index_pending")
+            _wait("the worker is inside a batch", lambda: _waiting_on_index_table(admin))
+            first.worker.kill()
+        blocker.rollback()  # the killed worker's transaction can now end (rolled back)
+
+    assert ArchiveSearchEntry.objects.count() == 0
+    assert ArchiveIndexOutbox.objects.count() == RECORDS
+
+    with cluster_running(tmp_path / "second", server_names=()) as second:
+        _send(second.redis_url, "archiving.tasks.search_reconcile")  # what beat sends
+        _wait("the outbox is drained", lambda: not ArchiveIndexOutbox.objects.exists())
+        second.wait_until_worker_idle()
+
+    record_ids = sorted(ArchiveRecord.objects.values_list("pk", flat=True))
+    assert sorted(ArchiveSearchEntry.objects.values_list("record_id", flat=True)) == record_ids
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT record_id FROM archiving_search_vector ORDER BY record_id")
+        assert [row[0] for row in cursor.fetchall()] == record_ids
+        cursor.execute(
+            "SELECT count(*) FROM archiving_search_vector WHERE vector @@ 'quarterly'::tsquery"
+        )
+        assert cursor.fetchone()[0] == RECORDS
