@@ -1,6 +1,7 @@
 """The compliance console in a real browser: refused to non-officers, cases and holds, an EML
 export watched to 100% and downloaded, the audit log of the officer's own actions."""
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -162,3 +163,53 @@ def test_presence_log_lookup(browsing, officer, alice):
     page.get_by_label("Person").fill("nobody-here")
     page.get_by_role("button", name="Look up").click()
     page.get_by_role("alert").filter(has_text="nobody-here").wait_for()
+
+
+def test_an_officer_searches_opens_context_and_exports_the_results(browsing, officer, alice, bob):
+    from archiving.search import indexing
+
+    conversation, _ = chat.conversation_create(creator=alice, usernames=["bob"])
+    posted = []
+    for body in ("Project Blue price is 101", "<b>Project</b> Blue & co", "Lunch?", "oops Blue"):
+        message, *_ = chat.message_post(
+            sender=alice, conversation_id=conversation.pk, body=body, client_id=""
+        )
+        posted.append(message)
+    chat.message_edit(editor=alice, message_id=posted[0].pk, body="Project Blue price is 102")
+    chat.message_delete(actor=alice, message_id=posted[3].pk)
+    indexing.search_index_pending()
+
+    page = browsing.page(browsing.context(officer), "/console/")
+    page.wait_for_selector("body[data-ready]")
+    page.get_by_label("Query", exact=True).fill("blue -lunch")
+    page.get_by_label("People (any part)").fill("bob")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.locator("#search-status").filter(has_text="records").wait_for()
+    hits = page.locator("#hit-list .hit")
+    assert hits.count() >= 2
+    texts = hits.locator(".hit-text").all_inner_texts()
+    assert "<b>Project</b> Blue & co" in texts
+    assert hits.locator(".hit-text b").count() == 0
+    assert "Blue" in hits.locator("mark").all_inner_texts()
+    assert page.locator("#facets").get_by_text("alice").count() >= 1
+    screenshot(page, "console-search")
+
+    original = page.locator("#hit-list .hit").filter(has_text="price is 101")
+    original.get_by_role("button", name=re.compile("Open the context")).click()
+    context = page.locator("#context-list")
+    context.locator("li.is-hit").wait_for()
+    events = [
+        context.locator("li").nth(i).get_attribute("data-event")
+        for i in range(context.locator("li").count())
+    ]
+    assert "message.edited" in events
+    assert "message.deleted" in events
+    assert context.locator("li[data-event='message.edited'] .record-event").inner_text() == "Edited"
+    screenshot(page, "console-search-context")
+
+    page.get_by_label("Export format").select_option("eml")
+    page.get_by_role("button", name="Export these results").click()
+    page.wait_for_url("**/console/exports/?watch=*")
+    job = page.locator("[data-export]").first
+    job.locator(".export-progress").filter(has_text="100%").wait_for(timeout=30_000)
+    assert "query" in job.inner_text()

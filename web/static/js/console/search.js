@@ -25,6 +25,7 @@ const EVENT_LABELS = {
   "message.posted": "Message", "message.edited": "Edited", "message.deleted": "Deleted",
   "message.removed_by_manager": "Removed by a manager", "file.uploaded": "File",
   "participant.joined": "Joined", "participant.left": "Left",
+  "conversation.created": "Conversation created",
 };
 
 let filters = null; // the search shown
@@ -114,7 +115,9 @@ async function contextOpen(hit) {
       },
       h("div", { class: "hit-meta" },
         h("span", { class: "record-event" }, EVENT_LABELS[record.event] || record.event),
-        h("span", {}, record.sender.display_name), when(record.created_at)),
+        h("span", {}, record.sender.display_name),
+        record.message_seq ? h("span", {}, `message #${record.message_seq}`) : null,
+        when(record.created_at)),
       record.body ? h("p", { class: "hit-text" }, record.body) : null);
     }));
     contextHeading.focus();
