@@ -126,8 +126,7 @@ def test_an_invitation_arrives_live_and_is_accepted(browsing, alice, bob, desk):
     bob_page = browsing.page(browsing.context(bob), "/rooms/")
     bob_page.wait_for_selector("body[data-ready]")
     bob_page.get_by_text("No invitations waiting.").wait_for()
-    bob_page.wait_for_function("document.body.dataset.connection !== 'closed'")
-    bob_page.wait_for_timeout(300)  # the socket's hello
+    bob_page.wait_for_selector("body[data-connection='open']")  # hello has arrived
 
     api_call(browsing.server, alice, "POST", f"rooms/{desk.pk}/invitations/", {"username": "bob"})
 
@@ -148,7 +147,7 @@ def test_a_topic_feed_counts_a_live_match(browsing, alice, bob, desk):
     bob_page.get_by_label("#Hashtags").fill("#rates")
     bob_page.get_by_role("button", name="Create feed").click()
     bob_page.locator("#feed-list").get_by_text("Rates").wait_for()
-    bob_page.wait_for_timeout(300)
+    bob_page.wait_for_selector("body[data-connection='open']")
 
     api_call(
         browsing.server,

@@ -203,6 +203,10 @@ connection.addEventListener("room.invited", (event) => {
   renderInvitations();
 });
 
+connection.addEventListener("state", (event) => {
+  document.body.dataset.connection = event.detail.state;
+});
+
 // Every (re)connect: what may have changed while the socket was down.
 connection.addEventListener("hello", () => {
   invitationsLoad();
