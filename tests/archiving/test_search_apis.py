@@ -63,6 +63,7 @@ def test_search_answers_the_contract_and_audits_text_filters_and_count(
     ]
     first = body["hits"][0]
     assert set(first) >= {"record", "conversation", "sender", "body", "created_at", "highlight"}
+    assert first["created_at"].endswith("Z")
     assert first["conversation"] == conversation.pk
     assert first["sender"] == {"username": "bob", "display_name": "Bob Chen"}
     assert body["hits"][1]["highlight"] == "<mark>merger</mark> &lt;b&gt;draft&lt;/b&gt; attached"

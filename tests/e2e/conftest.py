@@ -113,6 +113,27 @@ def _environment(
     return env
 
 
+def celery_worker_argv(node: str) -> list[str]:
+    """Return the command of one solo Celery worker named node (quiet, no gossip)."""
+    return [
+        str(VENV_BIN / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "--pool",
+        "solo",
+        "--concurrency",
+        "1",
+        "--loglevel",
+        "warning",
+        "--hostname",
+        node,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+
+
 def _spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> tuple:
     log_path = log_dir / f"{name}.log"
     log = log_path.open("wb")
@@ -274,23 +295,7 @@ def cluster_running(
         if with_worker:
             popen, log_path = _spawn(
                 "celery-worker",
-                [
-                    str(VENV_BIN / "celery"),
-                    "-A",
-                    "config",
-                    "worker",
-                    "--pool",
-                    "solo",
-                    "--concurrency",
-                    "1",
-                    "--loglevel",
-                    "warning",
-                    "--hostname",
-                    node,
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
+                celery_worker_argv(node),
                 env,
                 log_dir,
             )

@@ -19,11 +19,11 @@ from archiving.exports.services import export_request_validate
 from archiving.models import ExportJob
 from tests.archiving.export_data import conversation_fill
 from tests.e2e.conftest import (
-    VENV_BIN,
     Process,
     _spawn,
     _wait_until,
     _worker_ping,
+    celery_worker_argv,
     cluster_running,
 )
 
@@ -36,23 +36,7 @@ def _worker(cluster, name: str) -> Process:
     node = f"{name}-{uuid.uuid4().hex[:8]}@127.0.0.1"
     popen, log_path = _spawn(
         name,
-        [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "warning",
-            "--hostname",
-            node,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        celery_worker_argv(node),
         cluster.env,
         cluster.log_dir,
     )
