@@ -31,18 +31,7 @@ export async function api(path, { method = "GET", body, params } = {}) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 204) return null;
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    const error = (data && data.error) || {};
-    throw new ApiError(response.status, error.code || "http_" + response.status,
-      error.detail || `The server answered ${response.status}.`);
-  }
-  return data;
+  return answer(response);
 }
 
 /** POST a file as multipart field `file` to /api/v1/<path>; same answers as api(). */
@@ -55,6 +44,14 @@ export async function apiUpload(path, file) {
     credentials: "same-origin",
     body: form,
   });
+  return answer(response, { 413: "The file is too large." });
+}
+
+/**
+ * Resolve with a response's JSON body (null when it has none); reject with an ApiError whose
+ * message is the API's detail, else `fallbacks[status]`, else the bare status.
+ */
+async function answer(response, fallbacks = {}) {
   let data = null;
   try {
     data = await response.json();
@@ -64,8 +61,7 @@ export async function apiUpload(path, file) {
   if (!response.ok) {
     const error = (data && data.error) || {};
     throw new ApiError(response.status, error.code || "http_" + response.status,
-      error.detail || (response.status === 413 ? "The file is too large."
-        : `The server answered ${response.status}.`));
+      error.detail || fallbacks[response.status] || `The server answered ${response.status}.`);
   }
   return data;
 }

@@ -31,7 +31,3 @@ window.setInterval(() => {
 connection.addEventListener("hello", () => {
   if (isIdle) report(true);
 });
-
-export function idleState() {
-  return { isIdle, lastInputAt };
-}

@@ -27,6 +27,11 @@ const COLOURS = {
   "appear-offline": "offline",
 };
 
+/** Return the dot's colour class for an availability (or a custom state's colour_class). */
+export function availabilityColour(value) {
+  return COLOURS[value] || "offline";
+}
+
 export function availabilityLabel(value) {
   return AVAILABILITY_LABELS[value] || value;
 }
@@ -46,7 +51,7 @@ export function customStateLabel(state) {
 export function presenceLook(projection) {
   if (!projection || !projection.availability) return { colour: "offline", label: "Offline" };
   const availability = projection.availability;
-  let colour = COLOURS[availability] || "offline";
+  let colour = availabilityColour(availability);
   let label = availabilityLabel(availability);
   if (projection.manual_availability === "appear-offline") {
     label = availabilityLabel("appear-offline"); // only the person sees this of themselves

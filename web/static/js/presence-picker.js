@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { connection } from "./connection.js";
 import { h, replaceChildren } from "./dom.js";
-import { availabilityLabel, customStateLabel } from "./presence-labels.js";
+import { availabilityColour, availabilityLabel, customStateLabel } from "./presence-labels.js";
 import { dialogOpen, showError, state } from "./state.js";
 
 const dialog = document.getElementById("presence-dialog");
@@ -24,19 +24,14 @@ function option(value, label, colour) {
       h("span", { class: `dot dot--${colour}`, "aria-hidden": "true" }), label));
 }
 
-const COLOUR_OF = {
-  available: "available", busy: "busy", "do-not-disturb": "dnd", "be-right-back": "away",
-  away: "away", "off-work": "away", "appear-offline": "offline",
-};
-
 async function loadStates() {
   const states = await api("presence/states/");
   replaceChildren(options,
     option("", "Automatic (from my activity)", "available"),
     states.availability.map((value) => option(value, availabilityLabel(value),
-      COLOUR_OF[value] || "offline")),
+      availabilityColour(value))),
     states.custom.map((custom) => option(`custom:${custom.id}`, customStateLabel(custom),
-      COLOUR_OF[custom.colour_class] || "offline")));
+      availabilityColour(custom.colour_class))));
 }
 
 async function open() {

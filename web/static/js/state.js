@@ -7,12 +7,6 @@ export const state = {
   currentId: null, // the conversation shown
 };
 
-/** Return a person's display name from what the page has seen, or the username. */
-export function displayName(username, presenceMap) {
-  const projection = presenceMap && presenceMap.get(username);
-  return (projection && projection.display_name) || username;
-}
-
 /** Show a message in an error line (hidden when empty). */
 export function showError(element, text) {
   element.textContent = text || "";
