@@ -34,7 +34,15 @@ def test_a_non_officer_gets_403_and_no_console_link(browsing, alice):
     page = browsing.page(browsing.context(alice), "/rooms/")
     page.get_by_role("link", name="Rooms").wait_for()
     assert page.get_by_role("link", name="Compliance").count() == 0
-    for path in ("/console/", "/console/cases/", "/console/exports/", "/console/audit/"):
+    for path in (
+        "/console/",
+        "/console/cases/",
+        "/console/cases/1/",
+        "/console/exports/",
+        "/console/audit/",
+        "/console/health/",
+        "/console/presence/",
+    ):
         response = page.goto(path)
         assert response.status == 403
         page.get_by_role("heading", name="Compliance officers only").wait_for()
