@@ -1,18 +1,9 @@
 """JSON shapes of conversations and messages (plain functions on the hot paths)."""
 
-from datetime import datetime
-
 from rest_framework import serializers
 
 from chat.models import Conversation, Message, Participant
-from directory.serializers import person_summary
-
-
-def timestamp(value: datetime | None) -> str | None:
-    """Return an ISO 8601 UTC timestamp with a Z, or None."""
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
+from directory.serializers import person_summary, timestamp
 
 
 def message_to_dict(message: Message) -> dict:

@@ -1,8 +1,17 @@
-"""JSON shapes of people and tokens."""
+"""JSON shapes of people and tokens, and the one way answers write a time."""
+
+from datetime import UTC, datetime
 
 from rest_framework import serializers
 
 from directory.models import Person
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """Return an ISO 8601 UTC timestamp with a Z, or None."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class PersonSummarySerializer(serializers.ModelSerializer):

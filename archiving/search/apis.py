@@ -22,11 +22,7 @@ from archiving.search.selectors import search_capture_lag
 from archiving.search.types import KINDS, SearchHit
 from directory.exceptions import InvalidInput
 from directory.models import Person
-
-
-def utc_text(moment: datetime) -> str:
-    """Return an ISO 8601 UTC time with a Z, as every other API answer writes it."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+from directory.serializers import timestamp
 
 
 def _moment(raw: str | None, *, field: str, is_end: bool) -> datetime | None:
@@ -95,7 +91,7 @@ def hit_to_dict(hit: SearchHit, *, people: dict[str, dict]) -> dict:
         "chain_index": hit.chain_index,
         "sender": people.get(hit.sender) or {"username": hit.sender, "display_name": hit.sender},
         "body": hit.body,
-        "created_at": utc_text(hit.occurred_at),
+        "created_at": timestamp(hit.occurred_at),
         "highlight": hit.highlight,
     }
 
@@ -114,7 +110,7 @@ def record_to_dict(record: ArchiveRecord, *, people: dict[str, dict]) -> dict:
         "sender": people.get(sender) or {"username": sender, "display_name": sender},
         "body": record.body,
         "payload": record.payload,
-        "created_at": utc_text(record.occurred_at),
+        "created_at": timestamp(record.occurred_at),
         "record_hash": record.record_hash,
     }
 
@@ -219,7 +215,7 @@ class ArchiveHealthApi(APIView):
             {
                 "backend": backend_get().name,
                 "pending": lag.pending,
-                "oldest_pending_at": utc_text(lag.oldest_at) if lag.oldest_at else None,
+                "oldest_pending_at": timestamp(lag.oldest_at),
                 "capture_lag_seconds": round(lag.seconds, 3),
             }
         )

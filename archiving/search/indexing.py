@@ -12,11 +12,9 @@ any record without an entry and forgets entries whose record is gone; `search_re
 rebuilds everything from the archive through the same outbox.
 """
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -32,10 +30,11 @@ from archiving.models import (
 )
 from archiving.search.backend import IndexItem, backend_get
 from archiving.search.selectors import record_participants
+from config.debounce import DebouncedRun
 from directory.models import Person
 
-INDEX_DELAY = 0.5
-_index_run_due_at = 0.0
+# One queued run drains every record committed before it starts (config/debounce.py).
+_index_run_queue = DebouncedRun("archiving.tasks.search_index_pending", delay=0.5)
 
 
 def membership_track(*, record: ArchiveRecord, participant_ids: QuerySet | Iterable[int]) -> None:
@@ -91,21 +90,6 @@ def search_index_queue(*, record_ids: list[int], operation: str = IndexOperation
 def search_index_forget(*, record_ids: list[int]) -> None:
     """Queue the removal of records from the search index (retention purges call this)."""
     search_index_queue(record_ids=record_ids, operation=IndexOperation.DELETE)
-
-
-def _index_run_queue() -> None:
-    """Queue one indexing run; at most one per INDEX_DELAY per process (it drains them all)."""
-    from archiving.tasks import search_index_pending  # the task module imports this one
-
-    global _index_run_due_at
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        search_index_pending.delay()
-        return
-    now = time.monotonic()
-    if now < _index_run_due_at:
-        return
-    _index_run_due_at = now + INDEX_DELAY
-    search_index_pending.apply_async(countdown=INDEX_DELAY)
 
 
 def search_index_pending(*, batch: int = 500, max_batches: int | None = None) -> int:

@@ -11,7 +11,6 @@ leave the process: the ack (by the caller), the broadcast and the indexing task.
 always means "stored and archived", and a broadcast never announces a rolled-back message.
 """
 
-import time
 import uuid
 
 from django.conf import settings
@@ -29,6 +28,7 @@ from chat.selectors import (
     participation_get,
 )
 from chat.services import feeds
+from config.debounce import DebouncedRun
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.models import Person
 from directory.selectors import person_get_active
@@ -330,26 +330,8 @@ def posting_check(*, conversation: Conversation, participation: Participant) -> 
         )
 
 
-# One queued indexing run drains every row committed before it starts, so a process need not
-# queue one per message: it queues a run INDEX_DELAY seconds ahead and queues no other until
-# that run is due. Every message committed before then is drained by it; the beat sweep is
-# the backstop if a run is lost.
-INDEX_DELAY = 0.5
-_index_run_due_at = 0.0
-
-
-def _search_index_queue() -> None:
-    from chat.tasks import search_index_pending  # the task module imports this one
-
-    global _index_run_due_at
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        search_index_pending.delay()
-        return
-    now = time.monotonic()
-    if now < _index_run_due_at:
-        return
-    _index_run_due_at = now + INDEX_DELAY
-    search_index_pending.apply_async(countdown=INDEX_DELAY)
+# One queued indexing run drains every message committed before it starts (config/debounce.py).
+_search_index_queue = DebouncedRun("chat.tasks.search_index_pending", delay=0.5)
 
 
 def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Participant]:

@@ -186,3 +186,24 @@ def test_admin_shows_the_capture_lag(client, make_person, alice, room):
     pending = ArchiveIndexOutbox.objects.count()
     assert "Search capture lag: " in response.content.decode()
     assert f"({pending} records waiting" in response.content.decode()
+
+
+def test_index_run_queue_queues_one_delayed_run_per_delay(settings, monkeypatch):
+    from archiving import tasks
+    from config.debounce import DebouncedRun
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    queued = []
+    monkeypatch.setattr(
+        tasks.search_index_pending, "apply_async", lambda **kwargs: queued.append(kwargs)
+    )
+    clock = [100.0]
+    monkeypatch.setattr("config.debounce.time.monotonic", lambda: clock[0])
+    run = DebouncedRun("archiving.tasks.search_index_pending", delay=0.5)
+
+    run()
+    run()  # within the delay: the queued run drains this commit's rows too
+    assert queued == [{"countdown": 0.5}]
+    clock[0] += 0.5
+    run()
+    assert queued == [{"countdown": 0.5}, {"countdown": 0.5}]
