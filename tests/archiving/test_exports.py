@@ -100,6 +100,10 @@ def test_eml_export_writes_one_readable_message_per_conversation_day(
     assert detail["status"] == "completed", detail["error"]
     assert detail["progress"] == {"records_done": records, "records_total": records}
     job = ExportJob.objects.get(pk=body["id"])
+    for field in ("created_at", "started_at", "finished_at"):  # UTC with a Z, like every answer
+        assert detail[field] == getattr(job, field).astimezone(UTC).isoformat().replace(
+            "+00:00", "Z"
+        )
     directory = runner.job_directory(job)
     day = ArchiveRecord.objects.get(conversation_id=conversation.pk, chain_index=0).occurred_at
     name = f"conversation-{conversation.pk}/{day.date().isoformat()}.eml"
