@@ -39,6 +39,11 @@ WINDOW = {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}
         ),
         ({"format": "eml", "search": {"colour": "red"}}, "invalid", "unknown fields: colour"),
         ({"format": "eml", "search": {"kinds": ["mail"]}}, "invalid", "search.kinds may"),
+        (
+            {"format": "eml", "search": {"events": ["Posted!"]}},
+            "invalid",
+            'Unknown event "Posted!"',
+        ),
         ({"format": "eml", "search": WINDOW, "extra": 1}, "invalid", "Unknown fields: extra"),
         ({"format": "eml", "case": 7}, "no_such_case", "There is no case 7"),
         ({"format": "eml", "case": "7"}, "invalid", "case must be a case id"),
