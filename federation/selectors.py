@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef
 
 from directory.models import Person
-from federation.models import OutboundMessage, Subscription, XmppAddress
+from federation.models import OutboundMessage, Subscription
 from presence.models import Contact
 from presence.selectors import presence_for_watcher_many
 
@@ -113,7 +113,3 @@ def presence_for_remote(*, local_id: int, remote_id: int) -> tuple[str, dict]:
     remote = Person.objects.get(pk=remote_id)
     [(key, projection)] = presence_for_watcher_many(people=[local], watcher=remote)
     return key, projection
-
-
-def address_exists(*, jid: str) -> bool:
-    return XmppAddress.objects.filter(jid=jid.lower()).exists()

@@ -14,13 +14,14 @@ from rest_framework.views import APIView
 from archiving.access import IsComplianceOfficer
 from archiving.exports import services
 from archiving.models import ExportJob, ExportStatus
+from archiving.search.apis import utc_text
 from directory.exceptions import Conflict, NotFound
 
 MAX_LIST = 100
 
 
 def _timestamp(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return utc_text(value) if value else None
 
 
 def export_to_dict(job: ExportJob) -> dict:

@@ -21,7 +21,7 @@ from archiving.search.database import scope_filter
 from archiving.search.query import Node, query_matches, query_parse
 from archiving.search.services import search_scope_build
 from archiving.search.types import KINDS as SEARCH_KINDS
-from archiving.search.types import Scope, scope_event_resolve
+from archiving.search.types import Scope
 from directory.exceptions import InvalidInput
 
 SEARCH_FIELDS = {"query", "participants", "senders", "conversations", "kinds", "events"}
@@ -87,7 +87,6 @@ def search_scope_validate(data) -> dict:
     if set(kinds) - KINDS:
         raise InvalidInput(f"search.kinds may contain only {', '.join(sorted(KINDS))}.")
     events = _string_list(data, "events")
-    scope_event_resolve(events)  # raises InvalidInput naming an unknown event
     start, end = _date(data, "start"), _date(data, "end")
     if start and end and parse_datetime(start) >= parse_datetime(end):
         raise InvalidInput("search.start must be before search.end.")
@@ -101,7 +100,8 @@ def search_scope_validate(data) -> dict:
         "start": start,
         "end": end,
     }
-    _search_scope(scope)  # unknown people are refused as the archive search refuses them
+    # Unknown people and events are refused as the archive search refuses them.
+    _search_scope(scope)
     if not any(v for v in scope.values()):
         raise InvalidInput(
             "search needs at least one filter (query, participants, senders, conversations, "
@@ -162,6 +162,8 @@ class ResolvedScope:
     tree: Node | None
     # A case's holds: (annotation name, hold filter, hold query tree or None).
     holds: tuple[tuple[str, Q, Node | None], ...] = ()
+    # The archive search's scope of a search export (None for a case), resolved once.
+    search: Scope | None = None
 
     @classmethod
     def of(cls, filters: dict) -> "ResolvedScope":
@@ -171,7 +173,12 @@ class ResolvedScope:
             .order_by("pk")
             .prefetch_related("custodians")
         )
-        return cls(filters=filters, tree=query_parse(filters.get("query") or ""), holds=holds)
+        return cls(
+            filters=filters,
+            tree=query_parse(filters.get("query") or ""),
+            holds=holds,
+            search=None if filters.get("holds") else _search_scope(filters),
+        )
 
     def keeps(self, body: str, flags: dict | object) -> bool:
         """Return whether a record in the queryset belongs to the scope (query and holds)."""
@@ -182,34 +189,22 @@ class ResolvedScope:
         get = flags.get if isinstance(flags, dict) else lambda name: getattr(flags, name)
         return any(get(name) and query_matches(tree, body) for name, _, tree in self.holds)
 
-    def conversation_ids(self) -> set[int] | None:
-        """Return the conversations to restrict to beyond the filters (None: no more)."""
-        return None
-
-    def queryset(self, conversation_ids: set[int] | None) -> QuerySet:
+    def queryset(self) -> QuerySet:
         """Return the records the filters select (the query and chain heads apply after)."""
         records = ArchiveRecord.objects.all()
-        if self.filters.get("holds"):
-            covered = Q(pk__in=[])
-            for name, scope_q, _ in self.holds:
-                covered |= scope_q
-                records = records.annotate(
-                    **{name: ExpressionWrapper(scope_q, output_field=BooleanField())}
-                )
-            records = records.filter(covered)
-        else:
-            records = scope_filter(records, _search_scope(self.filters))
-        if conversation_ids is not None:
-            records = records.filter(conversation_id__in=sorted(conversation_ids))
-        return records
+        if self.search is not None:
+            return scope_filter(records, self.search)
+        covered = Q(pk__in=[])
+        for name, scope_q, _ in self.holds:
+            covered |= scope_q
+            records = records.annotate(
+                **{name: ExpressionWrapper(scope_q, output_field=BooleanField())}
+            )
+        return records.filter(covered)
 
     def heads(self) -> dict[str, list]:
         """Return {conversation_id: [length, head_hash]} of every chain the scope touches."""
-        conversations = set(
-            self.queryset(self.conversation_ids())
-            .values_list("conversation_id", flat=True)
-            .distinct()
-        )
+        conversations = set(self.queryset().values_list("conversation_id", flat=True).distinct())
         return {
             str(c.conversation_id): [c.length, c.head_hash]
             for c in ArchiveChain.objects.filter(conversation_id__in=sorted(conversations))
@@ -220,9 +215,7 @@ class ResolvedScope:
     def expected_count(self, heads: dict[str, list]) -> int:
         """Count the records in scope straight from the archive (not through the writer)."""
         names = [name for name, _, _ in self.holds]
-        rows = self.queryset(self.conversation_ids()).values(
-            "conversation_id", "chain_index", "body", *names
-        )
+        rows = self.queryset().values("conversation_id", "chain_index", "body", *names)
         count = 0
         for row in rows.iterator(chunk_size=5000):
             head = heads.get(str(row["conversation_id"]))
@@ -234,7 +227,7 @@ class ResolvedScope:
         self, *, heads: dict[str, list], after: tuple[int, int] | None, batch_size: int
     ) -> Iterator[ArchiveRecord]:
         """Yield the records in scope after a key, in (conversation_id, chain_index) order."""
-        base = self.queryset(self.conversation_ids()).only(*RECORD_FIELDS)
+        base = self.queryset().only(*RECORD_FIELDS)
         key = after
         while True:
             batch = base

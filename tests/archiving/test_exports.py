@@ -39,6 +39,11 @@ WINDOW = {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}
         ),
         ({"format": "eml", "search": {"colour": "red"}}, "invalid", "unknown fields: colour"),
         ({"format": "eml", "search": {"kinds": ["mail"]}}, "invalid", "search.kinds may"),
+        (
+            {"format": "eml", "search": {"events": ["Posted!"]}},
+            "invalid",
+            'Unknown event "Posted!"',
+        ),
         ({"format": "eml", "search": WINDOW, "extra": 1}, "invalid", "Unknown fields: extra"),
         ({"format": "eml", "case": 7}, "no_such_case", "There is no case 7"),
         ({"format": "eml", "case": "7"}, "invalid", "case must be a case id"),
@@ -100,6 +105,10 @@ def test_eml_export_writes_one_readable_message_per_conversation_day(
     assert detail["status"] == "completed", detail["error"]
     assert detail["progress"] == {"records_done": records, "records_total": records}
     job = ExportJob.objects.get(pk=body["id"])
+    for field in ("created_at", "started_at", "finished_at"):  # UTC with a Z, like every answer
+        assert detail[field] == getattr(job, field).astimezone(UTC).isoformat().replace(
+            "+00:00", "Z"
+        )
     directory = runner.job_directory(job)
     day = ArchiveRecord.objects.get(conversation_id=conversation.pk, chain_index=0).occurred_at
     name = f"conversation-{conversation.pk}/{day.date().isoformat()}.eml"
