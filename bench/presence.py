@@ -67,7 +67,8 @@ from bench.fanout import (
 from bench.loadgen import OP_TEXT, TYPE_RE, ConnectSpec, Stats, Worker, WsClient
 
 WATCHED = "watched"
-# The watched person's note tags each change; the frame is serialised compactly (realtime.frame).
+# The watched person's note tags each change; the frame is serialised compactly
+# (directory.realtime.frame_text).
 NOTE_RE = re.compile(rb'"note":"bench (\d+)"')
 SUBSCRIBED = b'"ref":"sub"'
 WATCHER_RELATIONSHIPS = ("workgroup", "friends_family")

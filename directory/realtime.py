@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import threading
 import weakref
@@ -274,6 +275,11 @@ def sockets_close(
             "reason": "signed out",
         },
     )
+
+
+def frame_text(payload: dict) -> str:
+    """Return the wire text of a server frame: compact JSON, serialised once per publish."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 def person_frame_send(*, person_id: int, frame: str, control: dict | None = None) -> None:

@@ -1,9 +1,8 @@
 """HTTP edge for presence and contacts."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import transaction
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -14,6 +13,7 @@ from archiving.access import IsComplianceOfficer
 from archiving.audit import audit_append
 from archiving.models import AuditAction
 from directory.exceptions import InvalidInput, NotFound
+from directory.moments import moment_parse
 from directory.selectors import person_get_active, person_get_any
 from presence import selectors, services
 
@@ -149,16 +149,10 @@ class ContactDetailApi(APIView):
 
 
 def _moment(request, name: str) -> datetime:
-    raw = request.query_params.get(name)
-    if not raw:
-        raise InvalidInput(f"{name} is required: an ISO 8601 time, e.g. 2026-11-02T09:00:00Z.")
-    try:
-        moment = parse_datetime(raw)
-    except ValueError:
-        moment = None
+    moment = moment_parse(request.query_params.get(name), field=name)
     if moment is None:
-        raise InvalidInput(f"{name} {raw!r} is not an ISO 8601 time (2026-11-02T09:00:00Z).")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise InvalidInput(f"{name} is required: an ISO 8601 time, e.g. 2026-11-02T09:00:00Z.")
+    return moment
 
 
 class PresenceLogApi(APIView):

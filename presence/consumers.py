@@ -46,9 +46,13 @@ def ticker_ensure() -> None:
         _tickers[loop] = loop.create_task(_tick_forever())
 
 
-def _contacts_with_presence(person: Person) -> list[tuple[int, str, dict, dict]]:
+def _contacts_with_presence(person: Person) -> tuple[list[tuple[int, str, dict, dict]], dict]:
+    """Return my contacts with their presence, and my own presence, in one batch."""
     contacts = selectors.contact_list(owner=person)
-    seen = selectors.presence_for_watcher_many(people=[c.person for c in contacts], watcher=person)
+    seen = selectors.presence_for_watcher_many(
+        people=[*(c.person for c in contacts), person], watcher=person
+    )
+    _, own = seen.pop()
     return [
         (
             c.person_id,
@@ -57,7 +61,7 @@ def _contacts_with_presence(person: Person) -> list[tuple[int, str, dict, dict]]
             projection,
         )
         for c, (level, projection) in zip(contacts, seen, strict=True)
-    ]
+    ], own
 
 
 def _people_with_presence(watcher: Person, usernames: list[str]) -> list[tuple[int, str, dict]]:
@@ -91,12 +95,9 @@ class PresenceConsumerMixin:
         )
         self.endpoint_key = endpoint.key
         ticker_ensure()
-        contacts = await database_sync_to_async(_contacts_with_presence)(self.person)
+        contacts, own = await database_sync_to_async(_contacts_with_presence)(self.person)
         for person_id, level, _, _ in contacts:
             await self.hub.watch(self, person_id, level)
-        own = await database_sync_to_async(selectors.presence_for_watcher)(
-            person=self.person, watcher=self.person
-        )
         return [{**entry, "presence": projection} for _, _, entry, projection in contacts], own
 
     async def presence_disconnect(self) -> None:

@@ -1,12 +1,6 @@
 """Presence frames, serialised once per relationship level and handed to the fan-out hub."""
 
-import json
-
 from directory import realtime as fanout
-
-
-def frame(payload: dict) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 def presence_changed(*, person_id: int, projections: dict[str, dict], own: dict | None) -> None:
@@ -16,11 +10,11 @@ def presence_changed(*, person_id: int, projections: dict[str, dict], own: dict 
         fanout.watchers_frame_send(
             person_id=person_id,
             level=key,
-            frame=frame({"type": "presence.update", **projections[key]}),
+            frame=fanout.frame_text({"type": "presence.update", **projections[key]}),
         )
     if own is not None:
         fanout.person_frame_send(
-            person_id=person_id, frame=frame({"type": "presence.update", **own})
+            person_id=person_id, frame=fanout.frame_text({"type": "presence.update", **own})
         )
 
 
@@ -28,6 +22,6 @@ def watcher_moved(*, watcher_id: int, person_id: int, level: str, projection: di
     """Move the watcher's sockets to the new level at once and send what they now see."""
     fanout.person_frame_send(
         person_id=watcher_id,
-        frame=frame({"type": "presence.update", **projection}),
+        frame=fanout.frame_text({"type": "presence.update", **projection}),
         control={"action": "rewatch", "person": person_id, "level": level},
     )

@@ -76,8 +76,9 @@ def _publish(
     )
     changed = state.published_availability != computed.availability
     idle_changed = state.published_is_idle != computed.is_idle
+    published = {}
     if idle_changed:
-        PresenceState.objects.filter(pk=state.pk).update(published_is_idle=computed.is_idle)
+        published["published_is_idle"] = computed.is_idle
     if changed:
         PresenceLog.objects.create(
             person=person,
@@ -86,9 +87,9 @@ def _publish(
             to_availability=computed.availability,
             reason=reason,
         )
-        PresenceState.objects.filter(pk=state.pk).update(
-            published_availability=computed.availability
-        )
+        published["published_availability"] = computed.availability
+    if published:
+        PresenceState.objects.filter(pk=state.pk).update(**published)
     if not (changed or idle_changed or force):
         return
     keys = [
@@ -266,11 +267,7 @@ def contact_add(
     return contact
 
 
-@transaction.atomic
-def contact_update(
-    *, owner: Person, username: str, group=NOT_GIVEN, relationship=NOT_GIVEN
-) -> Contact:
-    """Change a contact's group or the relationship I grant them (watchers move at once)."""
+def _contact_get(*, owner: Person, username: str) -> Contact:
     contact = (
         Contact.objects.select_related("person")
         .filter(owner=owner, person__username=username)
@@ -278,6 +275,15 @@ def contact_update(
     )
     if contact is None:
         raise NotFound(f"{username} is not in your contacts.", code="contact_not_found")
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *, owner: Person, username: str, group=NOT_GIVEN, relationship=NOT_GIVEN
+) -> Contact:
+    """Change a contact's group or the relationship I grant them (watchers move at once)."""
+    contact = _contact_get(owner=owner, username=username)
     if group is not NOT_GIVEN:
         if not isinstance(group, str) or len(group) > 100:
             raise InvalidInput("group must be text of at most 100 characters.")
@@ -292,13 +298,7 @@ def contact_update(
 @transaction.atomic
 def contact_remove(*, owner: Person, username: str) -> None:
     """Remove a contact; they fall back to the default relationship at once."""
-    contact = (
-        Contact.objects.select_related("person")
-        .filter(owner=owner, person__username=username)
-        .first()
-    )
-    if contact is None:
-        raise NotFound(f"{username} is not in your contacts.", code="contact_not_found")
+    contact = _contact_get(owner=owner, username=username)
     contact.delete()
     _watcher_moved(owner=owner, watcher=contact.person)
 
