@@ -14,14 +14,10 @@ from rest_framework.views import APIView
 from archiving.access import IsComplianceOfficer
 from archiving.exports import services
 from archiving.models import ExportJob, ExportStatus
-from archiving.search.apis import utc_text
 from directory.exceptions import Conflict, NotFound
+from directory.serializers import timestamp
 
 MAX_LIST = 100
-
-
-def _timestamp(value):
-    return utc_text(value) if value else None
 
 
 def export_to_dict(job: ExportJob) -> dict:
@@ -34,9 +30,9 @@ def export_to_dict(job: ExportJob) -> dict:
         "progress": {"records_done": job.records_done, "records_total": job.records_total},
         "error": job.error,
         "requested_by": job.requester.username,
-        "created_at": _timestamp(job.created_at),
-        "started_at": _timestamp(job.started_at),
-        "finished_at": _timestamp(job.finished_at),
+        "created_at": timestamp(job.created_at),
+        "started_at": timestamp(job.started_at),
+        "finished_at": timestamp(job.finished_at),
         "files": job.file_count if hasattr(job, "file_count") else job.files.count(),
         "manifest_sha256": job.manifest_sha256 or None,
         "download": reverse("archive-export-download", args=[job.pk]) if completed else None,
