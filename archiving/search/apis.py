@@ -31,8 +31,10 @@ def _moment(raw: str | None, *, field: str, is_end: bool) -> datetime | None:
     if not isinstance(raw, str):
         raise InvalidInput(f"{field} must be an ISO 8601 date or datetime text.")
     try:
-        moment = parse_datetime(raw)
-        day = None if moment is not None else parse_date(raw)
+        # Date first: parse_datetime also reads a bare date (as midnight), which would make an
+        # end date leave out its own day.
+        day = parse_date(raw)
+        moment = None if day is not None else parse_datetime(raw)
     except ValueError:
         moment, day = None, None
     if moment is None and day is None:

@@ -1,7 +1,10 @@
 """The compliance search endpoints: contract, validation, access and the audit trail."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from archiving.access import COMPLIANCE_GROUP
@@ -241,3 +244,17 @@ def test_health_reports_pending_records_and_capture_lag(
     search_index_pending()
     drained = api_client_for(officer).get("/api/v1/archive/health/").json()
     assert (drained["pending"], drained["capture_lag_seconds"]) == (0, 0.0)
+
+
+def test_an_end_date_includes_its_whole_day(api_client_for, officer, messages):
+    today = timezone.now().date()
+
+    through_today = api_client_for(officer).post(
+        SEARCH, {"query": "merger", "end": today.isoformat()}, format="json"
+    )
+    before_today = api_client_for(officer).post(
+        SEARCH, {"query": "merger", "end": (today - timedelta(days=1)).isoformat()}, format="json"
+    )
+
+    assert through_today.json()["total"] == 3
+    assert before_today.json()["total"] == 0
