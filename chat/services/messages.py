@@ -383,9 +383,8 @@ def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
     now = timezone.now()
     message.body, message.edited_at = body, now
     message.save(update_fields=["body", "edited_at"])
-    conversation = Conversation.objects.get(pk=message.conversation_id)
     _capture(
-        conversation,
+        participation.conversation,
         event=ArchiveEvent.MESSAGE_EDITED,
         actor=editor,
         occurred_at=now,
@@ -403,7 +402,7 @@ def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
 def message_delete(*, actor: Person, message_id: int) -> Message:
     """Delete a message (own, or any as a room manager); the archive keeps its text."""
     message, participation = _message_for_change(actor=actor, message_id=message_id)
-    conversation = Conversation.objects.get(pk=message.conversation_id)
+    conversation = participation.conversation
     is_room_manager = (
         conversation.kind == Conversation.Kind.ROOM and participation.role == "manager"
     )

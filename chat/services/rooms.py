@@ -115,9 +115,8 @@ def room_create(
 
 
 def _room_locked_for_manager(*, actor: Person, room_id: int, action: str) -> Conversation:
-    room_get_visible(person_id=actor.pk, room_id=room_id)
-    participation = participation_active(person_id=actor.pk, conversation_id=room_id).first()
-    if participation is None or participation.role != Participant.Role.MANAGER:
+    # The visible room carries the actor's active role (walls already applied to the room).
+    if room_get_visible(person_id=actor.pk, room_id=room_id).my_role != Participant.Role.MANAGER:
         raise Forbidden(f"Only a room manager can {action}.", code="not_manager")
     return (
         Conversation.objects.select_related("category")
