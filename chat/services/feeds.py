@@ -69,6 +69,8 @@ def message_index(*, message: Message) -> list[FeedMatch]:
         for feed in Feed.objects.filter(pk__in=candidate_ids).exclude(owner_id=message.sender_id)
         if _feed_matches(feed, message=message, tags=set(tags), words=words)
     ]
+    if not feeds:
+        return []
     owners = {feed.owner_id for feed in feeds}
     readers = set(
         Participant.objects.filter(
@@ -78,8 +80,9 @@ def message_index(*, message: Message) -> list[FeedMatch]:
             visible_after_seq__lt=message.seq,
         ).values_list("person_id", flat=True)
     )
-    category_id = message.conversation.category_id
-    readers -= category_walled_person_ids(category_id=category_id, person_ids=readers)
+    if readers:
+        category_id = message.conversation.category_id
+        readers -= category_walled_person_ids(category_id=category_id, person_ids=readers)
     feeds = [feed for feed in feeds if feed.owner_id in readers]
     if not feeds:
         return []

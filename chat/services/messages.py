@@ -178,29 +178,49 @@ def participant_add(
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
     if active_participants(locked.pk).filter(person=newcomer).exists():
         raise Conflict(f"{username} is already in this conversation.", code="already_member")
-    # Groups start the newcomer at the present; rooms keep their history readable.
-    visible_after = locked.last_seq if locked.kind == Conversation.Kind.GROUP else 0
-    Participant.objects.create(
-        conversation=locked, person=newcomer, visible_after_seq=visible_after
-    )
-    if newcomer.is_external and not locked.is_external:
-        locked.is_external = True
-        locked.save(update_fields=["is_external"])
-    _capture(
+    # A group starts the newcomer at the present (rooms were handled above).
+    _participant_join(
         locked,
+        person=newcomer,
+        actor=actor,
+        visible_after_seq=locked.last_seq,
+        payload={"person": newcomer.username},
+    )
+    return locked, False
+
+
+def _participant_join(
+    conversation: Conversation,
+    *,
+    person: Person,
+    actor: Person,
+    visible_after_seq: int,
+    payload: dict,
+    role: str = Participant.Role.MEMBER,
+) -> Participant:
+    """Add a person to a locked existing conversation: insert, mark it external if they are,
+    archive the join, and attach and announce them after commit."""
+    participant = Participant.objects.create(
+        conversation=conversation, person=person, role=role, visible_after_seq=visible_after_seq
+    )
+    if person.is_external and not conversation.is_external:
+        conversation.is_external = True
+        conversation.save(update_fields=["is_external"])
+    _capture(
+        conversation,
         event=ArchiveEvent.PARTICIPANT_JOINED,
         actor=actor,
         occurred_at=timezone.now(),
-        payload={"person": newcomer.username},
+        payload=payload,
     )
-    newcomer_id = newcomer.pk
+    conversation_id, person_id = conversation.pk, person.pk
     transaction.on_commit(
         lambda: realtime.conversation_joined(
-            conversation_id=locked.pk, person_ids=[newcomer_id], is_new_conversation=False
+            conversation_id=conversation_id, person_ids=[person_id], is_new_conversation=False
         ),
         robust=True,
     )
-    return locked, False
+    return participant
 
 
 @transaction.atomic
@@ -365,9 +385,8 @@ def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
     now = timezone.now()
     message.body, message.edited_at = body, now
     message.save(update_fields=["body", "edited_at"])
-    conversation = Conversation.objects.get(pk=message.conversation_id)
     _capture(
-        conversation,
+        participation.conversation,
         event=ArchiveEvent.MESSAGE_EDITED,
         actor=editor,
         occurred_at=now,
@@ -385,7 +404,7 @@ def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
 def message_delete(*, actor: Person, message_id: int) -> Message:
     """Delete a message (own, or any as a room manager); the archive keeps its text."""
     message, participation = _message_for_change(actor=actor, message_id=message_id)
-    conversation = Conversation.objects.get(pk=message.conversation_id)
+    conversation = participation.conversation
     is_room_manager = (
         conversation.kind == Conversation.Kind.ROOM and participation.role == "manager"
     )

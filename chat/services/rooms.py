@@ -19,7 +19,12 @@ from chat.selectors import (
     participation_active,
     room_get_visible,
 )
-from chat.services.messages import _capture, _conversation_start, participant_leave
+from chat.services.messages import (
+    _capture,
+    _conversation_start,
+    _participant_join,
+    participant_leave,
+)
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.models import Person
 from directory.selectors import person_get_active
@@ -115,9 +120,8 @@ def room_create(
 
 
 def _room_locked_for_manager(*, actor: Person, room_id: int, action: str) -> Conversation:
-    room_get_visible(person_id=actor.pk, room_id=room_id)
-    participation = participation_active(person_id=actor.pk, conversation_id=room_id).first()
-    if participation is None or participation.role != Participant.Role.MANAGER:
+    # The visible room carries the actor's active role (walls already applied to the room).
+    if room_get_visible(person_id=actor.pk, room_id=room_id).my_role != Participant.Role.MANAGER:
         raise Forbidden(f"Only a room manager can {action}.", code="not_manager")
     return (
         Conversation.objects.select_related("category")
@@ -135,30 +139,14 @@ def _member_insert(
     if active_participants(room.pk).filter(person=person).exists():
         raise Conflict(f"{person.username} is already in this room.", code="already_member")
     keeps_history = room.category is None or room.category.keeps_history
-    participant = Participant.objects.create(
-        conversation=room,
+    return _participant_join(
+        room,
         person=person,
+        actor=actor,
         role=role,
         visible_after_seq=0 if keeps_history else room.last_seq,
-    )
-    if person.is_external and not room.is_external:
-        room.is_external = True
-        room.save(update_fields=["is_external"])
-    _capture(
-        room,
-        event=ArchiveEvent.PARTICIPANT_JOINED,
-        actor=actor,
-        occurred_at=timezone.now(),
         payload={"person": person.username, "role": role, "via": via},
     )
-    room_id, person_id = room.pk, person.pk
-    transaction.on_commit(
-        lambda: realtime.conversation_joined(
-            conversation_id=room_id, person_ids=[person_id], is_new_conversation=False
-        ),
-        robust=True,
-    )
-    return participant
 
 
 def _member_remove(

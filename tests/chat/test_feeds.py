@@ -158,3 +158,36 @@ def test_a_room_id_beyond_bigint_is_a_clear_400(alice, api_client_for):
 
     assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid")
     assert Feed.objects.count() == 0
+
+
+def test_matching_cost_does_not_grow_with_the_number_of_matching_feeds(alice, make_person):
+    owners = [make_person() for _ in range(5)]
+    room = services.room_create(creator=alice, title="R", members=owners)
+    services.feed_create(owner=owners[0], name="one", words=["rates"])
+    post(alice, room, "warm-up")
+    with CaptureQueriesContext(connection) as one_feed:
+        post(alice, room, "rates up")
+    for i in range(100):
+        services.feed_create(owner=owners[i % 5], name=f"f{i}", words=["rates"])
+
+    with CaptureQueriesContext(connection) as many_feeds:
+        post(alice, room, "rates down")
+
+    assert len(many_feeds) == len(one_feed)
+    assert FeedMatch.objects.filter(message__body="rates down").count() == 101
+
+
+def test_a_candidate_feed_that_does_not_fully_match_costs_no_reader_checks(alice, bob):
+    category = services.category_create(name="Trading")  # a category: walls would be read
+    room = services.room_create(creator=alice, title="R", category_id=category.pk, members=[bob])
+    post(alice, room, "warm-up")
+    with CaptureQueriesContext(connection) as without_feeds:
+        post(alice, room, "plain words here")
+    # a candidate by its word, but its hashtag is missing from the message
+    services.feed_create(owner=bob, name="f", words=["plain"], hashtags=["rates"])
+
+    with CaptureQueriesContext(connection) as with_candidate:
+        post(alice, room, "plain words again")
+
+    assert len(with_candidate) == len(without_feeds) + 1  # only the Feed rows are read
+    assert FeedMatch.objects.count() == 0
