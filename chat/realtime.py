@@ -1,6 +1,5 @@
 """Frames about conversations and messages, serialised once and handed to the fan-out hub."""
 
-import json
 
 from chat.models import Conversation, Message
 from chat.selectors import conversation_members
@@ -9,10 +8,8 @@ from directory import realtime as fanout
 from directory.models import Person
 from directory.serializers import person_summary
 
-
-def frame(payload: dict) -> str:
-    """Return the wire text of a server frame."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+# The one serialiser of server frames (shared with presence and the fan-out hub).
+frame = fanout.frame_text
 
 
 def message_new(message: Message) -> None:
