@@ -1,6 +1,5 @@
 """Frames about conversations and messages, serialised once and handed to the fan-out hub."""
 
-
 from chat.models import Conversation, Message
 from chat.selectors import conversation_members
 from chat.serializers import conversation_to_dict, invitation_to_dict, message_to_dict
