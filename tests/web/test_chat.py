@@ -275,8 +275,10 @@ def test_a_hidden_page_shows_a_desktop_notification_unless_do_not_disturb(
         f"conversations/{direct.pk}/messages/",
         {"body": "Hello?", "client_id": "n-2"},
     )
-    badge = bob_page.locator(f"[data-conversation='{direct.pk}'] .badge")
-    bob_page.wait_for_function("e => e.innerText === '2'", arg=badge.element_handle())
+    # By selector, not by element handle: the conversation list is redrawn on every message,
+    # so a handle taken now may point at the replaced badge.
+    badge = f"[data-conversation='{direct.pk}'] .badge"
+    bob_page.wait_for_function("s => document.querySelector(s)?.innerText === '2'", arg=badge)
 
     assert bob_page.evaluate("window.shown") == [
         {"title": "Alice Martin", "body": "Are you there?"}
