@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from chat import services
-from chat.models import Category, Conversation, Participant
+from chat.models import Category, Conversation, OutboundDelivery, Participant
 
 
 class ParticipantInline(admin.TabularInline):
@@ -81,3 +81,33 @@ class CategoryAdmin(admin.ModelAdmin):
         )
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+
+@admin.register(OutboundDelivery)
+class OutboundDeliveryAdmin(admin.ModelAdmin):
+    """Messages to external people on their way out (metadata only, like conversations)."""
+
+    list_display = (
+        "message",
+        "recipient",
+        "created_at",
+        "attempts",
+        "sent_at",
+        "failed_at",
+        "error",
+    )
+    list_filter = ("failed_at",)
+    readonly_fields = (
+        "message",
+        "recipient",
+        "delivery_key",
+        "created_at",
+        "attempts",
+        "attempted_at",
+        "sent_at",
+        "failed_at",
+        "error",
+    )
+
+    def has_add_permission(self, request):
+        return False

@@ -176,6 +176,42 @@ class SearchOutbox(models.Model):
         return f"index message {self.message_id}"
 
 
+class OutboundDelivery(models.Model):
+    """A message on its way to an external participant, owned by chat from post to outcome.
+
+    Written in the transaction that stores the message, so nothing is lost while the gateway
+    that carries it (federation) or its server is down. A gateway records each attempt before
+    it sends (attempts, attempted_at), sends with the stable delivery_key as the stanza id, and
+    marks sent_at once its server confirmed the hand-over, or failed_at with the error.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # The same on every attempt, so the receiving side can drop a re-send after a crash, and
+    # an error bounced by the remote side finds its message.
+    delivery_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=Q(sent_at__isnull=True, failed_at__isnull=True),
+                name="outbound_delivery_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} to {self.recipient_id}"
+
+
 class Invitation(models.Model):
     """An invitation to a room; accepting it makes the invitee a member."""
 

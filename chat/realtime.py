@@ -1,4 +1,10 @@
-"""Frames about conversations and messages, serialised once and handed to the fan-out hub."""
+"""Frames about conversations and messages, serialised once and handed to the fan-out hub;
+and the wake-up that tells gateways (federation) that deliveries wait in chat's outbox."""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer  # noqa: TID251
 
 from chat.models import Conversation, Message
 from chat.selectors import conversation_members
@@ -6,6 +12,11 @@ from chat.serializers import conversation_to_dict, invitation_to_dict, message_t
 from directory import realtime as fanout
 from directory.models import Person
 from directory.serializers import person_summary
+
+logger = logging.getLogger(__name__)
+
+# Gateways listen on this group; chat names no gateway (federation calls chat, not the reverse).
+OUTBOUND_DELIVERY_GROUP = "chat.outbound-delivery"
 
 # The one serialiser of server frames (shared with presence and the fan-out hub).
 frame = fanout.frame_text
@@ -17,6 +28,20 @@ def message_new(message: Message) -> None:
         conversation_id=message.conversation_id,
         frame=frame({"type": "message.new", "message": message_to_dict(message)}),
     )
+
+
+def outbound_delivery_wake() -> None:
+    """Tell gateways that deliveries wait in the outbox (after commit; failures logged).
+
+    The outbox in the database is the truth: the wake-up only saves a gateway its poll delay,
+    so a lost one (the layer is at-most-once, or no gateway listens) loses nothing.
+    """
+    try:
+        async_to_sync(get_channel_layer().group_send)(
+            OUTBOUND_DELIVERY_GROUP, {"type": "outbound.wake"}
+        )
+    except Exception:
+        logger.exception("chat: outbound wake-up not sent (the gateway's poll will send)")
 
 
 def message_updated(message: Message) -> None:

@@ -2,9 +2,10 @@
 
 Parley people are `username@<component domain>`. Inbound stanzas become calls to
 federation.services.inbound (which use chat and presence services); refusals go back as
-XMPP errors and are logged. Outbound messages come from the persistent outbox
-(federation.services.outbound), sent whenever the stream is up: on connect, when the channel
-layer wakes the gateway after a commit, and on a poll as a backstop. Parley presence reaches
+XMPP errors and are logged. Outbound messages come from chat's persistent outbox
+(chat.services.delivery: record the attempt, send with the stable id, mark once the server
+confirmed), sent whenever the stream is up: on connect, when the channel layer wakes the
+gateway after a commit, and on a poll as a backstop. Parley presence reaches
 external watchers through the same fan-out hub as browser sockets: each external watcher is a
 socket-like object watching at the level the Parley person grants it, so it receives the
 projection (external level by default; blocked and privacy mode show offline), never more.
@@ -23,11 +24,13 @@ from xml.etree import ElementTree
 from channels.db import database_sync_to_async
 from django.conf import settings
 from slixmpp import ComponentXMPP
+from slixmpp.exceptions import IqError
 
+from chat import services as chat
 from directory import realtime as fanout
 from directory.exceptions import Forbidden, InvalidInput, NotFound, ServiceError
 from federation import realtime, selectors
-from federation.services import inbound, outbound
+from federation.services import inbound
 from presence import services as presence
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,8 @@ def error_condition(error: Exception) -> tuple[str, str]:
 
 
 STANZA_ERRORS = "{urn:ietf:params:xml:ns:xmpp-stanzas}"
+ORIGIN_ID = "{urn:xmpp:sid:0}origin-id"
+HANDOVER_TIMEOUT = 10.0  # seconds to wait for the server's answer to the confirming ping
 
 
 def stanza_error(stanza) -> tuple[str, str]:
@@ -122,6 +127,7 @@ class Gateway(ComponentXMPP):
             settings.PARLEY_XMPP_PORT,
         )
         self.domain = settings.PARLEY_XMPP_COMPONENT
+        self.register_plugin("xep_0199")  # answers pings; handover_confirm sends one
         # Subscriptions are Parley's to decide (federation.services.inbound), kept in the
         # database: slixmpp's in-memory roster would forget them on restart and then answer
         # the server's probes with "unsubscribed".
@@ -240,7 +246,9 @@ class Gateway(ComponentXMPP):
         detail = f"Not delivered to {msg['from'].bare}: {condition}" + (
             f" ({text})" if text else ""
         )
-        await database_sync_to_async(outbound.outbound_fail)(stanza_id=msg["id"], error=detail)
+        await database_sync_to_async(chat.message_delivery_fail)(
+            delivery_key=msg["id"], error=detail
+        )
 
     async def on_presence(self, pres) -> None:
         kind = pres["type"]
@@ -332,24 +340,60 @@ class Gateway(ComponentXMPP):
 
     # -- outbound -----------------------------------------------------------------------------
 
+    def message_stanza(self, item: chat.PendingDelivery, jid: str):
+        stanza = self.make_message(
+            mto=jid, mfrom=self.jid_of(item.sender_username), mbody=item.body, mtype="chat"
+        )
+        # The same id on every attempt: a bounced error finds its message, and a copy sent
+        # again after a crash can be recognised and dropped by the receiving side (the stanza
+        # id, and XEP-0359's origin-id, which servers and clients use to deduplicate).
+        stanza["id"] = item.delivery_key
+        ElementTree.SubElement(stanza.xml, ORIGIN_ID, {"id": item.delivery_key})
+        return stanza
+
+    async def handover_confirm(self) -> None:
+        """Return once the XMPP server has taken every stanza sent before this call.
+
+        stanza.send() only queues bytes; a component stream has no per-stanza acknowledgement.
+        The server handles a stream's stanzas in order, so its answer to a ping sent after them
+        (routed back to this component: a result, or an error, both count) proves it received
+        them. Raises IqTimeout when it does not answer: the batch stays unmarked and goes out
+        again, with the same ids.
+        """
+        with contextlib.suppress(IqError):
+            await self.plugin["xep_0199"].send_ping(
+                self.domain, ifrom=self.domain, timeout=HANDOVER_TIMEOUT
+            )
+
     async def outbox_send(self) -> None:
-        """Hand every unsent message to the XMPP server; ask new external contacts for presence."""
+        """Hand every pending message to the XMPP server; ask new external contacts for presence.
+
+        Record, send, confirm, mark (chat.services.delivery says why): a crash anywhere before
+        the mark sends the batch again on restart, each stanza with the id it had.
+        """
         while self.is_live:
-            batch = await database_sync_to_async(selectors.outbound_list_unsent)()
+            batch = await database_sync_to_async(chat.message_delivery_attempt)()
+            if not batch:
+                break
+            jids = await database_sync_to_async(selectors.xmpp_jids_by_person)(
+                person_ids=[item.recipient_id for item in batch]
+            )
+            sent: list[int] = []
             for item in batch:
                 if not self.is_live:
-                    return
-                stanza = self.make_message(
-                    mto=item.recipient_jid,
-                    mfrom=self.jid_of(item.sender_username),
-                    mbody=item.body,
-                    mtype="chat",
-                )
-                stanza["id"] = item.stanza_id  # so a bounced error finds its message
-                stanza.send()
-                await database_sync_to_async(outbound.outbound_mark_sent)(
-                    outbound_id=item.outbound_id
-                )
+                    return  # recorded but unsent: sent on the next connection
+                jid = jids.get(item.recipient_id)
+                if jid is None:
+                    await database_sync_to_async(chat.message_delivery_fail)(
+                        delivery_key=item.delivery_key,
+                        error="Not delivered: the recipient has no XMPP address.",
+                    )
+                    continue
+                self.message_stanza(item, jid).send()
+                sent.append(item.delivery_id)
+            if sent:
+                await self.handover_confirm()
+                await database_sync_to_async(chat.message_delivery_mark_sent)(delivery_ids=sent)
             if len(batch) < 200:
                 break
         for owner_id, person_id in await database_sync_to_async(
@@ -378,7 +422,7 @@ async def _outbox_loop(gateway: Gateway) -> None:
             await asyncio.wait_for(gateway.wake.wait(), timeout=settings.PARLEY_XMPP_POLL_SECONDS)
         gateway.wake.clear()
         try:
-            await database_sync_to_async(outbound.outbound_expire)()
+            await database_sync_to_async(chat.message_delivery_expire)()
             if gateway.is_live:
                 await gateway.outbox_send()
         except Exception:

@@ -1,8 +1,9 @@
-"""Federation state: who an external person is on XMPP, what waits to be sent, subscriptions."""
+"""Federation state: who an external person is on XMPP, and presence subscriptions.
+
+What waits to be sent is chat's (chat.models.OutboundDelivery): the gateway only calls chat."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 
 
 class XmppAddress(models.Model):
@@ -21,38 +22,6 @@ class XmppAddress(models.Model):
 
     def __str__(self) -> str:
         return self.jid
-
-
-class OutboundMessage(models.Model):
-    """A message a Parley person sent to an external person, until the gateway hands it to the
-    XMPP server (sent_at) or gives up on it (failed_at, error).
-
-    Written in the transaction that stores the message, so nothing is lost while the gateway or
-    the XMPP server is down: the gateway sends every unsent row when it (re)connects.
-    """
-
-    message = models.ForeignKey("chat.Message", on_delete=models.CASCADE, related_name="+")
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
-    )
-    # The XMPP stanza id, so an error bounced by the remote side finds its message.
-    stanza_id = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(
-                fields=["id"],
-                condition=Q(sent_at__isnull=True, failed_at__isnull=True),
-                name="outbound_unsent",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"message {self.message_id} to {self.recipient_id}"
 
 
 class Subscription(models.Model):

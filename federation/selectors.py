@@ -1,41 +1,20 @@
-"""Reads for the XMPP gateway: what waits to be sent, who subscribes to whom."""
+"""Reads for the XMPP gateway: external people's JIDs, who subscribes to whom."""
 
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef
 
 from directory.models import Person
-from federation.models import OutboundMessage, Subscription
+from federation.models import Subscription, XmppAddress
 from presence.models import Contact
 from presence.selectors import presence_for_watcher_many
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    outbound_id: int
-    stanza_id: str
-    sender_username: str
-    recipient_jid: str
-    body: str
-
-
-def outbound_list_unsent(*, limit: int = 200) -> list[Outgoing]:
-    """Return the oldest messages waiting to be handed to the XMPP server."""
-    rows = (
-        OutboundMessage.objects.filter(sent_at__isnull=True, failed_at__isnull=True)
-        .select_related("message__sender", "recipient__xmpp_address")
-        .order_by("id")[:limit]
+def xmpp_jids_by_person(*, person_ids: list[int]) -> dict[int, str]:
+    """Return the bare JID of each external person that has one."""
+    return dict(
+        XmppAddress.objects.filter(person_id__in=person_ids).values_list("person_id", "jid")
     )
-    return [
-        Outgoing(
-            outbound_id=row.pk,
-            stanza_id=row.stanza_id,
-            sender_username=row.message.sender.username,
-            recipient_jid=row.recipient.xmpp_address.jid,
-            body=row.message.body,
-        )
-        for row in rows
-    ]
 
 
 @dataclass(frozen=True)

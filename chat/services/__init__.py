@@ -11,6 +11,14 @@ from chat.services.categories import (
     category_update,
     category_walls_sweep,
 )
+from chat.services.delivery import (
+    PendingDelivery,
+    message_delivery_attempt,
+    message_delivery_expire,
+    message_delivery_fail,
+    message_delivery_mark_sent,
+    outbound_delivery_enqueue,
+)
 from chat.services.feeds import feed_create, feed_delete, feed_mark_read, hashtags_extract
 from chat.services.files import (
     PayloadTooLarge,
@@ -48,6 +56,7 @@ from chat.services.rooms import (
 __all__ = [
     "CLIENT_ID_MAX",
     "PayloadTooLarge",
+    "PendingDelivery",
     "category_create",
     "category_fields",
     "category_rooms_recheck",
@@ -68,8 +77,13 @@ __all__ = [
     "invitation_answer",
     "invitation_create",
     "message_delete",
+    "message_delivery_attempt",
+    "message_delivery_expire",
+    "message_delivery_fail",
+    "message_delivery_mark_sent",
     "message_edit",
     "message_post",
+    "outbound_delivery_enqueue",
     "participant_add",
     "participant_leave",
     "posting_check",

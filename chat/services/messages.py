@@ -27,12 +27,11 @@ from chat.selectors import (
     participation_active,
     participation_get,
 )
-from chat.services import feeds
+from chat.services import delivery, feeds
 from config.debounce import DebouncedRun
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.models import Person
 from directory.selectors import person_get_active
-from federation.services import outbound as federation_outbound
 
 CLIENT_ID_MAX = 64
 
@@ -330,7 +329,7 @@ def message_post(
     )
     SearchOutbox.objects.create(message_id=message.pk)
     if conversation.is_external:
-        federation_outbound.outbound_enqueue(message=message, conversation=conversation)
+        delivery.outbound_delivery_enqueue(message=message, conversation=conversation)
     feeds.message_index(message=message)
     transaction.on_commit(lambda: realtime.message_new(message), robust=True)
     transaction.on_commit(_search_index_queue, robust=True)

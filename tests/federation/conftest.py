@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from chat.models import OutboundDelivery
 from directory import services as directory
 from directory.models import FederationPartner, Person
 from tests.e2e.conftest import (
@@ -67,6 +68,26 @@ class Federation:
                     f"--- prosody ---\n{self.prosody.log_tail()}"
                 )
             time.sleep(0.1)
+
+    def wait_delivery_settled(self, *, message_id: int) -> OutboundDelivery:
+        """Wait until the gateway has marked the delivery of a message sent or failed.
+
+        The gateway marks a delivery after the XMPP server confirmed the hand-over, so the
+        recipient can hold the stanza a moment before the row says so: wait for the row.
+        """
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        while True:
+            row = OutboundDelivery.objects.get(message_id=message_id)
+            if row.sent_at is not None or row.failed_at is not None:
+                return row
+            if self.gateway.popen.poll() is not None:
+                pytest.fail(f"the gateway exited:\n{self.gateway.log_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the delivery of message {message_id} was never marked:\n"
+                    f"{self.gateway.log_tail()}"
+                )
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

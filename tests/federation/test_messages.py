@@ -6,9 +6,9 @@ import urllib.request
 import pytest
 
 from archiving.models import ArchiveEvent, ArchiveRecord
-from chat.models import Conversation, Message
+from chat.models import Conversation, Message, OutboundDelivery
 from directory.models import Person
-from federation.models import OutboundMessage, XmppAddress
+from federation.models import XmppAddress
 from federation.services.inbound import external_person_get_or_create
 from tests.e2e.conftest import http_get_json
 from tests.federation.prosody import BLOCKED, COMPONENT, EXTERNAL
@@ -66,9 +66,12 @@ def test_inbound_message_reaches_parley_person_live_and_reply_goes_back(
     assert reply["type"] == "chat"
     assert reply["from"].split("/")[0] == f"alice@{COMPONENT}"
     assert reply["body"] == "Hi Bob, Alice here"
-    outbound = OutboundMessage.objects.get(message_id=ack["id"])
-    assert outbound.sent_at is not None
-    assert outbound.failed_at is None
+    # and the gateway records the hand-over once the XMPP server confirmed it (after bob may
+    # already hold the stanza: wait for that record, do not expect it at once)
+    delivery = federation.wait_delivery_settled(message_id=ack["id"])
+    assert delivery.sent_at is not None
+    assert delivery.failed_at is None
+    assert (delivery.attempts, reply["id"]) == (1, delivery.delivery_key)
 
     # when bob answers, alice receives it live over /ws/
     bob.message_send(f"alice@{COMPONENT}", "Thanks!")
@@ -174,4 +177,4 @@ def test_undeliverable_message_shows_its_error(federation, partners, alice, ws_c
         federation.server, f"/api/v1/conversations/{conversation['id']}/messages/", token=token
     )
     assert [m["delivery_error"] for m in page["results"]] == [updated["message"]["delivery_error"]]
-    assert OutboundMessage.objects.get(message_id=message["id"]).failed_at is not None
+    assert OutboundDelivery.objects.get(message_id=message["id"]).failed_at is not None

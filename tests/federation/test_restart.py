@@ -3,7 +3,7 @@ queued while it was down (its own module: it restarts this module's Prosody)."""
 
 import pytest
 
-from federation.models import OutboundMessage
+from chat.models import OutboundDelivery
 from tests.federation.prosody import COMPONENT, EXTERNAL
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,7 +32,7 @@ def test_gateway_reconnects_after_prosody_restart_and_delivers_the_queue(
     ack = alice_ws.message_send(conversation=conversation, body="sent while it was down", ref="r2")
 
     # then the message is stored and waits in the outbox
-    queued = OutboundMessage.objects.get(message_id=ack["id"])
+    queued = OutboundDelivery.objects.get(message_id=ack["id"])
     assert (queued.sent_at, queued.failed_at) == (None, None)
 
     # when the XMPP server is back
@@ -42,7 +42,7 @@ def test_gateway_reconnects_after_prosody_restart_and_delivers_the_queue(
     # then erin, logging in again, gets what was queued (the server kept it for her offline)
     erin_again = xmpp_login("erin")
     erin_again.take(is_body("sent while it was down"), what="the queued message")
-    queued.refresh_from_db()
+    queued = federation.wait_delivery_settled(message_id=ack["id"])
     assert queued.sent_at is not None
     assert queued.failed_at is None
 

@@ -8,13 +8,13 @@ from django.core.management.base import CommandError
 
 from archiving.models import ArchiveRecord
 from chat import services as chat
-from chat.models import Conversation, Message
+from chat.models import Conversation, Message, OutboundDelivery
 from chat.serializers import message_to_dict
 from directory.exceptions import Forbidden, InvalidInput, NotFound
 from directory.models import FederationPartner, Person
 from federation.gateway import presence_to_xmpp
-from federation.models import OutboundMessage, XmppAddress
-from federation.services import inbound, outbound
+from federation.models import XmppAddress
+from federation.services import inbound
 from presence.selectors import presence_for_watcher
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +85,7 @@ def test_inbound_message_lands_in_an_external_direct_conversation(partner, alice
     assert list(
         ArchiveRecord.objects.filter(message_id=message.pk).values_list("is_external", "body")
     ) == [(True, "hello from outside")]
-    assert OutboundMessage.objects.count() == 0  # it came from XMPP: nothing to send back
+    assert OutboundDelivery.objects.count() == 0  # it came from XMPP: nothing to send back
 
 
 def test_inbound_retry_with_the_same_stanza_id_stores_one_message(partner, alice):
@@ -132,9 +132,9 @@ def test_reply_to_an_external_person_is_queued_once(partner, alice):
     )
     chat.message_post(sender=alice, conversation_id=conversation_id, body="hi", client_id="r1")
 
-    [row] = OutboundMessage.objects.all()
+    [row] = OutboundDelivery.objects.all()
     assert (row.message_id, row.recipient.username, row.sent_at) == (reply.pk, BOB, None)
-    assert row.stanza_id == f"parley-{reply.pk}-{row.recipient_id}"
+    assert row.delivery_key == f"parley-{reply.pk}-{row.recipient_id}"
 
 
 def test_internal_messages_are_not_queued(alice, bob):
@@ -142,21 +142,23 @@ def test_internal_messages_are_not_queued(alice, bob):
 
     chat.message_post(sender=alice, conversation_id=conversation.pk, body="hi")
 
-    assert OutboundMessage.objects.count() == 0
+    assert OutboundDelivery.objects.count() == 0
 
 
 def test_bounced_error_shows_on_the_message(partner, alice):
     conversation_id = receive().conversation_id
     reply, _ = chat.message_post(sender=alice, conversation_id=conversation_id, body="hi")
-    row = OutboundMessage.objects.get()
+    row = OutboundDelivery.objects.get()
 
-    outbound.outbound_fail(stanza_id=row.stanza_id, error="Not delivered: service-unavailable")
-    again = outbound.outbound_fail(stanza_id=row.stanza_id, error="second")
+    chat.message_delivery_fail(
+        delivery_key=row.delivery_key, error="Not delivered: service-unavailable"
+    )
+    again = chat.message_delivery_fail(delivery_key=row.delivery_key, error="second")
 
     reply.refresh_from_db()
     assert again is None
     assert message_to_dict(reply)["delivery_error"] == "Not delivered: service-unavailable"
-    assert OutboundMessage.objects.get().failed_at is not None
+    assert OutboundDelivery.objects.get().failed_at is not None
 
 
 def test_external_presence_becomes_parley_availability(partner, alice):
