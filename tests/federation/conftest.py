@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -42,11 +43,27 @@ PASSWORD = "xmpp-test-password"
 CONNECT_TIMEOUT = 30.0
 
 
+GATEWAY_ARGV = [str(VENV_BIN / "python"), "manage.py", "xmpp_gateway"]
+
+
 @dataclass
 class Federation:
     prosody: Prosody
     cluster: Cluster
     gateway: Process
+    gateway_env: dict[str, str]
+    log_dir: Path
+    gateway_starts: int = 1
+
+    def gateway_restart(self) -> None:
+        """Start a new gateway process (the last one stopped, or was killed by the test)."""
+        self.gateway.stop()
+        self.gateway_starts += 1
+        name = f"xmpp-gateway-{self.gateway_starts}"
+        popen, log_path = _spawn(name, GATEWAY_ARGV, self.gateway_env, self.log_dir)
+        self.gateway = Process(name=name, popen=popen, log_path=log_path)
+        self.cluster.processes.append(self.gateway)
+        self.wait_gateway_connected(count=1)
 
     @property
     def server(self) -> Server:
@@ -117,15 +134,12 @@ def federation(django_db_setup, tmp_path_factory) -> Iterator[Federation]:
                 "PARLEY_XMPP_RECONNECT_MAX_SECONDS": "2",
                 "PARLEY_SERVER_NAME": "xmpp-gateway",
             }
-            popen, log_path = _spawn(
-                "xmpp-gateway",
-                [str(VENV_BIN / "python"), "manage.py", "xmpp_gateway"],
-                env,
-                log_dir,
-            )
+            popen, log_path = _spawn("xmpp-gateway", GATEWAY_ARGV, env, log_dir)
             gateway = Process(name="xmpp-gateway", popen=popen, log_path=log_path)
             cluster.processes.append(gateway)
-            running = Federation(prosody=prosody, cluster=cluster, gateway=gateway)
+            running = Federation(
+                prosody=prosody, cluster=cluster, gateway=gateway, gateway_env=env, log_dir=log_dir
+            )
             running.wait_gateway_connected(count=1)
             yield running
     finally:

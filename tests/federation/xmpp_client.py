@@ -29,6 +29,13 @@ def _error(stanza) -> str:
     return ""
 
 
+def _origin_id(stanza) -> str:
+    for child in stanza.xml:
+        if child.tag == "{urn:xmpp:sid:0}origin-id":
+            return child.get("id", "")
+    return ""
+
+
 def _message(msg) -> dict:
     return {
         "kind": "message",
@@ -37,6 +44,7 @@ def _message(msg) -> dict:
         "to": str(msg["to"]),
         "id": msg["id"],
         "body": msg["body"],
+        "origin_id": _origin_id(msg),
         "error": _error(msg),
     }
 
