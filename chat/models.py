@@ -200,6 +200,7 @@ class OutboundDelivery(models.Model):
     error = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name_plural = "outbound deliveries"
         indexes = [
             models.Index(
                 fields=["id"],
