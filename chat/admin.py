@@ -97,6 +97,7 @@ class OutboundDeliveryAdmin(admin.ModelAdmin):
         "error",
     )
     list_filter = ("failed_at",)
+    search_fields = ("delivery_key", "recipient__username")
     readonly_fields = (
         "message",
         "recipient",

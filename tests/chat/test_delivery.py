@@ -1,6 +1,7 @@
 """Chat's outbox of messages to external people: record an attempt, send, mark (no gateway)."""
 
 import pytest
+from django.test import Client
 
 from chat import services as chat
 from chat.models import Message, OutboundDelivery
@@ -68,3 +69,14 @@ def test_delivery_fail_announces_the_error_after_commit(reply, django_capture_on
 
     assert message.pk == reply.pk
     assert len(callbacks) == 1
+
+
+def test_admin_lists_deliveries_with_their_state(reply, make_person):
+    root = make_person("root", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(root)
+
+    page = client.get("/admin/chat/outbounddelivery/", {"q": "bob@partner.example"})
+
+    assert page.status_code == 200
+    assert b"1 outbound delivery" in page.content
