@@ -342,7 +342,7 @@ PARLEY_LDAP_ATTRIBUTES = {
 PARLEY_DIRECTORY_SYNC_SECONDS = env.float("PARLEY_DIRECTORY_SYNC_SECONDS", default=900.0)
 # Run, with the ids of the people a sync moved between groups or departments, after the sync
 # commits (named by dotted path: the directory app imports nothing above it).
-PARLEY_DIRECTORY_SYNC_FOLLOW_UPS: list[str] = []
+PARLEY_DIRECTORY_SYNC_FOLLOW_UPS = ["presence.tasks.contact_groups_follow"]
 if PARLEY_LDAP_URL:
     for _name in ("PARLEY_LDAP_USER_BASE_DN",):
         if not env.str(_name, default=""):
