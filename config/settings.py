@@ -342,7 +342,15 @@ PARLEY_LDAP_ATTRIBUTES = {
 PARLEY_DIRECTORY_SYNC_SECONDS = env.float("PARLEY_DIRECTORY_SYNC_SECONDS", default=900.0)
 # Run, with the ids of the people a sync moved between groups or departments, after the sync
 # commits (named by dotted path: the directory app imports nothing above it).
-PARLEY_DIRECTORY_SYNC_FOLLOW_UPS = ["presence.tasks.contact_groups_follow"]
+PARLEY_DIRECTORY_SYNC_FOLLOW_UPS = [
+    "presence.tasks.contact_groups_follow",
+    "chat.tasks.information_barriers_enforce",
+]
+# Backstop for walls that forbid IM: group changes made outside a sync (admin) are enforced here.
+CELERY_BEAT_SCHEDULE["information-barriers-sweep"] = {
+    "task": "chat.tasks.information_barriers_sweep",
+    "schedule": 300.0,
+}
 if PARLEY_LDAP_URL:
     for _name in ("PARLEY_LDAP_USER_BASE_DN",):
         if not env.str(_name, default=""):
