@@ -17,6 +17,7 @@ import "./history.js";
 import "./idle.js";
 import "./presence-picker.js";
 import "./room-panel.js";
+import "./barrier-note.js";
 
 const status = document.getElementById("connection-status");
 
