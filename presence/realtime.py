@@ -31,7 +31,10 @@ def watch_start(*, watcher_id: int, person_id: int, level: str, projection: dict
     """Make the watcher's sockets watch the person (at this level) and send their presence."""
     fanout.person_frame_send(
         person_id=watcher_id,
-        frame=fanout.frame_text({"type": "presence.update", **projection}),
+        # "via" tells clients the membership of a distribution group changed (reload it).
+        frame=fanout.frame_text(
+            {"type": "presence.update", **projection, "via": "distribution_group"}
+        ),
         control={"action": "watch", "person": person_id, "level": level},
     )
 

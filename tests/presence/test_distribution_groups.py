@@ -87,6 +87,7 @@ async def test_my_sockets_watch_members_and_follow_membership_changes(
     await database_sync_to_async(distribution_groups.contact_groups_follow)(person_ids=[carol.pk])
     [now_watched] = await receive(alice_ws)
     assert (now_watched["user"], now_watched["availability"]) == ("carol", "offline")
+    assert now_watched["via"] == "distribution_group"
     await sockets.connect(carol)
     [online] = await receive(alice_ws)
     assert (online["user"], online["availability"]) == ("carol", "available")

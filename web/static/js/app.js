@@ -18,6 +18,7 @@ import "./idle.js";
 import "./presence-picker.js";
 import "./room-panel.js";
 import "./barrier-note.js";
+import "./distribution-groups.js";
 
 const status = document.getElementById("connection-status");
 
