@@ -244,3 +244,24 @@ def test_local_passwords_off_refuse_everyone_but_break_glass_admins(settings, ma
         "/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"
     )
     assert refused.status_code == 401
+
+
+def test_the_scheduled_task_syncs_and_does_nothing_while_the_directory_is_off(directory, settings):
+    from directory import tasks
+
+    assert tasks.directory_sync() == len(DirectoryChange.objects.all())
+    assert Person.objects.filter(username="dave", is_active=True).exists()
+    settings.PARLEY_LDAP_URL = ""
+    assert tasks.directory_sync() == 0
+
+
+def test_an_unreachable_directory_changes_nothing(directory, settings):
+    directory_sync()
+    directory.stop()
+
+    with pytest.raises(Exception, match="Cannot read the directory"):
+        directory_sync()
+    out = io.StringIO()
+    with pytest.raises(Exception, match="Cannot read the directory"):
+        call_command("directory_sync", stdout=out)
+    assert Person.objects.filter(directory_dn__gt="", is_active=True).count() == 3
