@@ -12,6 +12,7 @@ from chat.services import barriers
 from directory.integrations.ldap import DirectoryEntry, DirectoryGroupEntry, DirectorySnapshot
 from directory.models import DirectoryGroup
 from directory.sync import directory_sync
+from tests.presence.test_consumers import TIMEOUT, sockets  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +188,54 @@ def test_a_directory_sync_that_moves_someone_enforces_the_barrier(
     assert Conversation.objects.get(pk=direct["id"]).posting_closed_at is not None
     refused = _post(api_client_for(people["r1"]), direct["id"])
     assert refused.json()["error"]["code"] == "conversation_closed"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_closing_announces_the_notice_live_and_refuses_posting_frames(
+    sockets,  # noqa: F811
+    make_person,
+):
+    from channels.db import database_sync_to_async
+
+    def given():
+        research, trading = (
+            Group.objects.create(name="research"),
+            Group.objects.create(name="trading"),
+        )
+        r1, o1 = make_person("r1"), make_person("o1")
+        research.user_set.add(r1)
+        services.category_create(
+            name="Research wall",
+            allowed_groups=[research],
+            denied_groups=[trading],
+            forbids_direct_im=True,
+        )
+        direct, _ = services.conversation_create(creator=r1, usernames=["o1"])
+        return trading, r1, o1, direct
+
+    trading, r1, o1, direct = await database_sync_to_async(given)()
+    r1_ws, _ = await sockets.connect(r1)
+    o1_ws, _ = await sockets.connect(o1)
+
+    def move():
+        trading.user_set.add(o1)
+        return barriers.barriers_enforce(person_ids=[o1.pk])
+
+    assert await database_sync_to_async(move)() == 1
+
+    for ws in (r1_ws, o1_ws):
+        frame = await ws.receive_json_from(timeout=TIMEOUT)
+        while frame["type"] != "conversation.updated":
+            frame = await ws.receive_json_from(timeout=TIMEOUT)
+        assert frame["conversation"]["id"] == direct.pk
+        assert "Research wall" in frame["notice"]
+        assert frame["conversation"]["posting_closed"] == frame["notice"]
+    await r1_ws.send_json_to(
+        {"type": "message.send", "ref": "m1", "conversation": direct.pk, "body": "still there?"}
+    )
+    refused = await r1_ws.receive_json_from(timeout=TIMEOUT)
+    while refused["type"] != "error":
+        refused = await r1_ws.receive_json_from(timeout=TIMEOUT)
+    assert (refused["ref"], refused["code"]) == ("m1", "conversation_closed")
+    assert not await database_sync_to_async(Message.objects.filter(conversation=direct).exists)()
