@@ -3,6 +3,7 @@ a temporary folder, a free port, entries loaded with ldapadd."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -11,7 +12,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import IN_CI, free_port
+# Not from tests.conftest: bench/directory_sync.py uses this module before Django is set up.
+IN_CI = os.environ.get("CI") == "true"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 SLAPD = "/usr/sbin/slapd"
 LDAPADD = "/usr/bin/ldapadd"
