@@ -85,6 +85,12 @@ class OidcBackend(OIDCAuthenticationBackend):
             raise SuspiciousOperation(f"{person.username} is deactivated.")
         return person
 
+    def get_user(self, user_id):
+        # mozilla-django-oidc's get_user returns deactivated people too, which would keep an SSO
+        # browser session of a leaver alive; Django's ModelBackend refuses them, and so do we.
+        person = super().get_user(user_id)
+        return person if person is not None and person.is_active else None
+
     def create_user(self, claims):
         if not settings.PARLEY_OIDC_CREATE_USERS:
             log.warning("SSO refused: no person matches %s", self.describe_user_by_claims(claims))

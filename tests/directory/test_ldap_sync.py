@@ -265,3 +265,19 @@ def test_an_unreachable_directory_changes_nothing(directory, settings):
     with pytest.raises(Exception, match="Cannot read the directory"):
         call_command("directory_sync", stdout=out)
     assert Person.objects.filter(directory_dn__gt="", is_active=True).count() == 3
+
+
+def test_an_sso_session_of_a_deactivated_person_no_longer_signs_them_in(settings, make_person):
+    from directory.backends import OidcBackend
+
+    settings.OIDC_OP_TOKEN_ENDPOINT = "https://idp.bank.test/token"
+    settings.OIDC_OP_USER_ENDPOINT = "https://idp.bank.test/userinfo"
+    settings.OIDC_OP_JWKS_ENDPOINT = "https://idp.bank.test/jwks"
+    settings.OIDC_RP_CLIENT_ID, settings.OIDC_RP_CLIENT_SECRET = "parley", "secret"
+    leaver = make_person("leaver")
+    backend = OidcBackend()
+    assert backend.get_user(leaver.pk) == leaver
+
+    services.person_deactivate(person=leaver)
+
+    assert backend.get_user(leaver.pk) is None
