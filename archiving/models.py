@@ -63,6 +63,8 @@ class ArchiveEvent(models.TextChoices):
     FILE_UPLOADED = "file.uploaded"
     FILE_DOWNLOADED = "file.downloaded"
     ROOM_UPDATED = "room.updated"
+    CONVERSATION_CLOSED = "conversation.closed"
+    CONVERSATION_REOPENED = "conversation.reopened"
 
 
 class ArchiveRecord(models.Model):

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from chat import services
 from chat.models import Category, Conversation, OutboundDelivery, Participant
+from chat.services import barriers
 
 
 class ParticipantInline(admin.TabularInline):
@@ -51,7 +52,14 @@ class CategoryAdmin(admin.ModelAdmin):
     """Room categories (ethical walls). Saving a change goes through category_update, which
     removes the members of its rooms that the category now walls out (archived)."""
 
-    list_display = ("name", "allows_invitations", "allows_files", "keeps_history")
+    list_display = (
+        "name",
+        "allows_invitations",
+        "allows_files",
+        "keeps_history",
+        "forbids_direct_im",
+        "forbids_group_im",
+    )
     list_filter = ("allows_invitations", "allows_files", "keeps_history")
     search_fields = ("name", "description")
     filter_horizontal = LISTS
@@ -63,6 +71,10 @@ class CategoryAdmin(admin.ModelAdmin):
             {"fields": LISTS[:6]},
         ),
         ("Who may create rooms (empty: everyone allowed)", {"fields": LISTS[6:]}),
+        (
+            "Information barrier: IM between the people allowed and the people denied",
+            {"fields": ("forbids_direct_im", "forbids_group_im")},
+        ),
     )
 
     def save_model(self, request, obj, form, change):
@@ -72,6 +84,7 @@ class CategoryAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         if not change:
             super().save_related(request, form, formsets, change)
+            barriers.barriers_enforce_all()  # a new wall may forbid IM at once
             return
         fields = set(services.category_fields()) & set(form.cleaned_data)
         services.category_update(

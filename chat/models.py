@@ -35,6 +35,16 @@ class Category(models.Model):
     keeps_history = models.BooleanField(
         default=True, help_text="Off: people who join a room read it only from when they joined."
     )
+    # Information barriers (beyond rooms): the people the allowed lists name and the people
+    # the denied lists name may not IM each other (chat.services.barriers).
+    forbids_direct_im = models.BooleanField(
+        default=False,
+        help_text="Also forbid 1:1 IM between the people allowed here and the people denied.",
+    )
+    forbids_group_im = models.BooleanField(
+        default=False,
+        help_text="Also forbid group IM that includes people allowed here and people denied.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -79,6 +89,10 @@ class Conversation(models.Model):
     )
     privacy = models.CharField(max_length=10, choices=Privacy.choices, default=Privacy.OPEN)
     room_kind = models.CharField(max_length=12, choices=RoomKind.choices, default=RoomKind.NORMAL)
+    # Direct and group conversations that an information barrier now divides (a directory sync
+    # moved someone across it): kept readable, closed for posting.
+    posting_closed_at = models.DateTimeField(null=True, blank=True)
+    posting_closed_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["kind", "title"])]

@@ -121,6 +121,14 @@ async def typing_send(*, person: Person, conversation_id: int) -> None:
     )
 
 
+def conversation_notice(*, conversation_id: int, notice: str) -> None:
+    """Tell everyone in a conversation that it was closed or reopened for posting, and why."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    fanout.conversation_frame_send(
+        conversation_id=conversation_id, frame=_conversation_frame(conversation, notice=notice)
+    )
+
+
 def room_updated(*, room_id: int) -> None:
     """Tell a room's members that its name, topic, settings or roles changed."""
     conversation = Conversation.objects.get(pk=room_id)

@@ -59,6 +59,8 @@ def conversation_to_dict(
         "last_seq": conversation.last_seq,
         "last_message_at": timestamp(conversation.last_message_at),
         "created_at": timestamp(conversation.created_at),
+        # Set (with the reason) while an information barrier closes it for posting.
+        "posting_closed": conversation.posting_closed_reason or None,
     }
     if conversation.kind == Conversation.Kind.ROOM:
         data["privacy"] = conversation.privacy

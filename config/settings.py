@@ -301,6 +301,108 @@ PARLEY_EXPORT_EWS_USERNAME = env.str("PARLEY_EXPORT_EWS_USERNAME", default="")
 PARLEY_EXPORT_EWS_PASSWORD = env.str("PARLEY_EXPORT_EWS_PASSWORD", default="")
 PARLEY_EXPORT_MAILBOX = env.str("PARLEY_EXPORT_MAILBOX", default="")
 
+# Directory and single sign-on (README "Directory and single sign-on").
+# LDAP / Active Directory: the sync (`manage.py directory_sync`, Celery beat) and LDAP bind for
+# the password form and token sign-in. Off while PARLEY_LDAP_URL is empty.
+PARLEY_LDAP_URL = env.str("PARLEY_LDAP_URL", default="")
+PARLEY_LDAP_START_TLS = env.bool("PARLEY_LDAP_START_TLS", default=False)
+PARLEY_LDAP_CA_FILE = env.str("PARLEY_LDAP_CA_FILE", default="")
+PARLEY_LDAP_BIND_DN = env.str("PARLEY_LDAP_BIND_DN", default="")
+PARLEY_LDAP_BIND_PASSWORD = env.str("PARLEY_LDAP_BIND_PASSWORD", default="")
+PARLEY_LDAP_TIMEOUT_SECONDS = env.int("PARLEY_LDAP_TIMEOUT_SECONDS", default=10)
+PARLEY_LDAP_USER_BASE_DN = env.str("PARLEY_LDAP_USER_BASE_DN", default="")
+PARLEY_LDAP_USER_FILTER = env.str("PARLEY_LDAP_USER_FILTER", default="(objectClass=inetOrgPerson)")
+# Entries matching this filter (within the user filter) are disabled accounts. Active Directory:
+# (userAccountControl:1.2.840.113556.1.4.803:=2). Empty: only removed entries deactivate.
+PARLEY_LDAP_DISABLED_FILTER = env.str("PARLEY_LDAP_DISABLED_FILTER", default="")
+PARLEY_LDAP_GROUP_BASE_DN = env.str("PARLEY_LDAP_GROUP_BASE_DN", default="")
+PARLEY_LDAP_GROUP_FILTER = env.str("PARLEY_LDAP_GROUP_FILTER", default="(objectClass=groupOfNames)")
+PARLEY_LDAP_GROUP_MEMBER_ATTRIBUTE = env.str("PARLEY_LDAP_GROUP_MEMBER_ATTRIBUTE", default="member")
+# Directory group cn -> Parley group name, e.g. "parley-compliance=Compliance"; other groups
+# keep their cn.
+PARLEY_LDAP_GROUP_NAMES = env.dict("PARLEY_LDAP_GROUP_NAMES", default={})
+# Person field -> LDAP attribute (an empty attribute leaves the field alone). The defaults suit
+# OpenLDAP's inetOrgPerson; Active Directory: username=sAMAccountName, department=department,
+# company=company, photo=thumbnailPhoto.
+PARLEY_LDAP_ATTRIBUTES = {
+    "username": "uid",
+    "display_name": "displayName",
+    "first_name": "givenName",
+    "last_name": "sn",
+    "email": "mail",
+    "title": "title",
+    "department": "ou",
+    "company": "o",
+    "work_phone": "telephoneNumber",
+    "mobile_phone": "mobile",
+    "home_phone": "homePhone",
+    "photo": "jpegPhoto",
+    "manager": "manager",
+} | env.dict("PARLEY_LDAP_ATTRIBUTES", default={})
+PARLEY_DIRECTORY_SYNC_SECONDS = env.float("PARLEY_DIRECTORY_SYNC_SECONDS", default=900.0)
+# Run, with the ids of the people a sync moved between groups or departments, after the sync
+# commits (named by dotted path: the directory app imports nothing above it).
+PARLEY_DIRECTORY_SYNC_FOLLOW_UPS = [
+    "presence.tasks.contact_groups_follow",
+    "chat.tasks.information_barriers_enforce",
+]
+# Backstop for walls that forbid IM: group changes made outside a sync (admin) are enforced here.
+CELERY_BEAT_SCHEDULE["information-barriers-sweep"] = {
+    "task": "chat.tasks.information_barriers_sweep",
+    "schedule": 300.0,
+}
+if PARLEY_LDAP_URL:
+    for _name in ("PARLEY_LDAP_USER_BASE_DN",):
+        if not env.str(_name, default=""):
+            raise ImproperlyConfigured(
+                f"PARLEY_LDAP_URL is set, so the directory needs {_name} (where people are, "
+                "e.g. ou=people,dc=example,dc=org); set it, or unset PARLEY_LDAP_URL."
+            )
+    CELERY_BEAT_SCHEDULE["directory-sync"] = {
+        "task": "directory.tasks.directory_sync",
+        "schedule": PARLEY_DIRECTORY_SYNC_SECONDS,
+    }
+# Local passwords: off (false) leaves password sign-in to the directory (LDAP bind) and SSO,
+# except for the break-glass administrators named here. Bearer tokens keep working either way.
+PARLEY_LOCAL_PASSWORDS = env.bool("PARLEY_LOCAL_PASSWORDS", default=True)
+PARLEY_BREAK_GLASS_ADMINS = env.list("PARLEY_BREAK_GLASS_ADMINS", default=[])
+AUTHENTICATION_BACKENDS = [
+    "directory.backends.LocalPasswordBackend",
+    "directory.backends.LdapBindBackend",
+]
+# OpenID Connect single sign-on (mozilla-django-oidc): on when the client id is set.
+OIDC_RP_CLIENT_ID = env.str("PARLEY_OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("PARLEY_OIDC_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("PARLEY_OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("PARLEY_OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("PARLEY_OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("PARLEY_OIDC_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("PARLEY_OIDC_SIGN_ALGORITHM", default="RS256")
+OIDC_RP_SCOPES = env.str("PARLEY_OIDC_SCOPES", default="openid email profile")
+OIDC_TIMEOUT = PARLEY_LDAP_TIMEOUT_SECONDS
+OIDC_USE_PKCE = True
+# The claim matched to a person's username, then (if absent) the e-mail claim to their e-mail.
+PARLEY_OIDC_USERNAME_CLAIM = env.str("PARLEY_OIDC_USERNAME_CLAIM", default="preferred_username")
+# Off: the directory decides who exists, and a signed-in stranger is refused.
+PARLEY_OIDC_CREATE_USERS = env.bool("PARLEY_OIDC_CREATE_USERS", default=False)
+OIDC_CREATE_USER = PARLEY_OIDC_CREATE_USERS
+PARLEY_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=refused"
+if PARLEY_OIDC_ENABLED:
+    for _name in (
+        "PARLEY_OIDC_CLIENT_SECRET",
+        "PARLEY_OIDC_AUTHORIZATION_ENDPOINT",
+        "PARLEY_OIDC_TOKEN_ENDPOINT",
+        "PARLEY_OIDC_USERINFO_ENDPOINT",
+        "PARLEY_OIDC_JWKS_ENDPOINT",
+    ):
+        if not env.str(_name, default=""):
+            raise ImproperlyConfigured(
+                f"PARLEY_OIDC_CLIENT_ID is set, so single sign-on needs {_name} (from the "
+                "provider's /.well-known/openid-configuration); set it, or unset the client id."
+            )
+    AUTHENTICATION_BACKENDS.append("directory.backends.OidcBackend")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "directory.authentication.BearerTokenAuthentication",

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -16,6 +17,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("web.urls")),
 ]
+
+if settings.PARLEY_OIDC_ENABLED:
+    # OpenID Connect single sign-on: /oidc/authenticate/ starts it, /oidc/callback/ ends it.
+    urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))
 
 handler404 = "config.api_errors.not_found"
 handler500 = "config.api_errors.server_error"

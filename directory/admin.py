@@ -8,7 +8,14 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 
 from directory import services
-from directory.models import ApiToken, Department, FederationPartner, Person
+from directory.models import (
+    ApiToken,
+    Department,
+    DirectoryChange,
+    DirectoryGroup,
+    FederationPartner,
+    Person,
+)
 
 
 @admin.register(Person)
@@ -28,6 +35,8 @@ class PersonAdmin(UserAdmin):
                     "home_phone",
                     "photo",
                     "is_external",
+                    "manager",
+                    "directory_dn",
                 )
             },
         ),
@@ -36,6 +45,7 @@ class PersonAdmin(UserAdmin):
     list_filter = (*UserAdmin.list_filter, "department", "is_external")
     search_fields = ("username", "display_name", "email")
     list_select_related = ("department",)
+    raw_id_fields = ("manager",)
     actions = ["apply_archiving_policy"]
 
     @admin.action(description="Apply an archiving policy to the selected people")
@@ -137,3 +147,30 @@ class FederationPartnerAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         obj.domain = obj.domain.strip().lower()  # JID domains compare in lower case
         super().save_model(request, obj, form, change)
+
+
+@admin.register(DirectoryGroup)
+class DirectoryGroupAdmin(admin.ModelAdmin):
+    """Groups whose members the directory sync sets (link a local group by its LDAP DN)."""
+
+    list_display = ("group", "dn", "synced_at")
+    search_fields = ("group__name", "dn")
+    readonly_fields = ("synced_at",)
+
+
+@admin.register(DirectoryChange)
+class DirectoryChangeAdmin(admin.ModelAdmin):
+    """What the directory sync changed: read-only, as an audit trail is."""
+
+    list_display = ("occurred_at", "action", "target", "run")
+    list_filter = ("action",)
+    search_fields = ("target",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

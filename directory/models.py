@@ -1,6 +1,6 @@
 """People, departments and API tokens."""
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 
 
@@ -29,6 +29,15 @@ class Person(AbstractUser):
     photo = models.FileField(upload_to="photos/", blank=True)
     is_external = models.BooleanField(
         default=False, help_text="Someone from another organisation (federation)."
+    )
+    manager = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    directory_dn = models.CharField(
+        max_length=500,
+        blank=True,
+        db_index=True,
+        help_text="The LDAP / Active Directory entry this person is synced from (empty: local).",
     )
 
     class Meta:
@@ -89,3 +98,51 @@ class FederationPartner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.domain} ({self.status})"
+
+
+class DirectoryGroup(models.Model):
+    """A Django group whose members come from an LDAP / Active Directory group.
+
+    The directory sync sets its members exactly; groups without this link are local and the
+    sync never touches them. Linking "Compliance" or "Supervision" makes the directory decide
+    who holds those roles; category walls, barriers and archiving policies name groups too.
+    """
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="directory_link")
+    dn = models.CharField(max_length=500, unique=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["group__name"]
+
+    def __str__(self) -> str:
+        return f"{self.group.name} ({self.dn})"
+
+
+class DirectoryChange(models.Model):
+    """One change a directory sync made (the sync's audit trail). Append-only.
+
+    changes holds {field: [before, after]} for updates, member usernames added and removed for
+    groups; run is shared by every change of one sync.
+    """
+
+    class Action(models.TextChoices):
+        PERSON_CREATE = "person.create"
+        PERSON_UPDATE = "person.update"
+        PERSON_DEACTIVATE = "person.deactivate"
+        PERSON_REACTIVATE = "person.reactivate"
+        GROUP_CREATE = "group.create"
+        GROUP_MEMBERS = "group.members"
+
+    run = models.UUIDField(db_index=True)
+    occurred_at = models.DateTimeField()
+    action = models.CharField(max_length=30, choices=Action.choices)
+    target = models.CharField(max_length=200)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [models.Index(fields=["target"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target}"

@@ -174,6 +174,12 @@ class Hub:
             for socket in sockets:
                 if watched_id in socket.watching:
                     await self.watch(socket, watched_id, level)
+        elif action == "watch":  # a distribution group of the person's gained a member
+            for socket in sockets:
+                await self.watch(socket, control["person"], control["level"])
+        elif action == "unwatch":  # ... or lost one
+            for socket in sockets:
+                self.unwatch(socket, control["person"])
         elif action == "close":
             for socket in sockets:
                 if socket.matches_credentials(

@@ -15,7 +15,7 @@ from archiving.models import AuditAction
 from directory.exceptions import InvalidInput, NotFound
 from directory.moments import moment_parse
 from directory.selectors import person_get_active, person_get_any
-from presence import selectors, services
+from presence import distribution_groups, selectors, services
 
 PRESENCE_FIELDS = (
     "availability",
@@ -201,3 +201,48 @@ class PresenceLogApi(APIView):
                 "is_truncated": len(entries) == self.max_entries,
             }
         )
+
+
+class ContactGroupInputSerializer(serializers.Serializer):
+    group = serializers.CharField(max_length=150)
+
+
+def contact_group_to_dict(group, members) -> dict:
+    return {
+        "name": group.name,
+        "members": [
+            {"username": m.username, "display_name": m.name, "presence": presence}
+            for m, _, presence in members
+        ],
+    }
+
+
+class ContactGroupListApi(APIView):
+    """My distribution groups, each expanded to its current members with their presence;
+    POST adds a directory group."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        groups = distribution_groups.contact_group_list(owner=request.user)
+        return Response({"results": [contact_group_to_dict(g, m) for g, m in groups]})
+
+    @extend_schema(request=ContactGroupInputSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request):
+        data = ContactGroupInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        group = distribution_groups.contact_group_add(
+            owner=request.user, name=data.validated_data["group"]
+        )
+        [(group, members)] = distribution_groups.contact_group_list(
+            owner=request.user, group_id=group.pk
+        )
+        return Response(contact_group_to_dict(group, members), status=status.HTTP_201_CREATED)
+
+
+class ContactGroupDetailApi(APIView):
+    """Remove a distribution group from my contacts."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, name: str):
+        distribution_groups.contact_group_remove(owner=request.user, name=name)
+        return Response(status=status.HTTP_204_NO_CONTENT)

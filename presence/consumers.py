@@ -15,7 +15,7 @@ from django.conf import settings
 
 from directory.exceptions import InvalidInput
 from directory.models import Person
-from presence import selectors, services
+from presence import distribution_groups, selectors, services
 from presence.apis import presence_changes
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,16 @@ def _contacts_with_presence(person: Person) -> tuple[list[tuple[int, str, dict, 
     ], own
 
 
+def _contact_group_levels(person: Person, skip: set[int]) -> list[tuple[int, str]]:
+    """Return (id, watch level) of the members of my distribution groups not in `skip`."""
+    ids = [
+        pk for pk in distribution_groups.contact_group_watched_ids(owner=person) if pk not in skip
+    ]
+    people = list(Person.objects.filter(pk__in=ids))
+    seen = selectors.presence_for_watcher_many(people=people, watcher=person)
+    return [(p.pk, level) for p, (level, _) in zip(people, seen, strict=True)]
+
+
 def _people_with_presence(watcher: Person, usernames: list[str]) -> list[tuple[int, str, dict]]:
     people = list(Person.objects.filter(username__in=usernames, is_active=True))
     seen = selectors.presence_for_watcher_many(people=people, watcher=watcher)
@@ -97,6 +107,12 @@ class PresenceConsumerMixin:
         ticker_ensure()
         contacts, own = await database_sync_to_async(_contacts_with_presence)(self.person)
         for person_id, level, _, _ in contacts:
+            await self.hub.watch(self, person_id, level)
+        # Members of my distribution groups, as the groups are now (followed live afterwards).
+        group_members = await database_sync_to_async(_contact_group_levels)(
+            self.person, {person_id for person_id, _, _, _ in contacts}
+        )
+        for person_id, level in group_members:
             await self.hub.watch(self, person_id, level)
         return [{**entry, "presence": projection} for _, _, entry, projection in contacts], own
 

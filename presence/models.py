@@ -185,3 +185,23 @@ class PresenceLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} {self.from_availability}->{self.to_availability} ({self.reason})"
+
+
+class ContactDistributionGroup(models.Model):
+    """A directory group in a person's contact list: its members are expanded on the server
+    at every read (so membership changes are followed) and their presence is watched."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_groups"
+    )
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["group__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "group"], name="one_contact_group_entry")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} -> group {self.group}"

@@ -25,3 +25,24 @@ def watcher_moved(*, watcher_id: int, person_id: int, level: str, projection: di
         frame=fanout.frame_text({"type": "presence.update", **projection}),
         control={"action": "rewatch", "person": person_id, "level": level},
     )
+
+
+def watch_start(*, watcher_id: int, person_id: int, level: str, projection: dict) -> None:
+    """Make the watcher's sockets watch the person (at this level) and send their presence."""
+    fanout.person_frame_send(
+        person_id=watcher_id,
+        # "via" tells clients the membership of a distribution group changed (reload it).
+        frame=fanout.frame_text(
+            {"type": "presence.update", **projection, "via": "distribution_group"}
+        ),
+        control={"action": "watch", "person": person_id, "level": level},
+    )
+
+
+def watch_stop(*, watcher_id: int, person_id: int, username: str) -> None:
+    """Make the watcher's sockets stop watching the person."""
+    fanout.person_frame_send(
+        person_id=watcher_id,
+        frame=fanout.frame_text({"type": "presence.unsubscribed", "users": [username]}),
+        control={"action": "unwatch", "person": person_id},
+    )

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from presence import services
+from presence import distribution_groups, services
 
 
 @shared_task(ignore_result=True)
@@ -19,3 +19,9 @@ def presence_sweep() -> int:
     no surviving process has had a socket yet.
     """
     return services.presence_sweep()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def contact_groups_follow(person_ids: list[int]) -> int:
+    """Move distribution-group watchers after a directory sync moved these people."""
+    return distribution_groups.contact_groups_follow(person_ids=person_ids)

@@ -8,5 +8,7 @@ urlpatterns = [
     path("presence/<str:username>/", apis.PresenceDetailApi.as_view(), name="presence-detail"),
     path("archive/presence-log/", apis.PresenceLogApi.as_view(), name="presence-log"),
     path("contacts/", apis.ContactListApi.as_view(), name="contacts"),
+    path("contact-groups/", apis.ContactGroupListApi.as_view(), name="contact-groups"),
+    path("contact-groups/<str:name>/", apis.ContactGroupDetailApi.as_view(), name="contact-group"),
     path("contacts/<str:username>/", apis.ContactDetailApi.as_view(), name="contact"),
 ]

@@ -113,6 +113,10 @@ def describe(record: ArchiveRecord, people: dict[str, PersonInfo]) -> tuple[str,
             return "joined", f"{name(payload.get('person'))} joined the conversation"
         case ArchiveEvent.PARTICIPANT_LEFT:
             return "left", f"{name(payload.get('person'))} left the conversation"
+        case ArchiveEvent.CONVERSATION_CLOSED:
+            return "closed for posting", payload.get("reason", "")
+        case ArchiveEvent.CONVERSATION_REOPENED:
+            return "reopened for posting", payload.get("reason", "")
         case ArchiveEvent.CONVERSATION_CREATED:
             members = ", ".join(name(p) for p in payload.get("participants") or [])
             return "created the conversation", f"with {members}" if members else ""

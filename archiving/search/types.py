@@ -36,6 +36,7 @@ EVENT_ALIASES: dict[str, tuple[list[str], list[str]]] = {
     "join": (["participant.joined"], []),
     "leave": (["participant.left"], []),
     "create": (["conversation.created"], []),
+    "close": (["conversation.closed", "conversation.reopened"], []),
     "file": ([], ["file."]),
     "history": ([], ["history."]),
     "invite": ([], ["invitation."]),

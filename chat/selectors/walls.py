@@ -183,3 +183,10 @@ def category_walled_person_ids(*, category_id: int | None, person_ids) -> set[in
     if is_restricted:
         condition |= ~_person_named("allowed", category_id=category_id)
     return set(Person.objects.filter(condition, pk__in=person_ids).values_list("pk", flat=True))
+
+
+def category_named_person_ids(*, category_id: int, prefix: str, person_ids) -> set[int]:
+    """Return which of the people the category's <prefix> lists ("allowed", "denied",
+    "creator") name, directly, by department or by group, in one query."""
+    condition = _person_named(prefix, category_id=category_id)
+    return set(Person.objects.filter(condition, pk__in=person_ids).values_list("pk", flat=True))

@@ -10,11 +10,20 @@ the moment between the change and the removals.
 from django.db import transaction
 
 from chat.models import Category, Conversation
+from chat.services import barriers
 from chat.services.rooms import _room_members_recheck
 from directory.exceptions import InvalidInput, NotFound
 from directory.models import Person
 
-SCALARS = {"name", "description", "allows_invitations", "allows_files", "keeps_history"}
+SCALARS = {
+    "name",
+    "description",
+    "allows_invitations",
+    "allows_files",
+    "keeps_history",
+    "forbids_direct_im",
+    "forbids_group_im",
+}
 LISTS = {
     f"{prefix}_{kind}"
     for prefix in ("allowed", "denied", "creator")
@@ -57,7 +66,10 @@ def category_update(*, actor: Person | None, category_id: int, changes: dict) ->
     if category is None:
         raise NotFound(f"Category {category_id} does not exist.", code="category_not_found")
     _apply(category, changes)
-    return category_rooms_recheck(actor=actor, category_id=category.pk)
+    removed = category_rooms_recheck(actor=actor, category_id=category.pk)
+    # The wall's IM rules may now divide (or no longer divide) direct and group conversations.
+    barriers.barriers_enforce_all()
+    return removed
 
 
 def category_rooms_recheck(*, actor: Person | None, category_id: int) -> int:

@@ -27,7 +27,7 @@ from chat.selectors import (
     participation_active,
     participation_get,
 )
-from chat.services import delivery, feeds
+from chat.services import barriers, delivery, feeds
 from config.debounce import DebouncedRun
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.models import Person
@@ -75,6 +75,7 @@ def _capture(
 def _conversation_start(
     *, kind: str, creator: Person, members: list[Person], title: str = "", **fields
 ) -> Conversation:
+    barriers.barrier_check(people=members, kind=kind)  # information barriers (IM kinds only)
     conversation = Conversation.objects.create(
         kind=kind,
         title=title,
@@ -177,6 +178,8 @@ def participant_add(
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
     if active_participants(locked.pk).filter(person=newcomer).exists():
         raise Conflict(f"{username} is already in this conversation.", code="already_member")
+    members = [p.person for p in active_participants(locked.pk).select_related("person")]
+    barriers.barrier_check(people=[*members, newcomer], kind=locked.kind)
     # A group starts the newcomer at the present (rooms were handled above).
     _participant_join(
         locked,
@@ -337,7 +340,13 @@ def message_post(
 
 
 def posting_check(*, conversation: Conversation, participation: Participant) -> None:
-    """Refuse a post by a mere member of an auditorium room."""
+    """Refuse a post by a mere member of an auditorium room, or to a conversation an
+    information barrier closed (a field of the locked row: no query)."""
+    if conversation.posting_closed_at is not None:
+        raise Forbidden(
+            conversation.posting_closed_reason or "This conversation is closed for posting.",
+            code="conversation_closed",
+        )
     if (
         conversation.kind == Conversation.Kind.ROOM
         and conversation.room_kind == Conversation.RoomKind.AUDITORIUM

@@ -574,6 +574,7 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         "archive-search-reconcile",
         "category-walls-sweep",
         "export-resume-stale",
+        "information-barriers-sweep",
         "presence-sweep",
         "search-index-sweep",
     ]

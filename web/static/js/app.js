@@ -17,6 +17,8 @@ import "./history.js";
 import "./idle.js";
 import "./presence-picker.js";
 import "./room-panel.js";
+import "./barrier-note.js";
+import "./distribution-groups.js";
 
 const status = document.getElementById("connection-status");
 

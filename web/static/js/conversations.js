@@ -69,6 +69,7 @@ export function conversationUpsert(data) {
   conversation.last_seq = lastSeq;
   if ("role" in data) conversation.role = data.role;
   if ("room_kind" in data) conversation.room_kind = data.room_kind;
+  if ("posting_closed" in data) conversation.posting_closed = data.posting_closed;
   if ("unread" in data) conversation.unread = data.unread;
   if ("last_read_seq" in data) conversation.last_read_seq = data.last_read_seq;
   for (const person of data.participants || []) {
