@@ -97,7 +97,16 @@ TEMPLATES = [
 ]
 
 # Database: SQLite in WAL mode unless DATABASE_URL says otherwise. IMMEDIATE transactions take
-# the write lock at BEGIN, so two writers never deadlock upgrading a read lock.
+# the write lock at BEGIN, so two writers never deadlock upgrading a read lock (a deferred
+# transaction that reads, then writes, fails at once with "database is locked" whatever the
+# busy timeout); the busy timeout makes a writer wait for the lock instead of failing. Every
+# SQLite database gets these options, the default file and a DATABASE_URL=sqlite:///... alike.
+SQLITE_OPTIONS = {
+    "init_command": (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+    ),
+    "transaction_mode": "IMMEDIATE",
+}
 DATA_DIR = Path(env.str("PARLEY_DATA_DIR", default=str(BASE_DIR / "var")))
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
@@ -117,17 +126,10 @@ if env.str("DATABASE_URL", default=""):
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "parley.sqlite3",
-            "OPTIONS": {
-                "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
-                ),
-                "transaction_mode": "IMMEDIATE",
-            },
-        }
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "parley.sqlite3"}
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "directory.Person"
 
