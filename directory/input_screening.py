@@ -5,7 +5,8 @@ PostgreSQL text cannot store NUL (U+0000), and UTF-8 cannot encode a lone surrog
 document overflows the stack of Python's recursive decoder (RecursionError). Rather than every
 field, query parameter and frame handler checking for these, the edges refuse them before any
 view or handler runs: the REST API through `ScreenedJSONParser` (bodies) and
-`InputScreeningMiddleware` (URL paths and query strings), the WebSocket through `frame_decode`.
+`InputScreeningMiddleware` (URL paths and query strings), the WebSocket through
+`WebSocketInputScreening` (its URL) and `frame_decode` (every frame).
 Refusals name the field, so a client can tell which of its inputs to fix.
 """
 
@@ -15,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -193,4 +195,27 @@ class InputScreeningMiddleware:
                 problem = text_problem(value)
                 if problem is not None:
                     return f"{name}: {problem}"
+        return None
+
+
+CLOSE_BAD_INPUT = 4400
+
+
+class WebSocketInputScreening:
+    """Refuse a WebSocket whose URL path or query string holds what no field may hold.
+
+    The handshake is declined (close code 4400) before authentication or any consumer runs.
+    """
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        texts = [scope.get("path", ""), *(part for pair in query for part in pair)]
+        if all(text_problem(text) is None for text in texts):
+            return await self.inner(scope, receive, send)
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": CLOSE_BAD_INPUT})
         return None

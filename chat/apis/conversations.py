@@ -240,7 +240,8 @@ class SearchApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("q", str, required=True),
+            # At least one word character: text without a word to look for is refused.
+            OpenApiParameter("q", {"type": "string", "pattern": r"\w"}, required=True),
             OpenApiParameter("limit", POSITIVE),
             OpenApiParameter("before", POSITIVE, description="next_before of the previous page"),
         ],

@@ -13,7 +13,7 @@ from chat import services as chat
 from chat.models import Message
 from config.asgi import application
 from directory import services as directory
-from presence.models import PresenceState
+from presence.models import Endpoint, PresenceState
 
 NUL = "a\x00b"
 SURROGATE = "a\ud800b"
@@ -244,3 +244,20 @@ async def test_a_frame_the_server_cannot_parse_is_malformed_and_the_socket_survi
         assert await still_open(socket)
     finally:
         await socket.disconnect(timeout=TIMEOUT)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+@pytest.mark.parametrize("query", ["device=a%00b", "a%00b=1"])
+async def test_a_socket_whose_url_holds_a_nul_is_refused_before_it_opens(alice, query):
+    _, token = await database_sync_to_async(directory.token_create)(person=alice)
+    communicator = WebsocketCommunicator(
+        application, f"/ws/?{query}", headers=[(b"authorization", f"Bearer {token}".encode())]
+    )
+    try:
+        is_connected, code = await communicator.connect(timeout=TIMEOUT)
+
+        assert (is_connected, code) == (False, 4400)
+    finally:
+        await communicator.disconnect(timeout=TIMEOUT)
+    assert not await database_sync_to_async(Endpoint.objects.exists)()
