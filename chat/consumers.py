@@ -5,7 +5,6 @@ database_sync_to_async, turn refusals into `error` frames. A bad frame never clo
 socket; only a frame above the hard size limit does (1009), as does sign-out (4401).
 """
 
-import json
 import logging
 import time
 
@@ -17,6 +16,7 @@ from chat import realtime, selectors, services
 from chat.serializers import conversation_to_dict, message_to_dict
 from directory import realtime as fanout
 from directory.exceptions import ServiceError
+from directory.input_screening import frame_decode
 from directory.serializers import person_summary
 from presence.consumers import PresenceConsumerMixin
 
@@ -166,23 +166,16 @@ class ChatConsumer(PresenceConsumerMixin, AsyncWebsocketConsumer):
             return
         # Every frame counts against the rate, junk included, so junk cannot flood.
         is_allowed = self._rate_allows()
-        try:
-            content = json.loads(text)
-        except ValueError:
-            content = None
-        ref = content.get("ref") if isinstance(content, dict) else None
-        if ref is not None and not isinstance(ref, str | int):
-            ref = None
+        # NUL, lone surrogates, absurd nesting and non-JSON are refused here, for every frame.
+        decoded = frame_decode(text)
+        content, ref = decoded.content, decoded.ref
         if not is_allowed:
             await self._error(
                 ref, "rate_limited", "Too many frames; slow down and retry in a moment."
             )
             return
         if content is None:
-            await self._error(None, "malformed_frame", "The frame is not valid JSON.")
-            return
-        if not isinstance(content, dict):
-            await self._error(None, "malformed_frame", "A frame is a JSON object with a type.")
+            await self._error(ref, decoded.code, decoded.detail)
             return
         frame_type = content.get("type")
         handler = self.HANDLERS.get(frame_type) if isinstance(frame_type, str) else None

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -75,3 +76,60 @@ def server_error(request: HttpRequest) -> HttpResponse:
         error_body("server_error", "Parley hit an internal error; it has been logged."),
         status=500,
     )
+
+
+# -- the error answers in the OpenAPI schema --------------------------------------------------
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
+            "required": ["code", "detail"],
+        }
+    },
+    "required": ["error"],
+}
+# Every operation can answer these: a body, query parameter or URL the edge refuses (400), no
+# or a dead credential (401), a person not allowed (403), an object that does not exist or is
+# not theirs to see (404). Writes can also meet a state that forbids them (409).
+COMMON_ERRORS = {
+    "400": "The request is invalid; `detail` says what to fix.",
+    "401": "No credential, or one that is unknown, revoked or expired.",
+    "403": "Signed in, but not allowed to do this.",
+    "404": "No such object, or not one the caller may see.",
+}
+WRITE_ERRORS = {"409": "The object's current state does not allow this change."}
+
+
+class ParleyAutoSchema(AutoSchema):
+    """drf-spectacular's schema, with the error answers every operation can give."""
+
+    def _get_request_body(self, direction="request"):
+        # Views that read a JSON object field by field (the compliance API) state its schema
+        # as JSON Schema in `request_schemas` ({"POST": {...}}): no serializer describes them.
+        # Methods in `request_body_optional` also take no body at all.
+        schema = getattr(self.view, "request_schemas", {}).get(self.method)
+        if schema is None:
+            return super()._get_request_body(direction)
+        is_optional = self.method in getattr(self.view, "request_body_optional", ())
+        return {"content": {"application/json": {"schema": schema}}, "required": not is_optional}
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        errors = dict(COMMON_ERRORS)
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            errors.update(WRITE_ERRORS)
+        errors.update(getattr(self.view, "error_responses", {}))
+        for status_code, description in errors.items():
+            responses.setdefault(
+                status_code,
+                {
+                    "description": description,
+                    "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                },
+            )
+        return responses

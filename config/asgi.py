@@ -11,11 +11,14 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from directory.input_screening import WebSocketInputScreening  # noqa: E402
 from directory.websocket_auth import WebSocketAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
+        "websocket": WebSocketInputScreening(
+            WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))
+        ),
     }
 )

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # NUL and lone surrogates in a URL path or query string: 400 before any view runs.
+    "directory.input_screening.InputScreeningMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,7 +99,16 @@ TEMPLATES = [
 ]
 
 # Database: SQLite in WAL mode unless DATABASE_URL says otherwise. IMMEDIATE transactions take
-# the write lock at BEGIN, so two writers never deadlock upgrading a read lock.
+# the write lock at BEGIN, so two writers never deadlock upgrading a read lock (a deferred
+# transaction that reads, then writes, fails at once with "database is locked" whatever the
+# busy timeout); the busy timeout makes a writer wait for the lock instead of failing. Every
+# SQLite database gets these options, the default file and a DATABASE_URL=sqlite:///... alike.
+SQLITE_OPTIONS = {
+    "init_command": (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+    ),
+    "transaction_mode": "IMMEDIATE",
+}
 DATA_DIR = Path(env.str("PARLEY_DATA_DIR", default=str(BASE_DIR / "var")))
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
@@ -117,17 +128,10 @@ if env.str("DATABASE_URL", default=""):
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "parley.sqlite3",
-            "OPTIONS": {
-                "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
-                ),
-                "transaction_mode": "IMMEDIATE",
-            },
-        }
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "parley.sqlite3"}
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "directory.Person"
 
@@ -410,8 +414,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON bodies: nesting depth limited, NUL and lone surrogates refused with a 400.
+    "DEFAULT_PARSER_CLASSES": ["directory.input_screening.ScreenedJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "config.api_errors.ParleyAutoSchema",
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -420,6 +425,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Instant messaging, presence, persistent chat and compliance archive.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get components of their own, so text fields that refuse blanks say
+    # minLength 1 (responses may carry empty strings).
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {

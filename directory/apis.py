@@ -1,6 +1,6 @@
 """HTTP edge for sign-in tokens and the directory."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -64,8 +64,14 @@ class UserListApi(APIView):
     """Search the directory of active people."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", str, description="Part of a name, username or e-mail")],
-        responses=PersonSerializer(many=True),
+        parameters=[
+            OpenApiParameter(
+                "q",
+                {"type": "string", "maxLength": 200},
+                description="Part of a name, username or e-mail",
+            )
+        ],
+        responses=inline_serializer("PersonPage", {"results": PersonSerializer(many=True)}),
     )
     def get(self, request):
         query = request.query_params.get("q", "")

@@ -6,6 +6,17 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from directory.exceptions import InvalidInput
 
+# The OpenAPI schema of a moment a request carries: what moment_parse reads.
+MOMENT_SCHEMA = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+    "description": "An ISO 8601 date (2026-11-02) or date-time (2026-11-02T09:00:00Z).",
+}
+# An optional moment: empty text means none.
+MOMENT_OR_EMPTY_SCHEMA = {
+    "anyOf": [*MOMENT_SCHEMA["anyOf"], {"type": "string", "maxLength": 0}],
+    "description": MOMENT_SCHEMA["description"] + " Empty: none.",
+}
+
 
 def moment_parse(value, *, field: str, is_end: bool = False) -> datetime | None:
     """Return an aware datetime from ISO 8601 text (a date, or a date and time); None if empty.

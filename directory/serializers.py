@@ -31,7 +31,7 @@ def person_summary(person: Person) -> dict:
 
 class PersonSerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(source="name")
-    department = serializers.CharField(source="department.name", default=None)
+    department = serializers.CharField(source="department.name", default=None, allow_null=True)
     is_compliance_officer = serializers.SerializerMethodField()
 
     class Meta:

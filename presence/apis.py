@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,9 +13,10 @@ from archiving.access import IsComplianceOfficer
 from archiving.audit import audit_append
 from archiving.models import AuditAction
 from directory.exceptions import InvalidInput, NotFound
-from directory.moments import moment_parse
+from directory.moments import MOMENT_SCHEMA, moment_parse
 from directory.selectors import person_get_active, person_get_any
 from presence import distribution_groups, selectors, services
+from presence.models import MANUAL_CHOICES, Activity
 
 PRESENCE_FIELDS = (
     "availability",
@@ -32,13 +33,25 @@ PRESENCE_FIELDS = (
 class PresenceSetInputSerializer(serializers.Serializer):
     """Documents PUT /presence/; every field is optional and only given ones change."""
 
-    availability = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    custom_state = serializers.IntegerField(required=False, allow_null=True)
-    expires_in_minutes = serializers.IntegerField(required=False, allow_null=True)
-    activity = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    note = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    out_of_office_note = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    location = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    availability = serializers.ChoiceField(
+        choices=[*MANUAL_CHOICES, ""], required=False, allow_blank=True, allow_null=True
+    )
+    custom_state = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1
+    )
+    expires_in_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=30 * 24 * 60
+    )
+    activity = serializers.ChoiceField(
+        choices=[*Activity.values, ""], required=False, allow_blank=True, allow_null=True
+    )
+    note = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=500)
+    out_of_office_note = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=500
+    )
+    location = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=200
+    )
     is_privacy_mode = serializers.BooleanField(required=False)
 
 
@@ -161,7 +174,14 @@ class PresenceLogApi(APIView):
     permission_classes = (IsComplianceOfficer,)
     max_entries = 5000
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("username", {"type": "string", "minLength": 1}, required=True),
+            OpenApiParameter("start", MOMENT_SCHEMA, required=True),
+            OpenApiParameter("end", MOMENT_SCHEMA, required=True),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request):
         username = request.query_params.get("username", "")
         if not username:

@@ -177,7 +177,8 @@ def presence_set(
                 or expires_in_minutes < 1
             ):
                 raise InvalidInput("expires_in_minutes must be a whole number of minutes >= 1.")
-            if timedelta(minutes=expires_in_minutes) > MAX_EXPIRY:
+            # Compared in minutes: timedelta() itself overflows on a huge number.
+            if expires_in_minutes > MAX_EXPIRY // timedelta(minutes=1):
                 raise InvalidInput("expires_in_minutes is limited to 30 days.")
             if not state.manual_availability:
                 raise InvalidInput(

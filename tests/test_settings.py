@@ -126,3 +126,77 @@ def test_archive_search_elasticsearch_without_url_refuses_to_start(tmp_path):
 
     assert result.returncode != 0
     assert "PARLEY_ARCHIVE_SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL" in result.stderr
+
+
+SQLITE_PRAGMAS = (
+    "import django; django.setup(); from django.db import connection; c = connection.cursor(); "
+    "print(*(c.execute(f'PRAGMA {name}').fetchone()[0] for name in "
+    "('journal_mode', 'busy_timeout')), connection.transaction_mode)"
+)
+# Two writers that each read, then write, inside a transaction (as every Parley service does):
+# the second starts while the first holds its read snapshot. With deferred transactions one of
+# them fails at once with "database is locked", whatever the busy timeout.
+SQLITE_TWO_WRITERS = """
+import threading
+import django
+django.setup()
+from django.db import connection, transaction
+
+with connection.cursor() as c:
+    c.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
+first_has_read = threading.Event()
+errors = []
+
+def first():
+    try:
+        with transaction.atomic(), connection.cursor() as c:
+            c.execute("SELECT count(*) FROM t")
+            first_has_read.set()
+            second_done.wait(timeout=2)  # IMMEDIATE: the second is blocked at BEGIN meanwhile
+            c.execute("INSERT INTO t VALUES (1)")
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        first_has_read.set()
+        connection.close()
+
+def second():
+    first_has_read.wait()
+    try:
+        with transaction.atomic(), connection.cursor() as c:
+            c.execute("SELECT count(*) FROM t")
+            c.execute("INSERT INTO t VALUES (2)")
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        second_done.set()
+        connection.close()
+
+second_done = threading.Event()
+threads = [threading.Thread(target=first), threading.Thread(target=second)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+with connection.cursor() as c:
+    c.execute("SELECT count(*) FROM t")
+    print(errors, c.fetchone()[0])
+"""
+
+
+def test_a_sqlite_database_url_gets_the_embedded_sqlite_options(tmp_path):
+    url = f"sqlite:///{tmp_path / 'chosen.sqlite3'}"
+
+    result = _run(["-c", SQLITE_PRAGMAS], DATABASE_URL=url)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "10000", "IMMEDIATE"]
+
+
+def test_two_writers_on_a_sqlite_database_url_both_commit(tmp_path):
+    url = f"sqlite:///{tmp_path / 'chosen.sqlite3'}"
+
+    result = _run(["-c", SQLITE_TWO_WRITERS], DATABASE_URL=url)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] 2"

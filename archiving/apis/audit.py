@@ -12,6 +12,7 @@ from archiving.holds import moment_parse
 from archiving.models import AuditAction, AuditEntry
 from archiving.selectors import archive_and_audit_verify, audit_entry_list
 from directory.exceptions import InvalidInput
+from directory.moments import MOMENT_OR_EMPTY_SCHEMA as MOMENT
 
 MAX_PAGE = 200
 
@@ -54,8 +55,12 @@ class AuditListApi(APIView):
     @extend_schema(
         operation_id="archive_audit_list",
         parameters=[
-            OpenApiParameter(name, str, required=False)
-            for name in ("actor", "action", "since", "until", "cursor", "limit")
+            OpenApiParameter("actor", str),
+            OpenApiParameter("action", {"type": "string", "enum": list(AuditAction.values)}),
+            OpenApiParameter("since", MOMENT),
+            OpenApiParameter("until", MOMENT),
+            OpenApiParameter("cursor", {"type": "integer", "minimum": 0}),
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1}),
         ],
         responses=OpenApiTypes.OBJECT,
     )

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from archiving.access import IsComplianceOfficer
 from archiving.exports import services
-from archiving.models import ExportJob, ExportStatus
+from archiving.models import ExportFormat, ExportJob, ExportStatus
 from directory.exceptions import Conflict, NotFound
 from directory.serializers import timestamp
 
@@ -60,11 +60,21 @@ class ExportListCreateApi(APIView):
         )
         return Response({"results": [export_to_dict(job) for job in jobs]})
 
-    @extend_schema(
-        operation_id="archive_exports_create",
-        request=OpenApiTypes.OBJECT,
-        responses={202: OpenApiTypes.OBJECT},
-    )
+    # What export_request_validate accepts: a case id or a search, and a format.
+    request_schemas = {
+        "POST": {
+            "type": "object",
+            "properties": {
+                "case": {"type": "integer", "minimum": 1},
+                "search": {"type": "object", "description": "the filters of an archive search"},
+                "format": {"type": "string", "enum": list(ExportFormat.values)},
+            },
+            "oneOf": [{"required": ["case", "format"]}, {"required": ["search", "format"]}],
+            "additionalProperties": False,
+        }
+    }
+
+    @extend_schema(operation_id="archive_exports_create", responses={202: OpenApiTypes.OBJECT})
     def post(self, request):
         job = services.export_create(requester=request.user, data=request.data)
         job.refresh_from_db()

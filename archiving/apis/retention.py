@@ -12,13 +12,66 @@ from archiving.access import IsComplianceOfficer
 from archiving.apis.cases import body_object
 from archiving.audit import audit_append
 from archiving.models import AuditAction, RetentionPolicy, RetentionPurge
+from archiving.retention.policies import MAX_DAYS
 from directory.exceptions import InvalidInput
+
+# Request schemas (see config.api_errors.ParleyAutoSchema): what retention/policies.py accepts.
+DAYS = {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}
+IS_ACTIVE = {"type": "boolean"}
+POLICY_ID = {"type": "integer", "minimum": 1}
+
+
+def _new_policy(scope: str, target: dict) -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            "scope": {"type": "string", "enum": [scope]},
+            "days": DAYS,
+            "is_active": IS_ACTIVE,
+            **target,
+        },
+        "required": ["scope", "days", *target],
+        "additionalProperties": False,
+    }
+
+
+NEW_POLICY = {
+    "oneOf": [
+        _new_policy("global", {}),
+        _new_policy("person", {"person": {"type": "string", "description": "a username"}}),
+        _new_policy("conversation", {"conversation": POLICY_ID}),
+    ]
+}
+POLICY_CHANGE = {
+    "type": "object",
+    "properties": {"days": DAYS, "is_active": IS_ACTIVE},
+    "additionalProperties": False,
+}
+DRY_RUN = {
+    "oneOf": [
+        {"type": "object", "maxProperties": 0, "description": "the current policies"},
+        *NEW_POLICY["oneOf"],
+        {
+            "type": "object",
+            "properties": {"policy": POLICY_ID, "days": DAYS, "is_active": IS_ACTIVE},
+            "required": ["policy"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"policy": POLICY_ID, "delete": {"type": "boolean", "enum": [True]}},
+            "required": ["policy", "delete"],
+            "additionalProperties": False,
+        },
+    ]
+}
 
 
 class RetentionPolicyListCreateApi(APIView):
     """List retention policies; create one (the audit entry carries its dry run)."""
 
     permission_classes = [IsComplianceOfficer]
+    request_schemas = {"POST": NEW_POLICY}
 
     @extend_schema(operation_id="archive_retention_policies_list", responses=OpenApiTypes.OBJECT)
     def get(self, request):
@@ -33,7 +86,7 @@ class RetentionPolicyListCreateApi(APIView):
             )
         return Response({"results": results})
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         policy, preview = retention.retention_policy_save(
             actor=request.user, data=body_object(request)
@@ -47,8 +100,9 @@ class RetentionPolicyDetailApi(APIView):
     """Change a policy's days or is_active, or delete it (each audited with its dry run)."""
 
     permission_classes = [IsComplianceOfficer]
+    request_schemas = {"PATCH": POLICY_CHANGE}
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def patch(self, request, policy_id: int):
         policy, preview = retention.retention_policy_save(
             actor=request.user, policy_id=policy_id, data=body_object(request)
@@ -72,8 +126,10 @@ class RetentionDryRunApi(APIView):
     """
 
     permission_classes = [IsComplianceOfficer]
+    request_schemas = {"POST": DRY_RUN}
+    request_body_optional = ("POST",)  # no body: the current policies
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def post(self, request):
         data = dict(body_object(request))
         policy_id = data.pop("policy", None)

@@ -15,11 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from archiving.access import IsComplianceOfficer
-from archiving.models import ArchiveRecord
+from archiving.models import ArchiveEvent, ArchiveRecord
 from archiving.search import services
 from archiving.search.backend import backend_get
 from archiving.search.selectors import search_capture_lag
-from archiving.search.types import KINDS, SearchHit
+from archiving.search.types import EVENT_ALIASES, KINDS, SearchHit
 from directory.exceptions import InvalidInput
 from directory.models import Person
 from directory.serializers import timestamp
@@ -49,18 +49,30 @@ def _moment(raw: str | None, *, field: str, is_end: bool) -> datetime | None:
     return moment
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only: DRF's field also takes 0, 1, "yes", "on"... which the schema does
+    not promise."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class ArchiveSearchInputSerializer(serializers.Serializer):
     query = serializers.CharField(allow_blank=True, trim_whitespace=False, default="")
     participants = serializers.ListField(child=serializers.CharField(), default=list)
     senders = serializers.ListField(child=serializers.CharField(), default=list)
     conversations = serializers.ListField(child=serializers.IntegerField(min_value=1), default=list)
     kinds = serializers.ListField(child=serializers.ChoiceField(choices=KINDS), default=list)
-    events = serializers.ListField(child=serializers.CharField(), default=list)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=[*EVENT_ALIASES, *ArchiveEvent.values]), default=list
+    )
     start = serializers.CharField(allow_null=True, allow_blank=True, default=None)
     end = serializers.CharField(allow_null=True, allow_blank=True, default=None)
     cursor = serializers.CharField(allow_null=True, allow_blank=True, default=None)
     page_size = serializers.IntegerField(min_value=1, max_value=services.MAX_PAGE_SIZE, default=50)
-    facets = serializers.BooleanField(default=True)
+    facets = StrictBooleanField(default=True)
 
     def validate_query(self, value: str) -> str:
         if not isinstance(self.initial_data.get("query", ""), str):

@@ -1,8 +1,8 @@
 """HTTP edge for conversations, messages and history search."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,6 +21,9 @@ from chat.serializers import (
 from directory.exceptions import InvalidInput
 
 MAX_PAGE = 200
+# Query parameter schemas: the bounds _int_param enforces (ids and seqs are 64-bit).
+POSITIVE = {"type": "integer", "minimum": 1}
+NON_NEGATIVE = {"type": "integer", "minimum": 0}
 
 
 def _int_param(request, name: str, *, default: int | None, minimum: int = 0) -> int | None:
@@ -129,11 +132,18 @@ class MessageListCreateApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("after_seq", int),
-            OpenApiParameter("before_seq", int),
-            OpenApiParameter("limit", int),
+            OpenApiParameter("after_seq", NON_NEGATIVE),
+            OpenApiParameter("before_seq", POSITIVE),
+            OpenApiParameter("limit", POSITIVE),
         ],
-        responses=MessageSerializer(many=True),
+        responses=inline_serializer(
+            "MessagePage",
+            {
+                "results": MessageSerializer(many=True),
+                "has_more": serializers.BooleanField(),
+                "last_seq": serializers.IntegerField(),
+            },
+        ),
     )
     def get(self, request, conversation_id: int):
         participation = selectors.participation_get(
@@ -169,7 +179,11 @@ class MessageListCreateApi(APIView):
             }
         )
 
-    @extend_schema(request=MessageCreateInputSerializer, responses={201: MessageSerializer})
+    @extend_schema(
+        request=MessageCreateInputSerializer,
+        # 200: a retry with the same client_id answers the message stored the first time.
+        responses={201: MessageSerializer, 200: MessageSerializer},
+    )
     def post(self, request, conversation_id: int):
         data = MessageCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -226,9 +240,10 @@ class SearchApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("q", str, required=True),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("before", int, description="next_before of the previous page"),
+            # At least one word character: text without a word to look for is refused.
+            OpenApiParameter("q", {"type": "string", "pattern": r"\w"}, required=True),
+            OpenApiParameter("limit", POSITIVE),
+            OpenApiParameter("before", POSITIVE, description="next_before of the previous page"),
         ],
         responses=OpenApiTypes.OBJECT,
     )

@@ -1,6 +1,7 @@
 """HTTP edge for files posted into conversations and for topic feeds."""
 
 from django.core.files.storage import default_storage
+from django.core.validators import RegexValidator
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import selectors, services
-from chat.apis.conversations import _int_param
+from chat.apis.conversations import POSITIVE, _int_param
 from chat.serializers import StrictCharField, message_to_dict
 from directory.exceptions import InvalidInput
 
@@ -77,7 +78,13 @@ class FeedInputSerializer(serializers.Serializer):
         child=StrictCharField(max_length=100), required=False, default=list
     )
     hashtags = serializers.ListField(
-        child=StrictCharField(max_length=101), required=False, default=list
+        # What feed_create accepts: a word of letters, digits and _, with or without #.
+        child=StrictCharField(
+            max_length=101,
+            validators=[RegexValidator(r"^#?\w{1,100}$", "a word, with or without #")],
+        ),
+        required=False,
+        default=list,
     )
     rooms = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
@@ -136,7 +143,7 @@ class FeedMatchListApi(APIView):
     """The messages that matched a feed and that I may still read, newest first."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("before", int)],
+        parameters=[OpenApiParameter("limit", POSITIVE), OpenApiParameter("before", POSITIVE)],
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request, feed_id: int):

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import selectors, services
-from chat.apis.conversations import _int_param
+from chat.apis.conversations import POSITIVE, _int_param
 from chat.serializers import (
     StrictCharField,
     category_to_dict,
@@ -59,6 +59,7 @@ class InvitationInputSerializer(serializers.Serializer):
 
 
 MAX_OFFSET = 1_000_000
+OFFSET = {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
 
 
 def _offset_param(request) -> int:
@@ -77,10 +78,10 @@ class RoomListCreateApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("q", str),
+            OpenApiParameter("q", {"type": "string", "maxLength": 200}),
             OpenApiParameter("category", str, description="category id or name"),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
+            OpenApiParameter("limit", POSITIVE),
+            OpenApiParameter("offset", OFFSET),
         ],
         responses=OpenApiTypes.OBJECT,
         operation_id="rooms_list",
@@ -154,7 +155,7 @@ class RoomMemberListAddApi(APIView):
     add a member with a role (managers)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        parameters=[OpenApiParameter("limit", POSITIVE), OpenApiParameter("offset", OFFSET)],
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request, room_id: int):
