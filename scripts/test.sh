@@ -69,6 +69,8 @@ ensure_debian_packages() {  # package...
 }
 # Prosody (with lua-unbound, or it blocks on a prompt at start) for tests/federation.
 ensure_debian_packages prosody lua-unbound
+# nginx terminating TLS with a certificate openssl makes, for tests/e2e/test_tls.py.
+ensure_debian_packages nginx openssl
 # The browser tests (tests/web) drive Debian's Chromium through Playwright; Playwright never
 # downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
