@@ -540,3 +540,11 @@ class ArchiveSearchEntry(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id} v{self.version}"
+
+
+# Usage reports keep their models in their own package; imported here so Django sees them.
+from archiving.usage.models import (  # noqa: E402, F401
+    UsageConversationDay,
+    UsageCursor,
+    UsageParticipantDay,
+)

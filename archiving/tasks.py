@@ -19,6 +19,7 @@ from archiving.exports.runner import export_run as export_job_run
 from archiving.models import ExportJob, ExportStatus
 from archiving.retention import retention_run
 from archiving.search import indexing
+from archiving.usage.tasks import usage_purge, usage_refresh  # noqa: F401 - registers them
 
 TRANSIENT_RETRIES = 5
 # Retried with backoff: the search service or the network is down for a while. BulkRejected

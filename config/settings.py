@@ -291,6 +291,18 @@ if PARLEY_EXCHANGE_EWS_URL:
         "schedule": PARLEY_CALENDAR_POLL_SECONDS,
     }
 
+# Usage reports (archiving/usage/): conversation-day rows derived from the archive, refreshed
+# every few minutes, kept PARLEY_USAGE_RETENTION_DAYS whatever the archive's own retention.
+PARLEY_USAGE_RETENTION_DAYS = env.int("PARLEY_USAGE_RETENTION_DAYS", default=730)
+CELERY_BEAT_SCHEDULE["usage-refresh"] = {
+    "task": "archiving.usage.tasks.usage_refresh",
+    "schedule": 300.0,
+}
+CELERY_BEAT_SCHEDULE["usage-purge"] = {
+    "task": "archiving.usage.tasks.usage_purge",
+    "schedule": crontab(hour=3, minute=15),
+}
+
 # Compliance exports (archiving/exports/): files under PARLEY_EXPORT_ROOT; a running job whose
 # heartbeat is older than PARLEY_EXPORT_STALE_SECONDS is taken over (its worker died).
 PARLEY_EXPORT_ROOT = Path(env.str("PARLEY_EXPORT_ROOT", default=str(DATA_DIR / "exports")))

@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("chat.urls")),
     path("", include("presence.urls")),
     path("archive/", include("archiving.urls")),
+    path("reports/", include("archiving.usage.urls")),
 ]
 
 urlpatterns = [

@@ -72,6 +72,8 @@ ensure_debian_packages prosody lua-unbound
 # OpenLDAP's slapd and ldapadd for tests/directory (the tests start their own slapd on loopback);
 # noninteractive, or slapd's debconf questions wait for an answer.
 DEBIAN_FRONTEND=noninteractive ensure_debian_packages slapd ldap-utils
+# nginx terminating TLS with a certificate openssl makes, for tests/e2e/test_tls.py.
+ensure_debian_packages nginx openssl
 # The browser tests (tests/web) drive Debian's Chromium through Playwright; Playwright never
 # downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1

@@ -577,6 +577,8 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         "information-barriers-sweep",
         "presence-sweep",
         "search-index-sweep",
+        "usage-purge",
+        "usage-refresh",
     ]
     assert off.stdout == f"{sorted(always)}\n"
     assert on.stdout == f"{sorted([*always, 'calendar-presence-refresh'])}\n"
