@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "web.middleware.ContentSecurityPolicyMiddleware",
+    "config.api_errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -249,6 +250,11 @@ PARLEY_WS_RATE_PER_SECOND = env.float("PARLEY_WS_RATE_PER_SECOND", default=30.0)
 PARLEY_WS_RATE_BURST = env.int("PARLEY_WS_RATE_BURST", default=60)
 PARLEY_FANOUT_SHARDS = env.int("PARLEY_FANOUT_SHARDS", default=64)
 PARLEY_SYNC_BATCH = env.int("PARLEY_SYNC_BATCH", default=200)
+# While the database is unreachable, requests answer 503 with Retry-After (and frames an
+# `unavailable` error with retry_after_ms) telling clients to retry after this long.
+PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS = env.float(
+    "PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS", default=2.0
+)
 PARLEY_FILE_MAX_BYTES = env.int("PARLEY_FILE_MAX_BYTES", default=10 * 1024 * 1024)
 # People moved into a denied department or group leave the walled rooms (reads keep them out at
 # once; this ends the memberships and detaches live sockets).

@@ -44,3 +44,26 @@ class Unavailable(ServiceError):
 
     status = 503
     code = "unavailable"
+    # When set, the answer carries it (frame `retry_after_ms`, HTTP `Retry-After` in seconds).
+    retry_after_ms: int | None = None
+
+
+# Errors that mean the database is not there right now (restarting, failing over, the pool
+# cannot get a connection), as opposed to a fault in Parley: the edges answer them with 503 /
+# an `unavailable` error frame carrying when to retry, and clients retry with the same
+# client_id (the write path dedupes on it), so nothing is lost or doubled. OperationalError also
+# covers deadlocks and lock or statement timeouts, which a retry resolves as well.
+def database_unavailable(exc: BaseException) -> Unavailable | None:
+    """Return the refusal to answer for a database outage, or None for any other error."""
+    from django.conf import settings
+    from django.db import InterfaceError, OperationalError
+    from psycopg_pool import PoolTimeout
+
+    if not isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return None
+    refusal = Unavailable(
+        "The database is not reachable right now; retry after retry_after_ms (a retry with the "
+        "same client_id is stored once)."
+    )
+    refusal.retry_after_ms = int(settings.PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS * 1000)
+    return refusal

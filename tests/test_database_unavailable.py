@@ -1,0 +1,104 @@
+"""A database outage is a 503 / `unavailable` answer at both edges, never a 500.
+
+The end-to-end test (tests/e2e/test_faults_database.py) stops a real PostgreSQL; these check
+the one mapping at each edge: every query fails as it does while the server restarts.
+"""
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.db import OperationalError, connection
+from psycopg_pool import PoolTimeout
+
+from chat import services as chat
+from config.asgi import application
+from directory import services as directory
+from directory.exceptions import database_unavailable
+
+RESTARTING = "server closed the connection unexpectedly"
+
+
+def _database_down(execute, sql, params, many, context):
+    raise OperationalError(RESTARTING)
+
+
+@pytest.mark.django_db
+def test_rest_answers_503_with_retry_after_while_the_database_is_down(api_client_for, alice):
+    client = api_client_for(alice)
+
+    with connection.execute_wrapper(_database_down):
+        response = client.get("/api/v1/conversations/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert response.json() == {
+        "error": {
+            "code": "unavailable",
+            "detail": response.json()["error"]["detail"],
+            "retry_after_ms": 2000,
+        }
+    }
+    assert "retry" in response.json()["error"]["detail"]
+
+
+@pytest.mark.django_db
+def test_a_page_answers_503_while_the_database_is_down(client, alice, settings):
+    settings.PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+    client.force_login(alice)
+
+    with connection.execute_wrapper(_database_down):
+        response = client.get("/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "unavailable"
+
+
+def test_pool_timeouts_and_interface_errors_are_outages_and_other_errors_are_not():
+    assert database_unavailable(PoolTimeout("couldn't get a connection after 10.00 sec"))
+    assert database_unavailable(OperationalError(RESTARTING)).retry_after_ms == 2000
+    assert database_unavailable(ValueError("a bug")) is None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_frame_gets_unavailable_with_retry_after_ms_while_the_database_is_down(
+    alice, bob, monkeypatch
+):
+    from channels.db import database_sync_to_async
+
+    conversation, _ = await database_sync_to_async(chat.conversation_direct_get_or_create)(
+        person=alice, other=bob
+    )
+    _, token = await database_sync_to_async(directory.token_create)(person=alice)
+    communicator = WebsocketCommunicator(
+        application, "/ws/", headers=[(b"authorization", f"Bearer {token}".encode())]
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    try:
+        await communicator.receive_json_from(timeout=5)  # hello
+
+        def message_post(**kwargs):
+            raise OperationalError(RESTARTING)
+
+        monkeypatch.setattr(chat, "message_post", message_post)
+        await communicator.send_json_to(
+            {
+                "type": "message.send",
+                "conversation": conversation.pk,
+                "body": "hi",
+                "client_id": "c1",
+                "ref": "r1",
+            }
+        )
+        frame = await communicator.receive_json_from(timeout=5)
+    finally:
+        await communicator.disconnect()
+
+    assert frame == {
+        "type": "error",
+        "ref": "r1",
+        "code": "unavailable",
+        "detail": frame["detail"],
+        "retry_after_ms": 2000,
+    }
