@@ -128,7 +128,14 @@ class Hub:
         group = shard_group(kind, object_id)
         if group not in self.subscribed:
             self.subscribed.add(group)
-            await self.layer.group_add(group, self.channel)
+            try:
+                await self.layer.group_add(group, self.channel)
+            except BaseException:
+                # Redis is down (the socket's connect fails): forget the shard, or this
+                # process would never subscribe it again and stay deaf to it after Redis is
+                # back (a reconnect restores only the subscriptions that were made).
+                self.subscribed.discard(group)
+                raise
 
     async def attach(self, socket: Socket) -> None:
         """Register a socket for its person and conversations."""

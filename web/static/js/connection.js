@@ -141,6 +141,10 @@ class Connection extends EventTarget {
       this.flushSubscriptions();
     } else if (frame.type === "presence.update") {
       this.presenceStore(frame);
+    } else if (frame.type === "resync") {
+      // Presence changes may have been lost too: subscribing again answers with the current.
+      for (const username of this.watched) this.subscribeQueue.add(username);
+      this.flushSubscriptions();
     }
     if (frame.ref !== undefined && this.pending.has(frame.ref)) {
       const { resolve, reject, timer } = this.pending.get(frame.ref);
