@@ -1,25 +1,40 @@
-"""The page repairs a gap in live messages after Redis (the channel layer) restarts.
+"""The page rides out restarts of Redis (the channel layer) and of PostgreSQL.
 
-A server of its own on a private redis-server: while Redis is down, messages are stored but
-not pushed, and the page's socket stays open. When the server's layer reconnects it sends
-`resync`; the page must then show every missed message, in order, without reconnecting or
-reloading.
+Redis: a server of its own on a private redis-server. While Redis is down, messages are
+stored but not pushed, and the page's socket stays open. When the server's layer reconnects
+it sends `resync`; the page must then show every missed message, in order, without
+reconnecting or reloading.
+
+PostgreSQL: a server on a private cluster (a copy of the test database). A message sent
+while the database is down is refused as `unavailable`; the page keeps it, says it waits,
+and sends it again with the same client_id until it is stored, once.
 """
 
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
 import pytest
+from django.db import connection
+from django.test import Client as DjangoClient
 
 from chat import services as chat
 from presence.models import Endpoint
-from tests.e2e.conftest import cluster_running
-from tests.e2e.instances import RedisServer
-from tests.web.conftest import Browsing, api_call
+from tests.e2e.conftest import _database_url, cluster_running
+from tests.e2e.instances import PostgresCluster, RedisServer
+from tests.web.conftest import DESKTOP, Browsing, api_call
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 RESYNC_TIMEOUT_MS = 30_000
+
+
+def send(page, text: str) -> None:
+    page.locator("#composer-text").fill(text)
+    page.keyboard.press("Enter")
 
 
 def wait_for_bodies(page, expected: list[str]) -> None:
@@ -87,3 +102,75 @@ def test_the_page_shows_messages_missed_while_redis_restarted_without_reconnecti
     assert len(sockets) == 1  # the same socket: no reconnect
     assert bob_page.evaluate("window.sameDocument") is True  # no reload
     assert bob_page.locator("#connection-status").is_hidden()
+
+
+@pytest.fixture
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    # Not under pytest's temporary folder: PostgreSQL runs as the postgres user, which may
+    # not enter root's.
+    directory = Path(tempfile.mkdtemp(prefix="parley-pg-"))
+    cluster = PostgresCluster(directory=directory)
+    try:
+        cluster.create()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_message_sent_while_the_database_restarts_is_stored_once_when_it_is_back(
+    browser, transactional_db, tmp_path, postgres_cluster, alice, bob
+):
+    direct, _ = chat.conversation_create(creator=alice, usernames=["bob"])
+    signed_in = DjangoClient()
+    signed_in.force_login(alice)  # the session row goes into the copy below
+    connection.close()
+    database_url = postgres_cluster.database_copy(source_url=_database_url(), name="parley")
+    extra_env = {
+        "PARLEY_TASKS_EAGER": "1",
+        "PARLEY_CHANNEL_PREFIX": f"parley-web-faults-{uuid.uuid4().hex[:12]}",
+        "DATABASE_POOL_TIMEOUT": "2",
+        "PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS": "1",
+    }
+    with cluster_running(
+        tmp_path,
+        extra_env=extra_env,
+        with_worker=False,
+        server_names=("web",),
+        database_url=database_url,
+    ) as cluster:
+        context = browser.new_context(base_url=cluster.a.http_url, viewport=DESKTOP)
+        try:
+            context.set_default_timeout(RESYNC_TIMEOUT_MS)
+            context.add_cookies(
+                [
+                    {
+                        "name": "sessionid",
+                        "value": signed_in.cookies["sessionid"].value,
+                        "url": cluster.a.http_url,
+                    }
+                ]
+            )
+            page = context.new_page()
+            page.goto("/")
+            page.wait_for_selector("body[data-connection='open']")
+            page.get_by_role("button", name="Bob Chen").first.click()
+
+            postgres_cluster.stop()
+            send(page, "sent while the database restarts")
+            page.get_by_text("Waiting for the server…").wait_for()
+            postgres_cluster.start()
+
+            page.wait_for_selector(".message--pending", state="detached")
+            assert page.locator(".message--failed").count() == 0
+            wait_for_bodies(page, ["sent while the database restarts"])
+        finally:
+            context.close()
+
+    with psycopg.connect(database_url) as stored:
+        rows = stored.execute(
+            "SELECT body, client_id FROM chat_message WHERE conversation_id = %s", [direct.pk]
+        ).fetchall()
+    assert len(rows) == 1
+    assert rows[0][0] == "sent while the database restarts"
