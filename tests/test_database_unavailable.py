@@ -4,9 +4,12 @@ The end-to-end test (tests/e2e/test_faults_database.py) stops a real PostgreSQL;
 the one mapping at each edge: every query fails as it does while the server restarts.
 """
 
+import sqlite3
+
+import psycopg
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.db import OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection
 from psycopg_pool import PoolTimeout
 
 from chat import services as chat
@@ -53,9 +56,25 @@ def test_a_page_answers_503_while_the_database_is_down(client, alice, settings):
     assert response.json()["error"]["code"] == "unavailable"
 
 
-def test_pool_timeouts_and_interface_errors_are_outages_and_other_errors_are_not():
+def _wrapped(error: Exception) -> OperationalError:
+    """Return Django's error for a driver error, as its error wrapper raises it."""
+    try:
+        raise OperationalError(str(error)) from error
+    except OperationalError as wrapped:
+        return wrapped
+
+
+def test_connection_failures_and_transient_refusals_are_outages_and_other_errors_are_not():
     assert database_unavailable(PoolTimeout("couldn't get a connection after 10.00 sec"))
+    assert database_unavailable(InterfaceError("connection already closed"))
     assert database_unavailable(OperationalError(RESTARTING)).retry_after_ms == 2000
+    assert database_unavailable(_wrapped(psycopg.OperationalError(RESTARTING)))
+    assert database_unavailable(_wrapped(psycopg.errors.AdminShutdown("terminating connection")))
+    assert database_unavailable(_wrapped(psycopg.errors.DeadlockDetected("deadlock detected")))
+    assert database_unavailable(_wrapped(sqlite3.OperationalError("database is locked")))
+
+    assert database_unavailable(_wrapped(psycopg.errors.ProgramLimitExceeded("too long"))) is None
+    assert database_unavailable(_wrapped(sqlite3.OperationalError("no such table: x"))) is None
     assert database_unavailable(ValueError("a bug")) is None
 
 
