@@ -13,6 +13,7 @@ from django.db import InterfaceError, OperationalError, connection
 from psycopg_pool import PoolTimeout
 
 from chat import services as chat
+from config.api_errors import server_error
 from config.asgi import application
 from directory import services as directory
 from directory.exceptions import database_unavailable
@@ -121,3 +122,19 @@ async def test_frame_gets_unavailable_with_retry_after_ms_while_the_database_is_
         "detail": frame["detail"],
         "retry_after_ms": 2000,
     }
+
+
+def test_the_server_error_handler_answers_503_for_an_outage_outside_any_view(rf):
+    # Django calls handler500 inside its except block, e.g. for a session save that failed
+    # in SessionMiddleware after the view.
+    try:
+        raise OperationalError(RESTARTING)
+    except OperationalError:
+        outage = server_error(rf.get("/"))
+    try:
+        raise KeyError("a bug")
+    except KeyError:
+        fault = server_error(rf.get("/"))
+
+    assert (outage.status_code, outage["Retry-After"]) == (503, "2")
+    assert fault.status_code == 500
