@@ -2,13 +2,17 @@
 
 A private RabbitMQ node (the shared one serves other runs) is the broker of a real worker on
 PostgreSQL. The test catches the worker inside an indexing task (a lock on the index table
-holds it there, its message unacknowledged), queues more tasks behind it, restarts the node,
-then lets the task go on. The same worker process must reconnect by itself and drain the
+holds it there, its message unacknowledged), queues more tasks behind it, stops the node (a
+message posted meanwhile is stored and answered 201), starts it again, then lets the task
+go on. The same worker process must reconnect by itself and drain the
 archive index outbox: nobody restarts it. With Redis as the broker the worker exited here
 (kombu's restore_unacked), and the index stalled.
 """
 
+import json
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -18,6 +22,8 @@ from archiving.models import ArchiveEvent, ArchiveIndexOutbox, ArchiveRecord, Ar
 from archiving.search import indexing
 from archiving.search.database import DatabaseBackend
 from archiving.services import capture
+from chat import services as chat
+from directory import services as directory
 from tests.e2e.conftest import _database_url, _worker_ping, cluster_running
 from tests.e2e.instances import RabbitMQNode
 
@@ -32,6 +38,21 @@ def _wait(what: str, condition, cluster, timeout: float = TIMEOUT) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting until {what}\n{cluster.logs()}")
         time.sleep(0.1)
+
+
+def _post(server, token: str, conversation_id: int, body: str) -> tuple[int, dict]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1:<port>
+        f"{server.http_url}/api/v1/conversations/{conversation_id}/messages/",
+        method="POST",
+        data=json.dumps({"body": body, "client_id": "b1"}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with opener.open(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, {"body": error.read().decode(errors="replace")[:2000]}
 
 
 def _waiting_on_index_table(admin: psycopg.Connection) -> bool:
@@ -72,13 +93,15 @@ def test_worker_survives_a_broker_restart_with_tasks_in_flight(
             body=f"quarterly figures part {n}",
             message_id=n + 1,
         )
+    conversation, _ = chat.conversation_direct_get_or_create(person=alice, other=bob)
+    _, token = directory.token_create(person=alice)
     url = _database_url()
 
     with (
         psycopg.connect(url, autocommit=False) as blocker,
         psycopg.connect(url, autocommit=True) as admin,
         cluster_running(
-            tmp_path, server_names=(), broker_url=rabbitmq.url, with_worker=False
+            tmp_path, server_names=("server-a",), broker_url=rabbitmq.url, with_worker=False
         ) as cluster,
     ):
         # The pool a deployment runs: a prefork worker is where a Redis broker's restart
@@ -90,7 +113,11 @@ def test_worker_survives_a_broker_restart_with_tasks_in_flight(
         for _ in range(3):  # queued behind it, persisted by the broker
             cluster.task_send("archiving.tasks.search_index_pending")
 
-        rabbitmq.restart()
+        rabbitmq.stop()
+        # Meanwhile people post: stored and answered, their indexing runs queued later.
+        status, message = _post(cluster.a, token, conversation.pk, "while the broker is down")
+        assert (status, message["body"]) == (201, "while the broker is down"), cluster.logs()
+        rabbitmq.start()
         blocker.rollback()  # the task goes on; its acknowledgement meets a new broker
 
         _wait("the outbox is drained", lambda: not ArchiveIndexOutbox.objects.exists(), cluster)
@@ -100,5 +127,5 @@ def test_worker_survives_a_broker_restart_with_tasks_in_flight(
         assert worker.popen.poll() is None, cluster.logs()  # the same worker, never restarted
 
     record_ids = sorted(ArchiveRecord.objects.values_list("pk", flat=True))
-    assert len(record_ids) == RECORDS
+    assert len(record_ids) >= RECORDS + 1  # and the post's (and its conversation's events)
     assert sorted(ArchiveSearchEntry.objects.values_list("record_id", flat=True)) == record_ids
