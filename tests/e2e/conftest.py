@@ -211,7 +211,7 @@ def _worker_ping(broker_url: str, node: str) -> bool:
 
     # A client app of its own: the project's app reads its broker from this process's
     # settings, which the unit tests keep on in-process tasks.
-    client = Celery("e2e-probe", broker=broker_url)
+    client = Celery("e2e-probe", broker=broker_url, set_as_current=False)
     try:
         return bool(client.control.ping(destination=[node], timeout=0.5))
     except Exception:
@@ -261,7 +261,7 @@ class Cluster:
         """Queue a task by name on the cluster's queue, as a web process or beat would."""
         from celery import Celery
 
-        client = Celery("e2e-client", broker=self.broker_url)
+        client = Celery("e2e-client", broker=self.broker_url, set_as_current=False)
         try:
             client.send_task(task, args=args or [], queue=self.task_queue)
         finally:
@@ -303,7 +303,7 @@ class Cluster:
         nodes = [node for node, worker in self.worker_nodes.items() if worker.popen.poll() is None]
         if not nodes:
             return True
-        client = Celery("e2e-probe", broker=self.broker_url)
+        client = Celery("e2e-probe", broker=self.broker_url, set_as_current=False)
         try:
             inspect = client.control.inspect(destination=nodes, timeout=0.5)
             for answer in (inspect.active(), inspect.reserved()):
