@@ -15,7 +15,7 @@ from django.conf import settings
 from chat import realtime, selectors, services
 from chat.serializers import conversation_to_dict, message_to_dict
 from directory import realtime as fanout
-from directory.exceptions import ServiceError
+from directory.exceptions import ServiceError, database_unavailable
 from directory.input_screening import frame_decode
 from directory.serializers import person_summary
 from presence.consumers import PresenceConsumerMixin
@@ -188,9 +188,24 @@ class ChatConsumer(PresenceConsumerMixin, AsyncWebsocketConsumer):
             await self._error(ref, exc.code, exc.detail)
         except ServiceError as exc:
             await self._error(ref, exc.code, exc.detail)
-        except Exception:
-            logger.exception("frame %s failed", frame_type)
-            await self._error(ref, "server_error", "Parley hit an internal error; it was logged.")
+        except Exception as exc:
+            outage = database_unavailable(exc)
+            if outage is None:
+                logger.exception("frame %s failed", frame_type)
+                await self._error(
+                    ref, "server_error", "Parley hit an internal error; it was logged."
+                )
+                return
+            logger.warning("frame %s: database unavailable: %s", frame_type, exc)
+            await self._reply(
+                ref,
+                {
+                    "type": "error",
+                    "code": outage.code,
+                    "detail": outage.detail,
+                    "retry_after_ms": outage.retry_after_ms,
+                },
+            )
 
     def _rate_allows(self) -> bool:
         now = time.monotonic()

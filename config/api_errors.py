@@ -1,6 +1,8 @@
 """One error shape for the whole API: {"error": {"code": ..., "detail": ...}}."""
 
 import logging
+import math
+import sys
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -10,7 +12,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-from directory.exceptions import ServiceError
+from directory.exceptions import ServiceError, database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +35,28 @@ def _flatten(detail, prefix: str = "") -> list[str]:
     return [f"{prefix.rstrip('.')}: {text}" if prefix else text]
 
 
+def _service_error_response(exc: ServiceError) -> Response:
+    body = error_body(exc.code, exc.detail)
+    retry_after_ms = getattr(exc, "retry_after_ms", None)
+    if retry_after_ms is None:
+        return Response(body, status=exc.status)
+    body["error"]["retry_after_ms"] = retry_after_ms
+    return Response(body, status=exc.status, headers={"Retry-After": _seconds(retry_after_ms)})
+
+
+def _seconds(milliseconds: int) -> str:
+    return str(max(1, math.ceil(milliseconds / 1000)))
+
+
 def exception_handler(exc, context) -> Response | None:
-    """Map service, Django and DRF errors to the error document with a 4xx status."""
+    """Map service, Django and DRF errors to the error document with a 4xx status (503 when
+    the database is unavailable)."""
     if isinstance(exc, ServiceError):
-        return Response(error_body(exc.code, exc.detail), status=exc.status)
+        return _service_error_response(exc)
+    outage = database_unavailable(exc)
+    if outage is not None:
+        logger.warning("database unavailable: %s", exc)
+        return _service_error_response(outage)
     if isinstance(exc, DjangoValidationError):
         return Response(error_body("invalid", "; ".join(exc.messages)), status=400)
     if isinstance(exc, Http404):
@@ -70,8 +90,41 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return page_not_found(request, exception)
 
 
+def _unavailable_json(outage) -> JsonResponse:
+    body = error_body(outage.code, outage.detail)
+    body["error"]["retry_after_ms"] = outage.retry_after_ms
+    response = JsonResponse(body, status=outage.status)
+    response["Retry-After"] = _seconds(outage.retry_after_ms)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer a database outage in a page or a plain Django view with 503 and Retry-After.
+
+    API views map it in exception_handler; this covers the other views, and server_error
+    the middleware (sessions, authentication) where an exception is no view's.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        outage = database_unavailable(exception)
+        if outage is None:
+            return None
+        logger.warning("database unavailable: %s", exception)
+        return _unavailable_json(outage)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """Answer a server fault; the API never shows a traceback."""
+    """Answer a server fault; the API never shows a traceback. A database outage is a 503."""
+    # Django calls this handler while handling the exception, so it is still at hand.
+    outage = database_unavailable(sys.exc_info()[1] or Exception())
+    if outage is not None:
+        return _unavailable_json(outage)
     return JsonResponse(
         error_body("server_error", "Parley hit an internal error; it has been logged."),
         status=500,

@@ -1,4 +1,5 @@
-"""Celery application: broker from CELERY_BROKER_URL or REDIS_URL; eager when neither is set."""
+"""Celery application: broker from CELERY_BROKER_URL (RabbitMQ when scaled) or REDIS_URL; eager
+when neither is set."""
 
 import os
 

@@ -20,6 +20,10 @@ class DebouncedRun:
         self.task_path = task_path
         self.delay = delay
         self.due_at = 0.0
+        # Django logs a failed robust on_commit callback by its __qualname__, which instances
+        # lack: without it a broker outage (apply_async raising) turned the log line into an
+        # AttributeError, and a message already stored into a 500.
+        self.__qualname__ = f"DebouncedRun({task_path})"
 
     def __call__(self) -> None:
         task = import_string(self.task_path)  # looked up per call, as a direct import would be

@@ -17,7 +17,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 PRODUCTION = env.bool("DJANGO_PRODUCTION", default=False)
-PRODUCTION_REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL")
+PRODUCTION_REQUIRED = (
+    "DJANGO_SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "ELASTICSEARCH_URL",
+    "CELERY_BROKER_URL",
+)
+# Celery brokers production accepts. RabbitMQ only: with Redis as the broker a worker holding
+# unacknowledged (acks_late) tasks exits when Redis restarts (kombu's restore_unacked fails),
+# and the archive index stalls until someone restarts it. RabbitMQ requeues a lost
+# connection's unacknowledged tasks itself, and the worker reconnects.
+PRODUCTION_BROKER_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 
 
 def _require_production_settings() -> None:
@@ -32,6 +43,11 @@ def _require_production_settings() -> None:
         raise ImproperlyConfigured(
             "DJANGO_PRODUCTION=1 requires DATABASE_URL to point at PostgreSQL "
             "(postgres://user:password@host:5432/name)."
+        )
+    if not env.str("CELERY_BROKER_URL").startswith(PRODUCTION_BROKER_SCHEMES):
+        raise ImproperlyConfigured(
+            "DJANGO_PRODUCTION=1 requires CELERY_BROKER_URL to point at RabbitMQ "
+            "(amqp://user:password@host:5672/vhost); Redis stays the channel layer (REDIS_URL)."
         )
 
 
@@ -76,6 +92,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "web.middleware.ContentSecurityPolicyMiddleware",
+    "config.api_errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -180,7 +197,9 @@ else:
         }
     }
 
-# Celery: in-process (eager) unless a broker is configured.
+# Celery: in-process (eager) unless a broker is configured. The scaled deployment's broker is
+# RabbitMQ (CELERY_BROKER_URL=amqp://...; required in production, see above); outside
+# production the broker falls back to REDIS_URL.
 # With no broker configured the broker is in-process memory, so nothing can reach a broker
 # that happens to listen on localhost.
 IN_PROCESS_BROKER = "memory://localhost/"
@@ -194,8 +213,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-# With acks_late, a task whose worker died stays "unacked" in Redis and is delivered again once
-# the visibility timeout has passed; kombu looks for such tasks every interval x throttle s.
+# The queue workers take tasks from: two deployments (or test runs) sharing one broker vhost
+# keep apart by name.
+CELERY_TASK_DEFAULT_QUEUE = env.str("PARLEY_TASK_QUEUE", default="celery")
+# A broker restart is an outage to wait out, not a reason to exit: workers and beat retry the
+# connection for ever (Celery's default gives up after 100 attempts). A task running when the
+# connection drops is cancelled rather than finished unacknowledged: the broker delivers it
+# again (acks_late), and tasks are idempotent.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Only for Redis as the broker (outside production): with acks_late, a task whose worker died
+# stays "unacked" in Redis and is delivered again once the visibility timeout has passed;
+# kombu looks for such tasks every interval x throttle s. RabbitMQ ignores these.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("PARLEY_TASK_VISIBILITY_TIMEOUT", default=3600),
     "unacked_restore_interval": env.int("PARLEY_TASK_RESTORE_INTERVAL", default=10),
@@ -224,6 +254,11 @@ PARLEY_WS_RATE_PER_SECOND = env.float("PARLEY_WS_RATE_PER_SECOND", default=30.0)
 PARLEY_WS_RATE_BURST = env.int("PARLEY_WS_RATE_BURST", default=60)
 PARLEY_FANOUT_SHARDS = env.int("PARLEY_FANOUT_SHARDS", default=64)
 PARLEY_SYNC_BATCH = env.int("PARLEY_SYNC_BATCH", default=200)
+# While the database is unreachable, requests answer 503 with Retry-After (and frames an
+# `unavailable` error with retry_after_ms) telling clients to retry after this long.
+PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS = env.float(
+    "PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS", default=2.0
+)
 PARLEY_FILE_MAX_BYTES = env.int("PARLEY_FILE_MAX_BYTES", default=10 * 1024 * 1024)
 # People moved into a denied department or group leave the walled rooms (reads keep them out at
 # once; this ends the memberships and detaches live sockets).

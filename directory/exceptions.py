@@ -44,3 +44,44 @@ class Unavailable(ServiceError):
 
     status = 503
     code = "unavailable"
+    # When set, the answer carries it (frame `retry_after_ms`, HTTP `Retry-After` in seconds).
+    retry_after_ms: int | None = None
+
+
+# Errors that mean the database is not there right now (restarting, failing over, the pool
+# cannot get a connection), as opposed to a fault in Parley: the edges answer them with 503 /
+# an `unavailable` error frame carrying when to retry, and clients retry with the same
+# client_id (the write path dedupes on it), so nothing is lost or doubled. Transient server
+# refusals count too (deadlock, serialization, lock or statement timeout); a statement the
+# server can never run (e.g. a program limit, SQLSTATE class 54) does not: a retry would loop.
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "55P03", "57", "58")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    import sqlite3
+
+    cause = exc.__cause__
+    if isinstance(cause, sqlite3.Error):
+        return "locked" in str(cause) or "busy" in str(cause)
+    sqlstate = getattr(cause, "sqlstate", None)
+    # No SQLSTATE: the server never answered (refused, closed the connection, pool timeout).
+    return sqlstate is None or sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
+
+
+def database_unavailable(exc: BaseException) -> Unavailable | None:
+    """Return the refusal to answer for a database outage, or None for any other error."""
+    from django.conf import settings
+    from django.db import InterfaceError, OperationalError
+    from psycopg_pool import PoolTimeout
+
+    is_outage = isinstance(exc, InterfaceError | PoolTimeout) or (
+        isinstance(exc, OperationalError) and _is_transient(exc)
+    )
+    if not is_outage:
+        return None
+    refusal = Unavailable(
+        "The database is not reachable right now; retry after retry_after_ms (a retry with the "
+        "same client_id is stored once)."
+    )
+    refusal.retry_after_ms = int(settings.PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS * 1000)
+    return refusal

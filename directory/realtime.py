@@ -11,7 +11,11 @@ receive per server process, and a person in 500 rooms pays no layer operation on
 the process holds the (at most 2 x PARLEY_FANOUT_SHARDS) subscriptions.
 
 The layer is at-most-once. Clients detect gaps by seq and resync; nothing depends on an
-event arriving.
+event arriving. A gap nobody can see by seq (the last messages before a quiet spell) happens
+when the layer's connection drops, e.g. while Redis restarts: events published meanwhile are
+gone, yet the sockets stay open. So when the hub's layer connection comes back (subscriptions
+restored first), the hub sends every local socket a `resync` frame, and clients `sync` each
+conversation they show from the last seq they hold.
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ class Socket(Protocol):
     def matches_credentials(self, *, token_id: int | None, session_key: str | None) -> bool: ...
 
 
+# The frame of the WebSocket contract extension `resync {}` (README, API).
+RESYNC_FRAME = json.dumps({"type": "resync"}, separators=(",", ":"))
+
+
 def shard_group(kind: str, object_id: int) -> str:
     """Return the layer group that carries events for a conversation or a person."""
     return f"fanout.{kind}.{object_id % settings.PARLEY_FANOUT_SHARDS}"
@@ -70,16 +78,64 @@ class Hub:
         self.task: asyncio.Task | None = None
         self.events_received = 0
         self.frames_written = 0
+        self.layer_reconnects = 0
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("hub.")
         self.task = asyncio.get_running_loop().create_task(self._receive_forever())
+        self._watch_layer_connections()
+
+    def _watch_layer_connections(self) -> None:
+        """Be called back whenever the layer's Redis subscriber connections reconnect.
+
+        channels_redis has no reconnect hook of its own (its on_reconnect argument is never
+        called), so the hub registers on redis-py's connect callbacks of each shard's pub/sub
+        connection, after the PubSub's own callback that subscribes again. The in-memory
+        layer never disconnects.
+        """
+        loop_layer = getattr(self.layer, "_get_layer", None)
+        if loop_layer is None:
+            return
+        try:
+            connections = [shard._pubsub.connection for shard in loop_layer()._shards]
+        except AttributeError:
+            logger.warning(
+                "fan-out hub: this channel layer has no reconnect hook; after an outage of "
+                "the layer clients resync only when they see a gap in seq"
+            )
+            return
+        for connection in connections:
+            if connection is not None:
+                connection.register_connect_callback(self._layer_reconnected)
+
+    async def _layer_reconnected(self, connection: Any) -> None:
+        # Called inside redis-py's connect: hand the writes to the loop, do not hold it up.
+        self.layer_reconnects += 1
+        asyncio.get_running_loop().create_task(self.resync_all())
+
+    async def resync_all(self) -> None:
+        """Tell every local socket that live frames may have been lost: sync from your seq."""
+        sockets = {socket for group in self.by_person.values() for socket in group}
+        logger.warning("fan-out hub: channel layer reconnected; %d sockets resync", len(sockets))
+        for socket in sockets:
+            try:
+                await socket.deliver_frame(RESYNC_FRAME)
+            except Exception:  # a socket that died mid-write must not stop the others
+                logger.debug("fan-out hub: resync write failed, detaching socket", exc_info=True)
+                self.detach(socket)
 
     async def _subscribe(self, kind: str, object_id: int) -> None:
         group = shard_group(kind, object_id)
         if group not in self.subscribed:
             self.subscribed.add(group)
-            await self.layer.group_add(group, self.channel)
+            try:
+                await self.layer.group_add(group, self.channel)
+            except BaseException:
+                # Redis is down (the socket's connect fails): forget the shard, or this
+                # process would never subscribe it again and stay deaf to it after Redis is
+                # back (a reconnect restores only the subscriptions that were made).
+                self.subscribed.discard(group)
+                raise
 
     async def attach(self, socket: Socket) -> None:
         """Register a socket for its person and conversations."""

@@ -40,6 +40,17 @@ else
   unset PARLEY_TEST_REDIS_URL
   echo "tests: no Redis on $redis_host:6379; tests that need it skip."
 fi
+amqp_host=${PARLEY_TEST_AMQP_HOST:-127.0.0.1}
+if answers "$amqp_host" 5672; then
+  export PARLEY_TEST_AMQP_URL=${PARLEY_TEST_AMQP_URL:-amqp://guest:guest@$amqp_host:5672//}
+  echo "tests: RabbitMQ at $amqp_host:5672"
+elif [[ ${CI:-} == true ]]; then
+  echo "tests: RabbitMQ does not answer on $amqp_host:5672, and CI needs it." >&2
+  exit 1
+else
+  unset PARLEY_TEST_AMQP_URL
+  echo "tests: no RabbitMQ on $amqp_host:5672; end-to-end tests with a Celery worker skip."
+fi
 # Debian packages some tests drive for real (a self-contained block: other branches add theirs
 # with the same function). Installed as root when missing; a package that cannot be installed
 # fails CI, elsewhere its tests skip with the reason.
@@ -78,6 +89,9 @@ ensure_debian_packages nginx openssl
 # downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 ensure_debian_packages chromium chromium-driver
+# The fault tests (tests/e2e/test_faults_*.py) start, stop and restart private instances of the
+# services: a RabbitMQ node, a redis-server and a PostgreSQL cluster.
+ensure_debian_packages rabbitmq-server redis-server postgresql
 export PARLEY_TEST_CHROMIUM=${PARLEY_TEST_CHROMIUM:-/usr/bin/chromium}
 # The unit tests use the in-memory channel layer and in-process tasks; the end-to-end tests
 # start their own servers and Celery worker on PostgreSQL and Redis.

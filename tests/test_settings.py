@@ -22,6 +22,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://parley@db.internal:5432/parley",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "ELASTICSEARCH_URL": "https://parley:secret@search.internal:9200",
+    "CELERY_BROKER_URL": "amqp://parley:secret@rabbitmq.internal:5672/parley",
 }
 
 
@@ -36,6 +37,7 @@ def _run(args: list[str], **overrides: str) -> subprocess.CompletedProcess:
             "DATABASE_URL",
             "REDIS_URL",
             "ELASTICSEARCH_URL",
+            "CELERY_BROKER_URL",
             "PARLEY_ARCHIVE_SEARCH_BACKEND",
             "DJANGO_PRODUCTION",
         }
@@ -53,7 +55,8 @@ def _run(args: list[str], **overrides: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(
-    "missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL"]
+    "missing",
+    ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL", "CELERY_BROKER_URL"],
 )
 def test_production_refuses_to_start_naming_the_missing_variable(missing):
     settings = {k: v for k, v in PRODUCTION.items() if k != missing}
@@ -69,6 +72,15 @@ def test_production_refuses_a_database_that_is_not_postgresql():
 
     assert result.returncode != 0
     assert "requires DATABASE_URL to point at PostgreSQL" in result.stderr
+
+
+def test_production_refuses_redis_as_the_celery_broker():
+    result = _run(
+        ["-c", ENGINE], **{**PRODUCTION, "CELERY_BROKER_URL": "redis://redis.internal:6379/1"}
+    )
+
+    assert result.returncode != 0
+    assert "requires CELERY_BROKER_URL to point at RabbitMQ" in result.stderr
 
 
 def test_production_starts_with_everything_set():

@@ -1,12 +1,14 @@
 """Real parts for the end-to-end tests: two uvicorn processes and a Celery worker.
 
-They share the test session's PostgreSQL database and one Redis database (the channel layer
-and the Celery broker), exactly as a scaled deployment does. Tests that use them must be
+They share the test session's PostgreSQL database, Redis (the channel layer) and RabbitMQ (the
+Celery broker), exactly as a scaled deployment does. Each cluster has a channel prefix and a
+task queue of its own, so runs sharing the services keep apart. Tests that use them must be
 `@pytest.mark.django_db(transaction=True)`: the servers only see committed rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -93,7 +95,12 @@ def _database_url() -> str:
 
 
 def _environment(
-    *, database_url: str, redis_url: str, extra: Mapping[str, str] | None = None
+    *,
+    database_url: str,
+    redis_url: str,
+    broker_url: str,
+    task_queue: str,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     env = {
         key: value
@@ -103,6 +110,8 @@ def _environment(
     env.update(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
+        CELERY_BROKER_URL=broker_url,
+        PARLEY_TASK_QUEUE=task_queue,
         # pub/sub ignores Redis database numbers: a prefix of its own keeps this run apart
         PARLEY_CHANNEL_PREFIX=f"parley-e2e-{os.getpid()}",
         PARLEY_TASKS_EAGER="0",
@@ -113,17 +122,18 @@ def _environment(
     return env
 
 
-def celery_worker_argv(node: str) -> list[str]:
-    """Return the command of one solo Celery worker named node (quiet, no gossip)."""
+def celery_worker_argv(node: str, *, pool: str = "solo", concurrency: int = 1) -> list[str]:
+    """Return the command of one Celery worker named node (quiet, no gossip); solo unless a
+    test needs the pool a deployment runs (prefork)."""
     return [
         str(VENV_BIN / "celery"),
         "-A",
         "config",
         "worker",
         "--pool",
-        "solo",
+        pool,
         "--concurrency",
-        "1",
+        str(concurrency),
         "--loglevel",
         "warning",
         "--hostname",
@@ -191,12 +201,17 @@ def _server_start(name: str, env: dict[str, str], log_dir: Path) -> Server:
     return Server(name=name, popen=popen, log_path=log_path, port=port)
 
 
+def broker_url_or_skip() -> str:
+    """Return the RabbitMQ URL the end-to-end clusters use as their Celery broker."""
+    return service_url_or_skip("PARLEY_TEST_AMQP_URL", "RabbitMQ")
+
+
 def _worker_ping(broker_url: str, node: str) -> bool:
     from celery import Celery
 
     # A client app of its own: the project's app reads its broker from this process's
     # settings, which the unit tests keep on in-process tasks.
-    client = Celery("e2e-probe", broker=broker_url)
+    client = Celery("e2e-probe", broker=broker_url, set_as_current=False)
     try:
         return bool(client.control.ping(destination=[node], timeout=0.5))
     except Exception:
@@ -210,9 +225,12 @@ class Cluster:
     servers: list[Server]
     worker: Process | None
     redis_url: str
+    broker_url: str = ""
+    task_queue: str = "celery"
     processes: list[Process] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
+    worker_nodes: dict[str, Process] = field(default_factory=dict)
 
     @property
     def a(self) -> Server:
@@ -227,6 +245,28 @@ class Cluster:
         _wait_until(server, lambda: _port_answers(server.port), f"answer on port {server.port}")
         return server
 
+    def worker_start(self, name: str, *, pool: str = "solo", concurrency: int = 1) -> Process:
+        """Start one more Celery worker on the cluster's queue and wait for its ping."""
+        assert self.log_dir is not None
+        node = f"{name}-{uuid.uuid4().hex[:8]}@127.0.0.1"
+        argv = celery_worker_argv(node, pool=pool, concurrency=concurrency)
+        popen, log_path = _spawn(name, argv, self.env, self.log_dir)
+        worker = Process(name=name, popen=popen, log_path=log_path)
+        self.processes.append(worker)
+        self.worker_nodes[node] = worker
+        _wait_until(worker, lambda: _worker_ping(self.broker_url, node), "answer a Celery ping")
+        return worker
+
+    def task_send(self, task: str, *, args: list | None = None) -> None:
+        """Queue a task by name on the cluster's queue, as a web process or beat would."""
+        from celery import Celery
+
+        client = Celery("e2e-client", broker=self.broker_url, set_as_current=False)
+        try:
+            client.send_task(task, args=args or [], queue=self.task_queue)
+        finally:
+            client.close()
+
     @property
     def b(self) -> Server:
         return self.servers[1]
@@ -234,30 +274,71 @@ class Cluster:
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ({p.log_path}) ---\n{p.log_tail()}" for p in self.processes)
 
+    def _queue_ready(self) -> int:
+        """Return how many tasks wait in the queue (RabbitMQ counts unacked ones apart)."""
+        from amqp.exceptions import ChannelError
+        from kombu import Connection
+        from kombu.exceptions import OperationalError
+
+        try:
+            with Connection(self.broker_url, connect_timeout=2) as connection:
+                channel = connection.channel()
+                try:
+                    _, ready, _ = channel.queue_declare(self.task_queue, passive=True)
+                finally:
+                    channel.close()
+        except OperationalError:
+            return 1  # the broker does not answer: nothing can be said to be idle
+        except ChannelError:  # 404: a queue no worker has declared (yet) holds nothing
+            return 0
+        return ready
+
+    def _workers_idle(self) -> bool:
+        """Whether every living worker answers, running and holding no task.
+
+        A solo worker answers control messages only between tasks, so a busy one is silent.
+        """
+        from celery import Celery
+
+        nodes = [node for node, worker in self.worker_nodes.items() if worker.popen.poll() is None]
+        if not nodes:
+            return True
+        client = Celery("e2e-probe", broker=self.broker_url, set_as_current=False)
+        try:
+            inspect = client.control.inspect(destination=nodes, timeout=0.5)
+            for answer in (inspect.active(), inspect.reserved()):
+                if not answer or set(answer) != set(nodes) or any(answer.values()):
+                    return False
+        finally:
+            client.close()
+        return True
+
     def wait_until_worker_idle(self, timeout: float = 15.0) -> None:
-        """Wait until the worker has finished every queued task.
+        """Wait until the workers have finished every queued task.
 
         Called before the test's flush: a task still running would hold table locks that
         the flush's TRUNCATE also wants, in another order, and PostgreSQL would abort one
         of them as a deadlock. Tasks are acked late, so a task being run (or prefetched)
-        stays in kombu's "unacked" hash until it is done.
+        is not in the queue's ready count; the workers themselves say what they hold.
         """
-        import redis
+        deadline = time.monotonic() + timeout
+        quiet_checks = 0
+        while quiet_checks < 3:  # consecutive checks: a task moves from queue to a worker
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Celery worker was still busy after {timeout} s\n{self.logs()}")
+            is_quiet = self._queue_ready() == 0 and self._workers_idle()
+            quiet_checks = quiet_checks + 1 if is_quiet else 0
+            time.sleep(0.05)
 
-        client = redis.Redis.from_url(self.redis_url)
-        try:
-            deadline = time.monotonic() + timeout
-            quiet_checks = 0
-            while quiet_checks < 3:  # consecutive checks: a task moves from queue to unacked
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"the Celery worker was still busy after {timeout} s\n{self.logs()}"
-                    )
-                is_quiet = client.llen("celery") == 0 and client.hlen("unacked") == 0
-                quiet_checks = quiet_checks + 1 if is_quiet else 0
-                time.sleep(0.05)
-        finally:
-            client.close()
+    def queue_delete(self) -> None:
+        """Remove the cluster's task queue from the broker (it is durable)."""
+        from kombu import Connection
+
+        # Best effort: a stopped private broker takes its queues along.
+        with contextlib.suppress(Exception), Connection(self.broker_url, connect_timeout=2) as conn:
+            channel = conn.channel()
+            channel.queue_delete(self.task_queue)
+            channel.close()
 
 
 @contextmanager
@@ -267,59 +348,55 @@ def cluster_running(
     extra_env: Mapping[str, str] | None = None,
     with_worker: bool = True,
     server_names: tuple[str, ...] = ("server-a", "server-b"),
+    redis_url: str | None = None,
+    broker_url: str | None = None,
+    database_url: str | None = None,
 ) -> Iterator[Cluster]:
     """Start the servers (and a Celery worker) on the test database; stop them on exit.
 
-    extra_env is added to the processes' environment (e.g. shorter presence timers). Without
-    a worker the Redis database is not flushed, so that a cluster of another module or run
-    sharing it is left alone; give such a cluster a PARLEY_CHANNEL_PREFIX of its own.
+    extra_env is added to the processes' environment (e.g. shorter presence timers).
+    redis_url, broker_url and database_url replace the shared Redis, RabbitMQ and test
+    database (a test that restarts one gives its own). The cluster's task queue is its own
+    and deleted on exit.
     """
-    import redis
-
-    redis_url = service_url_or_skip("PARLEY_TEST_REDIS_URL", "Redis")
+    redis_url = redis_url or service_url_or_skip("PARLEY_TEST_REDIS_URL", "Redis")
+    broker_url = broker_url or broker_url_or_skip()
     postgres_or_skip()
-    if with_worker:
-        client = redis.Redis.from_url(redis_url)
-        try:
-            client.flushdb()  # no stale Celery tasks or bindings from an earlier run
-        finally:
-            client.close()
-
-    env = _environment(database_url=_database_url(), redis_url=redis_url, extra=extra_env)
-    node = f"e2e-{uuid.uuid4().hex[:8]}@127.0.0.1"
-    processes: list[Process] = []
+    task_queue = f"parley-e2e-{uuid.uuid4().hex[:12]}"
+    env = _environment(
+        database_url=database_url or _database_url(),
+        redis_url=redis_url,
+        broker_url=broker_url,
+        task_queue=task_queue,
+        extra=extra_env,
+    )
+    cluster = Cluster(
+        servers=[],
+        worker=None,
+        redis_url=redis_url,
+        broker_url=broker_url,
+        task_queue=task_queue,
+        env=env,
+        log_dir=log_dir,
+    )
     try:
-        servers = [_server_start(name, env, log_dir) for name in server_names]
-        processes.extend(servers)
-        worker = None
+        for name in server_names:
+            server = _server_start(name, env, log_dir)
+            cluster.servers.append(server)
+            cluster.processes.append(server)
         if with_worker:
-            popen, log_path = _spawn(
-                "celery-worker",
-                celery_worker_argv(node),
-                env,
-                log_dir,
-            )
-            worker = Process(name="celery-worker", popen=popen, log_path=log_path)
-            processes.append(worker)
-        for server in servers:
+            cluster.worker = cluster.worker_start("celery-worker")
+        for server in cluster.servers:
             _wait_until(
                 server,
                 lambda server=server: _port_answers(server.port),
                 f"answer on port {server.port}",
             )
-        if worker is not None:
-            _wait_until(worker, lambda: _worker_ping(redis_url, node), "answer a Celery ping")
-        yield Cluster(
-            servers=servers,
-            worker=worker,
-            redis_url=redis_url,
-            processes=processes,
-            env=env,
-            log_dir=log_dir,
-        )
+        yield cluster
     finally:
-        for process in reversed(processes):
+        for process in reversed(cluster.processes):
             process.stop()
+        cluster.queue_delete()
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Kill the Celery worker in the middle of an indexing batch: nothing is lost or duplicated.
 
-A real worker (PostgreSQL, Redis broker) drains the archive index outbox. The test holds a
+A real worker (PostgreSQL, RabbitMQ broker) drains the archive index outbox. The test holds a
 lock on the index table so the worker is caught inside a batch (outbox rows taken, index
 write waiting), SIGKILLs it there, then starts a new worker and lets the periodic
 reconciliation run, as Celery beat would.
@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from celery import Celery
 from django.db import connection
 
 from archiving.models import ArchiveEvent, ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
@@ -23,14 +22,6 @@ from tests.e2e.conftest import _database_url, cluster_running
 pytestmark = pytest.mark.e2e
 RECORDS = 1200
 TIMEOUT = 60.0
-
-
-def _send(redis_url: str, task: str) -> None:
-    app = Celery(broker=redis_url)
-    try:
-        app.send_task(task)
-    finally:
-        app.close()
 
 
 def _wait(what: str, condition, timeout: float = TIMEOUT) -> None:
@@ -80,7 +71,7 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(
     ):
         blocker.execute("LOCK TABLE archiving_search_vector IN SHARE MODE")
         with cluster_running(tmp_path / "first", server_names=()) as first:
-            _send(first.redis_url, "archiving.tasks.search_index_pending")
+            first.task_send("archiving.tasks.search_index_pending")
             _wait("the worker is inside a batch", lambda: _waiting_on_index_table(admin))
             first.worker.kill()
         blocker.rollback()  # the killed worker's transaction can now end (rolled back)
@@ -89,7 +80,7 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(
     assert ArchiveIndexOutbox.objects.count() == RECORDS
 
     with cluster_running(tmp_path / "second", server_names=()) as second:
-        _send(second.redis_url, "archiving.tasks.search_reconcile")  # what beat sends
+        second.task_send("archiving.tasks.search_reconcile")  # what beat sends
         _wait("the outbox is drained", lambda: not ArchiveIndexOutbox.objects.exists())
         second.wait_until_worker_idle()
 

@@ -1,49 +1,28 @@
 """An export whose Celery worker is killed (SIGKILL) mid-way resumes and writes the same bytes.
 
-A real worker process on PostgreSQL and Redis runs the export; the test kills it once some
+A real worker process on PostgreSQL and RabbitMQ runs the export; the test kills it once some
 files are written and others are not, then starts a new worker. The task was acked late, so
-Redis still holds it as unacked; after the (shortened) visibility timeout kombu delivers it
-again, the new worker takes over the job (its heartbeat is stale) and resumes after the last
+RabbitMQ requeues it when the killed worker's connection drops and delivers it again: the new
+worker takes over the job (its heartbeat is stale) and resumes after the last
 file recorded. The result must equal, byte for byte, an uninterrupted run of the same job.
 """
 
 import shutil
 import time
-import uuid
 
 import pytest
-from celery import Celery
 
 from archiving.exports import runner
 from archiving.exports.services import export_request_validate
 from archiving.models import ExportJob
 from tests.archiving.export_data import conversation_fill
 from tests.e2e.conftest import (
-    Process,
-    _spawn,
-    _wait_until,
-    _worker_ping,
-    celery_worker_argv,
     cluster_running,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 COMPLETION_BOUND = 90.0  # s: redelivery after the visibility timeout, then the rest of the work
-
-
-def _worker(cluster, name: str) -> Process:
-    node = f"{name}-{uuid.uuid4().hex[:8]}@127.0.0.1"
-    popen, log_path = _spawn(
-        name,
-        celery_worker_argv(node),
-        cluster.env,
-        cluster.log_dir,
-    )
-    worker = Process(name=name, popen=popen, log_path=log_path)
-    cluster.processes.append(worker)
-    _wait_until(worker, lambda: _worker_ping(cluster.redis_url, node), "answer a Celery ping")
-    return worker
 
 
 def _tree(directory) -> dict[str, bytes]:
@@ -88,11 +67,7 @@ def test_export_killed_with_its_worker_resumes_to_identical_output(
     )
     (tmp_path / "logs").mkdir()
     with cluster_running(tmp_path / "logs", extra_env=extra, server_names=()) as cluster:
-        client = Celery("e2e-export", broker=cluster.redis_url)
-        try:
-            client.send_task("archiving.tasks.export_run", args=[job.pk])
-        finally:
-            client.close()
+        cluster.task_send("archiving.tasks.export_run", args=[job.pk])
         deadline = time.monotonic() + 30
         while True:
             job.refresh_from_db()
@@ -106,7 +81,7 @@ def test_export_killed_with_its_worker_resumes_to_identical_output(
         assert killed_at[0] == "running", cluster.logs()
         assert 0 < killed_at[1] < 40 * 151
 
-        _worker(cluster, "celery-worker-2")
+        cluster.worker_start("celery-worker-2")
         deadline = time.monotonic() + COMPLETION_BOUND
         while job.status == "running":
             assert time.monotonic() < deadline, cluster.logs()

@@ -5,6 +5,8 @@ function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+const GET_ATTEMPTS = 4;
+
 export class ApiError extends Error {
   constructor(status, code, detail) {
     super(detail);
@@ -24,14 +26,23 @@ export async function api(path, { method = "GET", body, params } = {}) {
     headers["Content-Type"] = "application/json";
     headers["X-CSRFToken"] = csrfToken();
   }
-  const response = await fetch(url, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 204) return null;
-  return answer(response);
+  for (let attempt = 1; ; attempt += 1) {
+    const response = await fetch(url, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    // 503 `unavailable`: the database is restarting. A read is safe to repeat after the
+    // Retry-After the server gives; a write is left to its caller (client_id makes it safe).
+    if (response.status === 503 && method === "GET" && attempt < GET_ATTEMPTS) {
+      const seconds = Number(response.headers.get("Retry-After")) || 1;
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000 * (1 + Math.random() / 2)));
+      continue;
+    }
+    if (response.status === 204) return null;
+    return answer(response);
+  }
 }
 
 /** POST a file as multipart field `file` to /api/v1/<path>; same answers as api(). */

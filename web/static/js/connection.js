@@ -4,7 +4,8 @@
 // gets the same connection. It signs in with the session cookie (the browser sends this site's
 // Origin, which the server checks), reconnects with exponential back-off after a drop, and
 // re-announces what it watches once the server's `hello` arrives again. Listeners decide what
-// to resync: the client asks `sync` for every conversation it shows.
+// to resync: the client asks `sync` for every conversation it shows, after a `hello` and after
+// a `resync` frame (the server lost live frames, e.g. while Redis restarted, but not the socket).
 
 // The Parley server is where this file came from (the page embedding <parley-presence> may
 // be another page of the site).
@@ -140,6 +141,10 @@ class Connection extends EventTarget {
       this.flushSubscriptions();
     } else if (frame.type === "presence.update") {
       this.presenceStore(frame);
+    } else if (frame.type === "resync") {
+      // Presence changes may have been lost too: subscribing again answers with the current.
+      for (const username of this.watched) this.subscribeQueue.add(username);
+      this.flushSubscriptions();
     }
     if (frame.ref !== undefined && this.pending.has(frame.ref)) {
       const { resolve, reject, timer } = this.pending.get(frame.ref);
@@ -148,6 +153,8 @@ class Connection extends EventTarget {
       if (frame.type === "error") {
         const error = new Error(frame.detail);
         error.code = frame.code;
+        // `unavailable` (the database is restarting) and `overloaded` say when to try again.
+        if (typeof frame.retry_after_ms === "number") error.retryAfterMs = frame.retry_after_ms;
         reject(error);
       } else {
         resolve(frame);

@@ -301,10 +301,16 @@ function syncRequest(conversation) {
     // The batch is handled as a frame (below); a refusal must not leave the gap open. A lost
     // connection needs nothing: the next hello resyncs every conversation shown.
     conversation.isSyncing = false;
-    if (failure.code === "rate_limited") {
-      window.setTimeout(() => syncRequest(conversation), 1000 + Math.random() * 1000);
+    if (failure.code === "rate_limited" || failure.retryAfterMs !== undefined) {
+      window.setTimeout(() => syncRequest(conversation), retryDelay(failure));
     }
   });
+}
+
+/** How long to wait before retrying a refused frame: the server's hint, with jitter. */
+function retryDelay(failure) {
+  const base = failure.retryAfterMs !== undefined ? failure.retryAfterMs : 1000;
+  return base + Math.random() * Math.max(base / 2, 250); // not every tab at the same instant
 }
 
 function markRead(conversation) {
@@ -365,6 +371,15 @@ function outboxSend(entry) {
     }, 1500);
   }).catch((failure) => {
     if (!failure.code) return; // not connected: sent again after the next hello
+    if (failure.retryAfterMs !== undefined) {
+      // The server could not store it now (e.g. the database restarts): send it again later
+      // with the same client_id, which the server stores once however often it arrives.
+      entry.element.querySelector(".message-status").textContent = "Waiting for the server…";
+      window.setTimeout(() => {
+        if (outbox.has(entry.clientId)) outboxSend(entry);
+      }, retryDelay(failure));
+      return;
+    }
     outbox.delete(entry.clientId);
     entry.element.classList.add("message--failed");
     entry.element.querySelector(".message-status").textContent = `Not sent: ${failure.message}`;
@@ -579,6 +594,15 @@ connection.addEventListener("typing", (event) => {
     window.setTimeout(() => {
       if (conversation.id === state.currentId) renderTyping(conversation);
     }, TYPING_SHOWN_MS + 50);
+  }
+});
+
+// The server's live frames had a gap (its channel layer reconnected) while this socket stayed
+// open: fetch what may be missing in every conversation shown, from the last seq held.
+connection.addEventListener("resync", () => {
+  for (const conversation of state.conversations.values()) {
+    conversation.isSyncing = false;
+    if (conversation.loaded) syncRequest(conversation);
   }
 });
 
