@@ -3,7 +3,6 @@
 from datetime import UTC
 
 import pytest
-from celery import Celery
 
 from archiving.usage.models import UsageConversationDay
 from chat import services as chat
@@ -24,11 +23,7 @@ def test_the_worker_refresh_counts_messages_sent_over_websockets(
     bob_ws.message_send(conversation=conversation.pk, body="three", ref="u3")
     assert not UsageConversationDay.objects.exists()  # nothing on the write path
 
-    client = Celery("e2e-usage", broker=cluster.redis_url)
-    try:
-        client.send_task("archiving.usage.tasks.usage_refresh")
-    finally:
-        client.close()
+    cluster.task_send("archiving.usage.tasks.usage_refresh")
     cluster.wait_until_worker_idle()
 
     row = UsageConversationDay.objects.get()
