@@ -12,6 +12,7 @@ from directory.serializers import (
     PersonSerializer,
     TokenCreateInputSerializer,
     TokenCreateOutputSerializer,
+    timestamp,
 )
 from presence.selectors import presence_for_watcher_many
 
@@ -37,7 +38,11 @@ class TokenApi(APIView):
         data = TokenCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         token, plaintext = services.token_create_for_credentials(**data.validated_data)
-        body = {"token": plaintext, "user": PersonSerializer(token.person).data}
+        body = {
+            "token": plaintext,
+            "expires_at": timestamp(selectors.token_expires_at(token=token)),
+            "user": PersonSerializer(token.person).data,
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})

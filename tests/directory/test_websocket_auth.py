@@ -3,17 +3,23 @@
 Through the full ASGI stack (config.asgi.application), as a client would meet it.
 """
 
+from datetime import timedelta
+
 import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from chat import services as chat
 from chat.models import Message
 from config.asgi import application
+from directory import realtime as fanout
 from directory import services as directory
+from directory import socket_access
+from directory.models import ApiToken, Person
 from directory.websocket_auth import origin_is_allowed
 
 TIMEOUT = 5
@@ -276,11 +282,146 @@ async def test_deactivating_a_person_closes_all_their_sockets(
     await database_sync_to_async(directory.person_deactivate)(person=alice)
 
     for communicator in (session_ws, program_ws):
-        assert await communicator.receive_output(timeout=TIMEOUT) == {
-            "type": "websocket.close",
-            "code": 4401,
-        }
+        assert await communicator.receive_output(timeout=TIMEOUT) == CLOSED_FORBIDDEN
     await ping_pong(bob_ws)
+
+
+# -- closed however the credentials end: the socket side checks (directory/socket_access.py) --
+
+CLOSED_FORBIDDEN = {"type": "websocket.close", "code": 4403}
+CLOSED_UNAUTHENTICATED = {"type": "websocket.close", "code": 4401}
+
+
+async def sweep() -> int:
+    """Run this process's access sweep now (as its periodic task does)."""
+    return await socket_access.sockets_sweep(await fanout.hub_get())
+
+
+@pytest.fixture
+def no_periodic_sweep(settings):
+    """Leave the sweeping to the test, so that what closes a socket is the path under test."""
+    settings.PARLEY_WS_ACCESS_SWEEP_SECONDS = 3600
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_plain_save_deactivating_a_person_refuses_their_next_frame_and_stores_nothing(
+    no_periodic_sweep, signed_in, alice, direct, alice_browser, alice_token, bob_listening
+):
+    session_ws, _ = await signed_in([cookie(alice_browser), OUR_ORIGIN])
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+
+    # when alice is deactivated behind every service's back, then posts on both sockets
+    alice.is_active = False
+    await database_sync_to_async(alice.save)()
+    for ref, communicator in (("s", session_ws), ("p", program_ws)):
+        await communicator.send_json_to(
+            {"type": "message.send", "conversation": direct.pk, "body": "still here?", "ref": ref}
+        )
+
+        # then each socket closes with 4403 instead of an ack
+        assert await communicator.receive_output(timeout=TIMEOUT) == CLOSED_FORBIDDEN
+    assert await database_sync_to_async(Message.objects.count)() == 0
+    assert await bob_listening.receive_nothing(timeout=0.2)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_the_sweep_closes_listening_sockets_of_a_person_deactivated_by_an_update(
+    no_periodic_sweep, signed_in, alice, alice_browser, alice_token, bob_listening
+):
+    session_ws, _ = await signed_in([cookie(alice_browser), OUR_ORIGIN])
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+    await database_sync_to_async(Person.objects.filter(pk=alice.pk).update)(is_active=False)
+
+    assert await sweep() == 2
+
+    for communicator in (session_ws, program_ws):
+        assert await communicator.receive_output(timeout=TIMEOUT) == CLOSED_FORBIDDEN
+    await ping_pong(bob_listening)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_each_server_process_sweeps_by_itself(settings, signed_in, alice, alice_token):
+    settings.PARLEY_WS_ACCESS_SWEEP_SECONDS = 0.1
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+
+    alice.is_active = False
+    await database_sync_to_async(alice.save)()
+
+    # nobody pushes and the socket sends nothing: the process's own sweep closes it
+    assert await program_ws.receive_output(timeout=TIMEOUT) == CLOSED_FORBIDDEN
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_token_revoked_by_an_update_closes_its_sockets_only(
+    no_periodic_sweep, signed_in, alice, alice_browser, alice_token
+):
+    session_ws, _ = await signed_in([cookie(alice_browser), OUR_ORIGIN])
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+    await database_sync_to_async(ApiToken.objects.filter(pk=alice_token[0].pk).update)(
+        revoked_at=timezone.now()
+    )
+
+    assert await sweep() == 1
+
+    assert await program_ws.receive_output(timeout=TIMEOUT) == CLOSED_UNAUTHENTICATED
+    await ping_pong(session_ws)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_token_past_its_maximum_age_closes_its_socket_and_opens_no_other(
+    no_periodic_sweep, settings, connect, signed_in, alice, alice_token, bob_listening
+):
+    settings.PARLEY_TOKEN_MAX_AGE_SECONDS = 3600
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+    await database_sync_to_async(ApiToken.objects.filter(pk=alice_token[0].pk).update)(
+        created_at=timezone.now() - timedelta(seconds=3601)
+    )
+
+    assert await sweep() == 1
+
+    assert await program_ws.receive_output(timeout=TIMEOUT) == CLOSED_UNAUTHENTICATED
+    await assert_refused(connect, bearer(alice_token[1]), 4401, bob_listening)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_frame_on_a_token_idle_too_long_closes_the_socket(
+    no_periodic_sweep, settings, signed_in, alice, direct, alice_token
+):
+    settings.PARLEY_TOKEN_IDLE_SECONDS = 3600
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+    long_ago = timezone.now() - timedelta(seconds=3601)
+    await database_sync_to_async(ApiToken.objects.filter(pk=alice_token[0].pk).update)(
+        created_at=long_ago, last_used_at=long_ago
+    )
+
+    await program_ws.send_json_to({"type": "sync", "conversation": direct.pk, "ref": "s"})
+
+    assert await program_ws.receive_output(timeout=TIMEOUT) == CLOSED_UNAUTHENTICATED
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_an_open_socket_keeps_its_token_from_going_idle(
+    no_periodic_sweep, settings, signed_in, alice, alice_token
+):
+    settings.PARLEY_TOKEN_IDLE_SECONDS = 3600
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+    a_while_ago = timezone.now() - timedelta(seconds=600)
+    await database_sync_to_async(ApiToken.objects.filter(pk=alice_token[0].pk).update)(
+        last_used_at=a_while_ago
+    )
+
+    assert await sweep() == 0
+
+    token = await database_sync_to_async(ApiToken.objects.get)(pk=alice_token[0].pk)
+    assert token.last_used_at > a_while_ago + timedelta(seconds=590)
+    await ping_pong(program_ws)
 
 
 # -- origin_is_allowed ---------------------------------------------------------------------
