@@ -117,3 +117,19 @@ def test_compliance_officers_reach_every_archive_endpoint(
     response = getattr(api_client_for(officer), method)(url.format(**objects), body, format="json")
 
     assert response.status_code in (200, 201)
+
+
+def test_an_officer_removed_from_the_compliance_group_is_refused_at_the_next_call(
+    officer, api_client_for
+):
+    # the WebSocket carries no archive data: the role is checked on every archive call instead
+    client = api_client_for(officer)
+    assert client.get("/api/v1/archive/audit/").status_code == 200
+
+    officer.groups.clear()  # as a directory sync would, behind every service's back
+
+    response = client.get("/api/v1/archive/audit/")
+    assert response.status_code == 403
+    assert AuditEntry.objects.order_by("-sequence").values_list("action", flat=True)[0] == (
+        "access.refused"
+    )
