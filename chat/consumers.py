@@ -191,10 +191,10 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         if handler is None:
             await self._error(ref, "unknown_type", f"Unknown frame type {frame_type!r}.")
             return
-        if not await self.access_allows(frame_type):
-            return  # deactivated, or the token ended: the socket is closed, the frame dropped
         try:
-            await handler(self, content, ref)
+            # else deactivated, or the token ended: the socket is closed, the frame dropped
+            if await self.access_allows(frame_type):
+                await handler(self, content, ref)
         except FrameError as exc:
             await self._error(ref, exc.code, exc.detail)
         except ServiceError as exc:

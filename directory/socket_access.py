@@ -148,5 +148,5 @@ async def _sweep_forever() -> None:
             await sockets_sweep(hub)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            logger.exception("access sweep failed")
+        except Exception as exc:  # e.g. the database restarting: the next sweep tries again
+            logger.warning("access sweep failed, retrying in the next one: %r", exc)
