@@ -20,11 +20,16 @@ pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 5.0
 
 
-@pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory):
-    """One server process, no worker; a channel prefix of its own."""
+@pytest.fixture
+def server(transactional_db, tmp_path):
+    """One server process, no worker; a channel prefix of its own.
+
+    Requests transactional_db so that the server is stopped (this teardown) before the
+    database is flushed: its sockets' disconnect work would otherwise race the flush's
+    TRUNCATE (a deadlock).
+    """
     with cluster_running(
-        tmp_path_factory.mktemp("e2e-deactivation-logs"),
+        tmp_path,
         with_worker=False,
         server_names=("server-a",),
         extra_env={"PARLEY_CHANNEL_PREFIX": f"parley-e2e-deactivation-{os.getpid()}"},
@@ -33,7 +38,7 @@ def server(django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture
-def open_client(server, transactional_db):
+def open_client(server):
     from directory import services as directory
 
     clients: list[Client] = []
