@@ -67,6 +67,26 @@ def socket_credentials_ended(
     return person_ids - active, token_ids - usable
 
 
+SESSION_ENDED = "session_ended"
+# Engines whose sessions are rows that one query can list; other engines' sessions are only
+# ended by sign-out (which pushes the close) or by the person's deactivation.
+DATABASE_SESSION_ENGINES = {
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+}
+
+
+def sessions_ended(*, session_keys: set[str]) -> set[str]:
+    """Return, of these browser sessions, those that ended without a sign-out here (flushed,
+    deleted, expired); one query."""
+    if not session_keys or settings.SESSION_ENGINE not in DATABASE_SESSION_ENGINES:
+        return set()
+    from django.contrib.sessions.models import Session
+
+    live = Session.objects.filter(session_key__in=session_keys, expire_date__gt=timezone.now())
+    return session_keys - set(live.values_list("session_key", flat=True))
+
+
 def socket_access_ended(*, person_id: int, token_id: int | None) -> str | None:
     """Return why one socket's credentials no longer hold (PERSON_DEACTIVATED, TOKEN_ENDED),
     or None while they do: one query on the usual path."""

@@ -8,10 +8,11 @@ miss some of them (and signals are not used for domain logic), so the socket sid
 - every frame that reads or writes data is preceded by a check of the socket's person and
   token (one primary-key query in the thread hop the frame pays anyway), so no such frame of
   a deactivated person, or on an ended token, is handled however recent the change;
-- each server process sweeps its sockets every PARLEY_WS_ACCESS_SWEEP_SECONDS (two queries for
-  all of them, whatever their number) and closes those whose person is deactivated (4403) or
-  whose token was revoked, expired or idle too long (4401), so that a socket which only
-  listens stops receiving within seconds; the sweep also marks the tokens of open sockets as
+- each server process sweeps its sockets every PARLEY_WS_ACCESS_SWEEP_SECONDS (three queries
+  for all of them, whatever their number) and closes those whose person is deactivated (4403),
+  whose token was revoked, expired or idle too long, or whose browser session ended without a
+  sign-out here (expired, flushed; 4401), so that a socket which only listens stops receiving
+  within seconds; the sweep also marks the tokens of open sockets as
   in use, so a connected program's token does not end as idle;
 - services that know they end access (person_deactivate, token_revoke, sign-out) still push
   the close at once through the fan-out hub.
@@ -56,6 +57,7 @@ class SocketAccessMixin:
 
     person_id: int
     token_id: int | None
+    session_key: str | None = None
     access_checked_at: float = 0.0
     is_access_ended: bool = False
 
@@ -101,11 +103,13 @@ def sweeper_ensure() -> None:
         _sweepers[loop] = loop.create_task(_sweep_forever())
 
 
-def _credentials_check(person_ids: set[int], token_ids: set[int]) -> tuple[set[int], set[int]]:
+def _credentials_check(
+    person_ids: set[int], token_ids: set[int], session_keys: set[str]
+) -> tuple[set[int], set[int], set[str]]:
     people, tokens = selectors.socket_credentials_ended(person_ids=person_ids, token_ids=token_ids)
     if token_ids - tokens:
         services.tokens_in_use_touch(token_ids=token_ids - tokens)
-    return people, tokens
+    return people, tokens, selectors.sessions_ended(session_keys=session_keys)
 
 
 async def sockets_sweep(hub: realtime.Hub) -> int:
@@ -122,13 +126,18 @@ async def sockets_sweep(hub: realtime.Hub) -> int:
     checked_at = time.monotonic()
     person_ids = {socket.person_id for socket in sockets}
     token_ids = {socket.token_id for socket in sockets if socket.token_id is not None}
-    people, tokens = await database_sync_to_async(_credentials_check)(person_ids, token_ids)
+    session_keys = {socket.session_key for socket in sockets if socket.session_key is not None}
+    people, tokens, sessions = await database_sync_to_async(_credentials_check)(
+        person_ids, token_ids, session_keys
+    )
     closed = 0
     for socket in sockets:
         if socket.person_id in people:
             reason = selectors.PERSON_DEACTIVATED
         elif socket.token_id in tokens:
             reason = selectors.TOKEN_ENDED
+        elif socket.session_key in sessions:
+            reason = selectors.SESSION_ENDED
         else:
             socket.access_checked_at = max(socket.access_checked_at, checked_at)
             continue

@@ -10,6 +10,7 @@ import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
@@ -425,6 +426,23 @@ async def test_a_token_revoked_by_an_update_closes_its_sockets_only(
 
     assert await program_ws.receive_output(timeout=TIMEOUT) == CLOSED_UNAUTHENTICATED
     await ping_pong(session_ws)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_browser_session_ended_elsewhere_closes_its_sockets_only(
+    no_periodic_sweep, signed_in, alice, alice_browser, alice_token
+):
+    session_ws, _ = await signed_in([cookie(alice_browser), OUR_HOST, OUR_ORIGIN])
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+    # the session is flushed without a sign-out on this site (expired, or cleared by an admin)
+    key = alice_browser.cookies[settings.SESSION_COOKIE_NAME].value
+    await database_sync_to_async(Session.objects.filter(session_key=key).delete)()
+
+    assert await sweep() == 1
+
+    assert await session_ws.receive_output(timeout=TIMEOUT) == CLOSED_UNAUTHENTICATED
+    await ping_pong(program_ws)
 
 
 @socket_test
