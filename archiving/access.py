@@ -5,6 +5,7 @@ Administrators do not read archives unless they are also compliance officers (DE
 
 from rest_framework.permissions import BasePermission
 
+from archiving.audit import audit_refusal_append
 from directory.exceptions import Forbidden
 from directory.models import Person
 
@@ -28,10 +29,21 @@ def compliance_officer_require(person: Person) -> None:
 
 
 class IsComplianceOfficer(BasePermission):
-    """DRF permission: authenticated and in the Compliance group, else 403."""
+    """DRF permission: authenticated and in the Compliance group, else 403 (audited)."""
 
     def has_permission(self, request, view) -> bool:
         if not getattr(request.user, "is_authenticated", False):
             return False  # DRF answers 401 for an anonymous caller
-        compliance_officer_require(request.user)
+        try:
+            compliance_officer_require(request.user)
+        except Forbidden as refusal:
+            compliance_refusal_record(request=request, reason=refusal.code)
+            raise
         return True
+
+
+def compliance_refusal_record(*, request, reason: str) -> None:
+    """Audit a signed-in person refused a compliance endpoint or page (403)."""
+    audit_refusal_append(
+        actor=request.user, method=request.method, path=request.path, reason=reason
+    )

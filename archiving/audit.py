@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from archiving.chain import audit_canonical, audit_entry_canonical, link_hash
-from archiving.models import GENESIS_HASH, AuditChain, AuditEntry
+from archiving.models import GENESIS_HASH, AuditAction, AuditChain, AuditEntry
 from directory.models import Person
 
 
@@ -50,6 +50,20 @@ def audit_append(
     chain.head_hash = record_hash
     chain.save(update_fields=["length", "head_hash"])
     return entry
+
+
+def audit_refusal_append(*, actor: Person, method: str, path: str, reason: str) -> AuditEntry:
+    """Append the refusal of a compliance endpoint or page: who, which path, why.
+
+    The path only: neither the query string nor the body, which may carry the very search or
+    hold the caller was not allowed to make.
+    """
+    return audit_append(
+        actor=actor,
+        action=AuditAction.ACCESS_REFUSED,
+        target=path,
+        parameters={"method": method, "reason": reason},
+    )
 
 
 @dataclass

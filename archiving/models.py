@@ -154,6 +154,7 @@ class AuditAction(models.TextChoices):
     CASE_VIEW = "case.view"
     HOLD_VIEW = "hold.view"
     RETENTION_VIEW = "retention.view"
+    ACCESS_REFUSED = "access.refused"
 
 
 class AuditEntry(models.Model):

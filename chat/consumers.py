@@ -18,6 +18,7 @@ from directory import realtime as fanout
 from directory.exceptions import ServiceError, database_unavailable
 from directory.input_screening import frame_decode
 from directory.serializers import person_summary
+from directory.socket_access import SocketAccessMixin
 from presence.consumers import PresenceConsumerMixin
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def _sync(person, conversation_id: int, after_seq: int, limit: int) -> dict:
     }
 
 
-class ChatConsumer(PresenceConsumerMixin, AsyncWebsocketConsumer):
+class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsumer):
     """One browser tab or program connected to /ws/."""
 
     async def connect(self) -> None:
@@ -94,6 +95,7 @@ class ChatConsumer(PresenceConsumerMixin, AsyncWebsocketConsumer):
         self.person = user
         self.person_id = user.pk
         self.token_id = self.scope.get("parley_token_id")
+        self.access_start()
         session = self.scope.get("session")
         self.session_key = session.session_key if session is not None else None
         self.conversation_ids: set[int] = set()
@@ -183,7 +185,9 @@ class ChatConsumer(PresenceConsumerMixin, AsyncWebsocketConsumer):
             await self._error(ref, "unknown_type", f"Unknown frame type {frame_type!r}.")
             return
         try:
-            await handler(self, content, ref)
+            # else deactivated, or the token ended: the socket is closed, the frame dropped
+            if await self.access_allows(frame_type):
+                await handler(self, content, ref)
         except FrameError as exc:
             await self._error(ref, exc.code, exc.detail)
         except ServiceError as exc:

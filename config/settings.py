@@ -253,6 +253,13 @@ PARLEY_WS_MAX_FRAME_BYTES = env.int("PARLEY_WS_MAX_FRAME_BYTES", default=64 * 10
 PARLEY_WS_RATE_PER_SECOND = env.float("PARLEY_WS_RATE_PER_SECOND", default=30.0)
 PARLEY_WS_RATE_BURST = env.int("PARLEY_WS_RATE_BURST", default=60)
 PARLEY_FANOUT_SHARDS = env.int("PARLEY_FANOUT_SHARDS", default=64)
+# API tokens end PARLEY_TOKEN_MAX_AGE_SECONDS after they were issued, or once unused for
+# PARLEY_TOKEN_IDLE_SECONDS (an open socket counts as use); 0 turns a limit off.
+PARLEY_TOKEN_MAX_AGE_SECONDS = env.int("PARLEY_TOKEN_MAX_AGE_SECONDS", default=30 * 24 * 3600)
+PARLEY_TOKEN_IDLE_SECONDS = env.int("PARLEY_TOKEN_IDLE_SECONDS", default=7 * 24 * 3600)
+# Every server process re-checks its open sockets' people and tokens this often, and closes
+# those of people deactivated (4403) or whose token ended (4401) however that happened.
+PARLEY_WS_ACCESS_SWEEP_SECONDS = env.float("PARLEY_WS_ACCESS_SWEEP_SECONDS", default=2.0)
 PARLEY_SYNC_BATCH = env.int("PARLEY_SYNC_BATCH", default=200)
 # While the database is unreachable, requests answer 503 with Retry-After (and frames an
 # `unavailable` error with retry_after_ms) telling clients to retry after this long.

@@ -46,7 +46,27 @@ class PersonAdmin(UserAdmin):
     search_fields = ("username", "display_name", "email")
     list_select_related = ("department",)
     raw_id_fields = ("manager",)
-    actions = ["apply_archiving_policy"]
+    actions = ["apply_archiving_policy", "deactivate_people"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # At once; the sockets' access sweep would close them within seconds anyway.
+            services.person_sockets_close(person_id=obj.pk)
+
+    @admin.action(description="Deactivate the selected people")
+    def deactivate_people(self, request, queryset):
+        """Deactivate each selected person: tokens stop working, sockets close at once."""
+        people = list(queryset.filter(is_active=True))
+        with transaction.atomic():
+            for person in people:
+                services.person_deactivate(person=person)
+        count = len(people)
+        self.message_user(
+            request,
+            f"Deactivated {count} {'person' if count == 1 else 'people'}.",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Apply an archiving policy to the selected people")
     def apply_archiving_policy(self, request, queryset):
@@ -112,13 +132,6 @@ class GroupAdmin(DjangoGroupAdmin):
     @admin.display(description="People", ordering="members")
     def member_count(self, group):
         return group.members
-
-    def save_model(self, request, obj, form, change):
-        was_active = change and Person.objects.filter(pk=obj.pk, is_active=True).exists()
-        super().save_model(request, obj, form, change)
-        if was_active and not obj.is_active:
-            # Closes the person's open sockets at once.
-            services.person_deactivate(person=obj)
 
 
 @admin.register(Department)

@@ -7,11 +7,12 @@ from rest_framework.views import APIView
 
 from directory import selectors, services
 from directory.exceptions import InvalidInput
-from directory.models import ApiToken
+from directory.models import ApiToken, Person
 from directory.serializers import (
     PersonSerializer,
     TokenCreateInputSerializer,
     TokenCreateOutputSerializer,
+    timestamp,
 )
 from presence.selectors import presence_for_watcher_many
 
@@ -37,7 +38,11 @@ class TokenApi(APIView):
         data = TokenCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         token, plaintext = services.token_create_for_credentials(**data.validated_data)
-        body = {"token": plaintext, "user": PersonSerializer(token.person).data}
+        body = {
+            "token": plaintext,
+            "expires_at": timestamp(selectors.token_expires_at(token=token)),
+            "user": PersonSerializer(token.person).data,
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
@@ -78,10 +83,30 @@ class UserListApi(APIView):
         if len(query) > 200:
             raise InvalidInput("q is limited to 200 characters.")
         people = list(selectors.person_list_search(query=query))
-        # Presence shows wherever a name does, as each person lets the caller see it.
+        # Presence shows wherever a name does, and every field of a person goes through the
+        # same privacy projection: what each person lets the caller see, nothing more.
         seen = presence_for_watcher_many(people=people, watcher=request.user)
         results = [
-            {**PersonSerializer(person).data, "presence": projection}
+            directory_entry(person=person, projection=projection, caller=request.user)
             for person, (_, projection) in zip(people, seen, strict=True)
         ]
         return Response({"results": results})
+
+
+# The fields of a directory entry that the privacy projection decides (DESIGN.md section 4).
+PROJECTED_FIELDS = ("email", "title", "department", "company", "work_phone")
+
+
+def directory_entry(*, person: Person, projection: dict, caller: Person) -> dict:
+    """Return one directory entry: the person's fields as the projection lets the caller see
+    them (withheld ones left out), with that presence; the caller sees all of their own."""
+    if person.pk == caller.pk:
+        return {**PersonSerializer(person).data, "presence": projection}
+    entry = {
+        "username": person.username,
+        "display_name": person.name,
+        "is_external": person.is_external,
+    }
+    entry.update({key: projection[key] for key in PROJECTED_FIELDS if key in projection})
+    entry["presence"] = projection
+    return entry

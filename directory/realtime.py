@@ -323,7 +323,12 @@ def publish(**kwargs: Any) -> None:
 
 
 def sockets_close(
-    *, person_id: int, token_id: int | None = None, session_key: str | None = None
+    *,
+    person_id: int,
+    token_id: int | None = None,
+    session_key: str | None = None,
+    code: int = 4401,
+    reason: str = "signed out",
 ) -> None:
     """Close a person's sockets: all, or those signed in with one token or session."""
     publish(
@@ -333,8 +338,8 @@ def sockets_close(
             "action": "close",
             "token_id": token_id,
             "session_key": session_key,
-            "code": 4401,
-            "reason": "signed out",
+            "code": code,
+            "reason": reason,
         },
     )
 

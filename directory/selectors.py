@@ -1,8 +1,11 @@
 """Reads about people and tokens."""
 
 import hashlib
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from directory.models import ApiToken, Person
 
@@ -12,16 +15,92 @@ def token_hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
+def token_usable_q(*, now: datetime) -> Q:
+    """Return the filter of tokens not revoked, not past their age and not idle too long."""
+    usable = Q(revoked_at__isnull=True)
+    max_age = settings.PARLEY_TOKEN_MAX_AGE_SECONDS
+    if max_age:
+        usable &= Q(created_at__gt=now - timedelta(seconds=max_age))
+    idle = settings.PARLEY_TOKEN_IDLE_SECONDS
+    if idle:
+        cutoff = now - timedelta(seconds=idle)
+        usable &= Q(last_used_at__gt=cutoff) | Q(last_used_at__isnull=True, created_at__gt=cutoff)
+    return usable
+
+
+def token_expires_at(*, token: ApiToken) -> datetime | None:
+    """Return when the token ends at the latest (None when tokens do not age)."""
+    max_age = settings.PARLEY_TOKEN_MAX_AGE_SECONDS
+    return token.created_at + timedelta(seconds=max_age) if max_age else None
+
+
 def token_get_active(*, plaintext: str) -> ApiToken | None:
-    """Return the live token with its person, or None if unknown, revoked or deactivated."""
+    """Return the live token with its person, or None if unknown, revoked, expired, idle too
+    long or its person deactivated."""
     token = (
         ApiToken.objects.select_related("person")
-        .filter(key_hash=token_hash(plaintext), revoked_at__isnull=True)
+        .filter(token_usable_q(now=timezone.now()), key_hash=token_hash(plaintext))
         .first()
     )
     if token is None or not token.person.is_active:
         return None
     return token
+
+
+PERSON_DEACTIVATED = "deactivated"
+TOKEN_ENDED = "token_ended"  # noqa: S105 - a reason, not a secret
+
+
+def socket_credentials_ended(
+    *, person_ids: set[int], token_ids: set[int]
+) -> tuple[set[int], set[int]]:
+    """Return, of these people and tokens, those who may no longer hold a socket: people
+    deactivated (or deleted), and tokens revoked, expired or idle too long. Two queries."""
+    active = set(
+        Person.objects.filter(pk__in=person_ids, is_active=True).values_list("pk", flat=True)
+    )
+    usable = set(
+        ApiToken.objects.filter(token_usable_q(now=timezone.now()), pk__in=token_ids).values_list(
+            "pk", flat=True
+        )
+    )
+    return person_ids - active, token_ids - usable
+
+
+SESSION_ENDED = "session_ended"
+# Engines whose sessions are rows that one query can list; other engines' sessions are only
+# ended by sign-out (which pushes the close) or by the person's deactivation.
+DATABASE_SESSION_ENGINES = {
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+}
+
+
+def sessions_ended(*, session_keys: set[str]) -> set[str]:
+    """Return, of these browser sessions, those that ended without a sign-out here (flushed,
+    deleted, expired); one query."""
+    if not session_keys or settings.SESSION_ENGINE not in DATABASE_SESSION_ENGINES:
+        return set()
+    from django.contrib.sessions.models import Session
+
+    live = Session.objects.filter(session_key__in=session_keys, expire_date__gt=timezone.now())
+    return session_keys - set(live.values_list("session_key", flat=True))
+
+
+def socket_access_ended(*, person_id: int, token_id: int | None) -> str | None:
+    """Return why one socket's credentials no longer hold (PERSON_DEACTIVATED, TOKEN_ENDED),
+    or None while they do: one query on the usual path."""
+    if token_id is None:
+        if Person.objects.filter(pk=person_id, is_active=True).exists():
+            return None
+    elif ApiToken.objects.filter(
+        token_usable_q(now=timezone.now()), pk=token_id, person__is_active=True
+    ).exists():
+        return None
+    people, _ = socket_credentials_ended(
+        person_ids={person_id}, token_ids=set() if token_id is None else {token_id}
+    )
+    return PERSON_DEACTIVATED if people else TOKEN_ENDED
 
 
 def person_list_search(*, query: str, limit: int = 50) -> QuerySet[Person]:

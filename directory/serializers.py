@@ -61,4 +61,9 @@ class TokenCreateInputSerializer(serializers.Serializer):
 
 class TokenCreateOutputSerializer(serializers.Serializer):
     token = serializers.CharField()
+    expires_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the token ends at the latest; it also ends after "
+        "PARLEY_TOKEN_IDLE_SECONDS unused, or when revoked.",
+    )
     user = PersonSerializer()

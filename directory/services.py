@@ -1,9 +1,11 @@
 """The only code that changes people and tokens."""
 
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth import authenticate
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from directory import realtime
@@ -97,5 +99,28 @@ def person_deactivate(*, person: Person) -> None:
     """Deactivate a person: their tokens stop working and their sockets close at once."""
     person.is_active = False
     person.save(update_fields=["is_active"])
-    person_id = person.pk
-    transaction.on_commit(lambda: realtime.sockets_close(person_id=person_id), robust=True)
+    person_sockets_close(person_id=person.pk)
+
+
+def person_sockets_close(*, person_id: int) -> None:
+    """Close every socket of the person (4403) once the current transaction commits.
+
+    The push for the ways Parley knows of (this service, the admin form and bulk action).
+    However else a person is deactivated (a plain save, a queryset update, a directory sync),
+    each server process's access sweep closes the sockets within
+    PARLEY_WS_ACCESS_SWEEP_SECONDS, and every frame that reads or writes data is checked
+    first (directory/socket_access.py).
+    """
+    transaction.on_commit(
+        lambda: realtime.sockets_close(person_id=person_id, code=4403, reason="deactivated"),
+        robust=True,
+    )
+
+
+def tokens_in_use_touch(*, token_ids: set[int]) -> None:
+    """Record that tokens holding open sockets are in use (at most once a minute each), so
+    that a connected program's token does not end as idle."""
+    now = timezone.now()
+    ApiToken.objects.filter(pk__in=token_ids).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(seconds=60))
+    ).update(last_used_at=now)

@@ -1,14 +1,16 @@
 """What a watcher may see of a person's presence (DESIGN.md section 4).
 
-Every read path (REST, presence.update frames, member lists, directory results) goes
-through presence_project, which keeps only the fields the person's relationship with the
-watcher allows. Withheld fields are left out, not sent empty.
+Every read path of a person's fields beyond name and username (REST presence, presence.update
+frames, contacts, member lists, the directory's entries) goes through presence_project, which
+keeps only the fields the person's relationship with the watcher allows. Withheld fields are
+left out, not sent empty.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from directory.models import Person
@@ -136,6 +138,10 @@ def presence_project(
         data["out_of_office_note"] = state.out_of_office_note
         data["location"] = state.location
         data["work_phone"] = person.work_phone
+        # Not in the table: shown with the work phone, as Lync shows external contacts only
+        # name, title, e-mail, company and picture. Left out when the person has none.
+        if person.department_id is not None:
+            data["department"] = person.department.name
     if level == Relationship.FRIENDS_FAMILY:
         data["mobile_phone"] = person.mobile_phone
         data["home_phone"] = person.home_phone
@@ -152,9 +158,14 @@ def presence_for_watcher(*, person: Person, watcher: Person) -> dict:
 
 def presence_for_watcher_many(*, people: list[Person], watcher: Person) -> list[tuple[str, dict]]:
     """Return (watch key, projection) for each person as the watcher may see them, in 3
-    queries."""
+    queries (4 when some departments are not loaded yet)."""
     now = timezone.now()
     ids = [p.pk for p in people]
+    unloaded = [
+        p for p in people if p.department_id is not None and not Person.department.is_cached(p)
+    ]
+    if unloaded:
+        prefetch_related_objects(unloaded, "department")
     granted = dict(
         Contact.objects.filter(owner_id__in=ids, person=watcher).values_list(
             "owner_id", "relationship"

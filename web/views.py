@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from archiving.access import is_compliance_officer
+from archiving.access import compliance_refusal_record, is_compliance_officer
 from archiving.models import AuditAction
 from directory import services
 
@@ -52,6 +52,7 @@ def officer_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not is_compliance_officer(request.user):
+            compliance_refusal_record(request=request, reason="not_compliance_officer")
             return render(request, "web/console/forbidden.html", status=403)
         return view(request, *args, **kwargs)
 

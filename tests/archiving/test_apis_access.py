@@ -1,4 +1,5 @@
-"""Only the Compliance group reaches /api/v1/archive/; nobody else writes or leaves a trace."""
+"""Only the Compliance group reaches /api/v1/archive/; nobody else changes anything there, and
+every refusal of a signed-in person is audited (who, which path, why; never what they sent)."""
 
 import pytest
 from rest_framework.test import APIClient
@@ -45,7 +46,6 @@ def objects(officer):
 
 def _state():
     return (
-        AuditEntry.objects.count(),
         list(Case.objects.values_list("name", "status")),
         list(LegalHold.objects.values_list("released_at", flat=True)),
         list(RetentionPolicy.objects.values_list("days", flat=True)),
@@ -78,6 +78,38 @@ def test_only_compliance_officers_reach_the_archive(objects, outsider, method, u
     assert _state() == before
 
 
+def _entries_after(sequence: int) -> list[dict]:
+    return list(
+        AuditEntry.objects.filter(sequence__gt=sequence)
+        .order_by("sequence")
+        .values("actor_username", "action", "target", "parameters", "result_count")
+    )
+
+
+@pytest.mark.parametrize(("method", "url", "body"), ENDPOINTS)
+def test_a_refused_call_is_audited_with_actor_path_and_reason_only(
+    objects, outsider, method, url, body
+):
+    who, client = outsider
+    last = AuditEntry.objects.order_by("-sequence").values_list("sequence", flat=True).first()
+    path = url.format(**objects)
+
+    getattr(client, method)(path + "?q=secret", body, format="json")
+
+    if who == "anonymous":  # a 401 has no actor to record
+        assert _entries_after(last) == []
+        return
+    assert _entries_after(last) == [
+        {
+            "actor_username": who,
+            "action": "access.refused",
+            "target": path,
+            "parameters": {"method": method.upper(), "reason": "not_compliance_officer"},
+            "result_count": None,
+        }
+    ]
+
+
 @pytest.mark.parametrize(("method", "url", "body"), ENDPOINTS)
 def test_compliance_officers_reach_every_archive_endpoint(
     objects, officer, api_client_for, method, url, body
@@ -85,3 +117,19 @@ def test_compliance_officers_reach_every_archive_endpoint(
     response = getattr(api_client_for(officer), method)(url.format(**objects), body, format="json")
 
     assert response.status_code in (200, 201)
+
+
+def test_an_officer_removed_from_the_compliance_group_is_refused_at_the_next_call(
+    officer, api_client_for
+):
+    # the WebSocket carries no archive data: the role is checked on every archive call instead
+    client = api_client_for(officer)
+    assert client.get("/api/v1/archive/audit/").status_code == 200
+
+    officer.groups.clear()  # as a directory sync would, behind every service's back
+
+    response = client.get("/api/v1/archive/audit/")
+    assert response.status_code == 403
+    assert AuditEntry.objects.order_by("-sequence").values_list("action", flat=True)[0] == (
+        "access.refused"
+    )

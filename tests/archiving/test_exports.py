@@ -398,6 +398,7 @@ def test_download_streams_the_zip_to_officers_and_is_audited(
     actions = list(AuditEntry.objects.order_by("sequence").values_list("action", "target"))
     assert actions == [
         ("export.create", f"export:{job_id}"),
+        ("access.refused", f"/api/v1/archive/exports/{job_id}/download/"),
         ("export.download", f"export:{job_id}"),
     ]
 

@@ -159,9 +159,18 @@ def test_only_compliance_officers_reach_the_archive(
     ]
 
     assert [r.status_code for r in responses] == [status] * 4
+    refusals = list(AuditEntry.objects.order_by("sequence").values_list("action", "target"))
     if status == 403:
         assert {r.json()["error"]["code"] for r in responses} == {"not_compliance_officer"}
-    assert not AuditEntry.objects.exists()
+        # each refusal is audited (its path, not the query it carried), and nothing else
+        assert refusals == [
+            ("access.refused", SEARCH),
+            ("access.refused", f"/api/v1/archive/records/{record.pk}/"),
+            ("access.refused", f"/api/v1/archive/records/{record.pk}/context/"),
+            ("access.refused", "/api/v1/archive/health/"),
+        ]
+    else:
+        assert refusals == []
 
 
 def test_record_view_is_audited(api_client_for, officer, messages):

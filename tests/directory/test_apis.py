@@ -1,7 +1,11 @@
+from datetime import datetime, timedelta
+
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from directory.models import ApiToken
+from directory.selectors import token_hash
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +91,56 @@ def test_tokens_of_a_deactivated_person_stop_working(alice, api_client_for):
     services.person_deactivate(person=alice)
 
     assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_a_plainly_saved_deactivation_stops_the_persons_tokens(alice, api_client_for):
+    client = api_client_for(alice)
+    alice.is_active = False
+    alice.save()
+
+    assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_a_token_is_issued_with_its_expiry(alice, settings):
+    settings.PARLEY_TOKEN_MAX_AGE_SECONDS = 3600
+    before = timezone.now()
+
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"
+    )
+
+    assert response.status_code == 201
+    expires_at = datetime.fromisoformat(response.json()["expires_at"])
+    assert before + timedelta(hours=1) <= expires_at <= timezone.now() + timedelta(hours=1)
+
+
+def test_a_token_past_its_maximum_age_stops_working(alice, api_client_for, settings):
+    settings.PARLEY_TOKEN_MAX_AGE_SECONDS = 3600
+    client = api_client_for(alice)
+    assert client.get("/api/v1/me/").status_code == 200
+
+    ApiToken.objects.update(created_at=timezone.now() - timedelta(seconds=3601))
+    after = client.get("/api/v1/me/")
+
+    assert after.status_code == 401
+    assert after.json()["error"] == {
+        "code": "not_authenticated",
+        "detail": "The token is unknown, revoked or expired.",
+    }
+
+
+def test_a_token_unused_for_the_idle_timeout_stops_working(alice, api_client_for, settings):
+    settings.PARLEY_TOKEN_IDLE_SECONDS = 3600
+    settings.PARLEY_TOKEN_MAX_AGE_SECONDS = 0  # no maximum age: only the idle timeout acts
+    client, idle_client = api_client_for(alice), api_client_for(alice)
+    long_ago = timezone.now() - timedelta(days=30)
+    ApiToken.objects.update(created_at=long_ago, last_used_at=long_ago)
+    ApiToken.objects.filter(key_hash=token_hash(client.token)).update(
+        last_used_at=timezone.now() - timedelta(seconds=3500)
+    )
+
+    assert client.get("/api/v1/me/").status_code == 200
+    assert idle_client.get("/api/v1/me/").status_code == 401
 
 
 def test_session_cookie_authenticates_the_api(alice):

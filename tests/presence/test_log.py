@@ -185,7 +185,10 @@ def test_presence_log_is_refused_to_everyone_outside_compliance(
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "not_compliance_officer"
-    assert AuditEntry.objects.count() == 0
+    # the refusal is audited, without what was asked for
+    assert list(AuditEntry.objects.values_list("actor_username", "action", "target")) == [
+        (caller.username, "access.refused", "/api/v1/archive/presence-log/")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,14 @@
 """The privacy matrix of DESIGN.md section 4: what each relationship level sees of a person.
 
 The person watched (alice) chooses the level of each watcher (bob). Every (level, field) pair of
-the design table is its own case, read through the REST API and through the selector that every
-other read path (frames, member lists, search results) uses.
+the design table is its own case, read through the REST API, the directory search (its entries'
+own fields as well as their presence) and the selector that every other read path (frames,
+member lists, search results) uses.
 """
 
 import pytest
 
+from directory.models import Department
 from presence import selectors, services
 from presence.models import Contact
 
@@ -27,6 +29,7 @@ ALICE = {
     "out_of_office_note": "Out until Monday",
     "location": "Paris, 3rd floor",
     "work_phone": "+33 1 11 11 11 11",
+    "department": "Treasury",
     "mobile_phone": "+33 6 22 22 22 22",
     "home_phone": "+33 1 33 33 33 33",
     "can_interrupt_do_not_disturb": True,
@@ -69,6 +72,18 @@ MATRIX = {
             "friends_family": shown(["work_phone"]),
             "workgroup": shown(["work_phone"]),
             "colleagues": shown(["work_phone"]),
+            "external": {},
+            "blocked": {},
+        },
+    ),
+    # not in the table: shown with the work phone (Lync shows external contacts only name,
+    # title, e-mail, company and picture)
+    "department": (
+        ["department"],
+        {
+            "friends_family": shown(["department"]),
+            "workgroup": shown(["department"]),
+            "colleagues": shown(["department"]),
             "external": {},
             "blocked": {},
         },
@@ -122,11 +137,20 @@ MATRIX = {
 # The whole projection of each level: nothing beyond the table leaks.
 BASE = ["user", "display_name", *IDENTITY, "availability", "is_idle"]
 FULL = {
-    "friends_family": shown([*BASE, *NOTE_LOCATION, "work_phone", "mobile_phone", "home_phone"]),
-    "workgroup": shown(
-        [*BASE, *NOTE_LOCATION, "work_phone", "mobile_phone", "can_interrupt_do_not_disturb"]
+    "friends_family": shown(
+        [*BASE, *NOTE_LOCATION, "work_phone", "department", "mobile_phone", "home_phone"]
     ),
-    "colleagues": shown([*BASE, *NOTE_LOCATION, "work_phone"]),
+    "workgroup": shown(
+        [
+            *BASE,
+            *NOTE_LOCATION,
+            "work_phone",
+            "department",
+            "mobile_phone",
+            "can_interrupt_do_not_disturb",
+        ]
+    ),
+    "colleagues": shown([*BASE, *NOTE_LOCATION, "work_phone", "department"]),
     "external": shown(BASE),
     "blocked": {
         "user": "alice",
@@ -149,6 +173,7 @@ def alice(make_person):
         company="Parley Ltd",
         work_phone="+33 1 11 11 11 11",
         mobile_phone="+33 6 22 22 22 22",
+        department=Department.objects.create(name="Treasury"),
     )
     person.home_phone = "+33 1 33 33 33 33"
     person.photo.name = "photos/alice.png"
@@ -167,12 +192,25 @@ def read_presence(read: str, *, person, watcher, api_client_for) -> dict:
     """What the watcher sees of the person through one read path."""
     if read == "selector":
         return selectors.presence_for_watcher(person=person, watcher=watcher)
+    if read == "directory":
+        return read_directory(person=person, watcher=watcher, api_client_for=api_client_for)
     response = api_client_for(watcher).get(f"/api/v1/presence/{person.username}/")
     assert response.status_code == 200, response.content
     return response.json()
 
 
-READS = ["rest", "selector"]
+def read_directory(*, person, watcher, api_client_for) -> dict:
+    """What the watcher sees of the person in a directory search: the entry's own fields and
+    its presence together (a field withheld from one but shown in the other counts as shown)."""
+    response = api_client_for(watcher).get("/api/v1/users/", {"q": person.username})
+    assert response.status_code == 200, response.content
+    entry = next(e for e in response.json()["results"] if e["username"] == person.username)
+    assert entry["is_external"] is person.is_external
+    own_fields = {k: entry[k] for k in entry.keys() - {"username", "is_external", "presence"}}
+    return {**entry["presence"], **own_fields}
+
+
+READS = ["rest", "directory", "selector"]
 
 
 @pytest.mark.parametrize("read", READS)
@@ -350,7 +388,7 @@ def test_privacy_mode_off_again_restores_the_default_level(
 # -- the owner --------------------------------------------------------------------------------
 
 OWN = {
-    **shown([*BASE, *NOTE_LOCATION, "work_phone", "mobile_phone", "home_phone"]),
+    **shown([*BASE, *NOTE_LOCATION, "work_phone", "department", "mobile_phone", "home_phone"]),
     "manual_availability": "",
     "is_privacy_mode": False,
 }
