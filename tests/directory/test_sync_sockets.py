@@ -35,7 +35,7 @@ async def test_a_sync_that_disables_a_person_closes_their_open_socket(sockets): 
 
     assert await dave_ws.receive_output(timeout=TIMEOUT) == {
         "type": "websocket.close",
-        "code": 4401,
+        "code": 4403,  # deactivated: forbidden, not signed out
     }
     sockets.open.remove(dave_ws)
     await erin_ws.send_json_to({"type": "ping", "ref": "p"})
