@@ -14,6 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import realtime, selectors, services
+from chat.committer import Overloaded, committer_get
 from chat.serializers import conversation_to_dict, message_to_dict
 from directory import realtime as fanout
 from directory.exceptions import ServiceError
@@ -237,12 +238,25 @@ class ChatConsumer(PresenceConsumerMixin, AsyncWebsocketConsumer):
         client_id = content.get("client_id")
         if client_id is not None and not isinstance(client_id, str):
             raise FrameError("invalid", "client_id must be a string.")
-        message, _ = await database_sync_to_async(services.message_post)(
-            sender=self.person,
-            conversation_id=conversation_id,
-            body=content.get("body"),
-            client_id=client_id,
-        )
+        # Group commit (chat/committer.py): acked only once the batch holding it committed.
+        try:
+            message, _ = await committer_get().post(
+                sender=self.person,
+                conversation_id=conversation_id,
+                body=content.get("body"),
+                client_id=client_id,
+            )
+        except Overloaded as exc:
+            await self._reply(
+                ref,
+                {
+                    "type": "error",
+                    "code": exc.code,
+                    "detail": exc.detail,
+                    "retry_after_ms": exc.retry_after_ms,
+                },
+            )
+            return
         await self._ack(ref, message)
 
     async def on_message_edit(self, content: dict, ref) -> None:

@@ -33,6 +33,7 @@ from chat.services.messages import (
     posting_check,
     search_index_pending,
 )
+from chat.services.posting import message_post_batch
 from chat.services.rooms import (
     invitation_answer,
     invitation_create,
@@ -70,6 +71,7 @@ __all__ = [
     "message_delete",
     "message_edit",
     "message_post",
+    "message_post_batch",
     "participant_add",
     "participant_leave",
     "posting_check",
