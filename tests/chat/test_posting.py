@@ -141,9 +141,12 @@ def test_batch_refuses_one_post_and_stores_the_others(alice, bob, carol, make_pe
     )
 
     assert isinstance(results[0], NotFound)
-    assert isinstance(results[1], Forbidden) and results[1].code == "auditorium"
-    assert isinstance(results[2], InvalidInput) and results[2].code == "empty_message"
-    assert isinstance(results[3], Conflict) and results[3].code == "client_id_reused"
+    assert isinstance(results[1], Forbidden)
+    assert results[1].code == "auditorium"
+    assert isinstance(results[2], InvalidInput)
+    assert results[2].code == "empty_message"
+    assert isinstance(results[3], Conflict)
+    assert results[3].code == "client_id_reused"
     repeat, created = results[4]
     assert (repeat.body, repeat.seq, created) == ("first", 1, False)
     stored, created = results[5]
@@ -175,7 +178,8 @@ def test_batch_in_non_critical_mode_stores_and_records_the_capture_failure(alice
     results = services.message_post_batch(requests=[_post(alice, ab, "best effort", "n1")])
 
     message, created = results[0]
-    assert created and Message.objects.get().pk == message.pk
+    assert created
+    assert Message.objects.get().pk == message.pk
     failure = CaptureFailure.objects.get()
     assert (failure.message_id, failure.event) == (message.pk, "message.posted")
 
@@ -221,7 +225,8 @@ def test_batch_statements_stay_flat_as_posts_history_members_and_policies_grow(
     with django_assert_num_queries(BATCH_QUERIES):
         results = services.message_post_batch(requests=requests)
 
-    assert len(results) == 20 and all(created for _, created in results)
+    assert len(results) == 20
+    assert all(created for _, created in results)
     assert archive_verify().is_intact
 
 
