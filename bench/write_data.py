@@ -141,15 +141,18 @@ def statements(args: argparse.Namespace) -> None:
         batch = getattr(services, "message_post_batch", None)
         with CaptureQueriesContext(connection) as one:
             services.message_post(**requests[0])
+        cpu0 = time.process_time()
         with CaptureQueriesContext(connection) as ctx:
             if batch is not None:
                 batch(requests=requests[1:])
             else:
                 for request in requests[1:]:
                     services.message_post(**request)
+        cpu = time.process_time() - cpu0
         result[workload] = {
             "single": len(one.captured_queries),
             "per_post": round(len(ctx.captured_queries) / (len(requests) - 1), 2),
+            "cpu_ms_per_post": round(1000 * cpu / (len(requests) - 1), 2),
         }
         if args.show:
             for q in one.captured_queries:
