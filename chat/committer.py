@@ -8,9 +8,10 @@ one COMMIT (one fsync), a fixed handful of statements for the whole batch. Each 
 is resolved only after that commit, so its ack still means "stored and archived"; if the
 commit fails, every post of the batch gets the error and none is acked.
 
-PARLEY_POST_WRITERS writer threads (default 1 on SQLite, whose single writer lock makes more
-useless, 2 on PostgreSQL) take batches in turn, each with its own database connection.
-Conversations are locked in id order inside a batch, so concurrent batches never deadlock.
+PARLEY_POST_WRITERS writer threads (default 1: SQLite has one writer anyway, and on PostgreSQL
+a second writer split the batches and cost more CPU per post than it overlapped) take batches
+in turn, each with its own database connection. Conversations are locked in id order inside a
+batch, so concurrent batches (threads or processes) never deadlock.
 
 Overload degrades instead of collapsing: the queue holds at most PARLEY_POST_QUEUE_MAX posts;
 beyond that a post is refused at once with Overloaded (an `error` frame `overloaded` with
@@ -130,11 +131,8 @@ def committer_get() -> PostCommitter:
     """Return the process's committer, made on first use from the settings."""
     global _committer
     if _committer is None:
-        from django.db import connection
-
-        writers = settings.PARLEY_POST_WRITERS or (1 if connection.vendor == "sqlite" else 2)
         _committer = PostCommitter(
-            writers=writers,
+            writers=max(1, settings.PARLEY_POST_WRITERS),
             batch_max=settings.PARLEY_POST_BATCH_MAX,
             queue_max=settings.PARLEY_POST_QUEUE_MAX,
         )

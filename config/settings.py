@@ -220,9 +220,10 @@ PARLEY_WS_RATE_PER_SECOND = env.float("PARLEY_WS_RATE_PER_SECOND", default=30.0)
 PARLEY_WS_RATE_BURST = env.int("PARLEY_WS_RATE_BURST", default=60)
 PARLEY_FANOUT_SHARDS = env.int("PARLEY_FANOUT_SHARDS", default=64)
 PARLEY_SYNC_BATCH = env.int("PARLEY_SYNC_BATCH", default=200)
-# Group commit of WebSocket posts (chat/committer.py): writer threads (0: 1 on SQLite, 2 on
-# PostgreSQL), posts per transaction at most, and posts queued before `overloaded` refusals.
-PARLEY_POST_WRITERS = env.int("PARLEY_POST_WRITERS", default=0)
+# Group commit of WebSocket posts (chat/committer.py): writer threads, posts per transaction at
+# most, and posts queued before `overloaded` refusals. One writer measured the least CPU per
+# post on PostgreSQL too (bench/README.md): a second one splits the batches.
+PARLEY_POST_WRITERS = env.int("PARLEY_POST_WRITERS", default=1)
 PARLEY_POST_BATCH_MAX = env.int("PARLEY_POST_BATCH_MAX", default=100)
 PARLEY_POST_QUEUE_MAX = env.int("PARLEY_POST_QUEUE_MAX", default=1000)
 PARLEY_FILE_MAX_BYTES = env.int("PARLEY_FILE_MAX_BYTES", default=10 * 1024 * 1024)
