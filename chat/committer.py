@@ -8,6 +8,9 @@ one COMMIT (one fsync), a fixed handful of statements for the whole batch. Each 
 is resolved only after that commit, so its ack still means "stored and archived"; if the
 commit fails, every post of the batch gets the error and none is acked.
 
+Edits and deletes (`call`) join the same queue and writer, each in its own transaction in
+arrival order between the batches, so they share the bound and leave the shared thread too.
+
 PARLEY_POST_WRITERS writer threads (default 1: SQLite has one writer anyway, and on PostgreSQL
 a second writer split the batches and cost more CPU per post than it overlapped) take batches
 in turn, each with its own database connection. Conversations are locked in id order inside a
@@ -23,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -33,6 +37,8 @@ from chat import services
 from directory.exceptions import ServiceError
 
 logger = logging.getLogger(__name__)
+
+_POST, _CALL = "post", "call"
 
 
 class Overloaded(ServiceError):
@@ -63,7 +69,7 @@ class PostCommitter:
         if self.loop is loop:
             return
         self.loop = loop
-        self.queue: list[tuple[dict[str, Any], asyncio.Future]] = []
+        self.queue: list[tuple[str, Any, asyncio.Future]] = []
         self.wake = asyncio.Event()
         self.tasks = [loop.create_task(self._writer()) for _ in range(self.writers)]
 
@@ -74,6 +80,14 @@ class PostCommitter:
     async def post(self, **request: Any) -> tuple[Any, bool]:
         """Queue one post (message_post's arguments); return (message, created) once the
         batch holding it has committed."""
+        return await self._enqueue(_POST, request)
+
+    async def call(self, service: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """Queue another write of the message path (an edit, a delete) behind the posts
+        queued before it; it runs in its own transaction on a writer thread."""
+        return await self._enqueue(_CALL, (service, kwargs))
+
+    async def _enqueue(self, kind: str, payload: Any) -> Any:
         self._bind()
         if len(self.queue) >= self.queue_max:
             retry_after_ms = max(50, min(10_000, int(1000 * len(self.queue) / self.rate)))
@@ -83,7 +97,7 @@ class PostCommitter:
                 retry_after_ms=retry_after_ms,
             )
         future = self.loop.create_future()
-        self.queue.append((request, future))
+        self.queue.append((kind, payload, future))
         self.wake.set()
         return await future
 
@@ -99,14 +113,14 @@ class PostCommitter:
             started = time.monotonic()
             try:
                 results = await loop.run_in_executor(
-                    self.executor, _commit, [request for request, _ in batch]
+                    self.executor, _commit, [(kind, payload) for kind, payload, _ in batch]
                 )
             except Exception as exc:  # the commit failed: no post of the batch is stored
                 logger.exception("post batch of %d failed", len(batch))
                 results = [exc] * len(batch)
             elapsed = max(time.monotonic() - started, 1e-4)
             self.rate = 0.8 * self.rate + 0.2 * max(len(batch) / elapsed, 1.0)
-            for (_, future), result in zip(batch, results, strict=True):
+            for (_, _, future), result in zip(batch, results, strict=True):
                 if future.done():  # the sender's socket went away meanwhile
                     continue
                 if isinstance(result, BaseException):
@@ -115,11 +129,34 @@ class PostCommitter:
                     future.set_result(result)
 
 
-def _commit(requests: list[dict[str, Any]]) -> list[Any]:
-    """Run one batch on a writer thread, with that thread's own database connection."""
+def _commit(items: list[tuple[str, Any]]) -> list[Any]:
+    """Run queued writes on a writer thread, with that thread's own database connection:
+    each run of consecutive posts as one batch, each other call in its own transaction."""
     close_old_connections()
     try:
-        return services.message_post_batch(requests=requests)
+        results: list[Any] = []
+        start = 0
+        while start < len(items):
+            kind, payload = items[start]
+            if kind == _CALL:
+                service, kwargs = payload
+                try:
+                    results.append(service(**kwargs))
+                except Exception as exc:  # the edge maps it, as if called directly
+                    results.append(exc)
+                start += 1
+                continue
+            end = start
+            while end < len(items) and items[end][0] == _POST:
+                end += 1
+            requests = [payload for _, payload in items[start:end]]
+            try:
+                results.extend(services.message_post_batch(requests=requests))
+            except Exception as exc:  # the commit failed: no post of the batch is stored
+                logger.exception("post batch of %d failed", len(requests))
+                results.extend([exc] * len(requests))
+            start = end
+        return results
     finally:
         close_old_connections()
 

@@ -247,31 +247,47 @@ class ChatConsumer(PresenceConsumerMixin, AsyncWebsocketConsumer):
                 client_id=client_id,
             )
         except Overloaded as exc:
-            await self._reply(
-                ref,
-                {
-                    "type": "error",
-                    "code": exc.code,
-                    "detail": exc.detail,
-                    "retry_after_ms": exc.retry_after_ms,
-                },
-            )
+            await self._overloaded(ref, exc)
             return
         await self._ack(ref, message)
 
     async def on_message_edit(self, content: dict, ref) -> None:
-        message = await database_sync_to_async(services.message_edit)(
-            editor=self.person,
-            message_id=_int_field(content, "id", minimum=1),
-            body=content.get("body"),
-        )
+        # Edits and deletes share the posts' writer (and its bound) instead of the one
+        # database thread every other call of the process uses.
+        try:
+            message = await committer_get().call(
+                services.message_edit,
+                editor=self.person,
+                message_id=_int_field(content, "id", minimum=1),
+                body=content.get("body"),
+            )
+        except Overloaded as exc:
+            await self._overloaded(ref, exc)
+            return
         await self._ack(ref, message)
 
     async def on_message_delete(self, content: dict, ref) -> None:
-        message = await database_sync_to_async(services.message_delete)(
-            actor=self.person, message_id=_int_field(content, "id", minimum=1)
-        )
+        try:
+            message = await committer_get().call(
+                services.message_delete,
+                actor=self.person,
+                message_id=_int_field(content, "id", minimum=1),
+            )
+        except Overloaded as exc:
+            await self._overloaded(ref, exc)
+            return
         await self._ack(ref, message)
+
+    async def _overloaded(self, ref, exc: Overloaded) -> None:
+        await self._reply(
+            ref,
+            {
+                "type": "error",
+                "code": exc.code,
+                "detail": exc.detail,
+                "retry_after_ms": exc.retry_after_ms,
+            },
+        )
 
     async def on_sync(self, content: dict, ref) -> None:
         conversation_id = _int_field(content, "conversation", minimum=1)

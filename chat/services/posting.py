@@ -8,7 +8,7 @@ record on the conversation's hash chain and the outbox rows, all in ONE transact
 leaves the process before the commit, so each post's ack still means "stored and archived".
 
 What changes is the cost: message_post spends 17 statements on one post; the batch spends
-about 14 on all of its posts (lock the conversations in id order, read the senders'
+13 on all of its posts (lock the conversations in id order and read the senders'
 participations, look up earlier client_ids, insert the messages, move each conversation's
 last_seq, the senders' read markers, two for the archiving policies, lock the chains, insert
 the records, move the chain heads, the two outbox inserts, the feed terms), and one COMMIT.
@@ -113,16 +113,20 @@ def _batch(requests: list[dict[str, Any]]) -> list[PostResult]:
         except ServiceError as exc:
             results[i] = exc
     ids = sorted({c for c in (requests[i]["conversation_id"] for i in valid) if isinstance(c, int)})
-    conversations = {
-        c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    }
+    # One statement locks the conversations (in id order, so batches never deadlock) and
+    # reads the senders' participations in them.
     senders = {requests[i]["sender"].pk for i in valid}
-    participations = {
-        (p.conversation_id, p.person_id): p
-        for p in Participant.objects.filter(
-            ACTIVE, conversation_id__in=list(conversations), person_id__in=senders
-        )
-    }
+    conversations: dict[int, Conversation] = {}
+    participations: dict[tuple[int, int], Participant] = {}
+    for p in (
+        Participant.objects.select_related("conversation")
+        .select_for_update(of=("conversation",))
+        .filter(ACTIVE, conversation_id__in=ids, person_id__in=senders)
+        .order_by("conversation_id", "pk")
+    ):
+        # One instance per conversation: its seq advances post by post below.
+        p.conversation = conversations.setdefault(p.conversation_id, p.conversation)
+        participations[(p.conversation_id, p.person_id)] = p
     accepted: list[int] = []
     for i in valid:
         request = requests[i]

@@ -193,11 +193,11 @@ def _break_archive_writes(monkeypatch):
 
 
 # Statements of one batch, whatever it holds (counted inside the test's transaction, so the
-# batch's BEGIN / COMMIT show as SAVEPOINT / RELEASE): lock the conversations, the senders'
-# participations, earlier client_ids, insert the messages, move last_seq, move the senders'
+# batch's BEGIN / COMMIT show as SAVEPOINT / RELEASE): lock the conversations and read the
+# senders' participations, earlier client_ids, insert the messages, move last_seq, move the senders'
 # read markers, the policies, the policy of each member, lock the chains, insert the records,
 # move the chain heads, the archive index outbox, the search outbox, the feed terms.
-BATCH_QUERIES = 16
+BATCH_QUERIES = 15
 
 
 def test_batch_statements_stay_flat_as_posts_history_members_and_policies_grow(
