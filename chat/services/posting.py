@@ -22,6 +22,9 @@ itself (a first record on a chain, a failing archive write, a database error) ro
 batch back and replays it one post at a time through message_post, each in its own savepoint:
 that path is the reference, and applies critical mode (refuse the post) and non-critical
 capture failures (store it, record the failure) exactly.
+
+Whatever a post writes goes in both paths: tests/chat/test_posting.py compares the rows each
+writes in every chat, archiving and federation table.
 """
 
 import logging
