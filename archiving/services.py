@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DatabaseError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from archiving.chain import canonical, link_hash
 from archiving.exceptions import ArchiveUnavailable
@@ -53,6 +54,24 @@ def policy_global_get() -> ArchivingPolicy:
     return policy
 
 
+def _decision(
+    *,
+    global_policy: ArchivingPolicy,
+    overrides: list[ArchivingPolicy],
+    has_unassigned: bool,
+    is_external: bool,
+) -> ArchivingDecision:
+    """The rule: anyone's override that archives, else the global policy for the uncovered."""
+    archiving = [p for p in overrides if p.archives(is_external=is_external)]
+    # The global policy applies unless every participant has an override.
+    is_uncovered = not overrides or has_unassigned
+    if global_policy.archives(is_external=is_external) and not archiving and is_uncovered:
+        archiving.append(global_policy)
+    return ArchivingDecision(
+        is_required=bool(archiving), is_critical=any(p.is_critical for p in archiving)
+    )
+
+
 def archiving_decide(
     *, participant_ids: QuerySet | Iterable[int], is_external: bool
 ) -> ArchivingDecision:
@@ -67,21 +86,52 @@ def archiving_decide(
     )
     global_policy = next((p for p in policies if p.is_global), None) or policy_global_get()
     overrides = [p for p in policies if p.is_assigned]
-    archiving = [p for p in overrides if p.archives(is_external=is_external)]
-    if global_policy.archives(is_external=is_external) and not archiving:
-        # The global policy applies unless every participant has an override.
-        uncovered = not overrides or (
-            Person.objects.filter(pk__in=participant_ids)
-            .exclude(
-                pk__in=ArchivingPolicyAssignment.objects.values("person_id"),
-            )
-            .exists()
-        )
-        if uncovered:
-            archiving.append(global_policy)
-    return ArchivingDecision(
-        is_required=bool(archiving), is_critical=any(p.is_critical for p in archiving)
+    has_unassigned = bool(overrides) and (
+        Person.objects.filter(pk__in=participant_ids)
+        .exclude(pk__in=ArchivingPolicyAssignment.objects.values("person_id"))
+        .exists()
+        if global_policy.archives(is_external=is_external)
+        and not any(p.archives(is_external=is_external) for p in overrides)
+        else False
     )
+    return _decision(
+        global_policy=global_policy,
+        overrides=overrides,
+        has_unassigned=has_unassigned,
+        is_external=is_external,
+    )
+
+
+def archiving_decide_many(
+    *, members: QuerySet, is_external: dict[int, bool]
+) -> dict[int, ArchivingDecision]:
+    """Return the decision for each of several conversations in two queries.
+
+    members: a values() queryset of (conversation_id, person_id) rows of the people in them now.
+    The same rule as archiving_decide, answered for a whole batch of posts at once.
+    """
+    policies = {p.pk: p for p in ArchivingPolicy.objects.all()}
+    global_policy = next((p for p in policies.values() if p.is_global), None)
+    if global_policy is None:
+        global_policy = policy_global_get()
+    assigned = ArchivingPolicyAssignment.objects.filter(person_id=OuterRef("person_id"))
+    rows = (
+        members.annotate(assigned_policy=Subquery(assigned.values("policy_id")[:1]))
+        .values_list("conversation_id", "assigned_policy")
+        .distinct()
+    )
+    policy_ids: dict[int, set[int | None]] = {cid: set() for cid in is_external}
+    for conversation_id, policy_id in rows:
+        policy_ids.setdefault(conversation_id, set()).add(policy_id)
+    return {
+        cid: _decision(
+            global_policy=global_policy,
+            overrides=[policies[pid] for pid in policy_ids[cid] if pid is not None],
+            has_unassigned=None in policy_ids[cid],
+            is_external=is_external[cid],
+        )
+        for cid in is_external
+    }
 
 
 def capture(
@@ -189,3 +239,83 @@ def _append(
 
 
 _MEMBERSHIP_EVENTS = {ArchiveEvent.CONVERSATION_CREATED, ArchiveEvent.PARTICIPANT_JOINED}
+
+
+@dataclass(frozen=True)
+class CaptureEvent:
+    """One event for capture_many: what capture() takes, less the participants."""
+
+    conversation_id: int
+    conversation_kind: str
+    is_external: bool
+    event: str
+    actor: Person | None
+    occurred_at: datetime
+    body: str = ""
+    message_id: int | None = None
+    message_seq: int | None = None
+    payload: dict | None = None
+
+
+class CaptureNeedsOneByOne(Exception):
+    """capture_many met a case it leaves to capture(): a chain's first record, or a
+    membership event (both also write who took part)."""
+
+
+def capture_many(*, events: list[CaptureEvent], members: QuerySet) -> list[ArchiveRecord | None]:
+    """Append events of several conversations, each already locked by the caller, in a fixed
+    handful of statements whatever their number; return each event's record (None: not
+    archived).
+
+    The same records, hashes and outbox rows as capture() called once per event in this order.
+    It does not keep capture()'s failure handling: on any DatabaseError (or
+    CaptureNeedsOneByOne) the caller rolls its transaction back and goes one event at a time
+    through capture(), which applies critical mode and records non-critical failures.
+    """
+    if any(e.event in _MEMBERSHIP_EVENTS or e.event.startswith("participant.") for e in events):
+        raise CaptureNeedsOneByOne("membership events go through capture()")
+    decisions = archiving_decide_many(
+        members=members, is_external={e.conversation_id: e.is_external for e in events}
+    )
+    archived = [e for e in events if decisions[e.conversation_id].is_required]
+    if not archived:
+        return [None] * len(events)
+    ids = sorted({e.conversation_id for e in archived})
+    chains = {
+        c.pk: c for c in ArchiveChain.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    }
+    if len(chains) != len(ids) or any(c.length == 0 for c in chains.values()):
+        raise CaptureNeedsOneByOne("a chain starts here")
+    records = []
+    for e in archived:
+        chain = chains[e.conversation_id]
+        fields = {
+            "conversation_id": e.conversation_id,
+            "conversation_kind": e.conversation_kind,
+            "is_external": e.is_external,
+            "chain_index": chain.length,
+            "event": e.event,
+            "message_id": e.message_id,
+            "message_seq": e.message_seq,
+            "actor_id": e.actor.pk if e.actor is not None else None,
+            "actor_username": e.actor.username if e.actor is not None else "",
+            "body": e.body,
+            "payload": e.payload or {},
+            "occurred_at": e.occurred_at,
+        }
+        record_hash = link_hash(chain.head_hash, canonical(**fields))
+        records.append(ArchiveRecord(**fields, prev_hash=chain.head_hash, record_hash=record_hash))
+        chain.length += 1
+        chain.head_hash = record_hash
+    ArchiveRecord.objects.bulk_create(records)
+    # The heads move to the records just inserted, in one UPDATE whatever the batch holds
+    # (bulk_update's CASE per row cost more CPU than the inserts).
+    newest = ArchiveRecord.objects.filter(conversation_id=OuterRef("pk")).order_by("-chain_index")
+    ArchiveChain.objects.filter(pk__in=ids).update(
+        length=Subquery(newest.values("chain_index")[:1]) + 1,
+        head_hash=Subquery(newest.values("record_hash")[:1]),
+        updated_at=timezone.now(),
+    )
+    search_index_queue(record_ids=[r.pk for r in records])
+    by_event = dict(zip(map(id, archived), records, strict=True))
+    return [by_event.get(id(e)) for e in events]

@@ -13,6 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import realtime, selectors, services
+from chat.committer import Overloaded, committer_get
 from chat.serializers import conversation_to_dict, message_to_dict
 from directory import realtime as fanout
 from directory.exceptions import ServiceError, database_unavailable
@@ -249,27 +250,56 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         client_id = content.get("client_id")
         if client_id is not None and not isinstance(client_id, str):
             raise FrameError("invalid", "client_id must be a string.")
-        message, _ = await database_sync_to_async(services.message_post)(
-            sender=self.person,
-            conversation_id=conversation_id,
-            body=content.get("body"),
-            client_id=client_id,
-        )
+        # Group commit (chat/committer.py): acked only once the batch holding it committed.
+        try:
+            message, _ = await committer_get().post(
+                sender=self.person,
+                conversation_id=conversation_id,
+                body=content.get("body"),
+                client_id=client_id,
+            )
+        except Overloaded as exc:
+            await self._overloaded(ref, exc)
+            return
         await self._ack(ref, message)
 
     async def on_message_edit(self, content: dict, ref) -> None:
-        message = await database_sync_to_async(services.message_edit)(
-            editor=self.person,
-            message_id=_int_field(content, "id", minimum=1),
-            body=content.get("body"),
-        )
+        # Edits and deletes share the posts' writer (and its bound) instead of the one
+        # database thread every other call of the process uses.
+        try:
+            message = await committer_get().call(
+                services.message_edit,
+                editor=self.person,
+                message_id=_int_field(content, "id", minimum=1),
+                body=content.get("body"),
+            )
+        except Overloaded as exc:
+            await self._overloaded(ref, exc)
+            return
         await self._ack(ref, message)
 
     async def on_message_delete(self, content: dict, ref) -> None:
-        message = await database_sync_to_async(services.message_delete)(
-            actor=self.person, message_id=_int_field(content, "id", minimum=1)
-        )
+        try:
+            message = await committer_get().call(
+                services.message_delete,
+                actor=self.person,
+                message_id=_int_field(content, "id", minimum=1),
+            )
+        except Overloaded as exc:
+            await self._overloaded(ref, exc)
+            return
         await self._ack(ref, message)
+
+    async def _overloaded(self, ref, exc: Overloaded) -> None:
+        await self._reply(
+            ref,
+            {
+                "type": "error",
+                "code": exc.code,
+                "detail": exc.detail,
+                "retry_after_ms": exc.retry_after_ms,
+            },
+        )
 
     async def on_sync(self, content: dict, ref) -> None:
         conversation_id = _int_field(content, "conversation", minimum=1)

@@ -266,6 +266,12 @@ PARLEY_SYNC_BATCH = env.int("PARLEY_SYNC_BATCH", default=200)
 PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS = env.float(
     "PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS", default=2.0
 )
+# Group commit of WebSocket posts (chat/committer.py): writer threads, posts per transaction at
+# most, and posts queued before `overloaded` refusals. One writer measured the least CPU per
+# post on PostgreSQL too (bench/README.md): a second one splits the batches.
+PARLEY_POST_WRITERS = env.int("PARLEY_POST_WRITERS", default=1)
+PARLEY_POST_BATCH_MAX = env.int("PARLEY_POST_BATCH_MAX", default=100)
+PARLEY_POST_QUEUE_MAX = env.int("PARLEY_POST_QUEUE_MAX", default=1000)
 PARLEY_FILE_MAX_BYTES = env.int("PARLEY_FILE_MAX_BYTES", default=10 * 1024 * 1024)
 # People moved into a denied department or group leave the walled rooms (reads keep them out at
 # once; this ends the memberships and detaches live sockets).

@@ -41,6 +41,7 @@ from chat.services.messages import (
     posting_check,
     search_index_pending,
 )
+from chat.services.posting import message_post_batch
 from chat.services.rooms import (
     invitation_answer,
     invitation_create,
@@ -83,6 +84,7 @@ __all__ = [
     "message_delivery_mark_sent",
     "message_edit",
     "message_post",
+    "message_post_batch",
     "outbound_delivery_enqueue",
     "participant_add",
     "participant_leave",

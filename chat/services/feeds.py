@@ -44,6 +44,17 @@ def _feed_matches(feed: Feed, *, message: Message, tags: set[str], words: set[st
     )
 
 
+def _terms_condition(*, message: Message, tags: list[str], words: set[str]) -> Q:
+    condition = Q(kind=FeedTerm.Kind.ROOM, value=str(message.conversation_id)) | Q(
+        kind=FeedTerm.Kind.AUTHOR, value=str(message.sender_id)
+    )
+    if tags:
+        condition |= Q(kind=FeedTerm.Kind.HASHTAG, value__in=tags)
+    if words:
+        condition |= Q(kind=FeedTerm.Kind.WORD, value__in=words)
+    return condition
+
+
 def message_index(*, message: Message) -> list[FeedMatch]:
     """Store a new message's hashtags and its matches in topic feeds (in the caller's
     transaction); notify the feeds' owners after commit."""
@@ -54,14 +65,57 @@ def message_index(*, message: Message) -> list[FeedMatch]:
             for t in tags
         )
     words = _words(message.body)
-    condition = Q(kind=FeedTerm.Kind.ROOM, value=str(message.conversation_id)) | Q(
-        kind=FeedTerm.Kind.AUTHOR, value=str(message.sender_id)
+    candidate_ids = set(
+        FeedTerm.objects.filter(
+            _terms_condition(message=message, tags=tags, words=words)
+        ).values_list("feed_id", flat=True)
     )
-    if tags:
-        condition |= Q(kind=FeedTerm.Kind.HASHTAG, value__in=tags)
-    if words:
-        condition |= Q(kind=FeedTerm.Kind.WORD, value__in=words)
-    candidate_ids = set(FeedTerm.objects.filter(condition).values_list("feed_id", flat=True))
+    return _feeds_match(message=message, candidate_ids=candidate_ids, tags=tags, words=words)
+
+
+def message_index_many(*, messages: list[Message]) -> None:
+    """message_index for a batch of new messages: the hashtags in one insert and the feed
+    candidates of all in one query; only messages with candidates are matched one by one."""
+    tags = {m.pk: hashtags_extract(m.body) for m in messages}
+    words = {m.pk: _words(m.body) for m in messages}
+    hashtags = [
+        MessageHashtag(message=m, conversation_id=m.conversation_id, tag=t)
+        for m in messages
+        for t in tags[m.pk]
+    ]
+    if hashtags:
+        MessageHashtag.objects.bulk_create(hashtags)
+    # One condition per kind over the whole batch (a superset of each message's terms;
+    # the exact terms of each message are picked out below).
+    condition = Q(kind=FeedTerm.Kind.ROOM, value__in={str(m.conversation_id) for m in messages})
+    condition |= Q(kind=FeedTerm.Kind.AUTHOR, value__in={str(m.sender_id) for m in messages})
+    all_tags = set().union(*tags.values())
+    if all_tags:
+        condition |= Q(kind=FeedTerm.Kind.HASHTAG, value__in=all_tags)
+    all_words = set().union(*words.values())
+    if all_words:
+        condition |= Q(kind=FeedTerm.Kind.WORD, value__in=all_words)
+    terms: dict[tuple[str, str], set[int]] = {}
+    for kind, value, feed_id in FeedTerm.objects.filter(condition).values_list(
+        "kind", "value", "feed_id"
+    ):
+        terms.setdefault((kind, value), set()).add(feed_id)
+    if not terms:
+        return
+    for m in messages:
+        keys = [
+            (FeedTerm.Kind.ROOM, str(m.conversation_id)),
+            (FeedTerm.Kind.AUTHOR, str(m.sender_id)),
+            *((FeedTerm.Kind.HASHTAG, t) for t in tags[m.pk]),
+            *((FeedTerm.Kind.WORD, w) for w in words[m.pk]),
+        ]
+        candidate_ids = set().union(*(terms.get(key, ()) for key in keys))
+        _feeds_match(message=m, candidate_ids=candidate_ids, tags=tags[m.pk], words=words[m.pk])
+
+
+def _feeds_match(
+    *, message: Message, candidate_ids: set[int], tags: list[str], words: set[str]
+) -> list[FeedMatch]:
     if not candidate_ids:
         return []
     feeds = [
