@@ -63,6 +63,7 @@ class ArchiveEvent(models.TextChoices):
     FILE_UPLOADED = "file.uploaded"
     FILE_DOWNLOADED = "file.downloaded"
     ROOM_UPDATED = "room.updated"
+    MESSAGE_DELIVERY_FAILED = "message.delivery_failed"
 
 
 class ArchiveRecord(models.Model):

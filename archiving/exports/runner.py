@@ -28,6 +28,7 @@ from archiving.exports import manifest as manifests
 from archiving.exports.scope import ResolvedScope
 from archiving.exports.transcript import Slice, people_lookup
 from archiving.models import ArchiveEvent, ArchiveRecord, ExportFile, ExportJob, ExportStatus
+from archiving.naming import conversation_names
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +94,8 @@ class _Conversation:
         return members
 
     def display(self, conversation_id: int, kind: str) -> str:
-        if self.title:
-            return self.title
-        label = {"direct": "Direct conversation", "group": "Group conversation"}
-        return f"{label.get(kind, kind.title())} {conversation_id}"
+        """Return the room's name, or the names of the conversation's people."""
+        return self.title or conversation_names([conversation_id])[conversation_id]
 
 
 def _claim(job_id: int) -> ExportJob | None:
@@ -202,6 +201,7 @@ def _run(job: ExportJob) -> str:
         heads=heads, after=last_key, batch_size=settings.PARLEY_EXPORT_BATCH_SIZE
     )
     conversations: dict[int, _Conversation] = {}
+    custodians = scope.custodians()
     people_cache: dict = {}
     current: Slice | None = None
 
@@ -286,6 +286,7 @@ def _run(job: ExportJob) -> str:
                     day=day,
                     part=part,
                     members=members,
+                    custodians=custodians,
                 )
             current.records.append(record)
         if current is not None:

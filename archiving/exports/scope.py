@@ -202,6 +202,19 @@ class ResolvedScope:
             )
         return records.filter(covered)
 
+    def custodians(self) -> frozenset[str]:
+        """Return the usernames the export is about: a case's hold custodians, or the people
+        a search names (participants and senders)."""
+        if self.filters.get("holds"):
+            return frozenset(
+                LegalHold.custodians.through.objects.filter(
+                    legalhold_id__in=self.filters["holds"]
+                ).values_list("person__username", flat=True)
+            )
+        return frozenset(
+            (self.filters.get("participants") or []) + (self.filters.get("senders") or [])
+        )
+
     def heads(self) -> dict[str, list]:
         """Return {conversation_id: [length, head_hash]} of every chain the scope touches."""
         conversations = set(self.queryset().values_list("conversation_id", flat=True).distinct())

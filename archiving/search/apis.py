@@ -15,7 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from archiving.access import IsComplianceOfficer
+from archiving.events import MessageTexts, Names, archived_text_lookup, event_describe, event_line
 from archiving.models import ArchiveRecord
+from archiving.naming import conversation_names
 from archiving.search import services
 from archiving.search.backend import backend_get
 from archiving.search.selectors import search_capture_lag
@@ -84,10 +86,24 @@ def _people(usernames: set[str]) -> dict[str, dict]:
     return {u: {"username": u, "display_name": names.get(u, u)} for u in usernames}
 
 
-def hit_to_dict(hit: SearchHit, *, people: dict[str, dict]) -> dict:
+def _described(records, *, people: dict[str, dict]) -> dict[int, str]:
+    """Return {record id: the record in words} (archiving/events.py, in chain order)."""
+    names = Names({u: p["display_name"] for u, p in people.items()})
+    texts = MessageTexts(archived_text_lookup)
+    out = {}
+    for record in sorted(records, key=lambda r: (r.conversation_id, r.chain_index)):
+        out[record.pk] = event_line(event_describe(record, name=names, texts=texts), name=names)
+        texts.note(record)
+    return out
+
+
+def hit_to_dict(hit: SearchHit, *, people: dict[str, dict], naming: dict | None = None) -> dict:
+    naming = naming or {}
     return {
         "record": hit.record_id,
         "conversation": hit.conversation_id,
+        "conversation_name": naming.get("conversations", {}).get(hit.conversation_id, ""),
+        "description": naming.get("records", {}).get(hit.record_id, ""),
         "conversation_kind": hit.conversation_kind,
         "event": hit.event,
         "chain_index": hit.chain_index,
@@ -98,11 +114,16 @@ def hit_to_dict(hit: SearchHit, *, people: dict[str, dict]) -> dict:
     }
 
 
-def record_to_dict(record: ArchiveRecord, *, people: dict[str, dict]) -> dict:
+def record_to_dict(
+    record: ArchiveRecord, *, people: dict[str, dict], naming: dict | None = None
+) -> dict:
     sender = record.actor_username
+    naming = naming or {}
     return {
         "record": record.pk,
         "conversation": record.conversation_id,
+        "conversation_name": naming.get("conversations", {}).get(record.conversation_id, ""),
+        "description": naming.get("records", {}).get(record.pk, ""),
         "conversation_kind": record.conversation_kind,
         "is_external": record.is_external,
         "chain_index": record.chain_index,
@@ -115,6 +136,19 @@ def record_to_dict(record: ArchiveRecord, *, people: dict[str, dict]) -> dict:
         "created_at": timestamp(record.occurred_at),
         "record_hash": record.record_hash,
     }
+
+
+def _named(record: ArchiveRecord) -> set[str]:
+    payload = record.payload or {}
+    names = {record.actor_username, payload.get("person"), payload.get("sender")}
+    return {n for n in names if isinstance(n, str) and n}
+
+
+def _facet(name: str, facet, *, naming: dict) -> dict:
+    entry = {"value": facet.value, "count": facet.count}
+    if name == "conversations" and str(facet.value).isdigit():
+        entry["label"] = naming["conversations"].get(int(facet.value), "")
+    return entry
 
 
 class ArchiveSearchApi(APIView):
@@ -148,14 +182,25 @@ class ArchiveSearchApi(APIView):
             with_facets=data["facets"],
         )
         result = page.result
-        people = _people({hit.sender for hit in result.hits})
+        records = list(ArchiveRecord.objects.filter(pk__in=[hit.record_id for hit in result.hits]))
+        people = _people(
+            {hit.sender for hit in result.hits} | {u for r in records for u in _named(r)}
+        )
+        conversation_ids = {hit.conversation_id for hit in result.hits}
+        conversation_ids |= {
+            int(f.value) for f in result.facets.get("conversations", []) if str(f.value).isdigit()
+        }
+        naming = {
+            "conversations": conversation_names(conversation_ids),
+            "records": _described(records, people=people),
+        }
         return Response(
             {
                 "total": result.total,
-                "hits": [hit_to_dict(hit, people=people) for hit in result.hits],
+                "hits": [hit_to_dict(hit, people=people, naming=naming) for hit in result.hits],
                 "next_cursor": page.next_cursor,
                 "facets": {
-                    name: [{"value": f.value, "count": f.count} for f in counts]
+                    name: [_facet(name, f, naming=naming) for f in counts]
                     for name, counts in result.facets.items()
                 },
             }
@@ -170,7 +215,12 @@ class ArchiveRecordApi(APIView):
     @extend_schema(operation_id="archive_record", responses=OpenApiTypes.OBJECT)
     def get(self, request, record_id: int):
         record = services.archive_record_view(officer=request.user, record_id=record_id)
-        return Response(record_to_dict(record, people=_people({record.actor_username})))
+        people = _people(_named(record))
+        naming = {
+            "conversations": conversation_names([record.conversation_id]),
+            "records": _described([record], people=people),
+        }
+        return Response(record_to_dict(record, people=people, naming=naming))
 
 
 def _count_param(request, name: str) -> int:
@@ -195,12 +245,17 @@ class ArchiveRecordContextApi(APIView):
             before=_count_param(request, "before"),
             after=_count_param(request, "after"),
         )
-        people = _people({r.actor_username for r in records})
+        people = _people({u for r in records for u in _named(r)})
+        naming = {
+            "conversations": conversation_names([record.conversation_id]),
+            "records": _described(records, people=people),
+        }
         return Response(
             {
                 "record": record.pk,
                 "conversation": record.conversation_id,
-                "records": [record_to_dict(r, people=people) for r in records],
+                "conversation_name": naming["conversations"][record.conversation_id],
+                "records": [record_to_dict(r, people=people, naming=naming) for r in records],
             }
         )
 

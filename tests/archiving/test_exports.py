@@ -116,21 +116,21 @@ def test_eml_export_writes_one_readable_message_per_conversation_day(
     message = email.message_from_bytes((directory / name).read_bytes(), policy=policy.default)
     assert message["From"].addresses[0].username == "alice"
     assert [a.username for a in message["To"].addresses] == ["bob"]
-    assert message["Subject"] == f"Direct conversation {conversation.pk} - {day.date()} (UTC)"
+    assert message["Subject"] == f"Direct: Alice Martin and Bob Chen - {day.date()} (UTC)"
     assert message["Message-ID"].endswith(f".c{conversation.pk}@parley.archive>")
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert "Alice Martin: Hi <b>Bob</b>" in text
-    assert "Alice Martin (edited message #1): Hi Bob, the merger is on" in text
-    assert "Bob Chen (deleted message #3)" in text
+    assert "Alice Martin edited message 1: Hi Bob, the merger is on" in text
+    assert "Bob Chen deleted message 3: " in text
     assert "Hi &lt;b&gt;Bob&lt;/b&gt;" in html
     assert "Hello &amp; welcome" in html
     assert "<b>Bob</b>" not in html
-    assert "(message deleted)" in html
+    assert "Bob Chen deleted message 3." in html
 
 
-def test_eml_export_attaches_files_named_by_unknown_events(export, officer_client, settings, alice):
+def test_eml_export_attaches_uploaded_files_without_their_storage_path(export, officer_client, settings, alice):
     stored = settings.MEDIA_ROOT / "files" / "ab12"
     stored.parent.mkdir(parents=True)
     stored.write_bytes(b"%PDF-1.4 quarterly numbers")
@@ -168,9 +168,11 @@ def test_eml_export_attaches_files_named_by_unknown_events(export, officer_clien
         ("q3.pdf", b"%PDF-1.4 quarterly numbers")
     ]
     text = message.get_body(("plain",)).get_content()
-    assert "(file.uploaded)" in text
-    assert "[attachment q3.pdf, 26 bytes]" in text
-    assert "[file not available]" in text
+    assert "Alice Martin uploaded q3.pdf (26 B)." in text
+    assert "[attached: q3.pdf]" in text
+    assert "Alice Martin uploaded gone.pdf (3 B)." in text
+    assert "[file no longer stored: only its name and SHA-256 are archived]" in text
+    assert "files/" not in raw.decode()  # the storage path never leaves Parley
 
 
 def test_records_with_equal_timestamps_across_batches_come_out_once_each(settings):

@@ -53,9 +53,11 @@ function hitItem(hit) {
     h("div", { class: "hit-meta" },
       h("span", { class: "record-event" }, label),
       h("span", {}, hit.sender.display_name, " (", hit.sender.username, ")"),
-      h("span", {}, `${hit.conversation_kind} conversation ${hit.conversation}`),
+      h("span", { class: "conversation-name" }, hit.conversation_name || `${hit.conversation_kind} conversation`),
       when(hit.created_at)),
-    h("p", { class: "hit-text" }, highlightNodes(hit.highlight, hit.body)),
+    hit.body || !hit.description
+      ? h("p", { class: "hit-text" }, highlightNodes(hit.highlight, hit.body))
+      : h("p", { class: "hit-text record-description" }, hit.description),
     h("button", {
       type: "button", class: "link-button", onclick: () => contextOpen(hit),
       "aria-label": `Open the context of record ${hit.record}`,
@@ -69,7 +71,7 @@ function renderFacets(facets) {
     h("section", {},
       h("h3", {}, titles[name] || name),
       h("ul", {}, counts.slice(0, 10).map((facet) =>
-        h("li", {}, `${name === "conversations" ? "Conversation " : ""}${facet.value}`,
+        h("li", {}, name === "conversations" ? (facet.label || "(unnamed conversation)") : `${facet.value}`,
           h("span", { class: "muted" }, ` · ${facet.count}`))))))
     : h("p", { class: "muted" }, "No facets for this search."));
 }
@@ -105,7 +107,7 @@ async function contextOpen(hit) {
       params: { before: 10, after: 10 },
     });
     contextCard.hidden = false;
-    contextWhere.textContent = `${hit.conversation_kind} conversation ${context.conversation}, `
+    contextWhere.textContent = `${context.conversation_name}, `
       + "in archive order; edits and deletions are marked where they happened.";
     replaceChildren(contextList, context.records.map((record) => {
       const kind = record.event.split(".").pop();
@@ -118,7 +120,7 @@ async function contextOpen(hit) {
         h("span", {}, record.sender.display_name),
         record.message_seq ? h("span", {}, `message #${record.message_seq}`) : null,
         when(record.created_at)),
-      record.body ? h("p", { class: "hit-text" }, record.body) : null);
+      h("p", { class: "hit-text record-description" }, record.description || record.body));
     }));
     contextHeading.focus();
   } catch (failure) {
