@@ -539,3 +539,25 @@ class ArchiveSearchEntry(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id} v{self.version}"
+
+
+class HistoryViewRepeat(models.Model):
+    """How many more times a person viewed the same history range soon after a captured view.
+
+    Kept beside the chain, not in it: the first view of a range is a chained history.viewed
+    record (who read which messages, and when, is tamper-evident); repeats of that same view
+    within PARLEY_HISTORY_VIEW_WINDOW_SECONDS of it only add to this count, so opening a
+    conversation five times in three minutes is one record that says "5 times" instead of
+    five records flooding transcripts. The count is secondary evidence and the one mutable
+    thing here; a view outside the window, or of another range, is a new chained record.
+    Goes with its record when retention purges it.
+    """
+
+    record = models.OneToOneField(
+        ArchiveRecord, on_delete=models.CASCADE, primary_key=True, related_name="history_repeat"
+    )
+    repeats = models.PositiveIntegerField(default=0)
+    last_viewed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} viewed {self.repeats} more times"

@@ -335,3 +335,7 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# A person viewing the same history range again within this many seconds of a captured view is
+# counted on that record (archiving.models.HistoryViewRepeat) instead of archived again.
+PARLEY_HISTORY_VIEW_WINDOW_SECONDS = env.int("PARLEY_HISTORY_VIEW_WINDOW_SECONDS", default=1800)

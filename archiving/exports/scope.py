@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
+from archiving.history_views import events_without_history_views
 from archiving.holds import hold_scope_q
 from archiving.models import ArchiveChain, ArchiveRecord, Case, LegalHold
 from archiving.search.database import scope_filter
@@ -23,8 +24,17 @@ from archiving.search.services import search_scope_build
 from archiving.search.types import KINDS as SEARCH_KINDS
 from archiving.search.types import Scope
 from directory.exceptions import InvalidInput
+from directory.moments import range_parse
 
-SEARCH_FIELDS = {"query", "participants", "senders", "conversations", "kinds", "events"}
+SEARCH_FIELDS = {
+    "query",
+    "participants",
+    "senders",
+    "conversations",
+    "kinds",
+    "events",
+    "include_history_views",
+}
 DATE_FIELDS = {"start", "end"}
 KINDS = set(SEARCH_KINDS)
 MAX_LIST = 1000
@@ -53,19 +63,6 @@ def _string_list(data: dict, name: str) -> list[str]:
     return sorted(set(value))
 
 
-def _date(data: dict, name: str) -> str | None:
-    value = data.get(name)
-    if value in (None, ""):
-        return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    if parsed is None or parsed.tzinfo is None:
-        raise InvalidInput(
-            f"search.{name} must be an ISO 8601 date-time with a time zone "
-            "(e.g. 2026-11-01T00:00:00Z)."
-        )
-    return parsed.isoformat()
-
-
 def search_scope_validate(data) -> dict:
     """Return the normalised search filters of an export request, or raise InvalidInput."""
     if not isinstance(data, dict):
@@ -86,10 +83,17 @@ def search_scope_validate(data) -> dict:
     kinds = _string_list(data, "kinds")
     if set(kinds) - KINDS:
         raise InvalidInput(f"search.kinds may contain only {', '.join(sorted(KINDS))}.")
-    events = _string_list(data, "events")
-    start, end = _date(data, "start"), _date(data, "end")
-    if start and end and parse_datetime(start) >= parse_datetime(end):
-        raise InvalidInput("search.start must be before search.end.")
+    include_history_views = data.get("include_history_views", False)
+    if not isinstance(include_history_views, bool):
+        raise InvalidInput("search.include_history_views must be true or false.")
+    asked_events = _string_list(data, "events")
+    # The same default as the archive search, so an export of a search holds its records.
+    events = events_without_history_views(asked_events, include_history_views=include_history_views)
+    # The archive search's own rule (directory/moments.py), so the dates a search was run
+    # with export exactly its records; kept as exact instants so a rerun reads the same.
+    start_at, end_at = range_parse(data.get("start"), data.get("end"), prefix="search.")
+    start = start_at.isoformat() if start_at else None
+    end = end_at.isoformat() if end_at else None
     scope = {
         "query": query,
         "participants": _string_list(data, "participants"),
@@ -99,10 +103,12 @@ def search_scope_validate(data) -> dict:
         "events": events,
         "start": start,
         "end": end,
+        "include_history_views": include_history_views,
     }
     # Unknown people and events are refused as the archive search refuses them.
     _search_scope(scope)
-    if not any(v for v in scope.values()):
+    given = {k: v for k, v in scope.items() if k not in ("events", "include_history_views")}
+    if not any(given.values()) and not asked_events:
         raise InvalidInput(
             "search needs at least one filter (query, participants, senders, conversations, "
             "kinds, events, start or end): an export of the whole archive must be asked for "

@@ -23,6 +23,7 @@ from archiving.events import (
     event_describe,
     event_line,
 )
+from archiving.history_views import history_repeats_attach
 from archiving.models import ArchiveEvent, ArchiveRecord
 from directory.models import Person
 
@@ -120,6 +121,7 @@ def slice_descriptions(slice_: Slice) -> list[EventDescription]:
     """Return the slice's records in words, in chain order (one list, reused by every
     writer: a removal quotes the text the removed message had at that point)."""
     if slice_.descriptions is None:
+        history_repeats_attach(slice_.records)
         names = slice_names(slice_)
         texts = MessageTexts(archived_text_lookup)
         out = []

@@ -1,13 +1,10 @@
 """HTTP edge of compliance search: search, one record, its context, index health.
 
 Compliance group only (IsComplianceOfficer: 401 anonymous, 403 everyone else, administrators
-included). Dates: ISO 8601 datetimes (a time without zone is UTC) or dates; `start` is
-inclusive, `end` exclusive, and a date-only `end` includes that whole day.
+included). Dates: directory/moments.py, the one rule (ISO 8601; `start` is inclusive, `end`
+exclusive, and a bare `end` date includes that whole day).
 """
 
-from datetime import UTC, datetime, time, timedelta
-
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -16,7 +13,8 @@ from rest_framework.views import APIView
 
 from archiving.access import IsComplianceOfficer
 from archiving.events import MessageTexts, Names, archived_text_lookup, event_describe, event_line
-from archiving.models import ArchiveRecord
+from archiving.history_views import events_without_history_views, history_repeats_attach
+from archiving.models import ArchiveEvent, ArchiveRecord
 from archiving.naming import conversation_names
 from archiving.search import services
 from archiving.search.backend import backend_get
@@ -24,31 +22,8 @@ from archiving.search.selectors import search_capture_lag
 from archiving.search.types import KINDS, SearchHit
 from directory.exceptions import InvalidInput
 from directory.models import Person
+from directory.moments import moment_parse
 from directory.serializers import timestamp
-
-
-def _moment(raw: str | None, *, field: str, is_end: bool) -> datetime | None:
-    if raw in (None, ""):
-        return None
-    if not isinstance(raw, str):
-        raise InvalidInput(f"{field} must be an ISO 8601 date or datetime text.")
-    try:
-        # Date first: parse_datetime also reads a bare date (as midnight), which would make an
-        # end date leave out its own day.
-        day = parse_date(raw)
-        moment = None if day is not None else parse_datetime(raw)
-    except ValueError:
-        moment, day = None, None
-    if moment is None and day is None:
-        raise InvalidInput(
-            f'{field}: "{raw}" is not a date; use ISO 8601, e.g. 2026-03-01 or '
-            "2026-03-01T09:30:00Z."
-        )
-    if day is not None:
-        moment = datetime.combine(day + timedelta(days=1 if is_end else 0), time(), tzinfo=UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
 
 
 class ArchiveSearchInputSerializer(serializers.Serializer):
@@ -63,6 +38,7 @@ class ArchiveSearchInputSerializer(serializers.Serializer):
     cursor = serializers.CharField(allow_null=True, allow_blank=True, default=None)
     page_size = serializers.IntegerField(min_value=1, max_value=services.MAX_PAGE_SIZE, default=50)
     facets = serializers.BooleanField(default=True)
+    include_history_views = serializers.BooleanField(default=False)
 
     def validate_query(self, value: str) -> str:
         if not isinstance(self.initial_data.get("query", ""), str):
@@ -90,6 +66,7 @@ def _described(records, *, people: dict[str, dict]) -> dict[int, str]:
     """Return {record id: the record in words} (archiving/events.py, in chain order)."""
     names = Names({u: p["display_name"] for u, p in people.items()})
     texts = MessageTexts(archived_text_lookup)
+    history_repeats_attach(records)
     out = {}
     for record in sorted(records, key=lambda r: (r.conversation_id, r.chain_index)):
         out[record.pk] = event_line(event_describe(record, name=names, texts=texts), name=names)
@@ -174,9 +151,11 @@ class ArchiveSearchApi(APIView):
             senders=data["senders"],
             conversations=data["conversations"],
             kinds=data["kinds"],
-            events=data["events"],
-            start=_moment(data["start"], field="start", is_end=False),
-            end=_moment(data["end"], field="end", is_end=True),
+            events=events_without_history_views(
+                data["events"], include_history_views=data["include_history_views"]
+            ),
+            start=moment_parse(data["start"], field="start"),
+            end=moment_parse(data["end"], field="end", is_end=True),
             cursor=data["cursor"] or None,
             page_size=data["page_size"],
             with_facets=data["facets"],
@@ -245,6 +224,11 @@ class ArchiveRecordContextApi(APIView):
             before=_count_param(request, "before"),
             after=_count_param(request, "after"),
         )
+        if request.query_params.get("include_history_views", "") not in ("1", "true"):
+            # Views of history say who read what, not what was said: shown when asked for.
+            records = [
+                r for r in records if r.event != ArchiveEvent.HISTORY_VIEWED or r.pk == record.pk
+            ]
         people = _people({u for r in records for u in _named(r)})
         naming = {
             "conversations": conversation_names([record.conversation_id]),

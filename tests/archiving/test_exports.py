@@ -31,11 +31,15 @@ WINDOW = {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}
         ({"format": "eml", "search": WINDOW, "case": 1}, "invalid", "Give exactly one of"),
         ({"format": "eml", "search": {}}, "invalid", "search needs at least one filter"),
         ({"format": "eml", "search": {"query": "NOT merger"}}, "invalid_query", "NOT"),
-        ({"format": "eml", "search": {"start": "yesterday"}}, "invalid", "search.start must"),
+        (
+            {"format": "eml", "search": {"start": "yesterday"}},
+            "invalid",
+            "search.start is not a valid date",
+        ),
         (
             {"format": "eml", "search": {"start": "2026-11-02T00:00:00Z", "end": "2026-11-01"}},
             "invalid",
-            "search.end must",
+            "search.start must be before search.end",
         ),
         ({"format": "eml", "search": {"colour": "red"}}, "invalid", "unknown fields: colour"),
         ({"format": "eml", "search": {"kinds": ["mail"]}}, "invalid", "search.kinds may"),
@@ -130,7 +134,9 @@ def test_eml_export_writes_one_readable_message_per_conversation_day(
     assert "Bob Chen deleted message 3." in html
 
 
-def test_eml_export_attaches_uploaded_files_without_their_storage_path(export, officer_client, settings, alice):
+def test_eml_export_attaches_uploaded_files_without_their_storage_path(
+    export, officer_client, settings, alice
+):
     stored = settings.MEDIA_ROOT / "files" / "ab12"
     stored.parent.mkdir(parents=True)
     stored.write_bytes(b"%PDF-1.4 quarterly numbers")
