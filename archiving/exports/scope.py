@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_datetime
 
 from archiving.history_views import events_without_history_views
 from archiving.holds import hold_scope_q
-from archiving.models import ArchiveChain, ArchiveRecord, Case, LegalHold
+from archiving.models import ArchiveChain, ArchiveEvent, ArchiveRecord, Case, LegalHold
 from archiving.search.database import scope_filter
 from archiving.search.query import Node, query_matches, query_parse
 from archiving.search.services import search_scope_build
@@ -117,25 +117,45 @@ def search_scope_validate(data) -> dict:
     return scope
 
 
-def export_scope_from_case(case_id) -> dict:
-    """Return the scope of a case: the records any of its legal holds covers.
+def export_scope_from_case(
+    case_id, *, include_released_holds: bool = False, include_history_views: bool = False
+) -> tuple[dict, list[dict]]:
+    """Return the filters of a case's export and the account of its holds.
 
-    The hold ids are fixed when the job is created, so a restarted job reads the same holds;
-    released holds count too (the case still names those records as evidence).
+    A case export covers the records of the case's active holds; released holds only when
+    asked for (include_released_holds). The hold ids are fixed when the job is created, so a
+    restarted job reads the same holds; the account (every hold, whether it is active and
+    whether it was exported) goes into the manifest with the scope.
     """
     if not isinstance(case_id, int) or isinstance(case_id, bool):
         raise InvalidInput("case must be a case id (an integer).")
     case = Case.objects.filter(pk=case_id).first()
     if case is None:
         raise InvalidInput(f"There is no case {case_id}.", code="no_such_case")
-    hold_ids = sorted(LegalHold.objects.filter(case=case).values_list("pk", flat=True))
-    if not hold_ids:
+    holds = list(LegalHold.objects.filter(case=case).order_by("pk"))
+    if not holds:
         raise InvalidInput(
             f"Case {case_id} has no legal holds, so it names no records; place a hold or "
             "export a search.",
             code="case_without_holds",
         )
-    return {
+    account = [
+        {
+            "hold": hold.pk,
+            "status": "active" if hold.is_active else "released",
+            "released_at": hold.released_at.isoformat() if hold.released_at else None,
+            "exported": hold.is_active or include_released_holds,
+        }
+        for hold in holds
+    ]
+    hold_ids = [entry["hold"] for entry in account if entry["exported"]]
+    if not hold_ids:
+        raise InvalidInput(
+            f"Every hold of case {case_id} was released; export them with "
+            '"include_released_holds": true.',
+            code="case_without_active_holds",
+        )
+    filters = {
         "query": "",
         "participants": [],
         "senders": [],
@@ -145,7 +165,10 @@ def export_scope_from_case(case_id) -> dict:
         "start": None,
         "end": None,
         "holds": hold_ids,
+        "include_released_holds": include_released_holds,
+        "include_history_views": include_history_views,
     }
+    return filters, account
 
 
 def _search_scope(filters: dict) -> Scope:
@@ -206,6 +229,10 @@ class ResolvedScope:
             records = records.annotate(
                 **{name: ExpressionWrapper(scope_q, output_field=BooleanField())}
             )
+        if self.filters.get("include_history_views", True) is False:
+            # As in a search: who viewed which history is left out unless asked for (a job
+            # created before this choice existed has no key and keeps what it counted).
+            records = records.exclude(event=ArchiveEvent.HISTORY_VIEWED)
         return records.filter(covered)
 
     def custodians(self) -> frozenset[str]:

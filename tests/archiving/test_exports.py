@@ -533,3 +533,87 @@ def test_a_job_whose_worker_died_is_queued_again_by_the_sweep(export, settings, 
     alive.refresh_from_db()
     assert (dead.status, dead.attempts, dead.records_done) == ("completed", 2, 3)
     assert (alive.status, alive.attempts) == ("running", 1)
+
+
+def test_an_export_of_a_date_filtered_search_holds_exactly_the_searched_records(
+    officer_client, export, alice, bob, archive_record
+):
+    # Noon on 31 Dec and on 1, 2 and 3 January; the first instant of 2 January; 86 microseconds
+    # before 4 January; the first instant of 4 January.
+    for at in (-1, 0, 1, 2, 0.5, 2.5 - 1e-9, 2.5):
+        archive_record(
+            conversation_id=61, actor=alice, at=at, body="numbers", participants=[alice, bob]
+        )
+    search_index_pending()
+    # What the console sends: the search's own filters, dates as the officer typed them.
+    search = {"query": "numbers", "start": "2026-01-02", "end": "2026-01-03"}
+
+    found = officer_client.post(
+        "/api/v1/archive/search/", {**search, "page_size": 100}, format="json"
+    ).json()
+    response = export({"format": "rsmf", "search": search})
+
+    assert response.status_code == 202, response.json()
+    job = ExportJob.objects.get(pk=response.json()["id"])
+    assert job.status == "completed", job.error
+    hashes = set()
+    for entry in job.files.all():
+        raw = (runner.job_directory(job) / entry.path).read_bytes()
+        message = email.message_from_bytes(raw, policy=policy.default)
+        [package] = [p for p in message.iter_attachments() if p.get_filename() == "rsmf.zip"]
+        manifest = json.loads(
+            zipfile.ZipFile(io.BytesIO(package.get_content())).read("rsmf_manifest.json")
+        )
+        hashes |= {
+            field["value"]
+            for event in manifest["events"]
+            for field in event["custom"]
+            if field["name"] in ("Record hash", "Upload record hash")
+        }
+    exported = set(
+        ArchiveRecord.objects.filter(record_hash__in=hashes).values_list("pk", flat=True)
+    )
+    searched = {hit["record"] for hit in found["hits"]}
+    assert found["total"] == 4  # 2 and 3 January, both whole days, and nothing else
+    assert exported == searched
+
+
+def test_case_export_covers_active_holds_unless_released_ones_are_asked_for(export, officer):
+    from archiving.holds import case_create, hold_place, hold_release
+
+    conversation_fill(15, kind="group", members=["alice", "bob"], start=DAY1, count=2)
+    conversation_fill(16, kind="group", members=["carol", "dave"], start=DAY1, count=4)
+    case = case_create(actor=officer, name="Project Green")
+    active = hold_place(actor=officer, case_id=case.pk, conversations=[15])
+    released = hold_place(actor=officer, case_id=case.pk, conversations=[16])
+    hold_release(actor=officer, hold_id=released.pk, reason="custodian cleared")
+
+    default = export({"format": "eml", "case": case.pk})
+    asked = export({"format": "eml", "case": case.pk, "include_released_holds": True})
+
+    default, asked = (ExportJob.objects.get(pk=r.json()["id"]) for r in (default, asked))
+    assert (default.status, asked.status) == ("completed", "completed")
+    assert default.records_total == 3  # conversation 15 only: created + 2 messages
+    assert asked.records_total == 3 + 5
+    manifest = json.loads((runner.job_directory(default) / "manifest.json").read_text())
+    assert sorted(manifest["archive"]["chains"]) == ["15"]
+    assert [
+        (h["hold"], h["status"], h["exported"]) for h in manifest["export"]["scope"]["holds"]
+    ] == [(active.pk, "active", True), (released.pk, "released", False)]
+    manifest = json.loads((runner.job_directory(asked) / "manifest.json").read_text())
+    assert [h["exported"] for h in manifest["export"]["scope"]["holds"]] == [True, True]
+
+
+def test_a_case_whose_holds_were_all_released_exports_only_when_asked(export, officer):
+    from archiving.holds import case_create, hold_place, hold_release
+
+    conversation_fill(17, kind="group", members=["alice", "bob"], start=DAY1, count=1)
+    case = case_create(actor=officer, name="Closed matter")
+    hold = hold_place(actor=officer, case_id=case.pk, conversations=[17])
+    hold_release(actor=officer, hold_id=hold.pk, reason="matter settled")
+
+    refused = export({"format": "eml", "case": case.pk})
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "case_without_active_holds"
+    assert ExportJob.objects.count() == 0

@@ -41,6 +41,7 @@ function searchBody() {
     conversations: idsOf(field("conversations")),
     kinds: [...form.querySelectorAll("input[name=kinds]:checked")].map((box) => box.value),
     events: listOf(field("events")),
+    include_history_views: form.elements.include_history_views.checked,
   };
   if (field("start")) body.start = field("start");
   if (field("end")) body.end = field("end");
@@ -104,7 +105,7 @@ async function searchRun({ more = false } = {}) {
 async function contextOpen(hit) {
   try {
     const context = await archive(`records/${hit.record}/context/`, {
-      params: { before: 10, after: 10 },
+      params: { before: 10, after: 10, include_history_views: filters.include_history_views ? 1 : 0 },
     });
     contextCard.hidden = false;
     contextWhere.textContent = `${context.conversation_name}, `
