@@ -561,3 +561,23 @@ class HistoryViewRepeat(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id} viewed {self.repeats} more times"
+
+
+class ChainAnchor(models.Model):
+    """A signed statement of every chain head and the audit chain head at one moment.
+
+    Appended, never changed (archiving/anchors.py). The same document is written as a file
+    outside the database, so a copy held elsewhere can prove the archive later: someone who
+    rewrites the hashes from a record through to its chain's head makes a consistent chain,
+    but not one that ends in the head an earlier anchor signed.
+    """
+
+    created_at = models.DateTimeField()
+    reason = models.CharField(max_length=20)
+    document = models.TextField()  # canonical JSON, exactly the bytes signed
+    signature = models.CharField(max_length=200)
+    public_key = models.TextField()
+    file_name = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"anchor {self.pk} ({self.reason}, {self.created_at:%Y-%m-%d %H:%M})"

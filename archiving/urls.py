@@ -47,6 +47,7 @@ urlpatterns = [
         exports.ExportCancelApi.as_view(),
         name="archive-export-cancel",
     ),
+    path("signing-key/", exports.SigningKeyApi.as_view(), name="archive-signing-key"),
     path(
         "exports/<int:export_id>/download/",
         exports.ExportDownloadApi.as_view(),

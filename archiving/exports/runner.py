@@ -29,6 +29,7 @@ from archiving.exports.scope import ResolvedScope
 from archiving.exports.transcript import Slice, people_lookup
 from archiving.models import ArchiveEvent, ArchiveRecord, ExportFile, ExportJob, ExportStatus
 from archiving.naming import conversation_names
+from archiving.signing import public_key_pem, sign
 
 logger = logging.getLogger(__name__)
 
@@ -352,9 +353,13 @@ def _complete(job: ExportJob, state: dict, directory: Path, uploader) -> str:
         document["exchange"] = uploader.summary()
     body = manifests.canonical_json(document)
     (directory / manifests.MANIFEST_NAME).write_bytes(body)
+    # Signed with the server's key, and the public key beside it, so the manifest (and through
+    # its hashes every file) can be checked by someone outside Parley (export_verify).
+    (directory / manifests.SIGNATURE_NAME).write_text(sign(body) + "\n")
+    (directory / manifests.PUBLIC_KEY_NAME).write_text(public_key_pem())
     archive = job_archive(job)
     manifests.zip_directory(
-        directory, [f["path"] for f in files] + [manifests.MANIFEST_NAME], archive
+        directory, [f["path"] for f in files] + list(manifests.MANIFEST_FILES), archive
     )
     digest, _ = manifests.sha256_file(directory / manifests.MANIFEST_NAME)
     _finish(
