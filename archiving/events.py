@@ -43,6 +43,7 @@ class EventDescription:
     subject: str = ""
     is_message: bool = False
     details: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    message_seq: int | None = None
 
     def statement(self, *, with_text: bool = True) -> str:
         """Return the sentence as a reader sees it: "Carol Diaz (manager) removed message 5 by
@@ -150,7 +151,7 @@ class _Context:
     @property
     def message_label(self) -> str:
         seq = self.record.message_seq
-        return f"message {seq}" if seq is not None else "a message"
+        return f"message #{seq}" if seq is not None else "a message"
 
     def earlier_text(self) -> str | None:
         return self.texts.get(self.record.message_id, conversation_id=self.record.conversation_id)
@@ -159,7 +160,11 @@ class _Context:
         # A known event RSMF has no type for is a notice in the conversation (a disclaimer).
         fields.setdefault("rsmf_type", "disclaimer")
         return EventDescription(
-            kind=self.record.event, actor=self.actor, sentence=sentence, **fields
+            kind=self.record.event,
+            actor=self.actor,
+            sentence=sentence,
+            message_seq=self.record.message_seq,
+            **fields,
         )
 
 
@@ -232,7 +237,8 @@ def _removed(c: _Context) -> EventDescription:
 
 @describes(ArchiveEvent.CONVERSATION_CREATED)
 def _created(c: _Context) -> EventDescription:
-    members = [c.name(u) for u in c.payload.get("participants") or []]
+    # The creator is the subject of the sentence; "with" names the others.
+    members = [c.name(u) for u in c.payload.get("participants") or [] if u != c.actor]
     title = c.payload.get("title") or ""
     if c.record.conversation_kind == "room":
         what = f"created the room {quoted(title)}" if title else "created the room"
@@ -334,6 +340,8 @@ def _uploaded(c: _Context) -> EventDescription:
     digest = c.payload.get("sha256") or ""
     sentence = f"{c.who} uploaded {name} ({size_text(c.payload.get('size'))}"
     sentence += f", SHA-256 {short_hash(digest)})" if digest else ")"
+    if c.record.message_seq is not None:
+        sentence += f" as {c.message_label}"
     details = [("File name", name)]
     if digest:
         details.append(("File SHA-256", digest))
@@ -357,9 +365,9 @@ def _history(c: _Context) -> EventDescription:
     if first is None:
         what = "earlier messages"
     elif first == last:
-        what = f"message {first}"
+        what = f"message #{first}"
     else:
-        what = f"messages {first}-{last}"
+        what = f"messages #{first} to #{last}"
     # Repeats of the same view soon after are counted beside the chain (HistoryViewRepeat),
     # and loaded onto the record by whoever reads it (history_repeats_attach).
     views = 1 + (getattr(c.record, "repeat_views", 0) or 0)
@@ -408,8 +416,9 @@ def event_describe(
 
 
 def event_line(description: EventDescription, *, name: Callable[[str | None], str]) -> str:
-    """Return a record as one transcript line (without its time): "Alice Martin: hello" for
-    a message, the sentence followed by the text it quotes otherwise."""
+    """Return a record as one transcript line (without its time): "#4 Alice Martin: hello" for
+    a message (numbered as edits and removals refer to it), the statement otherwise."""
     if description.is_message:
-        return f"{name(description.actor)}: {description.text}"
+        number = f"#{description.message_seq} " if description.message_seq is not None else ""
+        return f"{number}{name(description.actor)}: {description.text}"
     return description.statement()

@@ -159,9 +159,20 @@ def attachment_of(record: ArchiveRecord) -> Attachment | None:
 
 
 def _lines(slice_: Slice) -> list[Line]:
+    """Return the transcript's entries. A file's message and its upload record are one entry
+    (the upload's sentence names the file, its size and hash, and the message number)."""
     names = slice_names(slice_)
     out = []
-    for record, description in zip(slice_.records, slice_descriptions(slice_), strict=True):
+    pairs = list(zip(slice_.records, slice_descriptions(slice_), strict=True))
+    for position, (record, description) in enumerate(pairs):
+        following = pairs[position + 1][0] if position + 1 < len(pairs) else None
+        if (
+            record.event == ArchiveEvent.MESSAGE_POSTED
+            and following is not None
+            and following.event == ArchiveEvent.FILE_UPLOADED
+            and following.message_id == record.message_id
+        ):
+            continue
         time = record.occurred_at.astimezone(UTC).strftime("%H:%M:%S")
         note = ""
         if record.event == ArchiveEvent.FILE_UPLOADED:
@@ -213,7 +224,13 @@ def transcript_html(slice_: Slice) -> str:
     for line in _lines(slice_):
         described = line.description
         css = described.kind.replace(".", "-").replace("_", "-")
-        what = "" if described.is_message else e(described.statement(with_text=False))
+        what = (
+            f"message #{described.message_seq}"
+            if described.is_message and described.message_seq is not None
+            else ""
+            if described.is_message
+            else e(described.statement(with_text=False))
+        )
         text = e(described.text).replace("\n", "<br>")
         rows.append(
             f'<tr class="{e(css)}"><td>{e(line.time)}</td><td>{e(line.actor)}</td>'

@@ -39,21 +39,21 @@ CASES = [
         "message posted",
         record(ArchiveEvent.MESSAGE_POSTED, body="Ship it\nafter lunch", message=1, seq=5),
         None,
-        "Alice Martin: Ship it\nafter lunch",
+        "#5 Alice Martin: Ship it\nafter lunch",
         "message",
     ),
     (
         "message edited",
         record(ArchiveEvent.MESSAGE_EDITED, body="Ship it today", message=1, seq=5),
         texts_with(1, "Ship it"),
-        "Alice Martin edited message 5: Ship it today",
+        "Alice Martin edited message #5: Ship it today",
         "message",
     ),
     (
         "message deleted by its author",
         record(ArchiveEvent.MESSAGE_DELETED, payload={"sender": "alice"}, message=1, seq=5),
         texts_with(1, "Ship it"),
-        "Alice Martin deleted message 5: Ship it",
+        "Alice Martin deleted message #5: Ship it",
         "message",
     ),
     (
@@ -66,7 +66,7 @@ CASES = [
             seq=5,
         ),
         texts_with(1, "Ship it"),
-        "Carol Diaz (manager) removed message 5 by Alice Martin: Ship it",
+        "Carol Diaz (manager) removed message #5 by Alice Martin: Ship it",
         "message",
     ),
     (
@@ -76,7 +76,7 @@ CASES = [
             payload={"participants": ["alice"], "title": "Trading desk"},
         ),
         None,
-        "Alice Martin created the room \u201cTrading desk\u201d with Alice Martin.",
+        "Alice Martin created the room \u201cTrading desk\u201d.",
         "join",
     ),
     (
@@ -87,7 +87,7 @@ CASES = [
             payload={"participants": ["alice", "bob"], "title": ""},
         ),
         None,
-        "Alice Martin started a direct conversation with Alice Martin, Bob Chen.",
+        "Alice Martin started a direct conversation with Bob Chen.",
         "join",
     ),
     (
@@ -192,7 +192,7 @@ CASES = [
             seq=6,
         ),
         None,
-        "Alice Martin uploaded chart.png (98 B, SHA-256 a116e6000000...).",
+        "Alice Martin uploaded chart.png (98 B, SHA-256 a116e6000000...) as message #6.",
         "message",
     ),
     (
@@ -212,7 +212,7 @@ CASES = [
             ArchiveEvent.HISTORY_VIEWED, "bob", payload={"from_seq": 1, "to_seq": 7, "count": 7}
         ),
         None,
-        "Bob Chen viewed messages 1-7 of the room's history.",
+        "Bob Chen viewed messages #1 to #7 of the room's history.",
         "history",
     ),
     (
@@ -224,7 +224,7 @@ CASES = [
             seq=5,
         ),
         None,
-        "Message 5 by Alice Martin was not delivered to zoe@partner.example: "
+        "Message #5 by Alice Martin was not delivered to zoe@partner.example: "
         "remote server timeout.",
         "disclaimer",
     ),
@@ -271,4 +271,4 @@ def test_a_collapsed_history_view_says_how_many_times():
 
     described = event_describe(viewed, name=NAMES, texts=MessageTexts())
 
-    assert described.statement() == "Bob Chen viewed message 3 of the room's history (5 times)."
+    assert described.statement() == "Bob Chen viewed message #3 of the room's history (5 times)."

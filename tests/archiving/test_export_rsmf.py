@@ -138,7 +138,7 @@ def test_rsmf_represents_edits_and_deletes_with_parents(run_export, alice, bob):
         **events[5],
         "parent": events[4]["id"],
         "deleted": True,
-        "body": "Bob Chen deleted message 2.",
+        "body": "Bob Chen deleted message #2.",
         "participant": "bob",
     }
     hashes = list(

@@ -125,13 +125,13 @@ def test_eml_export_writes_one_readable_message_per_conversation_day(
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "Alice Martin: Hi <b>Bob</b>" in text
-    assert "Alice Martin edited message 1: Hi Bob, the merger is on" in text
-    assert "Bob Chen deleted message 3: " in text
+    assert "#1 Alice Martin: Hi <b>Bob</b>" in text
+    assert "Alice Martin edited message #1: Hi Bob, the merger is on" in text
+    assert "Bob Chen deleted message #3: secret plan" in text
     assert "Hi &lt;b&gt;Bob&lt;/b&gt;" in html
     assert "Hello &amp; welcome" in html
     assert "<b>Bob</b>" not in html
-    assert "Bob Chen deleted message 3." in html
+    assert "Bob Chen deleted message #3." in html
 
 
 def test_eml_export_attaches_uploaded_files_without_their_storage_path(
@@ -348,7 +348,8 @@ def test_an_export_killed_mid_way_resumes_to_the_same_bytes(
     assert job.status == "completed", job.error
     reference = _tree(runner.job_directory(job))
     reference_zip = runner.job_archive(job).read_bytes()
-    assert len(reference) == 2 * 5 + 1  # 30 messages every 3 h from 09:00: 5 days, + manifest
+    # 30 messages every 3 h from 09:00: 5 days; + the manifest, its signature and the key
+    assert len(reference) == 2 * 5 + 3
 
     runner.export_files_remove(job=job)
     ExportJob.objects.filter(pk=job.pk).update(
@@ -395,7 +396,12 @@ def test_download_streams_the_zip_to_officers_and_is_audited(
     assert response["Content-Type"] == "application/zip"
     data = b"".join(response.streaming_content)
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert names == ["conversation-3/2026-11-02.eml", "manifest.json"]
+    assert names == [
+        "conversation-3/2026-11-02.eml",
+        "manifest.json",
+        "manifest.json.sig",
+        "signing-key.pem",
+    ]
     downloaded = tmp_path / "download.zip"
     downloaded.write_bytes(data)
     report, manifest = export_verify(downloaded)

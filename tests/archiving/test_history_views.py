@@ -90,4 +90,4 @@ def test_search_and_export_leave_history_views_out_unless_asked(room, bob, offic
     assert with_views.records_total == total
     assert with_views.scope["filters"]["include_history_views"] is True
     text = (runner.job_directory(with_views) / with_views.files.get().path).read_text()
-    assert "Bob Chen viewed messages 1-3 of the room's history (2 times)." in text
+    assert "Bob Chen viewed messages #1 to #3 of the room's history (2 times)." in text
