@@ -5,8 +5,9 @@
 
 import { h, replaceChildren } from "../dom.js";
 import { showError } from "../state.js";
-import { archive, exportPageUrl, exportStart, idsOf, listOf, when } from "./common.js";
+import { archive, exportPageUrl, exportStart, listOf, when } from "./common.js";
 import { highlightNodes } from "./highlight.js";
+import { picker } from "./picker.js";
 
 const PAGE = 25;
 const form = document.getElementById("search-form");
@@ -28,6 +29,12 @@ const EVENT_LABELS = {
   "conversation.created": "Conversation created",
 };
 
+const pickers = {
+  participants: picker(form.elements.participants, "people"),
+  senders: picker(form.elements.senders, "people"),
+  conversations: picker(form.elements.conversations, "conversations"),
+};
+
 let filters = null; // the search shown
 let nextCursor = null;
 let total = 0;
@@ -36,9 +43,9 @@ function searchBody() {
   const field = (name) => form.elements[name].value;
   const body = {
     query: field("query").trim(),
-    participants: listOf(field("participants")),
-    senders: listOf(field("senders")),
-    conversations: idsOf(field("conversations")),
+    participants: pickers.participants.values(),
+    senders: pickers.senders.values(),
+    conversations: pickers.conversations.values(),
     kinds: [...form.querySelectorAll("input[name=kinds]:checked")].map((box) => box.value),
     events: listOf(field("events")),
     include_history_views: form.elements.include_history_views.checked,
