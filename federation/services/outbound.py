@@ -16,10 +16,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from archiving.models import ArchiveEvent
+from archiving.services import capture as archive_capture
 from chat import realtime as chat_realtime
 from chat.models import Conversation, Message, Participant
 from federation import realtime
-from federation.models import OutboundMessage
+from federation.models import OutboundMessage, XmppAddress
 
 
 def outbound_enqueue(*, message: Message, conversation: Conversation) -> list[OutboundMessage]:
@@ -60,7 +62,7 @@ def outbound_fail(*, stanza_id: str, error: str) -> Message | None:
     """Record that a message could not be delivered and show the error on the message."""
     row = (
         OutboundMessage.objects.select_for_update()
-        .select_related("message__sender")
+        .select_related("message__sender", "recipient")
         .filter(stanza_id=stanza_id, failed_at__isnull=True)
         .first()
     )
@@ -72,8 +74,37 @@ def outbound_fail(*, stanza_id: str, error: str) -> Message | None:
     message = row.message
     message.delivery_error = error
     message.save(update_fields=["delivery_error"])
+    _failure_capture(message=message, recipient=row.recipient, error=error, at=row.failed_at)
     transaction.on_commit(lambda: chat_realtime.message_updated(message), robust=True)
     return message
+
+
+def _address_of(person) -> str:
+    address = XmppAddress.objects.filter(person=person).values_list("jid", flat=True).first()
+    return address or person.username
+
+
+def _failure_capture(*, message: Message, recipient, error: str, at) -> None:
+    """Archive the failure in the message's conversation chain (message.delivery_failed): a
+    reviewer reads that the message was not delivered, to whom and why."""
+    conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
+    archive_capture(
+        conversation_id=conversation.pk,
+        conversation_kind=conversation.kind,
+        is_external=conversation.is_external,
+        participant_ids=Participant.objects.filter(
+            conversation_id=conversation.pk, left_at__isnull=True
+        ).values_list("person_id", flat=True),
+        event=ArchiveEvent.MESSAGE_DELIVERY_FAILED,
+        actor=message.sender,
+        occurred_at=at,
+        message_id=message.pk,
+        message_seq=message.seq,
+        payload={
+            "recipient": _address_of(recipient),
+            "error": error,
+        },
+    )
 
 
 def outbound_expire(*, now=None) -> int:
