@@ -216,6 +216,12 @@ def transcript_text(slice_: Slice) -> str:
     return "\n".join(lines) + "\n"
 
 
+_STYLE = (
+    "table{border-collapse:collapse}th,td{text-align:left;vertical-align:top;"
+    "padding:.2em .6em;border-bottom:1px solid #ddd}td:nth-child(-n+2){white-space:nowrap}"
+)
+
+
 def transcript_html(slice_: Slice) -> str:
     """Return the HTML transcript; every piece of archived text is escaped."""
     e = html.escape
@@ -240,7 +246,7 @@ def transcript_html(slice_: Slice) -> str:
         )
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        f"<title>{e(transcript_heading(slice_))}</title></head><body>"
+        f"<title>{e(transcript_heading(slice_))}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{e(transcript_heading(slice_))}</h1><p>Participants: {members}</p>"
         "<table><thead><tr><th>Time (UTC)</th><th>Who</th><th>Event</th><th>Text</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>\n"

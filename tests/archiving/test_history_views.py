@@ -91,3 +91,19 @@ def test_search_and_export_leave_history_views_out_unless_asked(room, bob, offic
     assert with_views.scope["filters"]["include_history_views"] is True
     text = (runner.job_directory(with_views) / with_views.files.get().path).read_text()
     assert "Bob Chen viewed messages #1 to #3 of the room's history (2 times)." in text
+
+
+def test_the_console_context_leaves_history_views_out_unless_asked(room, bob, officer_client):
+    _view(bob, room)
+    hit = ArchiveRecord.objects.get(conversation_id=room.pk, message_seq=2, event="message.posted")
+    url = f"/api/v1/archive/records/{hit.pk}/context/"
+
+    plain = officer_client.get(url, {"before": 10, "after": 10}).json()
+    asked = officer_client.get(url, {"before": 10, "after": 10, "include_history_views": 1}).json()
+
+    assert plain["conversation_name"] == "Trading desk"
+    assert "history.viewed" not in [r["event"] for r in plain["records"]]
+    [view] = [r for r in asked["records"] if r["event"] == "history.viewed"]
+    assert view["description"] == "Bob Chen viewed messages #1 to #3 of the room's history."
+    joined = next(r for r in plain["records"] if r["event"] == "participant.joined")
+    assert joined["description"] == "Bob Chen joined the room."

@@ -16,9 +16,7 @@ def test_nothing_given_is_none(value):
 def test_a_bare_end_date_includes_that_whole_utc_day_as_an_exclusive_end():
     assert moment_parse("2026-11-02", field="start") == datetime(2026, 11, 2, tzinfo=UTC)
     # Ends are exclusive everywhere, so the whole of 2 November is [2 Nov 00:00, 3 Nov 00:00).
-    assert moment_parse("2026-11-02", field="end", is_end=True) == datetime(
-        2026, 11, 3, tzinfo=UTC
-    )
+    assert moment_parse("2026-11-02", field="end", is_end=True) == datetime(2026, 11, 3, tzinfo=UTC)
 
 
 def test_a_range_of_one_bare_date_is_that_day_and_an_end_not_after_the_start_is_refused():

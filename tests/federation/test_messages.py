@@ -1,6 +1,7 @@
 """IM across the gateway against real Prosody: inbound, replies, refusals, failures, archive."""
 
 import json
+import time
 import urllib.request
 
 import pytest
@@ -66,7 +67,9 @@ def test_inbound_message_reaches_parley_person_live_and_reply_goes_back(
     assert reply["type"] == "chat"
     assert reply["from"].split("/")[0] == f"alice@{COMPONENT}"
     assert reply["body"] == "Hi Bob, Alice here"
-    outbound = OutboundMessage.objects.get(message_id=ack["id"])
+    # The gateway marks the row sent just after handing the stanza over, so bob can hold the
+    # reply a moment before the mark is committed: wait for the mark, not a fixed time.
+    outbound = _sent(ack["id"])
     assert outbound.sent_at is not None
     assert outbound.failed_at is None
 
@@ -175,3 +178,14 @@ def test_undeliverable_message_shows_its_error(federation, partners, alice, ws_c
     )
     assert [m["delivery_error"] for m in page["results"]] == [updated["message"]["delivery_error"]]
     assert OutboundMessage.objects.get(message_id=message["id"]).failed_at is not None
+
+
+def _sent(message_id: int, *, within: float = 10.0) -> OutboundMessage:
+    """Return the message's outbox row once the gateway has marked it sent (or as it is when
+    `within` seconds pass, for the assertion to report)."""
+    deadline = time.monotonic() + within
+    while True:
+        row = OutboundMessage.objects.get(message_id=message_id)
+        if row.sent_at is not None or time.monotonic() > deadline:
+            return row
+        time.sleep(0.05)
