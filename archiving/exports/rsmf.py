@@ -59,6 +59,8 @@ def _custom(record, description: EventDescription) -> list[dict]:
             ("Description", description.statement(with_text=False)),
             ("Archive record", f"conversation {record.conversation_id}, link {record.chain_index}"),
             ("Record hash", record.record_hash),
+            # Sentences refer to messages by number ("removed message #3"): say which is which.
+            ("Message number", f"#{record.message_seq}" if record.message_seq is not None else ""),
             *description.details,
         ]
     )
@@ -136,7 +138,10 @@ def rsmf_manifest(slice_: Slice) -> tuple[dict, dict[str, bytes]]:
             if is_edit:
                 event["body"] = record.body
             else:
-                event["deleted"] = True
+                # The removed message itself is marked deleted (above); this event is the notice
+                # of who removed it, deleted only when it stands in for a message not here.
+                if original is None:
+                    event["deleted"] = True
                 # The original above already shows the text; quote it only when it is not here.
                 event["body"] = described.statement(with_text=original is None)
         elif record.event == ArchiveEvent.FILE_UPLOADED:

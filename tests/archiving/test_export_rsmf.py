@@ -134,10 +134,10 @@ def test_rsmf_represents_edits_and_deletes_with_parents(run_export, alice, bob):
     ]
     assert (events[2]["parent"], events[3]["parent"]) == (posted["id"], posted["id"])
     assert events[4]["deleted"] is True
+    assert "deleted" not in events[5]  # the notice; the message it points at is the deleted one
     assert events[5] == {
         **events[5],
         "parent": events[4]["id"],
-        "deleted": True,
         "body": "Bob Chen deleted message #2.",
         "participant": "bob",
     }

@@ -162,8 +162,9 @@ def test_the_rsmf_manifest_has_every_participant_and_each_event_its_own_type(exp
     assert removed["deleted"] is True
     assert removed["body"] == "Client X is selling"
     assert removal["parent"] == removed["id"]
-    assert removal["deleted"] is True
+    assert "deleted" not in removal
     assert removal["body"] == "Carol Diaz (manager) removed message #3 by Alice Martin."
+    assert {"name": "Message number", "value": "#3"} in removed["custom"]
     assert history["body"] == "Bob Chen viewed messages #1 to #3 of the room's history (3 times)."
     assert HistoryViewRepeat.objects.get().repeats == 2
     text = json.dumps(manifest)
