@@ -5,8 +5,8 @@ Design. A hold covers an archive record when all of these hold:
   conversation at any time (an ArchiveParticipant row, written by capture and never purged, or
   the custodian is the record's actor). A custodian's hold therefore keeps whole
   conversations, what the others said included, as eDiscovery expects;
-- dates: start_at <= occurred_at <= end_at, each bound optional (a date given for `end` means
-  the end of that day, UTC);
+- dates: start_at <= occurred_at < end_at, each bound optional (directory/moments.py: a date
+  given for `end` means that whole day, UTC);
 - query: when the hold has one, the record's body matches it (archiving.search.query, the same
   reference semantics as search). Records without text (joins, leaves) never match a query.
 Coverage is evaluated when it is needed (retention runs, record counts), never copied, so a
@@ -19,12 +19,9 @@ A case with active holds cannot be closed: release them first, each with its rea
 release has a reason of its own in the audit trail).
 """
 
-from datetime import UTC, datetime, time
-
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from archiving.access import is_compliance_officer
 from archiving.audit import audit_append
@@ -40,6 +37,7 @@ from archiving.models import (
 from archiving.search.query import query_matches, query_parse
 from directory.exceptions import Conflict, InvalidInput, NotFound
 from directory.models import Person
+from directory.moments import range_parse
 
 _RETENTION_LOCK_KEY = 0x7061726C  # "parl": one PostgreSQL advisory lock for holds vs purges
 MAX_NAME = 200
@@ -58,37 +56,6 @@ def retention_lock() -> None:
 
 
 # -- input checks ---------------------------------------------------------------------------
-
-
-def moment_parse(value, *, field: str, is_end: bool = False) -> datetime | None:
-    """Return an aware UTC datetime from ISO text (a date, or a date and time); None if empty."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be an ISO 8601 date or date-time text.")
-    try:
-        day = parse_date(value)  # a bare date first: Python also reads it as a datetime
-        moment = None if day else parse_datetime(value)
-    except ValueError:
-        moment = day = None
-    if moment is None and day is None:
-        raise InvalidInput(
-            f"{field} is not a valid date: {value!r}; use 2026-01-31 or 2026-01-31T09:00:00Z."
-        )
-    if moment is None:
-        moment = datetime.combine(day, time.max if is_end else time.min, tzinfo=UTC)
-    elif timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def range_parse(start, end) -> tuple[datetime | None, datetime | None]:
-    """Return the (start, end) bounds, refusing a start after the end."""
-    start_at = moment_parse(start, field="start")
-    end_at = moment_parse(end, field="end", is_end=True)
-    if start_at and end_at and start_at > end_at:
-        raise InvalidInput("start must not be after end.")
-    return start_at, end_at
 
 
 def _text(value, *, field: str, required: bool = False, limit: int | None = None) -> str:
@@ -321,7 +288,7 @@ def hold_scope_q(hold: LegalHold) -> Q:
     if hold.start_at:
         scope &= Q(occurred_at__gte=hold.start_at)
     if hold.end_at:
-        scope &= Q(occurred_at__lte=hold.end_at)
+        scope &= Q(occurred_at__lt=hold.end_at)
     return scope
 
 

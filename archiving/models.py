@@ -65,6 +65,7 @@ class ArchiveEvent(models.TextChoices):
     ROOM_UPDATED = "room.updated"
     CONVERSATION_CLOSED = "conversation.closed"
     CONVERSATION_REOPENED = "conversation.reopened"
+    MESSAGE_DELIVERY_FAILED = "message.delivery_failed"
 
 
 class ArchiveRecord(models.Model):
@@ -541,6 +542,48 @@ class ArchiveSearchEntry(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id} v{self.version}"
+
+
+class HistoryViewRepeat(models.Model):
+    """How many more times a person viewed the same history range soon after a captured view.
+
+    Kept beside the chain, not in it: the first view of a range is a chained history.viewed
+    record (who read which messages, and when, is tamper-evident); repeats of that same view
+    within PARLEY_HISTORY_VIEW_WINDOW_SECONDS of it only add to this count, so opening a
+    conversation five times in three minutes is one record that says "5 times" instead of
+    five records flooding transcripts. The count is secondary evidence and the one mutable
+    thing here; a view outside the window, or of another range, is a new chained record.
+    Goes with its record when retention purges it.
+    """
+
+    record = models.OneToOneField(
+        ArchiveRecord, on_delete=models.CASCADE, primary_key=True, related_name="history_repeat"
+    )
+    repeats = models.PositiveIntegerField(default=0)
+    last_viewed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} viewed {self.repeats} more times"
+
+
+class ChainAnchor(models.Model):
+    """A signed statement of every chain head and the audit chain head at one moment.
+
+    Appended, never changed (archiving/anchors.py). The same document is written as a file
+    outside the database, so a copy held elsewhere can prove the archive later: someone who
+    rewrites the hashes from a record through to its chain's head makes a consistent chain,
+    but not one that ends in the head an earlier anchor signed.
+    """
+
+    created_at = models.DateTimeField()
+    reason = models.CharField(max_length=20)
+    document = models.TextField()  # canonical JSON, exactly the bytes signed
+    signature = models.CharField(max_length=200)
+    public_key = models.TextField()
+    file_name = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"anchor {self.pk} ({self.reason}, {self.created_at:%Y-%m-%d %H:%M})"
 
 
 # Usage reports keep their models in their own package; imported here so Django sees them.

@@ -240,7 +240,7 @@ def audit_entry_list(
     if since:
         entries = entries.filter(occurred_at__gte=since)
     if until:
-        entries = entries.filter(occurred_at__lte=until)
+        entries = entries.filter(occurred_at__lt=until)  # ends are exclusive (moments.py)
     if before_sequence is not None:
         entries = entries.filter(sequence__lt=before_sequence)
     page = list(entries[: limit + 1])

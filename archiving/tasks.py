@@ -91,3 +91,11 @@ def export_resume_stale() -> int:
 def retention_run_task() -> int:
     """Purge what retention allows (idempotent: a second run finds nothing more to purge)."""
     return retention_run(actor=None).records
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def chain_anchor_daily() -> int:
+    """Sign and store today's anchor of every chain head (DESIGN.md section 6)."""
+    from archiving.anchors import chain_anchor_create
+
+    return chain_anchor_create(reason="daily").pk

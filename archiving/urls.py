@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from archiving.apis import audit, cases, exports, retention
+from archiving.apis import audit, cases, exports, pickers, retention
 
 urlpatterns = [
     path("", include("archiving.search.urls")),
@@ -47,6 +47,11 @@ urlpatterns = [
         exports.ExportCancelApi.as_view(),
         name="archive-export-cancel",
     ),
+    path("people/", pickers.PersonPickApi.as_view(), name="archive-people-pick"),
+    path(
+        "conversations/", pickers.ConversationPickApi.as_view(), name="archive-conversations-pick"
+    ),
+    path("signing-key/", exports.SigningKeyApi.as_view(), name="archive-signing-key"),
     path(
         "exports/<int:export_id>/download/",
         exports.ExportDownloadApi.as_view(),

@@ -240,6 +240,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
     "export-resume-stale": {"task": "archiving.tasks.export_resume_stale", "schedule": 60.0},
+    # DESIGN.md section 6: a daily signed anchor of every chain head, kept outside the database.
+    "archive-anchor-daily": {
+        "task": "archiving.tasks.chain_anchor_daily",
+        "schedule": crontab(hour=3, minute=15),
+    },
     "archive-search-index-sweep": {
         "task": "archiving.tasks.search_index_pending",
         "schedule": 60.0,
@@ -505,3 +510,15 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# A person viewing the same history range again within this many seconds of a captured view is
+# counted on that record (archiving.models.HistoryViewRepeat) instead of archived again.
+PARLEY_HISTORY_VIEW_WINDOW_SECONDS = env.int("PARLEY_HISTORY_VIEW_WINDOW_SECONDS", default=1800)
+
+# The server's Ed25519 key (archiving/signing.py): signs chain anchors and export manifests;
+# made on first use, owner-only. Anchors are also written as files to PARLEY_ANCHOR_DIR, which
+# should be storage outside the database (another disk, a share, a WORM bucket's mount).
+PARLEY_SIGNING_KEY_PATH = Path(
+    env.str("PARLEY_SIGNING_KEY_PATH", default=str(DATA_DIR / "keys" / "archive-ed25519.pem"))
+)
+PARLEY_ANCHOR_DIR = Path(env.str("PARLEY_ANCHOR_DIR", default=str(DATA_DIR / "anchors")))

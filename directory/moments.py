@@ -1,6 +1,13 @@
-"""Reading a moment from request text: ISO 8601 dates and date-times, as aware datetimes."""
+"""Reading a moment from request text: ISO 8601 dates and date-times, as aware datetimes.
 
-from datetime import UTC, datetime, time
+The one rule for every API that takes a time range (archive search and exports, legal holds,
+the audit trail, the presence log): a range is [start, end), start included and end left out,
+and a bare date as the end means that whole day, inclusive: it is read as the first instant
+of the next day. So `start=2026-11-02&end=2026-11-02` is all of 2 November (UTC), and
+`end=2026-11-02T09:00:00Z` stops just before nine. A time without an offset is UTC.
+"""
+
+from datetime import UTC, datetime, time, timedelta
 
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -21,8 +28,8 @@ MOMENT_OR_EMPTY_SCHEMA = {
 def moment_parse(value, *, field: str, is_end: bool = False) -> datetime | None:
     """Return an aware datetime from ISO 8601 text (a date, or a date and time); None if empty.
 
-    A bare date is the first instant of that day in UTC, or its last one when is_end; a time
-    without an offset is UTC. A given offset is kept.
+    A bare date is the first instant of that day in UTC, or, as an end (is_end), the first
+    instant of the next day, since ends are exclusive. A given offset is kept.
     """
     if value in (None, ""):
         return None
@@ -35,9 +42,18 @@ def moment_parse(value, *, field: str, is_end: bool = False) -> datetime | None:
         moment = day = None
     if moment is None and day is None:
         raise InvalidInput(
-            f"{field} {value!r} is not an ISO 8601 date or time "
-            "(2026-11-02 or 2026-11-02T09:00:00Z)."
+            f"{field} is not a valid date: {value!r}; use ISO 8601, e.g. 2026-11-02 or "
+            "2026-11-02T09:00:00Z."
         )
     if moment is None:
-        return datetime.combine(day, time.max if is_end else time.min, tzinfo=UTC)
+        return datetime.combine(day + timedelta(days=1 if is_end else 0), time.min, tzinfo=UTC)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def range_parse(start, end, *, prefix: str = "") -> tuple[datetime | None, datetime | None]:
+    """Return the [start, end) range of two texts; refuse an end that is not after the start."""
+    start_at = moment_parse(start, field=f"{prefix}start")
+    end_at = moment_parse(end, field=f"{prefix}end", is_end=True)
+    if start_at and end_at and start_at >= end_at:
+        raise InvalidInput(f"{prefix}start must be before {prefix}end.")
+    return start_at, end_at

@@ -162,7 +162,7 @@ class ContactDetailApi(APIView):
 
 
 def _moment(request, name: str) -> datetime:
-    moment = moment_parse(request.query_params.get(name), field=name)
+    moment = moment_parse(request.query_params.get(name), field=name, is_end=name == "end")
     if moment is None:
         raise InvalidInput(f"{name} is required: an ISO 8601 time, e.g. 2026-11-02T09:00:00Z.")
     return moment

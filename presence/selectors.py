@@ -253,9 +253,9 @@ def availability_at(*, person: Person, at: datetime) -> str:
 def presence_log_list(
     *, person: Person, start: datetime, end: datetime, limit: int
 ) -> list[PresenceLog]:
-    """Return the person's availability changes between two moments, oldest first."""
+    """Return the person's availability changes in [start, end), oldest first."""
     return list(
-        PresenceLog.objects.filter(person=person, at__gte=start, at__lte=end).order_by("at", "id")[
+        PresenceLog.objects.filter(person=person, at__gte=start, at__lt=end).order_by("at", "id")[
             :limit
         ]
     )

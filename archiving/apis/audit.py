@@ -8,11 +8,11 @@ from rest_framework.views import APIView
 
 from archiving.access import IsComplianceOfficer
 from archiving.audit import audit_append
-from archiving.holds import moment_parse
 from archiving.models import AuditAction, AuditEntry
 from archiving.selectors import archive_and_audit_verify, audit_entry_list
 from directory.exceptions import InvalidInput
 from directory.moments import MOMENT_OR_EMPTY_SCHEMA as MOMENT
+from directory.moments import moment_parse
 
 MAX_PAGE = 200
 

@@ -11,6 +11,7 @@ from archiving import holds
 from archiving.access import IsComplianceOfficer
 from archiving.audit import audit_append
 from archiving.models import AuditAction, Case, LegalHold, SavedSearch
+from archiving.naming import conversation_names, people_displays
 from archiving.selectors import case_list, hold_list, saved_search_list
 from directory.exceptions import InvalidInput
 
@@ -67,6 +68,13 @@ def hold_to_dict(hold: LegalHold, *, record_count: int | None = None) -> dict:
     data.update(
         id=hold.pk,
         conversations=hold.conversation_ids,
+        conversation_names=[
+            {"id": c, "name": name} for c, name in conversation_names(hold.conversation_ids).items()
+        ],
+        custodian_names=[
+            {"username": u, "display_name": name}
+            for u, name in people_displays(data.get("custodians") or []).items()
+        ],
         start=hold.start_at,
         end=hold.end_at,
         is_active=hold.is_active,

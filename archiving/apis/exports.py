@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from django.db.models import Count
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from archiving.access import IsComplianceOfficer
 from archiving.exports import services
 from archiving.models import ExportFormat, ExportJob, ExportStatus
+from archiving.signing import key_fingerprint, public_key_pem
 from directory.exceptions import Conflict, NotFound
 from directory.serializers import timestamp
 
@@ -126,4 +127,22 @@ class ExportDownloadApi(APIView):
             content_type="application/zip",
         )
         response["X-Manifest-SHA256"] = job.manifest_sha256
+        return response
+
+
+class SigningKeyApi(APIView):
+    """The server's public key (PEM) that signs export manifests and chain anchors.
+
+    Public by nature, so reading it is not audited; it is what a reviewer outside Parley gives
+    export_verify --public-key (or any Ed25519 tool) to check an export's manifest.
+    """
+
+    permission_classes = [IsComplianceOfficer]
+
+    @extend_schema(operation_id="archive_signing_key", responses={200: OpenApiTypes.STR})
+    def get(self, request):
+        pem = public_key_pem()
+        response = HttpResponse(pem, content_type="application/x-pem-file")
+        response["Content-Disposition"] = 'attachment; filename="parley-signing-key.pem"'
+        response["X-Key-SHA256"] = key_fingerprint(pem)
         return response

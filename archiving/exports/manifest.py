@@ -4,8 +4,10 @@ Design. manifest.json names the scope, who exported and when (the job's creation
 once, so a restarted job writes the same manifest), the archive chain heads covered, the record
 count expected from the archive vs the count written, and the SHA-256 and size of every file.
 It is written with sorted keys and fixed separators; the zip has fixed timestamps and
-permissions and its members in sorted order, so the same export is the same bytes.
-export_verify() re-hashes an export (directory or zip) against its manifest.
+permissions and its members in sorted order, so the same export is the same bytes. The
+manifest is signed with the server's Ed25519 key (manifest.json.sig, and signing-key.pem
+beside it). export_verify() checks the signature against a trusted public key, then re-hashes
+an export (directory or zip) against its manifest.
 """
 
 import hashlib
@@ -16,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "manifest.json.sig"  # base64 Ed25519 signature of manifest.json's bytes
+PUBLIC_KEY_NAME = "signing-key.pem"  # the server's public key (compare it with the console's)
+MANIFEST_FILES = (MANIFEST_NAME, SIGNATURE_NAME, PUBLIC_KEY_NAME)
 MANIFEST_VERSION = 1
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 
@@ -75,10 +80,18 @@ class VerifyReport:
     extra: list[str] = field(default_factory=list)
     altered: list[str] = field(default_factory=list)
     count_problems: list[str] = field(default_factory=list)
+    signature_problems: list[str] = field(default_factory=list)
+    signer_sha256: str = ""
 
     @property
     def is_intact(self) -> bool:
-        return not (self.missing or self.extra or self.altered or self.count_problems)
+        return not (
+            self.missing
+            or self.extra
+            or self.altered
+            or self.count_problems
+            or self.signature_problems
+        )
 
 
 class _Source:
@@ -109,14 +122,42 @@ class _Source:
         return (self.path / name).read_bytes()
 
 
-def export_verify(path: Path) -> tuple[VerifyReport, dict]:
-    """Check an export against its manifest: missing, extra and altered files, counts."""
+def _signature_check(source: "_Source", names: set[str], report: VerifyReport, trusted) -> None:
+    from archiving.signing import key_fingerprint, signature_is_valid
+
+    if SIGNATURE_NAME not in names:
+        report.signature_problems.append(f"{MANIFEST_NAME} is not signed ({SIGNATURE_NAME})")
+        return
+    bundled = source.read(PUBLIC_KEY_NAME).decode() if PUBLIC_KEY_NAME in names else None
+    key = trusted or bundled
+    if key is None:
+        report.signature_problems.append("no public key to check the signature with")
+        return
+    report.signer_sha256 = key_fingerprint(key)
+    if bundled is not None and key_fingerprint(bundled) != report.signer_sha256:
+        report.signature_problems.append(
+            f"{PUBLIC_KEY_NAME} is not the trusted key: the export was signed elsewhere"
+        )
+    signature = source.read(SIGNATURE_NAME).decode().strip()
+    if not signature_is_valid(public_pem=key, data=source.read(MANIFEST_NAME), signature=signature):
+        report.signature_problems.append(
+            f"the signature does not match {MANIFEST_NAME} (the manifest was altered)"
+        )
+
+
+def export_verify(
+    path: Path, *, trusted_public_key: str | None = None
+) -> tuple[VerifyReport, dict]:
+    """Check an export against its manifest: the manifest's signature (against the trusted
+    public key, or the key the export carries when none is given), missing, extra and altered
+    files, counts."""
     source = _Source(path)
     names = source.names()
     if MANIFEST_NAME not in names:
         raise FileNotFoundError(f"{path} has no {MANIFEST_NAME}: it is not a Parley export.")
     manifest = json.loads(source.read(MANIFEST_NAME))
     report = VerifyReport()
+    _signature_check(source, names, report, trusted_public_key)
     listed = {}
     for entry in manifest.get("files", []):
         name = entry["path"]
@@ -135,7 +176,7 @@ def export_verify(path: Path) -> tuple[VerifyReport, dict]:
                 f"{name}: SHA-256 {digest[:16]}... size {size}, the manifest says "
                 f"{entry['sha256'][:16]}... size {entry['size']}"
             )
-    report.extra = sorted(names - set(listed) - {MANIFEST_NAME})
+    report.extra = sorted(names - set(listed) - set(MANIFEST_FILES))
     counts = manifest.get("counts", {})
     expected, written = counts.get("expected_records"), counts.get("written_records")
     in_files = sum(entry.get("records", 0) for entry in listed.values())

@@ -28,6 +28,8 @@ from archiving.exports import manifest as manifests
 from archiving.exports.scope import ResolvedScope
 from archiving.exports.transcript import Slice, people_lookup
 from archiving.models import ArchiveEvent, ArchiveRecord, ExportFile, ExportJob, ExportStatus
+from archiving.naming import conversation_names
+from archiving.signing import public_key_pem, sign
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +95,8 @@ class _Conversation:
         return members
 
     def display(self, conversation_id: int, kind: str) -> str:
-        if self.title:
-            return self.title
-        label = {"direct": "Direct conversation", "group": "Group conversation"}
-        return f"{label.get(kind, kind.title())} {conversation_id}"
+        """Return the room's name, or the names of the conversation's people."""
+        return self.title or conversation_names([conversation_id])[conversation_id]
 
 
 def _claim(job_id: int) -> ExportJob | None:
@@ -202,6 +202,7 @@ def _run(job: ExportJob) -> str:
         heads=heads, after=last_key, batch_size=settings.PARLEY_EXPORT_BATCH_SIZE
     )
     conversations: dict[int, _Conversation] = {}
+    custodians = scope.custodians()
     people_cache: dict = {}
     current: Slice | None = None
 
@@ -286,6 +287,7 @@ def _run(job: ExportJob) -> str:
                     day=day,
                     part=part,
                     members=members,
+                    custodians=custodians,
                 )
             current.records.append(record)
         if current is not None:
@@ -351,9 +353,13 @@ def _complete(job: ExportJob, state: dict, directory: Path, uploader) -> str:
         document["exchange"] = uploader.summary()
     body = manifests.canonical_json(document)
     (directory / manifests.MANIFEST_NAME).write_bytes(body)
+    # Signed with the server's key, and the public key beside it, so the manifest (and through
+    # its hashes every file) can be checked by someone outside Parley (export_verify).
+    (directory / manifests.SIGNATURE_NAME).write_text(sign(body) + "\n")
+    (directory / manifests.PUBLIC_KEY_NAME).write_text(public_key_pem())
     archive = job_archive(job)
     manifests.zip_directory(
-        directory, [f["path"] for f in files] + [manifests.MANIFEST_NAME], archive
+        directory, [f["path"] for f in files] + list(manifests.MANIFEST_FILES), archive
     )
     digest, _ = manifests.sha256_file(directory / manifests.MANIFEST_NAME)
     _finish(

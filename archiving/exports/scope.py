@@ -15,16 +15,26 @@ from dataclasses import dataclass
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
+from archiving.history_views import events_without_history_views
 from archiving.holds import hold_scope_q
-from archiving.models import ArchiveChain, ArchiveRecord, Case, LegalHold
+from archiving.models import ArchiveChain, ArchiveEvent, ArchiveRecord, Case, LegalHold
 from archiving.search.database import scope_filter
 from archiving.search.query import Node, query_matches, query_parse
 from archiving.search.services import search_scope_build
 from archiving.search.types import KINDS as SEARCH_KINDS
 from archiving.search.types import Scope
 from directory.exceptions import InvalidInput
+from directory.moments import range_parse
 
-SEARCH_FIELDS = {"query", "participants", "senders", "conversations", "kinds", "events"}
+SEARCH_FIELDS = {
+    "query",
+    "participants",
+    "senders",
+    "conversations",
+    "kinds",
+    "events",
+    "include_history_views",
+}
 DATE_FIELDS = {"start", "end"}
 KINDS = set(SEARCH_KINDS)
 MAX_LIST = 1000
@@ -53,19 +63,6 @@ def _string_list(data: dict, name: str) -> list[str]:
     return sorted(set(value))
 
 
-def _date(data: dict, name: str) -> str | None:
-    value = data.get(name)
-    if value in (None, ""):
-        return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    if parsed is None or parsed.tzinfo is None:
-        raise InvalidInput(
-            f"search.{name} must be an ISO 8601 date-time with a time zone "
-            "(e.g. 2026-11-01T00:00:00Z)."
-        )
-    return parsed.isoformat()
-
-
 def search_scope_validate(data) -> dict:
     """Return the normalised search filters of an export request, or raise InvalidInput."""
     if not isinstance(data, dict):
@@ -86,10 +83,17 @@ def search_scope_validate(data) -> dict:
     kinds = _string_list(data, "kinds")
     if set(kinds) - KINDS:
         raise InvalidInput(f"search.kinds may contain only {', '.join(sorted(KINDS))}.")
-    events = _string_list(data, "events")
-    start, end = _date(data, "start"), _date(data, "end")
-    if start and end and parse_datetime(start) >= parse_datetime(end):
-        raise InvalidInput("search.start must be before search.end.")
+    include_history_views = data.get("include_history_views", False)
+    if not isinstance(include_history_views, bool):
+        raise InvalidInput("search.include_history_views must be true or false.")
+    asked_events = _string_list(data, "events")
+    # The same default as the archive search, so an export of a search holds its records.
+    events = events_without_history_views(asked_events, include_history_views=include_history_views)
+    # The archive search's own rule (directory/moments.py), so the dates a search was run
+    # with export exactly its records; kept as exact instants so a rerun reads the same.
+    start_at, end_at = range_parse(data.get("start"), data.get("end"), prefix="search.")
+    start = start_at.isoformat() if start_at else None
+    end = end_at.isoformat() if end_at else None
     scope = {
         "query": query,
         "participants": _string_list(data, "participants"),
@@ -99,10 +103,12 @@ def search_scope_validate(data) -> dict:
         "events": events,
         "start": start,
         "end": end,
+        "include_history_views": include_history_views,
     }
     # Unknown people and events are refused as the archive search refuses them.
     _search_scope(scope)
-    if not any(v for v in scope.values()):
+    given = {k: v for k, v in scope.items() if k not in ("events", "include_history_views")}
+    if not any(given.values()) and not asked_events:
         raise InvalidInput(
             "search needs at least one filter (query, participants, senders, conversations, "
             "kinds, events, start or end): an export of the whole archive must be asked for "
@@ -111,25 +117,45 @@ def search_scope_validate(data) -> dict:
     return scope
 
 
-def export_scope_from_case(case_id) -> dict:
-    """Return the scope of a case: the records any of its legal holds covers.
+def export_scope_from_case(
+    case_id, *, include_released_holds: bool = False, include_history_views: bool = False
+) -> tuple[dict, list[dict]]:
+    """Return the filters of a case's export and the account of its holds.
 
-    The hold ids are fixed when the job is created, so a restarted job reads the same holds;
-    released holds count too (the case still names those records as evidence).
+    A case export covers the records of the case's active holds; released holds only when
+    asked for (include_released_holds). The hold ids are fixed when the job is created, so a
+    restarted job reads the same holds; the account (every hold, whether it is active and
+    whether it was exported) goes into the manifest with the scope.
     """
     if not isinstance(case_id, int) or isinstance(case_id, bool):
         raise InvalidInput("case must be a case id (an integer).")
     case = Case.objects.filter(pk=case_id).first()
     if case is None:
         raise InvalidInput(f"There is no case {case_id}.", code="no_such_case")
-    hold_ids = sorted(LegalHold.objects.filter(case=case).values_list("pk", flat=True))
-    if not hold_ids:
+    holds = list(LegalHold.objects.filter(case=case).order_by("pk"))
+    if not holds:
         raise InvalidInput(
             f"Case {case_id} has no legal holds, so it names no records; place a hold or "
             "export a search.",
             code="case_without_holds",
         )
-    return {
+    account = [
+        {
+            "hold": hold.pk,
+            "status": "active" if hold.is_active else "released",
+            "released_at": hold.released_at.isoformat() if hold.released_at else None,
+            "exported": hold.is_active or include_released_holds,
+        }
+        for hold in holds
+    ]
+    hold_ids = [entry["hold"] for entry in account if entry["exported"]]
+    if not hold_ids:
+        raise InvalidInput(
+            f"Every hold of case {case_id} was released; export them with "
+            '"include_released_holds": true.',
+            code="case_without_active_holds",
+        )
+    filters = {
         "query": "",
         "participants": [],
         "senders": [],
@@ -139,7 +165,10 @@ def export_scope_from_case(case_id) -> dict:
         "start": None,
         "end": None,
         "holds": hold_ids,
+        "include_released_holds": include_released_holds,
+        "include_history_views": include_history_views,
     }
+    return filters, account
 
 
 def _search_scope(filters: dict) -> Scope:
@@ -200,7 +229,24 @@ class ResolvedScope:
             records = records.annotate(
                 **{name: ExpressionWrapper(scope_q, output_field=BooleanField())}
             )
+        if self.filters.get("include_history_views", True) is False:
+            # As in a search: who viewed which history is left out unless asked for (a job
+            # created before this choice existed has no key and keeps what it counted).
+            records = records.exclude(event=ArchiveEvent.HISTORY_VIEWED)
         return records.filter(covered)
+
+    def custodians(self) -> frozenset[str]:
+        """Return the usernames the export is about: a case's hold custodians, or the people
+        a search names (participants and senders)."""
+        if self.filters.get("holds"):
+            return frozenset(
+                LegalHold.custodians.through.objects.filter(
+                    legalhold_id__in=self.filters["holds"]
+                ).values_list("person__username", flat=True)
+            )
+        return frozenset(
+            (self.filters.get("participants") or []) + (self.filters.get("senders") or [])
+        )
 
     def heads(self) -> dict[str, list]:
         """Return {conversation_id: [length, head_hash]} of every chain the scope touches."""

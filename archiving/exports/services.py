@@ -24,9 +24,20 @@ def export_request_validate(data) -> tuple[dict, str]:
     """Return (scope, format) of an export request, or raise InvalidInput saying what to fix."""
     if not isinstance(data, dict):
         raise InvalidInput('Send {"search": {...} or "case": id, "format": "rsmf|eml|exchange"}.')
-    unknown = sorted(set(data) - {"search", "case", "format"})
+    allowed = {"search", "case", "format", "include_released_holds", "include_history_views"}
+    unknown = sorted(set(data) - allowed)
     if unknown:
-        raise InvalidInput(f"Unknown fields: {', '.join(unknown)}; allowed: case, format, search.")
+        raise InvalidInput(
+            f"Unknown fields: {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
+        )
+    for flag in ("include_released_holds", "include_history_views"):
+        if not isinstance(data.get(flag, False), bool):
+            raise InvalidInput(f"{flag} must be true or false.")
+    if "search" in data and ({"include_released_holds", "include_history_views"} & set(data)):
+        raise InvalidInput(
+            "include_released_holds and include_history_views go with a case; a search takes "
+            "include_history_views among its filters."
+        )
     export_format = data.get("format")
     if export_format not in ExportFormat.values:
         raise InvalidInput(
@@ -39,8 +50,12 @@ def export_request_validate(data) -> tuple[dict, str]:
 
         exchange_configuration_check()
     if "case" in data:
-        filters = export_scope_from_case(data["case"])
-        scope = {"kind": "case", "case": data["case"], "filters": filters}
+        filters, holds = export_scope_from_case(
+            data["case"],
+            include_released_holds=data.get("include_released_holds", False),
+            include_history_views=data.get("include_history_views", False),
+        )
+        scope = {"kind": "case", "case": data["case"], "filters": filters, "holds": holds}
     else:
         scope = {"kind": "search", "filters": search_scope_validate(data["search"])}
     return scope, export_format

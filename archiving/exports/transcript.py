@@ -1,14 +1,13 @@
 """A conversation-day slice of archive records and its readable transcript (text and HTML).
 
 Shared by the EML, Exchange and RSMF writers. Everything here is a pure function of the
-records and the directory, so the same slice always renders to the same bytes. Events this
-module does not know (new kinds added by other parts of Parley) are shown generically, with
-their payload; a record whose payload names a stored file is given as an attachment.
+records and the directory, so the same slice always renders to the same bytes. Records are put
+into words by archiving/events.py (the one vocabulary); an upload's stored file is given as an
+attachment, and its storage path never leaves Parley.
 """
 
 import hashlib
 import html
-import json
 import mimetypes
 from dataclasses import dataclass, field
 from datetime import UTC, date
@@ -16,6 +15,15 @@ from pathlib import Path
 
 from django.conf import settings
 
+from archiving.events import (
+    EventDescription,
+    MessageTexts,
+    Names,
+    archived_text_lookup,
+    event_describe,
+    event_line,
+)
+from archiving.history_views import history_repeats_attach
 from archiving.models import ArchiveEvent, ArchiveRecord
 from directory.models import Person
 
@@ -49,6 +57,8 @@ class Slice:
     members: list[str]
     records: list[ArchiveRecord] = field(default_factory=list)
     people: dict[str, PersonInfo] = field(default_factory=dict)
+    custodians: frozenset[str] = frozenset()
+    descriptions: list[EventDescription] | None = None
 
     @property
     def label(self) -> str:
@@ -68,7 +78,8 @@ class Slice:
         """Return everyone in the slice: members at its start, then actors and named people."""
         names = list(self.members)
         for record in self.records:
-            for name in (record.actor_username, record.payload.get("person")):
+            payload = record.payload or {}
+            for name in (record.actor_username, payload.get("person"), payload.get("sender")):
                 if isinstance(name, str) and name and name not in names:
                     names.append(name)
         return names
@@ -93,50 +104,44 @@ def timestamp(record: ArchiveRecord) -> str:
     return record.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def describe(record: ArchiveRecord, people: dict[str, PersonInfo]) -> tuple[str, str]:
-    """Return (what happened, text) of a record, as a reviewer reads it."""
-
-    def name(username: str | None) -> str:
-        info = people.get(username or "")
-        return info.display if info else (username or "someone")
-
-    payload = record.payload or {}
-    seq = f" #{record.message_seq}" if record.message_seq is not None else ""
-    match record.event:
-        case ArchiveEvent.MESSAGE_POSTED:
-            return f"message{seq}", record.body
-        case ArchiveEvent.MESSAGE_EDITED:
-            return f"edited message{seq}", record.body
-        case ArchiveEvent.MESSAGE_DELETED:
-            return f"deleted message{seq}", ""
-        case ArchiveEvent.PARTICIPANT_JOINED:
-            return "joined", f"{name(payload.get('person'))} joined the conversation"
-        case ArchiveEvent.PARTICIPANT_LEFT:
-            return "left", f"{name(payload.get('person'))} left the conversation"
-        case ArchiveEvent.CONVERSATION_CLOSED:
-            return "closed for posting", payload.get("reason", "")
-        case ArchiveEvent.CONVERSATION_REOPENED:
-            return "reopened for posting", payload.get("reason", "")
-        case ArchiveEvent.CONVERSATION_CREATED:
-            members = ", ".join(name(p) for p in payload.get("participants") or [])
-            return "created the conversation", f"with {members}" if members else ""
-    details = json.dumps(payload, sort_keys=True, ensure_ascii=False) if payload else ""
-    text = "\n".join(part for part in (record.body, details) if part)
-    return record.event, text
+def slice_names(slice_: Slice) -> Names:
+    return Names({u: p.display for u, p in slice_.people.items()})
 
 
-def _names_a_stored_file(payload: dict) -> bool:
-    has_name = bool(payload.get("name") or payload.get("filename"))
-    return has_name and any(payload.get(k) for k in ("storage_path", "path", "storage"))
+@dataclass(frozen=True)
+class Line:
+    time: str
+    actor: str  # display name of who did it
+    description: EventDescription
+    text_line: str  # the whole statement after the time, as the text transcript prints it
+    note: str
+
+
+def slice_descriptions(slice_: Slice) -> list[EventDescription]:
+    """Return the slice's records in words, in chain order (one list, reused by every
+    writer: a removal quotes the text the removed message had at that point)."""
+    if slice_.descriptions is None:
+        history_repeats_attach(slice_.records)
+        names = slice_names(slice_)
+        texts = MessageTexts(archived_text_lookup)
+        out = []
+        for record in slice_.records:
+            out.append(event_describe(record, name=names, texts=texts))
+            texts.note(record)
+        slice_.descriptions = out
+    return slice_.descriptions
 
 
 def attachment_of(record: ArchiveRecord) -> Attachment | None:
-    """Return the stored file a record's payload names (name + path under MEDIA_ROOT)."""
+    """Return the stored file an upload record names (read from under MEDIA_ROOT).
+
+    The storage path stays inside Parley: it locates the bytes, and is never written out.
+    """
+    if record.event != ArchiveEvent.FILE_UPLOADED:
+        return None
     payload = record.payload or {}
     name = payload.get("name") or payload.get("filename")
-    stored = next(
-        (payload[k] for k in ("storage_path", "path", "storage", "file") if payload.get(k)), None
-    )
+    stored = next((payload[k] for k in ("storage_path", "path", "storage") if payload.get(k)), None)
     if not isinstance(name, str) or not isinstance(stored, str):
         return None
     root = Path(settings.MEDIA_ROOT).resolve()
@@ -144,35 +149,51 @@ def attachment_of(record: ArchiveRecord) -> Attachment | None:
     if not path.is_relative_to(root) or not path.is_file():
         return None  # outside the media root, or no longer stored: the transcript says so
     data = path.read_bytes()
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    content_type = payload.get("content_type") or mimetypes.guess_type(name)[0]
     return Attachment(
         name=Path(name).name or "attachment",
         data=data,
-        content_type=content_type,
+        content_type=content_type or "application/octet-stream",
         sha256=hashlib.sha256(data).hexdigest(),
     )
 
 
-def _lines(slice_: Slice) -> list[tuple[str, str, str, str, str]]:
+def _lines(slice_: Slice) -> list[Line]:
+    """Return the transcript's entries. A file's message and its upload record are one entry
+    (the upload's sentence names the file, its size and hash, and the message number)."""
+    names = slice_names(slice_)
     out = []
-    for record in slice_.records:
-        what, text = describe(record, slice_.people)
-        who = slice_.people.get(record.actor_username)
-        sender = who.display if who else (record.actor_username or "system")
+    pairs = list(zip(slice_.records, slice_descriptions(slice_), strict=True))
+    for position, (record, description) in enumerate(pairs):
+        following = pairs[position + 1][0] if position + 1 < len(pairs) else None
+        if (
+            record.event == ArchiveEvent.MESSAGE_POSTED
+            and following is not None
+            and following.event == ArchiveEvent.FILE_UPLOADED
+            and following.message_id == record.message_id
+        ):
+            continue
         time = record.occurred_at.astimezone(UTC).strftime("%H:%M:%S")
         note = ""
-        expected = (record.payload or {}).get("sha256")
-        attachment = attachment_of(record)
-        if attachment is not None:
-            note = f"[attachment {attachment.name}, {len(attachment.data)} bytes"
-            if expected and expected != attachment.sha256:
-                note += ", SHA-256 DOES NOT MATCH the archive record"
-            note += "]"
-        elif record.event != ArchiveEvent.FILE_DOWNLOADED and _names_a_stored_file(
-            record.payload or {}
-        ):
-            note = "[file not available]"
-        out.append((time, sender, what, text, note))
+        if record.event == ArchiveEvent.FILE_UPLOADED:
+            attachment = attachment_of(record)
+            expected = (record.payload or {}).get("sha256")
+            if attachment is None:
+                note = "[file no longer stored: only its name and SHA-256 are archived]"
+            else:
+                note = f"[attached: {attachment.name}"
+                if expected and expected != attachment.sha256:
+                    note += ", its SHA-256 DOES NOT MATCH the archive record"
+                note += "]"
+        out.append(
+            Line(
+                time=time,
+                actor=names(record.actor_username),
+                description=description,
+                text_line=event_line(description, name=names),
+                note=note,
+            )
+        )
     return out
 
 
@@ -181,15 +202,24 @@ def transcript_heading(slice_: Slice) -> str:
 
 
 def transcript_text(slice_: Slice) -> str:
-    """Return the plain-text transcript: one block per record."""
+    """Return the plain-text transcript: one entry per record, continuation lines indented
+    under the entry (never at column 0, where they would read as a new entry)."""
     members = ", ".join(slice_.people[u].display for u in slice_.usernames)
-    lines = [transcript_heading(slice_), f"Participants: {members}", ""]
-    for time, sender, what, text, note in _lines(slice_):
-        head = f"[{time}] {sender}" + ("" if what.startswith("message") else f" ({what})")
-        lines.append(f"{head}: {text}" if text else head)
-        if note:
-            lines.append(f"    {note}")
+    lines = [transcript_heading(slice_), "Times are UTC.", f"Participants: {members}", ""]
+    indent = " " * len("[00:00:00] ")
+    for line in _lines(slice_):
+        first, *rest = line.text_line.split("\n")
+        lines.append(f"[{line.time}] {first}")
+        lines.extend(f"{indent}{more}" for more in rest)
+        if line.note:
+            lines.append(f"{indent}{line.note}")
     return "\n".join(lines) + "\n"
+
+
+_STYLE = (
+    "table{border-collapse:collapse}th,td{text-align:left;vertical-align:top;"
+    "padding:.2em .6em;border-bottom:1px solid #ddd}td:nth-child(-n+2){white-space:nowrap}"
+)
 
 
 def transcript_html(slice_: Slice) -> str:
@@ -197,21 +227,27 @@ def transcript_html(slice_: Slice) -> str:
     e = html.escape
     members = ", ".join(e(slice_.people[u].display) for u in slice_.usernames)
     rows = []
-    for time, sender, what, text, note in _lines(slice_):
-        css = what.split(" ")[0].replace("#", "")
-        body = e(text).replace("\n", "<br>")
-        if what.startswith("deleted"):
-            body = "<em>(message deleted)</em>"
+    for line in _lines(slice_):
+        described = line.description
+        css = described.kind.replace(".", "-").replace("_", "-")
+        what = (
+            f"message #{described.message_seq}"
+            if described.is_message and described.message_seq is not None
+            else ""
+            if described.is_message
+            else e(described.statement(with_text=False))
+        )
+        text = e(described.text).replace("\n", "<br>")
         rows.append(
-            f'<tr class="{e(css)}"><td>{e(time)}</td><td>{e(sender)}</td>'
-            f"<td>{e(what)}</td><td>{body}"
-            + (f"<br><small>{e(note)}</small>" if note else "")
+            f'<tr class="{e(css)}"><td>{e(line.time)}</td><td>{e(line.actor)}</td>'
+            f"<td>{what}</td><td>{text}"
+            + (f"<br><small>{e(line.note)}</small>" if line.note else "")
             + "</td></tr>"
         )
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        f"<title>{e(transcript_heading(slice_))}</title></head><body>"
+        f"<title>{e(transcript_heading(slice_))}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{e(transcript_heading(slice_))}</h1><p>Participants: {members}</p>"
-        "<table><thead><tr><th>Time (UTC)</th><th>Sender</th><th>Event</th><th>Text</th>"
+        "<table><thead><tr><th>Time (UTC)</th><th>Who</th><th>Event</th><th>Text</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>\n"
     )

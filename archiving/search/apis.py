@@ -1,13 +1,10 @@
 """HTTP edge of compliance search: search, one record, its context, index health.
 
 Compliance group only (IsComplianceOfficer: 401 anonymous, 403 everyone else, administrators
-included). Dates: ISO 8601 datetimes (a time without zone is UTC) or dates; `start` is
-inclusive, `end` exclusive, and a date-only `end` includes that whole day.
+included). Dates: directory/moments.py, the one rule (ISO 8601; `start` is inclusive, `end`
+exclusive, and a bare `end` date includes that whole day).
 """
 
-from datetime import UTC, datetime, time, timedelta
-
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -15,38 +12,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from archiving.access import IsComplianceOfficer
+from archiving.events import MessageTexts, Names, archived_text_lookup, event_describe, event_line
+from archiving.history_views import events_without_history_views, history_repeats_attach
 from archiving.models import ArchiveEvent, ArchiveRecord
+from archiving.naming import conversation_names
 from archiving.search import services
 from archiving.search.backend import backend_get
 from archiving.search.selectors import search_capture_lag
 from archiving.search.types import EVENT_ALIASES, KINDS, SearchHit
 from directory.exceptions import InvalidInput
 from directory.models import Person
+from directory.moments import moment_parse
 from directory.serializers import timestamp
-
-
-def _moment(raw: str | None, *, field: str, is_end: bool) -> datetime | None:
-    if raw in (None, ""):
-        return None
-    if not isinstance(raw, str):
-        raise InvalidInput(f"{field} must be an ISO 8601 date or datetime text.")
-    try:
-        # Date first: parse_datetime also reads a bare date (as midnight), which would make an
-        # end date leave out its own day.
-        day = parse_date(raw)
-        moment = None if day is not None else parse_datetime(raw)
-    except ValueError:
-        moment, day = None, None
-    if moment is None and day is None:
-        raise InvalidInput(
-            f'{field}: "{raw}" is not a date; use ISO 8601, e.g. 2026-03-01 or '
-            "2026-03-01T09:30:00Z."
-        )
-    if day is not None:
-        moment = datetime.combine(day + timedelta(days=1 if is_end else 0), time(), tzinfo=UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -73,6 +50,7 @@ class ArchiveSearchInputSerializer(serializers.Serializer):
     cursor = serializers.CharField(allow_null=True, allow_blank=True, default=None)
     page_size = serializers.IntegerField(min_value=1, max_value=services.MAX_PAGE_SIZE, default=50)
     facets = StrictBooleanField(default=True)
+    include_history_views = StrictBooleanField(default=False)
 
     def validate_query(self, value: str) -> str:
         if not isinstance(self.initial_data.get("query", ""), str):
@@ -96,10 +74,25 @@ def _people(usernames: set[str]) -> dict[str, dict]:
     return {u: {"username": u, "display_name": names.get(u, u)} for u in usernames}
 
 
-def hit_to_dict(hit: SearchHit, *, people: dict[str, dict]) -> dict:
+def _described(records, *, people: dict[str, dict]) -> dict[int, str]:
+    """Return {record id: the record in words} (archiving/events.py, in chain order)."""
+    names = Names({u: p["display_name"] for u, p in people.items()})
+    texts = MessageTexts(archived_text_lookup)
+    history_repeats_attach(records)
+    out = {}
+    for record in sorted(records, key=lambda r: (r.conversation_id, r.chain_index)):
+        out[record.pk] = event_line(event_describe(record, name=names, texts=texts), name=names)
+        texts.note(record)
+    return out
+
+
+def hit_to_dict(hit: SearchHit, *, people: dict[str, dict], naming: dict | None = None) -> dict:
+    naming = naming or {}
     return {
         "record": hit.record_id,
         "conversation": hit.conversation_id,
+        "conversation_name": naming.get("conversations", {}).get(hit.conversation_id, ""),
+        "description": naming.get("records", {}).get(hit.record_id, ""),
         "conversation_kind": hit.conversation_kind,
         "event": hit.event,
         "chain_index": hit.chain_index,
@@ -110,11 +103,16 @@ def hit_to_dict(hit: SearchHit, *, people: dict[str, dict]) -> dict:
     }
 
 
-def record_to_dict(record: ArchiveRecord, *, people: dict[str, dict]) -> dict:
+def record_to_dict(
+    record: ArchiveRecord, *, people: dict[str, dict], naming: dict | None = None
+) -> dict:
     sender = record.actor_username
+    naming = naming or {}
     return {
         "record": record.pk,
         "conversation": record.conversation_id,
+        "conversation_name": naming.get("conversations", {}).get(record.conversation_id, ""),
+        "description": naming.get("records", {}).get(record.pk, ""),
         "conversation_kind": record.conversation_kind,
         "is_external": record.is_external,
         "chain_index": record.chain_index,
@@ -127,6 +125,19 @@ def record_to_dict(record: ArchiveRecord, *, people: dict[str, dict]) -> dict:
         "created_at": timestamp(record.occurred_at),
         "record_hash": record.record_hash,
     }
+
+
+def _named(record: ArchiveRecord) -> set[str]:
+    payload = record.payload or {}
+    names = {record.actor_username, payload.get("person"), payload.get("sender")}
+    return {n for n in names if isinstance(n, str) and n}
+
+
+def _facet(name: str, facet, *, naming: dict) -> dict:
+    entry = {"value": facet.value, "count": facet.count}
+    if name == "conversations" and str(facet.value).isdigit():
+        entry["label"] = naming["conversations"].get(int(facet.value), "")
+    return entry
 
 
 class ArchiveSearchApi(APIView):
@@ -152,22 +163,35 @@ class ArchiveSearchApi(APIView):
             senders=data["senders"],
             conversations=data["conversations"],
             kinds=data["kinds"],
-            events=data["events"],
-            start=_moment(data["start"], field="start", is_end=False),
-            end=_moment(data["end"], field="end", is_end=True),
+            events=events_without_history_views(
+                data["events"], include_history_views=data["include_history_views"]
+            ),
+            start=moment_parse(data["start"], field="start"),
+            end=moment_parse(data["end"], field="end", is_end=True),
             cursor=data["cursor"] or None,
             page_size=data["page_size"],
             with_facets=data["facets"],
         )
         result = page.result
-        people = _people({hit.sender for hit in result.hits})
+        records = list(ArchiveRecord.objects.filter(pk__in=[hit.record_id for hit in result.hits]))
+        people = _people(
+            {hit.sender for hit in result.hits} | {u for r in records for u in _named(r)}
+        )
+        conversation_ids = {hit.conversation_id for hit in result.hits}
+        conversation_ids |= {
+            int(f.value) for f in result.facets.get("conversations", []) if str(f.value).isdigit()
+        }
+        naming = {
+            "conversations": conversation_names(conversation_ids),
+            "records": _described(records, people=people),
+        }
         return Response(
             {
                 "total": result.total,
-                "hits": [hit_to_dict(hit, people=people) for hit in result.hits],
+                "hits": [hit_to_dict(hit, people=people, naming=naming) for hit in result.hits],
                 "next_cursor": page.next_cursor,
                 "facets": {
-                    name: [{"value": f.value, "count": f.count} for f in counts]
+                    name: [_facet(name, f, naming=naming) for f in counts]
                     for name, counts in result.facets.items()
                 },
             }
@@ -182,7 +206,12 @@ class ArchiveRecordApi(APIView):
     @extend_schema(operation_id="archive_record", responses=OpenApiTypes.OBJECT)
     def get(self, request, record_id: int):
         record = services.archive_record_view(officer=request.user, record_id=record_id)
-        return Response(record_to_dict(record, people=_people({record.actor_username})))
+        people = _people(_named(record))
+        naming = {
+            "conversations": conversation_names([record.conversation_id]),
+            "records": _described([record], people=people),
+        }
+        return Response(record_to_dict(record, people=people, naming=naming))
 
 
 def _count_param(request, name: str) -> int:
@@ -207,12 +236,22 @@ class ArchiveRecordContextApi(APIView):
             before=_count_param(request, "before"),
             after=_count_param(request, "after"),
         )
-        people = _people({r.actor_username for r in records})
+        if request.query_params.get("include_history_views", "") not in ("1", "true"):
+            # Views of history say who read what, not what was said: shown when asked for.
+            records = [
+                r for r in records if r.event != ArchiveEvent.HISTORY_VIEWED or r.pk == record.pk
+            ]
+        people = _people({u for r in records for u in _named(r)})
+        naming = {
+            "conversations": conversation_names([record.conversation_id]),
+            "records": _described(records, people=people),
+        }
         return Response(
             {
                 "record": record.pk,
                 "conversation": record.conversation_id,
-                "records": [record_to_dict(r, people=people) for r in records],
+                "conversation_name": naming["conversations"][record.conversation_id],
+                "records": [record_to_dict(r, people=people, naming=naming) for r in records],
             }
         )
 

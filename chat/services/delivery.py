@@ -31,6 +31,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from archiving.models import ArchiveEvent
+from archiving.services import capture as archive_capture
 from chat import realtime
 from chat.models import Conversation, Message, OutboundDelivery, Participant
 
@@ -109,7 +111,7 @@ def message_delivery_fail(*, delivery_key: str, error: str) -> Message | None:
     """Record that a message could not be delivered and show the error on the message."""
     row = (
         OutboundDelivery.objects.select_for_update(of=("self",))
-        .select_related("message__sender")
+        .select_related("message__sender", "recipient")
         .filter(delivery_key=delivery_key, failed_at__isnull=True)
         .first()
     )
@@ -121,8 +123,30 @@ def message_delivery_fail(*, delivery_key: str, error: str) -> Message | None:
     message = row.message
     message.delivery_error = error
     message.save(update_fields=["delivery_error"])
+    _failure_capture(message=message, recipient=row.recipient, error=error, at=row.failed_at)
     transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
     return message
+
+
+def _failure_capture(*, message: Message, recipient, error: str, at: datetime) -> None:
+    """Archive the failure in the message's conversation chain (message.delivery_failed): a
+    reviewer reads that the message was not delivered, to whom and why."""
+    conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
+    archive_capture(
+        conversation_id=conversation.pk,
+        conversation_kind=conversation.kind,
+        is_external=conversation.is_external,
+        participant_ids=Participant.objects.filter(
+            conversation_id=conversation.pk, left_at__isnull=True
+        ).values_list("person_id", flat=True),
+        event=ArchiveEvent.MESSAGE_DELIVERY_FAILED,
+        actor=message.sender,
+        occurred_at=at,
+        message_id=message.pk,
+        message_seq=message.seq,
+        # An external person's display name is their XMPP address (federation/services/inbound)
+        payload={"recipient": recipient.display_name or recipient.username, "error": error},
+    )
 
 
 def message_delivery_expire(*, now: datetime | None = None) -> int:

@@ -49,6 +49,8 @@ def archive_record(db):
 def export_root(settings, tmp_path):
     settings.PARLEY_EXPORT_ROOT = tmp_path / "exports"
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PARLEY_SIGNING_KEY_PATH = tmp_path / "keys" / "archive-ed25519.pem"
+    settings.PARLEY_ANCHOR_DIR = tmp_path / "anchors"
     return settings.PARLEY_EXPORT_ROOT
 
 

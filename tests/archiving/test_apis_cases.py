@@ -76,7 +76,7 @@ def test_placing_a_hold_counts_and_audits_what_it_covers(client, case, records):
         "custodians": ["bob"],
         "conversations": [2],
         "start": "2026-01-01T00:00:00+00:00",
-        "end": "2026-01-02T23:59:59.999999+00:00",
+        "end": "2026-01-03T00:00:00+00:00",
         "query": "",
     }
 
@@ -103,17 +103,19 @@ def test_a_hold_query_narrows_it_to_matching_records(client, case, records):
         (
             {"conversations": [1], "start": "yesterday"},
             "invalid",
-            "start is not a valid date: 'yesterday'; use 2026-01-31 or 2026-01-31T09:00:00Z.",
+            "start is not a valid date: 'yesterday'; use ISO 8601, e.g. 2026-11-02 or "
+            "2026-11-02T09:00:00Z.",
         ),
         (
             {"conversations": [1], "end": "2026-02-30"},
             "invalid",
-            "end is not a valid date: '2026-02-30'; use 2026-01-31 or 2026-01-31T09:00:00Z.",
+            "end is not a valid date: '2026-02-30'; use ISO 8601, e.g. 2026-11-02 or "
+            "2026-11-02T09:00:00Z.",
         ),
         (
             {"conversations": [1], "start": "2026-03-01", "end": "2026-02-01"},
             "invalid",
-            "start must not be after end.",
+            "start must be before end.",
         ),
         ({"conversations": [1], "colour": "red"}, "invalid", "Unknown field(s) colour."),
     ],

@@ -387,8 +387,8 @@ def test_a_busy_exchange_is_retried_not_failed_and_nothing_is_duplicated(mailbox
     assert (job.status, job.attempts, job.error) == ("completed", 2, "")
     [items] = [v for v in mailbox.items.values() if v]
     assert [i["subject"] for i in items] == [
-        "Room 33 - 2026-11-02 (UTC)",
-        "Room 33 - 2026-11-03 (UTC)",
+        "Room with alice and bob - 2026-11-02 (UTC)",
+        "Room with alice and bob - 2026-11-03 (UTC)",
     ]
     assert mailbox.operations.count("CreateFolder") == 1
     assert mailbox.operations.count("CreateItem") == 3

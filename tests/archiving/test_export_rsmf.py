@@ -109,7 +109,7 @@ def test_rsmf_represents_edits_and_deletes_with_parents(run_export, alice, bob):
     assert manifest["conversations"][0]["platform"] == "parley"
     events = manifest["events"]
     assert [e["type"] for e in events] == [
-        "unknown",
+        "join",
         "message",
         "message",
         "message",
@@ -134,13 +134,19 @@ def test_rsmf_represents_edits_and_deletes_with_parents(run_export, alice, bob):
     ]
     assert (events[2]["parent"], events[3]["parent"]) == (posted["id"], posted["id"])
     assert events[4]["deleted"] is True
-    assert events[5] == {**events[5], "parent": events[4]["id"], "deleted": True, "body": ""}
+    assert "deleted" not in events[5]  # the notice; the message it points at is the deleted one
+    assert events[5] == {
+        **events[5],
+        "parent": events[4]["id"],
+        "body": "Bob Chen deleted message #2.",
+        "participant": "bob",
+    }
     hashes = list(
         ArchiveRecord.objects.filter(conversation_id=conversation.pk)
         .order_by("chain_index")
         .values_list("record_hash", flat=True)
     )
-    assert [e["custom"][2]["value"] for e in events] == hashes
+    assert [e["custom"][3]["value"] for e in events] == hashes
     assert message["X-RSMF-EventCount"] == "6"
     assert message["X-RSMF-Participants"] == "Alice Martin, Bob Chen"
 
@@ -193,7 +199,8 @@ def test_rsmf_slices_per_conversation_and_day_with_joins_leaves_and_files(run_ex
     assert day1["conversations"][0]["display"] == "Trading floor"
     assert day1["conversations"][0]["type"] == "channel"
     assert len(day1["events"]) + len(day2["events"]) == 10
-    assert day2["conversations"][0]["participants"] == ["alice", "bob"]  # at the day's start
+    # Everyone who took part that day: the members at its start and carol, who joined.
+    assert day2["conversations"][0]["participants"] == ["alice", "bob", "carol"]
     kinds = [(e["type"], e.get("participant")) for e in day2["events"]]
     assert kinds[-3:] == [("join", "carol"), ("message", "carol"), ("leave", "bob")]
     upload = day2["events"][-2]

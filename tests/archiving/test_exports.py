@@ -31,11 +31,15 @@ WINDOW = {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}
         ({"format": "eml", "search": WINDOW, "case": 1}, "invalid", "Give exactly one of"),
         ({"format": "eml", "search": {}}, "invalid", "search needs at least one filter"),
         ({"format": "eml", "search": {"query": "NOT merger"}}, "invalid_query", "NOT"),
-        ({"format": "eml", "search": {"start": "yesterday"}}, "invalid", "search.start must"),
+        (
+            {"format": "eml", "search": {"start": "yesterday"}},
+            "invalid",
+            "search.start is not a valid date",
+        ),
         (
             {"format": "eml", "search": {"start": "2026-11-02T00:00:00Z", "end": "2026-11-01"}},
             "invalid",
-            "search.end must",
+            "search.start must be before search.end",
         ),
         ({"format": "eml", "search": {"colour": "red"}}, "invalid", "unknown fields: colour"),
         ({"format": "eml", "search": {"kinds": ["mail"]}}, "invalid", "search.kinds may"),
@@ -116,21 +120,23 @@ def test_eml_export_writes_one_readable_message_per_conversation_day(
     message = email.message_from_bytes((directory / name).read_bytes(), policy=policy.default)
     assert message["From"].addresses[0].username == "alice"
     assert [a.username for a in message["To"].addresses] == ["bob"]
-    assert message["Subject"] == f"Direct conversation {conversation.pk} - {day.date()} (UTC)"
+    assert message["Subject"] == f"Direct: Alice Martin and Bob Chen - {day.date()} (UTC)"
     assert message["Message-ID"].endswith(f".c{conversation.pk}@parley.archive>")
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "Alice Martin: Hi <b>Bob</b>" in text
-    assert "Alice Martin (edited message #1): Hi Bob, the merger is on" in text
-    assert "Bob Chen (deleted message #3)" in text
+    assert "#1 Alice Martin: Hi <b>Bob</b>" in text
+    assert "Alice Martin edited message #1: Hi Bob, the merger is on" in text
+    assert "Bob Chen deleted message #3: secret plan" in text
     assert "Hi &lt;b&gt;Bob&lt;/b&gt;" in html
     assert "Hello &amp; welcome" in html
     assert "<b>Bob</b>" not in html
-    assert "(message deleted)" in html
+    assert "Bob Chen deleted message #3." in html
 
 
-def test_eml_export_attaches_files_named_by_unknown_events(export, officer_client, settings, alice):
+def test_eml_export_attaches_uploaded_files_without_their_storage_path(
+    export, officer_client, settings, alice
+):
     stored = settings.MEDIA_ROOT / "files" / "ab12"
     stored.parent.mkdir(parents=True)
     stored.write_bytes(b"%PDF-1.4 quarterly numbers")
@@ -168,9 +174,11 @@ def test_eml_export_attaches_files_named_by_unknown_events(export, officer_clien
         ("q3.pdf", b"%PDF-1.4 quarterly numbers")
     ]
     text = message.get_body(("plain",)).get_content()
-    assert "(file.uploaded)" in text
-    assert "[attachment q3.pdf, 26 bytes]" in text
-    assert "[file not available]" in text
+    assert "Alice Martin uploaded q3.pdf (26 B)." in text
+    assert "[attached: q3.pdf]" in text
+    assert "Alice Martin uploaded gone.pdf (3 B)." in text
+    assert "[file no longer stored: only its name and SHA-256 are archived]" in text
+    assert "files/" not in raw.decode()  # the storage path never leaves Parley
 
 
 def test_records_with_equal_timestamps_across_batches_come_out_once_each(settings):
@@ -340,7 +348,8 @@ def test_an_export_killed_mid_way_resumes_to_the_same_bytes(
     assert job.status == "completed", job.error
     reference = _tree(runner.job_directory(job))
     reference_zip = runner.job_archive(job).read_bytes()
-    assert len(reference) == 2 * 5 + 1  # 30 messages every 3 h from 09:00: 5 days, + manifest
+    # 30 messages every 3 h from 09:00: 5 days; + the manifest, its signature and the key
+    assert len(reference) == 2 * 5 + 3
 
     runner.export_files_remove(job=job)
     ExportJob.objects.filter(pk=job.pk).update(
@@ -387,7 +396,12 @@ def test_download_streams_the_zip_to_officers_and_is_audited(
     assert response["Content-Type"] == "application/zip"
     data = b"".join(response.streaming_content)
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert names == ["conversation-3/2026-11-02.eml", "manifest.json"]
+    assert names == [
+        "conversation-3/2026-11-02.eml",
+        "manifest.json",
+        "manifest.json.sig",
+        "signing-key.pem",
+    ]
     downloaded = tmp_path / "download.zip"
     downloaded.write_bytes(data)
     report, manifest = export_verify(downloaded)
@@ -526,3 +540,87 @@ def test_a_job_whose_worker_died_is_queued_again_by_the_sweep(export, settings, 
     alive.refresh_from_db()
     assert (dead.status, dead.attempts, dead.records_done) == ("completed", 2, 3)
     assert (alive.status, alive.attempts) == ("running", 1)
+
+
+def test_an_export_of_a_date_filtered_search_holds_exactly_the_searched_records(
+    officer_client, export, alice, bob, archive_record
+):
+    # Noon on 31 Dec and on 1, 2 and 3 January; the first instant of 2 January; 86 microseconds
+    # before 4 January; the first instant of 4 January.
+    for at in (-1, 0, 1, 2, 0.5, 2.5 - 1e-9, 2.5):
+        archive_record(
+            conversation_id=61, actor=alice, at=at, body="numbers", participants=[alice, bob]
+        )
+    search_index_pending()
+    # What the console sends: the search's own filters, dates as the officer typed them.
+    search = {"query": "numbers", "start": "2026-01-02", "end": "2026-01-03"}
+
+    found = officer_client.post(
+        "/api/v1/archive/search/", {**search, "page_size": 100}, format="json"
+    ).json()
+    response = export({"format": "rsmf", "search": search})
+
+    assert response.status_code == 202, response.json()
+    job = ExportJob.objects.get(pk=response.json()["id"])
+    assert job.status == "completed", job.error
+    hashes = set()
+    for entry in job.files.all():
+        raw = (runner.job_directory(job) / entry.path).read_bytes()
+        message = email.message_from_bytes(raw, policy=policy.default)
+        [package] = [p for p in message.iter_attachments() if p.get_filename() == "rsmf.zip"]
+        manifest = json.loads(
+            zipfile.ZipFile(io.BytesIO(package.get_content())).read("rsmf_manifest.json")
+        )
+        hashes |= {
+            field["value"]
+            for event in manifest["events"]
+            for field in event["custom"]
+            if field["name"] in ("Record hash", "Upload record hash")
+        }
+    exported = set(
+        ArchiveRecord.objects.filter(record_hash__in=hashes).values_list("pk", flat=True)
+    )
+    searched = {hit["record"] for hit in found["hits"]}
+    assert found["total"] == 4  # 2 and 3 January, both whole days, and nothing else
+    assert exported == searched
+
+
+def test_case_export_covers_active_holds_unless_released_ones_are_asked_for(export, officer):
+    from archiving.holds import case_create, hold_place, hold_release
+
+    conversation_fill(15, kind="group", members=["alice", "bob"], start=DAY1, count=2)
+    conversation_fill(16, kind="group", members=["carol", "dave"], start=DAY1, count=4)
+    case = case_create(actor=officer, name="Project Green")
+    active = hold_place(actor=officer, case_id=case.pk, conversations=[15])
+    released = hold_place(actor=officer, case_id=case.pk, conversations=[16])
+    hold_release(actor=officer, hold_id=released.pk, reason="custodian cleared")
+
+    default = export({"format": "eml", "case": case.pk})
+    asked = export({"format": "eml", "case": case.pk, "include_released_holds": True})
+
+    default, asked = (ExportJob.objects.get(pk=r.json()["id"]) for r in (default, asked))
+    assert (default.status, asked.status) == ("completed", "completed")
+    assert default.records_total == 3  # conversation 15 only: created + 2 messages
+    assert asked.records_total == 3 + 5
+    manifest = json.loads((runner.job_directory(default) / "manifest.json").read_text())
+    assert sorted(manifest["archive"]["chains"]) == ["15"]
+    assert [
+        (h["hold"], h["status"], h["exported"]) for h in manifest["export"]["scope"]["holds"]
+    ] == [(active.pk, "active", True), (released.pk, "released", False)]
+    manifest = json.loads((runner.job_directory(asked) / "manifest.json").read_text())
+    assert [h["exported"] for h in manifest["export"]["scope"]["holds"]] == [True, True]
+
+
+def test_a_case_whose_holds_were_all_released_exports_only_when_asked(export, officer):
+    from archiving.holds import case_create, hold_place, hold_release
+
+    conversation_fill(17, kind="group", members=["alice", "bob"], start=DAY1, count=1)
+    case = case_create(actor=officer, name="Closed matter")
+    hold = hold_place(actor=officer, case_id=case.pk, conversations=[17])
+    hold_release(actor=officer, hold_id=hold.pk, reason="matter settled")
+
+    refused = export({"format": "eml", "case": case.pk})
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "case_without_active_holds"
+    assert ExportJob.objects.count() == 0

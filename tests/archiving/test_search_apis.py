@@ -109,8 +109,8 @@ def test_search_answers_the_contract_and_audits_text_filters_and_count(
     [
         ({"query": "merger", "participants": ["nobody"]}, "unknown_person", "nobody"),
         ({"query": "merger", "senders": ["ghost"]}, "unknown_person", "ghost"),
-        ({"query": "merger", "start": "yesterday"}, "invalid", "not a date"),
-        ({"query": "merger", "end": "2026-13-45"}, "invalid", "not a date"),
+        ({"query": "merger", "start": "yesterday"}, "invalid", "not a valid date"),
+        ({"query": "merger", "end": "2026-13-45"}, "invalid", "not a valid date"),
         ({"query": "x", "start": "2026-03-02", "end": "2026-03-01"}, "invalid", "before end"),
         ({"query": "merger", "page_size": 0}, "invalid", "page_size"),
         ({"query": "merger", "page_size": 201}, "invalid", "page_size"),

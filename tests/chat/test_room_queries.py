@@ -56,8 +56,9 @@ def test_room_reads_take_the_same_queries_at_10_and_200(
     small, small_manager = room_of(make_person, size=10, messages=10, name="room-small")
     big, big_manager = room_of(make_person, size=200, messages=200, name="room-big")
     small_client, big_client = api_client_for(small_manager), api_client_for(big_manager)
-    # Warm-up: a token's first use of the minute also records last_used_at.
-    queries(small_client, "/api/v1/" + path.format(id=small.pk), params)
+    # Warm-up: a token's first use of the minute also records last_used_at. (Not the measured
+    # page itself: a second view of the same history page is only counted, not archived.)
+    queries(small_client, "/api/v1/me/", {})
     queries(big_client, "/api/v1/me/", {})
 
     # when

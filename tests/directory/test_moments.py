@@ -1,11 +1,11 @@
 """Reading moments from request text (directory.moments)."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from directory.exceptions import InvalidInput
-from directory.moments import moment_parse
+from directory.moments import moment_parse, range_parse
 
 
 @pytest.mark.parametrize("value", [None, ""])
@@ -13,11 +13,19 @@ def test_nothing_given_is_none(value):
     assert moment_parse(value, field="start") is None
 
 
-def test_a_bare_date_is_the_first_or_last_instant_of_that_utc_day():
+def test_a_bare_end_date_includes_that_whole_utc_day_as_an_exclusive_end():
     assert moment_parse("2026-11-02", field="start") == datetime(2026, 11, 2, tzinfo=UTC)
-    assert moment_parse("2026-11-02", field="end", is_end=True) == datetime.combine(
-        date(2026, 11, 2), time.max, tzinfo=UTC
+    # Ends are exclusive everywhere, so the whole of 2 November is [2 Nov 00:00, 3 Nov 00:00).
+    assert moment_parse("2026-11-02", field="end", is_end=True) == datetime(2026, 11, 3, tzinfo=UTC)
+
+
+def test_a_range_of_one_bare_date_is_that_day_and_an_end_not_after_the_start_is_refused():
+    assert range_parse("2026-11-02", "2026-11-02") == (
+        datetime(2026, 11, 2, tzinfo=UTC),
+        datetime(2026, 11, 3, tzinfo=UTC),
     )
+    with pytest.raises(InvalidInput, match="start must be before end"):
+        range_parse("2026-11-02T09:00:00Z", "2026-11-02T09:00:00Z")
 
 
 def test_a_time_without_an_offset_is_utc_and_a_given_offset_is_kept():
@@ -33,8 +41,8 @@ def test_a_time_without_an_offset_is_utc_and_a_given_offset_is_kept():
 @pytest.mark.parametrize(
     ("value", "detail"),
     [
-        ("yesterday", "start 'yesterday' is not an ISO 8601 date or time"),
-        ("2026-13-40", "start '2026-13-40' is not an ISO 8601 date or time"),
+        ("yesterday", "start is not a valid date: 'yesterday'"),
+        ("2026-13-40", "start is not a valid date: '2026-13-40'"),
         (20261102, "start must be an ISO 8601 date or date-time text."),
     ],
 )

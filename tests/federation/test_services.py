@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from archiving.events import Names, event_describe, event_line
 from archiving.models import ArchiveRecord
 from chat import services as chat
 from chat.models import Conversation, Message, OutboundDelivery
@@ -159,6 +160,14 @@ def test_bounced_error_shows_on_the_message(partner, alice):
     assert again is None
     assert message_to_dict(reply)["delivery_error"] == "Not delivered: service-unavailable"
     assert OutboundDelivery.objects.get().failed_at is not None
+    # The archive keeps the failure, once, in words a reviewer reads.
+    [record] = ArchiveRecord.objects.filter(event="message.delivery_failed")
+    assert (record.conversation_id, record.message_id) == (conversation_id, reply.pk)
+    line = event_line(event_describe(record, name=Names({"alice": "Alice Martin"})), name=str)
+    assert line == (
+        f"Message #{reply.seq} by Alice Martin was not delivered to {BOB}: "
+        "Not delivered: service-unavailable."
+    )
 
 
 def test_external_presence_becomes_parley_availability(partner, alice):

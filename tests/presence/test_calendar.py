@@ -569,6 +569,7 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
     )
 
     always = [
+        "archive-anchor-daily",
         "archive-retention-run",
         "archive-search-index-sweep",
         "archive-search-reconcile",

@@ -221,3 +221,36 @@ def test_an_officer_searches_opens_context_and_exports_the_results(browsing, off
     job = page.locator("[data-export]").first
     job.locator(".export-progress").filter(has_text="100%").wait_for(timeout=30_000)
     assert "query" in job.inner_text()
+
+
+def test_an_officer_picks_people_and_conversations_by_name_and_sees_them_named(
+    browsing, officer, chatter
+):
+    from archiving.holds import case_create
+
+    case = case_create(actor=officer, name="Named things")
+    page = browsing.page(browsing.context(officer), f"/console/cases/{case.pk}/")
+    page.wait_for_selector("body[data-ready]")
+
+    page.get_by_label("Custodians").press_sequentially("Mart")
+    page.get_by_role("option", name="Alice Martin (alice)").click()
+    page.get_by_label("Rooms / conversations").press_sequentially("Bob")
+    page.get_by_role("option", name="Direct: Alice Martin and Bob Chen").click()
+    page.get_by_role("button", name="Place hold").click()
+
+    hold = page.locator("article.hold").first
+    hold.locator(".hold-count").filter(has_text="records held").wait_for()
+    text = hold.inner_text()
+    assert "Alice Martin" in text
+    assert "Direct: Alice Martin and Bob Chen" in text
+    assert str(chatter.pk) not in text.split("Conversations")[1].split("\n")[1]
+
+    page.goto("/console/")
+    page.wait_for_selector("body[data-ready]")
+    page.get_by_label("Query", exact=True).fill("Blue")
+    page.get_by_role("button", name="Search").click()
+    page.locator(".hit").first.wait_for()
+    assert page.locator(".hit .conversation-name").first.inner_text() == (
+        "Direct: Alice Martin and Bob Chen"
+    )
+    assert "Direct: Alice Martin and Bob Chen" in page.locator("#facets").inner_text()

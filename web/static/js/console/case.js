@@ -3,7 +3,8 @@
 
 import { h, replaceChildren } from "../dom.js";
 import { showError } from "../state.js";
-import { archive, exportPageUrl, exportStart, idsOf, listOf, when } from "./common.js";
+import { archive, exportPageUrl, exportStart, when } from "./common.js";
+import { picker } from "./picker.js";
 
 const caseId = Number(document.getElementById("case-card").dataset.case);
 const title = document.getElementById("case-title");
@@ -22,16 +23,33 @@ const savedError = document.getElementById("saved-error");
 const exportForm = document.getElementById("case-export-form");
 const exportError = document.getElementById("case-export-error");
 
+const holdCustodians = picker(holdForm.elements.custodians, "people");
+const holdConversations = picker(holdForm.elements.conversations, "conversations");
+const savedPeople = picker(savedForm.elements.participants, "people");
+
 let current = null;
+
+/** The last day a hold covers: its end is exclusive, so an end at midnight is the day before. */
+function lastDay(end) {
+  const moment = new Date(end);
+  if (moment.getUTCHours() === 0 && moment.getUTCMinutes() === 0 && moment.getUTCSeconds() === 0
+      && moment.getUTCMilliseconds() === 0) {
+    moment.setUTCDate(moment.getUTCDate() - 1);
+    return moment.toISOString().slice(0, 10);
+  }
+  return `${end.slice(0, 10)} (until ${end.slice(11, 16)} UTC)`;
+}
 
 function scopeOf(hold) {
   const parts = [];
-  if (hold.custodians && hold.custodians.length) parts.push(["Custodians", hold.custodians.join(", ")]);
-  if (hold.conversations && hold.conversations.length) {
-    parts.push(["Conversations", hold.conversations.join(", ")]);
+  if (hold.custodian_names && hold.custodian_names.length) {
+    parts.push(["Custodians", hold.custodian_names.map((p) => p.display_name).join(", ")]);
+  }
+  if (hold.conversation_names && hold.conversation_names.length) {
+    parts.push(["Conversations", hold.conversation_names.map((c) => c.name).join(", ")]);
   }
   parts.push(["Dates", `${hold.start ? hold.start.slice(0, 10) : "any"} – `
-    + `${hold.end ? hold.end.slice(0, 10) : "any"}`]);
+    + `${hold.end ? lastDay(hold.end) : "any"}`]);
   if (hold.query) parts.push(["Query", hold.query]);
   parts.push(["Placed", `${hold.placed_by}, ${new Date(hold.placed_at).toLocaleString()}`]);
   if (!hold.is_active) {
@@ -119,13 +137,15 @@ holdForm.addEventListener("submit", async (event) => {
   showError(holdError, "");
   const field = (name) => holdForm.elements[name].value;
   const body = { query: field("query").trim() };
-  if (listOf(field("custodians")).length) body.custodians = listOf(field("custodians"));
-  if (idsOf(field("conversations")).length) body.conversations = idsOf(field("conversations"));
+  if (holdCustodians.values().length) body.custodians = holdCustodians.values();
+  if (holdConversations.values().length) body.conversations = holdConversations.values();
   if (field("start")) body.start = field("start");
   if (field("end")) body.end = field("end");
   try {
     const hold = await archive(`cases/${caseId}/holds/`, { method: "POST", body });
     holdForm.reset();
+    holdCustodians.clear();
+    holdConversations.clear();
     statusLine.textContent = `Hold ${hold.id} placed: ${hold.record_count} records held.`;
     await caseLoad();
   } catch (failure) {
@@ -141,10 +161,11 @@ savedForm.addEventListener("submit", async (event) => {
       method: "POST",
       body: {
         name: savedForm.elements.name.value.trim(), query: savedForm.elements.query.value.trim(),
-        filters: { participants: listOf(savedForm.elements.participants.value) },
+        filters: { participants: savedPeople.values() },
       },
     });
     savedForm.reset();
+    savedPeople.clear();
     await caseLoad();
   } catch (failure) {
     showError(savedError, failure.message);
@@ -155,7 +176,12 @@ exportForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   showError(exportError, "");
   try {
-    const job = await exportStart({ case: caseId, format: exportForm.elements.format.value });
+    const job = await exportStart({
+      case: caseId,
+      format: exportForm.elements.format.value,
+      include_released_holds: exportForm.elements.include_released_holds.checked,
+      include_history_views: exportForm.elements.include_history_views.checked,
+    });
     location.assign(exportPageUrl(job));
   } catch (failure) {
     showError(exportError, failure.message);

@@ -5,8 +5,9 @@
 
 import { h, replaceChildren } from "../dom.js";
 import { showError } from "../state.js";
-import { archive, exportPageUrl, exportStart, idsOf, listOf, when } from "./common.js";
+import { archive, exportPageUrl, exportStart, listOf, when } from "./common.js";
 import { highlightNodes } from "./highlight.js";
+import { picker } from "./picker.js";
 
 const PAGE = 25;
 const form = document.getElementById("search-form");
@@ -28,6 +29,12 @@ const EVENT_LABELS = {
   "conversation.created": "Conversation created",
 };
 
+const pickers = {
+  participants: picker(form.elements.participants, "people"),
+  senders: picker(form.elements.senders, "people"),
+  conversations: picker(form.elements.conversations, "conversations"),
+};
+
 let filters = null; // the search shown
 let nextCursor = null;
 let total = 0;
@@ -36,11 +43,12 @@ function searchBody() {
   const field = (name) => form.elements[name].value;
   const body = {
     query: field("query").trim(),
-    participants: listOf(field("participants")),
-    senders: listOf(field("senders")),
-    conversations: idsOf(field("conversations")),
+    participants: pickers.participants.values(),
+    senders: pickers.senders.values(),
+    conversations: pickers.conversations.values(),
     kinds: [...form.querySelectorAll("input[name=kinds]:checked")].map((box) => box.value),
     events: listOf(field("events")),
+    include_history_views: form.elements.include_history_views.checked,
   };
   if (field("start")) body.start = field("start");
   if (field("end")) body.end = field("end");
@@ -53,9 +61,11 @@ function hitItem(hit) {
     h("div", { class: "hit-meta" },
       h("span", { class: "record-event" }, label),
       h("span", {}, hit.sender.display_name, " (", hit.sender.username, ")"),
-      h("span", {}, `${hit.conversation_kind} conversation ${hit.conversation}`),
+      h("span", { class: "conversation-name" }, hit.conversation_name || `${hit.conversation_kind} conversation`),
       when(hit.created_at)),
-    h("p", { class: "hit-text" }, highlightNodes(hit.highlight, hit.body)),
+    hit.body || !hit.description
+      ? h("p", { class: "hit-text" }, highlightNodes(hit.highlight, hit.body))
+      : h("p", { class: "hit-text record-description" }, hit.description),
     h("button", {
       type: "button", class: "link-button", onclick: () => contextOpen(hit),
       "aria-label": `Open the context of record ${hit.record}`,
@@ -69,7 +79,7 @@ function renderFacets(facets) {
     h("section", {},
       h("h3", {}, titles[name] || name),
       h("ul", {}, counts.slice(0, 10).map((facet) =>
-        h("li", {}, `${name === "conversations" ? "Conversation " : ""}${facet.value}`,
+        h("li", {}, name === "conversations" ? (facet.label || "(unnamed conversation)") : `${facet.value}`,
           h("span", { class: "muted" }, ` · ${facet.count}`))))))
     : h("p", { class: "muted" }, "No facets for this search."));
 }
@@ -102,10 +112,10 @@ async function searchRun({ more = false } = {}) {
 async function contextOpen(hit) {
   try {
     const context = await archive(`records/${hit.record}/context/`, {
-      params: { before: 10, after: 10 },
+      params: { before: 10, after: 10, include_history_views: filters.include_history_views ? 1 : 0 },
     });
     contextCard.hidden = false;
-    contextWhere.textContent = `${hit.conversation_kind} conversation ${context.conversation}, `
+    contextWhere.textContent = `${context.conversation_name}, `
       + "in archive order; edits and deletions are marked where they happened.";
     replaceChildren(contextList, context.records.map((record) => {
       const kind = record.event.split(".").pop();
@@ -118,7 +128,7 @@ async function contextOpen(hit) {
         h("span", {}, record.sender.display_name),
         record.message_seq ? h("span", {}, `message #${record.message_seq}`) : null,
         when(record.created_at)),
-      record.body ? h("p", { class: "hit-text" }, record.body) : null);
+      h("p", { class: "hit-text record-description" }, record.description || record.body));
     }));
     contextHeading.focus();
   } catch (failure) {

@@ -1,0 +1,436 @@
+"""The archive's event vocabulary: every kind of record, said once in words.
+
+Design. Every export and every page that shows archive records to a person (EML transcripts,
+the Exchange export, RSMF, the compliance console) describes a record through event_describe()
+and nothing else, so the same record reads the same everywhere. A description names the actor
+and the subject by their display names, quotes the text the record concerns, and says what
+RSMF calls the event (RSMF 2.0 knows message, join, leave, history, disclaimer and unknown;
+what it lacks goes into `custom` fields). Nothing internal leaves through a description: no
+storage path, no bare database id, no JSON.
+
+A kind added elsewhere (reactions, replies, receipts) registers its describer with @describes;
+an unregistered kind still reads as words ("Alice Martin: reaction added (emoji: thumbs up)"),
+never as JSON, and never with a key that names internal storage.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from archiving.models import ArchiveEvent
+
+# Payload keys that name internal storage or internal ids: never shown to a reader.
+INTERNAL_KEYS = frozenset({"storage_path", "path", "storage", "blob", "file", "file_id"})
+
+
+@dataclass(frozen=True)
+class EventDescription:
+    """A record in words.
+
+    sentence: the statement, with its actor and without a final stop ("Bob Chen joined the
+    room"); statement() adds the text it concerns, or the stop;
+    text: the archived text the record carries or concerns (a message body), may be "";
+    rsmf_type: the RSMF 2.0 event type; subject: the username the event is about (joined,
+    left, invited...) when it is not the actor; is_message: the sentence is a chat line
+    ("Alice Martin: hello") rather than an event; details: (label, value) pairs for the
+    RSMF `custom` fields and the console, in words.
+    """
+
+    kind: str
+    actor: str
+    sentence: str
+    text: str = ""
+    rsmf_type: str = "unknown"
+    subject: str = ""
+    is_message: bool = False
+    details: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    message_seq: int | None = None
+
+    def statement(self, *, with_text: bool = True) -> str:
+        """Return the sentence as a reader sees it: "Carol Diaz (manager) removed message 5 by
+        Alice Martin: <its text>", or the sentence and a stop."""
+        if with_text and self.text:
+            return f"{self.sentence}: {self.text}"
+        return f"{self.sentence}."
+
+
+class Names:
+    """Display names by username; a username the directory does not know is shown as is."""
+
+    def __init__(self, displays: dict[str, str]) -> None:
+        self.displays = displays
+
+    def __call__(self, username: str | None) -> str:
+        if not username:
+            return "The system"
+        return self.displays.get(username) or username
+
+
+class MessageTexts:
+    """The latest archived text of each message, for edits, deletions and removals.
+
+    Fed in chain order by the caller (note()); a message whose text came before the records
+    being described is looked up in the archive once (lookup), so a removal on one day still
+    quotes a message posted the day before.
+    """
+
+    def __init__(self, lookup: Callable[[int, int], str | None] | None = None) -> None:
+        self.texts: dict[int, str] = {}
+        self.lookup = lookup
+
+    def get(self, message_id: int | None, *, conversation_id: int) -> str | None:
+        if message_id is None:
+            return None
+        if message_id not in self.texts and self.lookup is not None:
+            found = self.lookup(conversation_id, message_id)
+            if found is not None:
+                self.texts[message_id] = found
+        return self.texts.get(message_id)
+
+    def note(self, record) -> None:
+        if record.message_id is not None and record.event in (
+            ArchiveEvent.MESSAGE_POSTED,
+            ArchiveEvent.MESSAGE_EDITED,
+        ):
+            self.texts[record.message_id] = record.body
+
+
+def archived_text_lookup(conversation_id: int, message_id: int) -> str | None:
+    """Return the latest posted or edited text of a message from the archive."""
+    from archiving.models import ArchiveRecord
+
+    return (
+        ArchiveRecord.objects.filter(
+            conversation_id=conversation_id,
+            message_id=message_id,
+            event__in=[ArchiveEvent.MESSAGE_POSTED, ArchiveEvent.MESSAGE_EDITED],
+        )
+        .order_by("-chain_index")
+        .values_list("body", flat=True)
+        .first()
+    )
+
+
+Describer = Callable[["_Context"], EventDescription]
+_DESCRIBERS: dict[str, Describer] = {}
+
+
+def describes(*kinds: str) -> Callable[[Describer], Describer]:
+    """Register the describer of one or more event kinds."""
+
+    def register(function: Describer) -> Describer:
+        for kind in kinds:
+            _DESCRIBERS[kind] = function
+        return function
+
+    return register
+
+
+def described_kinds() -> set[str]:
+    return set(_DESCRIBERS)
+
+
+@dataclass
+class _Context:
+    record: object
+    name: Names
+    texts: MessageTexts
+    place: str  # "the room" / "the conversation"
+
+    @property
+    def payload(self) -> dict:
+        return self.record.payload or {}
+
+    @property
+    def actor(self) -> str:
+        return self.record.actor_username or ""
+
+    @property
+    def who(self) -> str:
+        return self.name(self.actor)
+
+    @property
+    def message_label(self) -> str:
+        seq = self.record.message_seq
+        return f"message #{seq}" if seq is not None else "a message"
+
+    def earlier_text(self) -> str | None:
+        return self.texts.get(self.record.message_id, conversation_id=self.record.conversation_id)
+
+    def make(self, sentence: str, **fields) -> EventDescription:
+        # A known event RSMF has no type for is a notice in the conversation (a disclaimer).
+        fields.setdefault("rsmf_type", "disclaimer")
+        return EventDescription(
+            kind=self.record.event,
+            actor=self.actor,
+            sentence=sentence,
+            message_seq=self.record.message_seq,
+            **fields,
+        )
+
+
+def size_text(size) -> str:
+    """Return a byte count as people read it (98 B, 1.2 KB, 3.4 MB)."""
+    if not isinstance(size, int):
+        return "size unknown"
+    if size < 1000:
+        return f"{size} B"
+    for unit in ("KB", "MB", "GB"):
+        size /= 1000
+        if size < 1000 or unit == "GB":
+            return f"{size:.1f} {unit}"
+    return f"{size} B"  # pragma: no cover
+
+
+def short_hash(value) -> str:
+    return f"{value[:12]}..." if isinstance(value, str) and len(value) > 12 else str(value or "")
+
+
+def quoted(text: str) -> str:
+    return f"\N{LEFT DOUBLE QUOTATION MARK}{text}\N{RIGHT DOUBLE QUOTATION MARK}"
+
+
+def place_of(kind: str) -> str:
+    return "the room" if kind == "room" else "the conversation"
+
+
+@describes(ArchiveEvent.MESSAGE_POSTED)
+def _posted(c: _Context) -> EventDescription:
+    return c.make(
+        f"{c.who} wrote {c.message_label}",
+        text=c.record.body,
+        rsmf_type="message",
+        is_message=True,
+    )
+
+
+@describes(ArchiveEvent.MESSAGE_EDITED)
+def _edited(c: _Context) -> EventDescription:
+    before = c.earlier_text()
+    details = (("Previous text", before),) if before else ()
+    return c.make(
+        f"{c.who} edited {c.message_label}",
+        text=c.record.body,
+        rsmf_type="message",
+        details=details,
+    )
+
+
+@describes(ArchiveEvent.MESSAGE_DELETED)
+def _deleted(c: _Context) -> EventDescription:
+    before = c.earlier_text()
+    return c.make(f"{c.who} deleted {c.message_label}", text=before or "", rsmf_type="message")
+
+
+@describes(ArchiveEvent.MESSAGE_REMOVED_BY_MANAGER)
+def _removed(c: _Context) -> EventDescription:
+    author = c.payload.get("sender") or ""
+    before = c.earlier_text()
+    sentence = f"{c.who} (manager) removed {c.message_label} by {c.name(author)}"
+    return c.make(
+        sentence,
+        text=before or "",
+        rsmf_type="message",
+        subject=author,
+        details=(("Removed by", c.who), ("Author", c.name(author))),
+    )
+
+
+@describes(ArchiveEvent.CONVERSATION_CREATED)
+def _created(c: _Context) -> EventDescription:
+    # The creator is the subject of the sentence; "with" names the others.
+    members = [c.name(u) for u in c.payload.get("participants") or [] if u != c.actor]
+    title = c.payload.get("title") or ""
+    if c.record.conversation_kind == "room":
+        what = f"created the room {quoted(title)}" if title else "created the room"
+    elif c.record.conversation_kind == "direct":
+        what = "started a direct conversation"
+    else:
+        what = "started a group conversation"
+    with_whom = f" with {', '.join(members)}" if members else ""
+    return c.make(f"{c.who} {what}{with_whom}", rsmf_type="join")
+
+
+_VIA = {"invitation": ", accepting an invitation", "join": ""}
+
+
+@describes(ArchiveEvent.PARTICIPANT_JOINED)
+def _joined(c: _Context) -> EventDescription:
+    person = c.payload.get("person") or c.actor
+    role = c.payload.get("role") or ""
+    as_role = f" as {role}" if role and role != "member" else ""
+    if not c.actor or person == c.actor:
+        via = _VIA.get(c.payload.get("via") or "", "")
+        sentence = f"{c.name(person)} joined {c.place}{as_role}{via}"
+    else:
+        sentence = f"{c.who} added {c.name(person)} to {c.place}{as_role}"
+    return c.make(sentence, rsmf_type="join", subject=person)
+
+
+@describes(ArchiveEvent.PARTICIPANT_LEFT)
+def _left(c: _Context) -> EventDescription:
+    person = c.payload.get("person") or c.actor
+    reason = c.payload.get("reason") or ""
+    if reason == "ethical_wall":
+        sentence = (
+            f"{c.name(person)} was removed from {c.place} by an ethical wall "
+            "(the room's category no longer allows them)"
+        )
+    elif reason == "removed_by_manager" or (c.actor and person != c.actor):
+        sentence = f"{c.who} (manager) removed {c.name(person)} from {c.place}"
+    else:
+        sentence = f"{c.name(person)} left {c.place}"
+    return c.make(sentence, rsmf_type="leave", subject=person)
+
+
+@describes(ArchiveEvent.PARTICIPANT_INVITED)
+def _invited(c: _Context) -> EventDescription:
+    person = c.payload.get("person") or ""
+    return c.make(
+        f"{c.who} invited {c.name(person)} to {c.place}",
+        subject=person,
+        details=(("Invited", c.name(person)),),
+    )
+
+
+@describes(ArchiveEvent.INVITATION_DECLINED)
+def _declined(c: _Context) -> EventDescription:
+    person = c.payload.get("person") or c.actor
+    return c.make(
+        f"{c.name(person)} declined the invitation to {c.place}",
+        subject=person,
+    )
+
+
+@describes(ArchiveEvent.PARTICIPANT_ROLE_CHANGED)
+def _role(c: _Context) -> EventDescription:
+    person = c.payload.get("person") or ""
+    before, after = c.payload.get("from") or "", c.payload.get("to") or ""
+    was = f" (was {before})" if before else ""
+    return c.make(
+        f"{c.who} made {c.name(person)} a {after or 'member'} of {c.place}{was}",
+        subject=person,
+        details=(("Role", after or "member"), ("Previous role", before or "none")),
+    )
+
+
+_ROOM_FIELDS = {"name": "name", "topic": "topic", "description": "description"}
+
+
+@describes(ArchiveEvent.ROOM_UPDATED)
+def _room_updated(c: _Context) -> EventDescription:
+    changes = []
+    for key, value in sorted(c.payload.items()):
+        label = _ROOM_FIELDS.get(key, key)
+        if key == "category" and value is None:
+            changes.append("removed its category")
+        elif isinstance(value, str) and value:
+            changes.append(f"set its {label} to {quoted(value)}")
+        elif isinstance(value, str):
+            changes.append(f"cleared its {label}")
+    what = "; ".join(changes) or "changed its settings"
+    return c.make(
+        f"{c.who} changed the room: {what}",
+        details=tuple((f"Room {k}", str(v)) for k, v in sorted(c.payload.items()) if v),
+    )
+
+
+@describes(ArchiveEvent.FILE_UPLOADED)
+def _uploaded(c: _Context) -> EventDescription:
+    name = c.payload.get("name") or "a file"
+    digest = c.payload.get("sha256") or ""
+    sentence = f"{c.who} uploaded {name} ({size_text(c.payload.get('size'))}"
+    sentence += f", SHA-256 {short_hash(digest)})" if digest else ")"
+    if c.record.message_seq is not None:
+        sentence += f" as {c.message_label}"
+    details = [("File name", name)]
+    if digest:
+        details.append(("File SHA-256", digest))
+    if c.payload.get("content_type"):
+        details.append(("File type", c.payload["content_type"]))
+    return c.make(sentence, rsmf_type="message", details=tuple(details))
+
+
+@describes(ArchiveEvent.FILE_DOWNLOADED)
+def _downloaded(c: _Context) -> EventDescription:
+    name = c.payload.get("name") or "a file"
+    digest = c.payload.get("sha256") or ""
+    sentence = f"{c.who} downloaded {name}" + (f" (SHA-256 {short_hash(digest)})" if digest else "")
+    details = [("File name", name)] + ([("File SHA-256", digest)] if digest else [])
+    return c.make(sentence, details=tuple(details))
+
+
+@describes(ArchiveEvent.HISTORY_VIEWED)
+def _history(c: _Context) -> EventDescription:
+    first, last = c.payload.get("from_seq"), c.payload.get("to_seq")
+    if first is None:
+        what = "earlier messages"
+    elif first == last:
+        what = f"message #{first}"
+    else:
+        what = f"messages #{first} to #{last}"
+    # Repeats of the same view soon after are counted beside the chain (HistoryViewRepeat),
+    # and loaded onto the record by whoever reads it (history_repeats_attach).
+    views = 1 + (getattr(c.record, "repeat_views", 0) or 0)
+    again = f" ({views} times)" if views > 1 else ""
+    return c.make(
+        f"{c.who} viewed {what} of {c.place}'s history{again}",
+        rsmf_type="history",
+        details=(("Messages viewed", what),),
+    )
+
+
+@describes(ArchiveEvent.MESSAGE_DELIVERY_FAILED)
+def _delivery_failed(c: _Context) -> EventDescription:
+    to = c.payload.get("recipient") or "an external recipient"
+    reason = c.payload.get("error") or "no reason given"
+    return c.make(
+        f"{c.message_label.capitalize()} by {c.who} was not delivered to {to}: {reason}",
+        details=(("Delivery error", reason), ("Recipient", to)),
+    )
+
+
+@describes(ArchiveEvent.CONVERSATION_CLOSED, ArchiveEvent.CONVERSATION_REOPENED)
+def _posting_closed(c: _Context) -> EventDescription:
+    # Written by the information-barrier sweep: no person acted, the rule did.
+    is_closed = c.record.event == ArchiveEvent.CONVERSATION_CLOSED
+    what = "closed for posting" if is_closed else "reopened for posting"
+    reason = c.payload.get("reason") or "an information barrier changed"
+    return c.make(
+        f"The {c.place.removeprefix('the ')} was {what}: {reason}",
+        details=(("Reason", reason),),
+    )
+
+
+def _generic(c: _Context) -> EventDescription:
+    """A kind with no describer: its name and payload in words, internal keys left out."""
+    what = c.record.event.replace(".", " ").replace("_", " ")
+    parts = []
+    for key, value in sorted(c.payload.items()):
+        if key in INTERNAL_KEYS or isinstance(value, dict | list) or value in (None, ""):
+            continue
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    extra = f" ({'; '.join(parts)})" if parts else ""
+    return c.make(f"{c.who}: {what}{extra}", text=c.record.body, rsmf_type="unknown")
+
+
+def event_describe(
+    record, *, name: Names | Callable[[str | None], str], texts: MessageTexts | None = None
+) -> EventDescription:
+    """Return a record in words (see the module's design)."""
+    describer = _DESCRIBERS.get(record.event, _generic)
+    context = _Context(
+        record=record,
+        name=name,
+        texts=texts if texts is not None else MessageTexts(archived_text_lookup),
+        place=place_of(record.conversation_kind),
+    )
+    return describer(context)
+
+
+def event_line(description: EventDescription, *, name: Callable[[str | None], str]) -> str:
+    """Return a record as one transcript line (without its time): "#4 Alice Martin: hello" for
+    a message (numbered as edits and removals refer to it), the statement otherwise."""
+    if description.is_message:
+        number = f"#{description.message_seq} " if description.message_seq is not None else ""
+        return f"{number}{name(description.actor)}: {description.text}"
+    return description.statement()
