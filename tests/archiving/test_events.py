@@ -229,6 +229,30 @@ CASES = [
         "disclaimer",
     ),
     (
+        "conversation closed by an information barrier",
+        record(
+            ArchiveEvent.CONVERSATION_CLOSED,
+            None,
+            kind="group",
+            payload={"reason": "Research and trading may not talk"},
+        ),
+        None,
+        "The conversation was closed for posting: Research and trading may not talk.",
+        "disclaimer",
+    ),
+    (
+        "conversation reopened",
+        record(
+            ArchiveEvent.CONVERSATION_REOPENED,
+            None,
+            kind="direct",
+            payload={"reason": "The information barrier no longer divides it"},
+        ),
+        None,
+        "The conversation was reopened for posting: The information barrier no longer divides it.",
+        "disclaimer",
+    ),
+    (
         "a kind from elsewhere (reactions)",
         record(
             "reaction.added",
