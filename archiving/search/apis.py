@@ -18,7 +18,11 @@ from archiving.access import IsComplianceOfficer
 from archiving.models import ArchiveRecord
 from archiving.search import services
 from archiving.search.backend import backend_get
-from archiving.search.selectors import search_capture_lag
+from archiving.search.selectors import (
+    search_capture_lag,
+    search_parked_count,
+    search_parked_list,
+)
 from archiving.search.types import KINDS, SearchHit
 from directory.exceptions import InvalidInput
 from directory.models import Person
@@ -219,5 +223,15 @@ class ArchiveHealthApi(APIView):
                 "pending": lag.pending,
                 "oldest_pending_at": timestamp(lag.oldest_at),
                 "capture_lag_seconds": round(lag.seconds, 3),
+                "parked": search_parked_count(),
+                "parked_recent": [
+                    {
+                        "record": row.record_id,
+                        "operation": row.operation,
+                        "parked_at": timestamp(row.parked_at),
+                        "reason": row.reason,
+                    }
+                    for row in search_parked_list()
+                ],
             }
         )

@@ -33,11 +33,11 @@ class SearchBackend(Protocol):
     def ensure_setup(self) -> None:
         """Create what the backend needs (tables, index template, index); idempotent."""
 
-    def index(self, items: list[IndexItem]) -> set[int]:
+    def index(self, items: list[IndexItem]) -> dict[int, str]:
         """Write records to the index (an older version never overwrites a newer one); return
-        the ids refused for good (they stay queued)."""
+        the ids refused for good with the reason (their outbox rows are parked)."""
 
-    def forget(self, entries: list[tuple[int, int]]) -> set[int]:
+    def forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
         """Remove (record id, version) entries from the index; return the ids refused."""
 
     def clear(self) -> None:

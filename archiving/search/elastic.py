@@ -198,20 +198,20 @@ class ElasticsearchBackend:
         if not self.client.indices.exists(index=self.index_name):
             self.client.indices.create(index=self.index_name)
 
-    def _bulk(self, operations: list[dict], *, ignore: set[int]) -> set[int]:
-        """Send one bulk request; return the ids Elasticsearch refused for good.
+    def _bulk(self, operations: list[dict], *, ignore: set[int]) -> dict[int, str]:
+        """Send one bulk request; return the ids Elasticsearch refused for good, with why.
 
         A 409 (a newer version is there) or 404 (nothing to delete) is what a replay gets and
         is fine. Overload and server errors (429, 5xx) raise BulkRejected so the whole batch
         is retried. Any other refusal (a document the mapping rejects) is returned: its
-        outbox row stays, and shows in the capture lag, without holding up the others.
+        outbox row is parked with the reason, without holding up the others.
         """
         if not operations:
-            return set()
+            return {}
         response = self.client.bulk(operations=operations)
         if not response["errors"]:
-            return set()
-        refused: set[int] = set()
+            return {}
+        refused: dict[int, str] = {}
         for item in response["items"]:
             result = next(iter(item.values()))
             status = result.get("status", 200)
@@ -222,10 +222,16 @@ class ElasticsearchBackend:
                     f"Elasticsearch could not take the batch now ({status}): {result.get('error')}"
                 )
             logger.error("Elasticsearch refused record %s: %s", result["_id"], result.get("error"))
-            refused.add(int(result["_id"]))
+            error = result.get("error") or {}
+            reason = (
+                f"{error.get('type', 'error')}: {error.get('reason', '')}"
+                if isinstance(error, dict)
+                else str(error)
+            )
+            refused[int(result["_id"])] = f"Elasticsearch answered {status}, {reason}"
         return refused
 
-    def index(self, items: list[IndexItem]) -> set[int]:
+    def index(self, items: list[IndexItem]) -> dict[int, str]:
         operations: list[dict] = []
         for item in items:
             operations.append(
@@ -241,7 +247,7 @@ class ElasticsearchBackend:
             operations.append(document(item))
         return self._bulk(operations, ignore={409})  # 409: a newer version is already there
 
-    def forget(self, entries: list[tuple[int, int]]) -> set[int]:
+    def forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
         operations = [
             {
                 "delete": {

@@ -44,7 +44,33 @@ class CaptureLag:
 
 
 def search_capture_lag() -> CaptureLag:
-    """Return how many records wait for the index and since when the oldest has waited."""
-    rows = ArchiveIndexOutbox.objects.order_by("created_at")
+    """Return how many records wait for the index and since when the oldest has waited.
+
+    Parked rows (refused by the backend) do not wait for anything: search_parked_list shows them.
+    """
+    rows = ArchiveIndexOutbox.objects.filter(parked_at__isnull=True).order_by("created_at")
     oldest = rows.values_list("created_at", flat=True).first()
     return CaptureLag(pending=rows.count(), oldest_at=oldest)
+
+
+@dataclass(frozen=True)
+class ParkedRow:
+    record_id: int
+    operation: str
+    parked_at: datetime
+    reason: str
+
+
+def search_parked_count() -> int:
+    """Return how many outbox rows the backend refused and that wait for an operator."""
+    return ArchiveIndexOutbox.objects.filter(parked_at__isnull=False).count()
+
+
+def search_parked_list(*, limit: int = 20) -> list[ParkedRow]:
+    """Return the most recently parked outbox rows, with the backend's reason."""
+    return [
+        ParkedRow(record_id=row[0], operation=row[1], parked_at=row[2], reason=row[3])
+        for row in ArchiveIndexOutbox.objects.filter(parked_at__isnull=False)
+        .order_by("-parked_at", "-id")
+        .values_list("record_id", "operation", "parked_at", "parked_reason")[:limit]
+    ]

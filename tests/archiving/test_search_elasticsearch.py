@@ -13,9 +13,14 @@ from archiving.search.elastic import TEMPLATE, BulkRejected
 from archiving.search.indexing import (
     search_index_forget,
     search_index_pending,
+    search_index_unpark,
 )
 from archiving.search.query import query_parse
-from archiving.search.selectors import search_capture_lag
+from archiving.search.selectors import (
+    search_capture_lag,
+    search_parked_count,
+    search_parked_list,
+)
 from archiving.search.types import Scope, SearchRequest
 from archiving.services import capture
 from tests.archiving.es_fake import ElasticsearchFake
@@ -143,7 +148,7 @@ def test_a_stale_replay_never_overwrites_or_revives(fake, alice, bob):
     assert str(record.pk) not in fake.indices[INDEX].docs
 
 
-def test_a_refused_document_stays_queued_without_blocking_the_others(fake, alice, bob):
+def test_a_refused_document_is_parked_with_the_reason_without_blocking_the_others(fake, alice, bob):
     backend_get().ensure_setup()
     kept = _capture(alice, bob, "first")
     refused = _capture(alice, bob, "second")
@@ -153,11 +158,52 @@ def test_a_refused_document_stays_queued_without_blocking_the_others(fake, alice
 
     assert list(ArchiveIndexOutbox.objects.values_list("record_id", flat=True)) == [refused.pk]
     assert list(ArchiveSearchEntry.objects.values_list("record_id", flat=True)) == [kept.pk]
-    assert search_capture_lag().pending == 1
+    # Parked: no longer waiting (the capture lag is about the live queue), shown with why.
+    assert search_capture_lag().pending == 0
+    assert search_parked_count() == 1
+    [parked] = search_parked_list()
+    assert (parked.record_id, parked.operation) == (refused.pk, "index")
+    assert parked.reason == "Elasticsearch answered 400, document_parsing_exception: rejected"
+    # A later run does not take the parked row again.
+    assert search_index_pending() == 0
     fake.rejected_ids = set()
+    assert search_index_unpark() == 1
     assert search_index_pending() == 1
     assert ArchiveSearchEntry.objects.count() == 2
     assert not ArchiveIndexOutbox.objects.exists()
+
+
+def test_a_full_batch_of_refused_rows_at_the_head_does_not_stop_indexing(fake, alice, bob):
+    backend_get().ensure_setup()
+    refused = [_capture(alice, bob, f"bad {n}") for n in range(3)]
+    good = [_capture(alice, bob, f"good {n}") for n in range(2)]
+    fake.rejected_ids = {str(record.pk) for record in refused}
+
+    # Batches of 3: the first batch is nothing but refusals; the run must go on past it.
+    assert search_index_pending(batch=3) == 5
+
+    assert sorted(ArchiveSearchEntry.objects.values_list("record_id", flat=True)) == [
+        record.pk for record in good
+    ]
+    assert sorted(ArchiveIndexOutbox.objects.values_list("record_id", flat=True)) == [
+        record.pk for record in refused
+    ]
+    assert search_parked_count() == 3
+
+
+def test_a_purge_of_a_parked_record_leaves_nothing_parked(fake, alice, bob):
+    backend_get().ensure_setup()
+    refused = _capture(alice, bob, "bad")
+    fake.rejected_ids = {str(refused.pk)}
+    search_index_pending()
+    assert search_parked_count() == 1
+    fake.rejected_ids = set()  # the mapping refused the document, not its removal
+
+    search_index_forget(record_ids=[refused.pk])
+    search_index_pending()
+
+    assert not ArchiveIndexOutbox.objects.exists()
+    assert search_parked_count() == 0
 
 
 def test_an_overloaded_cluster_keeps_the_whole_batch_for_a_retry(fake, alice, bob):
@@ -245,3 +291,17 @@ def test_search_puts_the_scope_in_filter_and_the_text_in_must(fake, alice, bob):
     assert body["highlight"]["fields"]["body"]["number_of_fragments"] == 0
     assert body["aggs"]["days"]["date_histogram"]["calendar_interval"] == "day"
     assert body["aggs"]["senders"] == {"terms": {"field": "sender", "size": 20}}
+
+
+def test_archive_health_shows_parked_rows_and_why(fake, alice, bob, officer, api_client_for):
+    backend_get().ensure_setup()
+    refused = _capture(alice, bob, "bad")
+    fake.rejected_ids = {str(refused.pk)}
+    search_index_pending()
+
+    body = api_client_for(officer).get("/api/v1/archive/health/").json()
+
+    assert (body["pending"], body["parked"]) == (0, 1)
+    assert [(row["record"], row["operation"], row["reason"]) for row in body["parked_recent"]] == [
+        (refused.pk, "index", "Elasticsearch answered 400, document_parsing_exception: rejected")
+    ]
