@@ -1,7 +1,8 @@
 """One conformance suite for every archive search backend: the same corpus, cases and hits.
 
 Backends: the database (SQLite FTS5 or PostgreSQL, whichever the test database is; on
-PostgreSQL a subprocess also runs the database cases on SQLite), the Elasticsearch backend
+PostgreSQL a subprocess also runs the database cases on SQLite), the embedded tantivy index
+(a fresh folder per test), the Elasticsearch backend
 against the wire-level fake (always), and a real Elasticsearch when ELASTICSEARCH_URL is set.
 """
 
@@ -33,14 +34,17 @@ from tests.archiving.search_corpus import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-BACKENDS = ["database", "elasticsearch_fake"]
+BACKENDS = ["database", "tantivy", "elasticsearch_fake"]
 if os.environ.get("ELASTICSEARCH_URL"):
     BACKENDS.append("elasticsearch")
 
 
 @pytest.fixture(params=BACKENDS)
-def backend_name(request, settings):
-    if request.param == "elasticsearch_fake":
+def backend_name(request, settings, tmp_path):
+    if request.param == "tantivy":
+        settings.PARLEY_ARCHIVE_SEARCH_BACKEND = "tantivy"
+        settings.PARLEY_SEARCH_INDEX_DIR = tmp_path / "search-index"
+    elif request.param == "elasticsearch_fake":
         from tests.archiving.es_fake import ElasticsearchFake
 
         fake = ElasticsearchFake()
