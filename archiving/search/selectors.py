@@ -1,5 +1,6 @@
 """Reads for archive search: who was in a conversation at a record, and the capture lag."""
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,16 +19,30 @@ def record_participants(records: Iterable[ArchiveRecord]) -> dict[int, tuple[int
         conversation_id__in={r.conversation_id for r in records}
     ).values_list("conversation_id", "from_index", "to_index", "person_id"):
         intervals[row[0]].append(row[1:])
+    # Membership changes rarely: records between two changes share one set of people, so
+    # compute it once per stretch of the chain (a busy room's records would otherwise each
+    # walk every membership interval of the room).
+    boundaries: dict[int, list[int]] = {}
+    for conversation_id, rows in intervals.items():
+        points = {start for start, _, _ in rows}
+        points.update(end + 1 for _, end, _ in rows if end is not None)
+        boundaries[conversation_id] = sorted(points)
+    stretches: dict[tuple[int, int], frozenset[int]] = {}
     result = {}
     for record in records:
-        people = {
-            person_id
-            for start, end, person_id in intervals[record.conversation_id]
-            if start <= record.chain_index and (end is None or record.chain_index <= end)
-        }
-        if record.actor_id is not None:
-            people.add(record.actor_id)
-        result[record.pk] = tuple(sorted(people))
+        conversation_id, index = record.conversation_id, record.chain_index
+        key = (conversation_id, bisect_right(boundaries.get(conversation_id, ()), index))
+        people = stretches.get(key)
+        if people is None:
+            people = stretches[key] = frozenset(
+                person_id
+                for start, end, person_id in intervals[conversation_id]
+                if start <= index and (end is None or index <= end)
+            )
+        if record.actor_id is not None and record.actor_id not in people:
+            result[record.pk] = tuple(sorted(people | {record.actor_id}))
+        else:
+            result[record.pk] = tuple(sorted(people))
     return result
 
 
