@@ -19,7 +19,8 @@ from django.db import connection
 
 from archiving.search.backend import index_text
 from archiving.search.database import fts5_expression, tsquery_expression, tsvector_literal
-from archiving.search.query import Node, query_parse as archive_query_parse
+from archiving.search.query import Node
+from archiving.search.query import query_parse as archive_query_parse
 from archiving.search.types import highlight as text_highlight
 from chat.selectors.walls import category_walled_sql
 from directory.exceptions import InvalidInput
