@@ -6,6 +6,7 @@ The official client talks HTTP to tests/archiving/es_fake.py; these tests read w
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from elasticsearch import BadRequestError
 
 from archiving.models import ArchiveEvent, ArchiveIndexOutbox, ArchiveSearchEntry
 from archiving.search.backend import IndexItem, backend_get, backend_reset
@@ -69,11 +70,11 @@ def test_setup_puts_the_index_template_then_creates_the_index(fake):
         "priority": 100,
         "template": TEMPLATE,
     }
-    body_field = TEMPLATE["mappings"]["properties"]["body"]
-    assert body_field["fields"]["cjk"] == {"type": "text", "analyzer": "cjk"}
-    partial = TEMPLATE["settings"]["analysis"]["analyzer"]["parley_partial"]
-    assert partial["filter"] == ["lowercase", "parley_edge_ngram"]
-    assert TEMPLATE["settings"]["analysis"]["filter"]["parley_edge_ngram"]["type"] == "edge_ngram"
+    # The text is searched on the normalised words only; the body is kept, not indexed.
+    assert TEMPLATE["mappings"]["properties"]["body"] == {"type": "text", "index": False}
+    assert TEMPLATE["settings"]["analysis"] == {
+        "analyzer": {"parley_words": {"type": "custom", "tokenizer": "whitespace"}}
+    }
     assert TEMPLATE["mappings"]["properties"]["words"] == {
         "type": "text",
         "analyzer": "parley_words",
@@ -288,7 +289,7 @@ def test_search_puts_the_scope_in_filter_and_the_text_in_must(fake, alice, bob):
     assert body["search_after"] == [1772443815123456, 41]
     assert body["size"] == 26
     assert body["track_total_hits"] is True
-    assert body["highlight"]["fields"]["body"]["number_of_fragments"] == 0
+    assert "highlight" not in body  # Parley's highlighter marks the hits
     assert body["aggs"]["days"]["date_histogram"]["calendar_interval"] == "day"
     assert body["aggs"]["senders"] == {"terms": {"field": "sender", "size": 20}}
 
@@ -304,4 +305,31 @@ def test_archive_health_shows_parked_rows_and_why(fake, alice, bob, officer, api
     assert (body["pending"], body["parked"]) == (0, 1)
     assert [(row["record"], row["operation"], row["reason"]) for row in body["parked_recent"]] == [
         (refused.pk, "index", "Elasticsearch answered 400, document_parsing_exception: rejected")
+    ]
+
+
+def test_the_body_is_not_searchable_so_no_query_can_bypass_the_normalised_words(fake):
+    backend = backend_get()
+    backend.ensure_setup()
+
+    with pytest.raises(BadRequestError) as refused:
+        backend.client.search(index=INDEX, query={"match": {"body": {"query": "merger"}}})
+
+    assert refused.value.body["error"]["reason"] == (
+        "failed to create query: Cannot search on field [body] since it is not indexed."
+    )
+
+
+def test_hits_are_marked_by_parleys_highlighter_not_the_cluster(fake, alice, bob):
+    backend = backend_get()
+    backend.ensure_setup()
+    _capture(alice, bob, "\uff2derger at the CAFÉ, 会议纪要 <b>")
+    search_index_pending()
+    backend.refresh()
+
+    result = backend.search(SearchRequest(node=query_parse("merger café 纪要"), scope=Scope()))
+
+    assert [hit.highlight for hit in result.hits] == [
+        "<mark>\uff2derger</mark> at the <mark>CAFÉ</mark>, "
+        "会议<mark>纪</mark><mark>要</mark> &lt;b&gt;"
     ]
