@@ -245,6 +245,10 @@ if PARLEY_ARCHIVE_SEARCH_BACKEND == "elasticsearch" and not ELASTICSEARCH_URL:
         "PARLEY_ARCHIVE_SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL "
         "(https://user:password@search.internal:9200); set it, or use 'database'."
     )
+# Search totals are exact up to this many matches, then "at least" it (unless asked).
+PARLEY_ARCHIVE_SEARCH_EXACT_TOTAL_UP_TO = env.int(
+    "PARLEY_ARCHIVE_SEARCH_EXACT_TOTAL_UP_TO", default=10_000
+)
 PARLEY_SEARCH_INDEX_DIR = Path(
     env.str("PARLEY_SEARCH_INDEX_DIR", default=str(DATA_DIR / "search-index"))
 )

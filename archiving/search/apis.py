@@ -65,6 +65,7 @@ class ArchiveSearchInputSerializer(serializers.Serializer):
     cursor = serializers.CharField(allow_null=True, allow_blank=True, default=None)
     page_size = serializers.IntegerField(min_value=1, max_value=services.MAX_PAGE_SIZE, default=50)
     facets = serializers.BooleanField(default=True)
+    exact_total = serializers.BooleanField(default=False)
 
     def validate_query(self, value: str) -> str:
         if not isinstance(self.initial_data.get("query", ""), str):
@@ -150,12 +151,14 @@ class ArchiveSearchApi(APIView):
             cursor=data["cursor"] or None,
             page_size=data["page_size"],
             with_facets=data["facets"],
+            exact_total=data["exact_total"],
         )
         result = page.result
         people = _people({hit.sender for hit in result.hits})
         return Response(
             {
                 "total": result.total,
+                "total_is_exact": result.total_is_exact,
                 "hits": [hit_to_dict(hit, people=people) for hit in result.hits],
                 "next_cursor": page.next_cursor,
                 "facets": {

@@ -254,12 +254,23 @@ class DatabaseBackend:
             for row in rows
         ]
         last = rows[-1] if has_more else None
+        total, total_is_exact = self.total(records, request)
         return SearchResult(
-            total=records.count(),
+            total=total,
+            total_is_exact=total_is_exact,
             hits=hits,
             next_after=(last.occurred_at, last.pk) if last is not None else None,
             facets=self.facets(records) if request.with_facets else {},
         )
+
+    def total(self, records: QuerySet, request: SearchRequest) -> tuple[int, bool]:
+        """Return (total, whether it is exact): counting stops past the request's threshold."""
+        if request.exact_total:
+            return records.count(), True
+        counted = records.order_by()[: request.total_threshold + 1].count()
+        if counted > request.total_threshold:
+            return request.total_threshold, False
+        return counted, True
 
     def facets(self, records: QuerySet) -> dict[str, list[FacetCount]]:
         def top(field: str) -> list[FacetCount]:

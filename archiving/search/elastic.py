@@ -257,7 +257,7 @@ class ElasticsearchBackend:
             "query": query,
             "sort": [{"occurred_us": "desc"}, {"record": "desc"}],
             "size": request.page_size + 1,
-            "track_total_hits": True,
+            "track_total_hits": True if request.exact_total else request.total_threshold,
         }
         if request.node is not None:
             query["bool"]["must"] = [text_query(request.node)]
@@ -320,6 +320,7 @@ class ElasticsearchBackend:
             ]
         return SearchResult(
             total=response["hits"]["total"]["value"],
+            total_is_exact=response["hits"]["total"]["relation"] == "eq",
             hits=hits,
             next_after=next_after,
             facets=facets,

@@ -12,7 +12,8 @@ archive itself (one primary-key query per page), so the index stores no text.
 Order. Newest first on (occurred_us, record): the engine collects the top page on
 occurred_us; records sharing the last timestamp of the page are then taken in record order
 by a second query on that timestamp alone, so paging is exact across identical timestamps.
-Totals are exact (the engine counts every match) and facets are the engine's aggregations.
+Totals are always exact (the engine counts every match in microseconds, so the threshold of
+SearchRequest is not needed) and facets are the engine's aggregations.
 
 Writers. A tantivy index has a single writer at a time (a lock file in its folder). Only the
 indexing task writes (search_index_pending: the Celery worker, or the in-process task in the

@@ -340,7 +340,10 @@ class ElasticsearchFake:
 
         assert all(order == "desc" for _, order in sort), "the fake sorts descending only"
         found = sorted(everything, key=key, reverse=True)
-        total = len(found)
+        total, relation = len(found), "eq"
+        tracked = body.get("track_total_hits", 10_000)
+        if tracked is not True and total > tracked:
+            total, relation = tracked, "gte"
         if "search_after" in body:
             after = tuple(body["search_after"])
             found = [s for s in found if key(s) < after]
@@ -356,7 +359,7 @@ class ElasticsearchFake:
         response = {
             "took": 1,
             "timed_out": False,
-            "hits": {"total": {"value": total, "relation": "eq"}, "hits": hits},
+            "hits": {"total": {"value": total, "relation": relation}, "hits": hits},
         }
         if "aggs" in body:
             response["aggregations"] = {

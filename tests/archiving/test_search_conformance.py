@@ -99,6 +99,7 @@ def run(officer, corpus, query="", *, cursor=None, page_size=200, **filters):
         end=filters.get("end"),
         cursor=cursor,
         page_size=page_size,
+        exact_total=filters.get("exact_total", False),
     )
     return corpus.labels(hit.record_id for hit in page.result.hits), page
 
@@ -266,6 +267,28 @@ def test_facets_count_every_hit_not_just_the_page(officer, corpus):
         "conversations": [(DIRECT, 2), (ROOM, 2), (EXTERNAL, 1)],
         "days": [("2026-03-02", 2), ("2026-03-04", 1), ("2026-03-05", 2)],
     }
+
+
+def test_totals_are_exact_up_to_the_threshold_then_at_least_unless_asked(
+    officer, corpus, settings, backend_name
+):
+    _, exact = run(officer, corpus, "merger")
+    settings.PARLEY_ARCHIVE_SEARCH_EXACT_TOTAL_UP_TO = 3
+
+    _, capped = run(officer, corpus, "merger", page_size=2)
+    _, asked = run(officer, corpus, "merger", page_size=2, exact_total=True)
+    _, small = run(officer, corpus, "dinner", page_size=2)
+
+    assert (exact.result.total, exact.result.total_is_exact) == (5, True)
+    # Past the threshold a backend stops counting ("at least 3"); tantivy counts every match
+    # for less than the threshold costs the others, so its totals stay exact.
+    if backend_name == "tantivy":
+        assert (capped.result.total, capped.result.total_is_exact) == (5, True)
+    else:
+        assert (capped.result.total, capped.result.total_is_exact) == (3, False)
+    assert (asked.result.total, asked.result.total_is_exact) == (5, True)
+    assert (small.result.total, small.result.total_is_exact) == (3, True)
+    assert len(capped.result.hits) == 2
 
 
 def test_edits_and_deletes_are_records_of_their_own(officer, corpus):
