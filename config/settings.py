@@ -23,6 +23,10 @@ PRODUCTION_REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ELASTI
 def _require_production_settings() -> None:
     """Stop start-up, naming the variable, when production lacks a mandatory setting."""
     for name in PRODUCTION_REQUIRED:
+        if name == "ELASTICSEARCH_URL" and env.str("PARLEY_ARCHIVE_SEARCH_BACKEND", default="") == (
+            "tantivy"
+        ):
+            continue  # a single server may search its own embedded index instead
         if not env.str(name, default=""):
             raise ImproperlyConfigured(
                 f"DJANGO_PRODUCTION=1 requires the environment variable {name}; set it and "
