@@ -31,7 +31,6 @@ slow worker never brings back a record that another removed meanwhile.
 """
 
 import json
-import logging
 import re
 import threading
 import time
@@ -53,7 +52,6 @@ from archiving.search.types import (
     highlight,
 )
 
-logger = logging.getLogger(__name__)
 FACET_SIZE = 20
 SCHEMA_VERSION = 1  # a new schema goes to a new sub-folder, filled by search_reindex
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
