@@ -23,7 +23,7 @@ from archiving.models import (
     SavedSearch,
 )
 from archiving.search import indexing
-from archiving.search.selectors import search_capture_lag
+from archiving.search.selectors import search_capture_lag, search_parked_count
 from archiving.selectors import archive_and_audit_verify
 from directory.exceptions import ServiceError
 
@@ -269,18 +269,30 @@ class SavedSearchAdmin(ComplianceReadOnlyAdmin):
 class ArchiveIndexOutboxAdmin(admin.ModelAdmin):
     """Records waiting for the search index; the changelist shows the capture lag."""
 
-    list_display = ("id", "record_id", "operation", "created_at")
+    list_display = ("id", "record_id", "operation", "created_at", "parked_at", "parked_reason")
+    list_filter = (("parked_at", admin.EmptyFieldListFilter),)
     ordering = ("created_at",)
+    actions = ("unpark_selected",)
 
     def changelist_view(self, request, extra_context=None):
         lag = search_capture_lag()
         oldest = lag.oldest_at.isoformat() if lag.oldest_at else "none"
+        parked = search_parked_count()
         messages.info(
             request,
             f"Search capture lag: {lag.seconds:.1f} s ({lag.pending} records waiting, oldest "
-            f"queued at {oldest}).",
+            f"queued at {oldest}); {parked} parked (refused by the search backend).",
         )
         return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Queue the selected parked rows again")
+    def unpark_selected(self, request, queryset):
+        count = indexing.search_index_unpark(
+            record_ids=list(
+                queryset.filter(parked_at__isnull=False).values_list("record_id", flat=True)
+            )
+        )
+        messages.info(request, f"{count} parked rows queued again.")
 
     def has_add_permission(self, request):
         return False

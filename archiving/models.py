@@ -522,6 +522,11 @@ class ArchiveIndexOutbox(models.Model):
         max_length=6, choices=IndexOperation.choices, default=IndexOperation.INDEX
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A row the backend refused for good (e.g. a document its mapping rejects) is parked
+    # aside with the reason instead of staying at the head of the queue, where it would be
+    # taken again by every run and, once a batch of them gathers, stop indexing altogether.
+    parked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    parked_reason = models.TextField(blank=True, default="")
 
     class Meta:
         verbose_name_plural = "archive index outbox"

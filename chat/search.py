@@ -1,127 +1,44 @@
-"""Full-text search of people's own conversation history, in the database.
+"""People's search of their own conversation history, on the one search core.
 
-SQLite uses an FTS5 table (rowid = message id); PostgreSQL a tsvector table with a GIN index
-(the 'simple' configuration, so no language's stemming surprises anyone). Both are written by
-the indexing task from the SearchOutbox, never on the send path, and both read the same small
-query language, parsed here and translated per backend, so user text never reaches the
-database's own query syntax:
+The text side is the archive search's: the same query language (archiving.search.query), the
+same normalisation (NFKC, case folding, Chinese and Japanese characters as words of their own)
+and the same highlighter (archiving.search.types.highlight), so "CAFÉ" or 会议纪要 give an
+employee the same words as a compliance officer. The index stores the normalised words, as the
+archive's database backend does (archiving.search.database): an FTS5 table with the `ascii`
+tokenizer on SQLite, a tsvector literal on PostgreSQL, queried with an expression built from
+the parsed tree, never from the user's text.
 
-    words (all must match)   "a phrase"   prefix*   either OR other   -excluded
+What differs is the scope, outside the text: "my conversations" = the messages of
+conversations the person is in, from the point they may see (a newcomer to a group does not
+see what was said before), until they left, outside the categories that wall them out, and
+never deleted messages. Entries are written by the indexing task from the SearchOutbox (the
+message's current text: an edit replaces it, a deletion removes it), never on the send path.
 """
-
-import html
-import re
-from dataclasses import dataclass
 
 from django.db import connection
 
+from archiving.search.backend import index_text
+from archiving.search.database import fts5_expression, tsquery_expression, tsvector_literal
+from archiving.search.query import Node
+from archiving.search.query import query_parse as archive_query_parse
+from archiving.search.types import highlight as text_highlight
 from chat.selectors.walls import category_walled_sql
 from directory.exceptions import InvalidInput
 
-_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
-_WORD = re.compile(r"\w+", re.UNICODE)
-MAX_QUERY_LENGTH = 500
-_NOT_TAGS = str.maketrans({"<": " ", ">": " "})
 
-
-@dataclass(frozen=True)
-class Term:
-    words: tuple[str, ...]  # more than one word: a phrase
-    is_prefix: bool = False
-    is_negated: bool = False
-
-
-@dataclass(frozen=True)
-class Query:
-    """Clauses joined by AND; each clause is terms joined by OR."""
-
-    clauses: tuple[tuple[Term, ...], ...]
-
-    def positive_words(self) -> list[tuple[str, bool]]:
-        return [
-            (word, term.is_prefix)
-            for clause in self.clauses
-            for term in clause
-            if not term.is_negated
-            for word in term.words
-        ]
-
-
-def query_parse(text: str) -> Query:
-    """Parse the user's query, or raise InvalidInput saying what is wrong."""
-    if len(text) > MAX_QUERY_LENGTH:
-        raise InvalidInput(f"The search query is limited to {MAX_QUERY_LENGTH} characters.")
-    if text.count('"') % 2:
-        raise InvalidInput('The search query has an unclosed quote (").', code="invalid_query")
-    clauses: list[list[Term]] = []
-    pending_or = False
-    for match in _TOKEN.finditer(text):
-        phrase, raw = match.group(1), match.group(2)
-        if raw == "OR":
-            if not clauses:
-                raise InvalidInput("OR needs a word before it.", code="invalid_query")
-            pending_or = True
-            continue
-        negated = False
-        prefix = False
-        if raw is not None:
-            if raw.startswith("-") and len(raw) > 1:
-                negated, raw = True, raw[1:]
-            if raw.endswith("*"):
-                prefix, raw = True, raw.rstrip("*")
-            words = tuple(w.lower() for w in _WORD.findall(raw))
-        else:
-            words = tuple(w.lower() for w in _WORD.findall(phrase))
-        if not words:
-            continue
-        term = Term(words=words, is_prefix=prefix, is_negated=negated)
-        if pending_or:
-            clauses[-1].append(term)
-            pending_or = False
-        else:
-            clauses.append([term])
-    if pending_or:
-        raise InvalidInput("OR needs a word after it.", code="invalid_query")
-    if not clauses or all(t.is_negated for c in clauses for t in c):
+def query_parse(text: str) -> Node:
+    """Parse a history search in the archive query language, or raise InvalidInput."""
+    node = archive_query_parse(text)
+    if node is None:  # the archive searches by filters alone; history needs words
         raise InvalidInput(
             "The search query needs at least one word to look for.", code="invalid_query"
         )
-    return Query(clauses=tuple(tuple(c) for c in clauses))
+    return node
 
 
-def _fts5_expression(query: Query) -> str:
-    def term_text(term: Term) -> str:
-        quoted = '"' + " ".join(term.words).replace('"', '""') + '"'
-        return quoted + ("*" if term.is_prefix else "")
-
-    positives, negatives = [], []
-    for clause in query.clauses:
-        if len(clause) == 1 and clause[0].is_negated:
-            negatives.append(term_text(clause[0]))
-        else:
-            positives.append("(" + " OR ".join(term_text(t) for t in clause) + ")")
-    expression = " AND ".join(positives)
-    for negative in negatives:
-        expression = f"({expression}) NOT {negative}"
-    return expression
-
-
-def _tsquery_expression(query: Query) -> str:
-    def lexeme(word: str, is_prefix: bool) -> str:
-        return (
-            "'" + word.replace("'", "''").replace("\\", "\\\\") + "'" + (":*" if is_prefix else "")
-        )
-
-    def term_text(term: Term) -> str:
-        words = [
-            lexeme(w, term.is_prefix and i == len(term.words) - 1) for i, w in enumerate(term.words)
-        ]
-        text = "(" + " <-> ".join(words) + ")"
-        return "!" + text if term.is_negated else text
-
-    return " & ".join(
-        "(" + " | ".join(term_text(t) for t in clause) + ")" for clause in query.clauses
-    )
+def highlight(*, body: str, query: Node) -> str:
+    """Return the body as escaped HTML with the query's words in <mark> (the core's marks)."""
+    return text_highlight(body=body, node=query)
 
 
 _VISIBLE = """
@@ -140,7 +57,7 @@ _VISIBLE = """
 
 
 def message_ids_search(
-    *, person_id: int, query: Query, limit: int, before_id: int | None
+    *, person_id: int, query: Node, limit: int, before_id: int | None
 ) -> list[int]:
     """Return ids of messages the person may read that match, newest first."""
     before = "AND m.id < %s" if before_id else ""
@@ -150,17 +67,17 @@ def message_ids_search(
     if connection.vendor == "postgresql":
         sql = f"""
             SELECT m.id FROM chat_message_search s JOIN chat_message m ON m.id = s.message_id
-            WHERE s.vector @@ to_tsquery('simple', %s) {visible} {before}
+            WHERE s.vector @@ %s::tsquery {visible} {before}
             ORDER BY m.id DESC LIMIT %s
         """  # noqa: S608 - only fixed fragments are formatted in; user text is a parameter
-        params = [_tsquery_expression(query), person_id, *walled_params]
+        params = [tsquery_expression(query), person_id, *walled_params]
     else:
         sql = f"""
             SELECT m.id FROM chat_message_fts f JOIN chat_message m ON m.id = f.rowid
             WHERE chat_message_fts MATCH %s {visible} {before}
             ORDER BY m.id DESC LIMIT %s
         """  # noqa: S608 - only fixed fragments are formatted in; user text is a parameter
-        params = [_fts5_expression(query), person_id, *walled_params]
+        params = [fts5_expression(query), person_id, *walled_params]
     if before_id:
         params.append(before_id)
     params.append(limit)
@@ -179,44 +96,27 @@ def index_write(*, entries: list[tuple[int, str | None]]) -> None:
                         "DELETE FROM chat_message_search WHERE message_id = %s", [message_id]
                     )
                 else:
-                    # PostgreSQL's parser drops anything that looks like an XML tag
-                    # ("<quarterly>"), so angle brackets become spaces before parsing.
+                    # A literal of the normalised words: PostgreSQL's parser never runs.
                     cursor.execute(
                         "INSERT INTO chat_message_search (message_id, vector) "
-                        "VALUES (%s, to_tsvector('simple', %s)) ON CONFLICT (message_id) "
+                        "VALUES (%s, %s::tsvector) ON CONFLICT (message_id) "
                         "DO UPDATE SET vector = EXCLUDED.vector",
-                        [message_id, body.translate(_NOT_TAGS)],
+                        [message_id, tsvector_literal(index_text(body))],
                     )
             else:
                 cursor.execute("DELETE FROM chat_message_fts WHERE rowid = %s", [message_id])
                 if body is not None:
                     cursor.execute(
                         "INSERT INTO chat_message_fts (rowid, body) VALUES (%s, %s)",
-                        [message_id, body],
+                        [message_id, index_text(body)],
                     )
 
 
-def highlight(*, body: str, query: Query) -> str:
-    """Return the body as escaped HTML with the matched words in <mark>."""
-    words = query.positive_words()
-    if not words:
-        return html.escape(body)
-    pattern = "|".join(
-        re.escape(w) + (r"\w*" if is_prefix else r"(?!\w)") for w, is_prefix in words
-    )
-    regex = re.compile(rf"(?<!\w)(?:{pattern})", re.IGNORECASE | re.UNICODE)
-    out, position = [], 0
-    for match in regex.finditer(body):
-        out.append(html.escape(body[position : match.start()]))
-        out.append("<mark>" + html.escape(match.group(0)) + "</mark>")
-        position = match.end()
-    out.append(html.escape(body[position:]))
-    return "".join(out)
-
-
+# The index tables. SQLite's stores the normalised words under the `ascii` tokenizer (it
+# splits on spaces and keeps every non-ASCII character), like the archive's FTS5 table.
 CREATE_SQLITE = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS chat_message_fts USING fts5("
-    "body, tokenize='unicode61 remove_diacritics 2')"
+    "body, tokenize=\"ascii tokenchars '_'\")"
 )
 CREATE_POSTGRESQL = [
     # No foreign key to chat_message: Django's flush truncates chat_message without CASCADE,

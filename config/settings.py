@@ -34,6 +34,10 @@ PRODUCTION_BROKER_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 def _require_production_settings() -> None:
     """Stop start-up, naming the variable, when production lacks a mandatory setting."""
     for name in PRODUCTION_REQUIRED:
+        if name == "ELASTICSEARCH_URL" and env.str("PARLEY_ARCHIVE_SEARCH_BACKEND", default="") == (
+            "tantivy"
+        ):
+            continue  # a single server may search its own embedded index instead
         if not env.str(name, default=""):
             raise ImproperlyConfigured(
                 f"DJANGO_PRODUCTION=1 requires the environment variable {name}; set it and "
@@ -286,14 +290,15 @@ CELERY_BEAT_SCHEDULE["category-walls-sweep"] = {
 }
 PARLEY_SEARCH_BACKEND = env.str("PARLEY_SEARCH_BACKEND", default="database")
 # Compliance archive search: Elasticsearch when ELASTICSEARCH_URL is set, else the database
-# (SQLite FTS5 or PostgreSQL full-text). Both answer the same query language identically.
+# (SQLite FTS5 or PostgreSQL full-text) or the embedded tantivy index (a folder on this host,
+# written only by the indexing task). All answer the same query language identically.
 ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")
 PARLEY_ARCHIVE_SEARCH_BACKEND = env.str(
     "PARLEY_ARCHIVE_SEARCH_BACKEND", default="elasticsearch" if ELASTICSEARCH_URL else "database"
 )
-if PARLEY_ARCHIVE_SEARCH_BACKEND not in ("database", "elasticsearch"):
+if PARLEY_ARCHIVE_SEARCH_BACKEND not in ("database", "elasticsearch", "tantivy"):
     raise ImproperlyConfigured(
-        "PARLEY_ARCHIVE_SEARCH_BACKEND must be 'database' or 'elasticsearch', not "
+        "PARLEY_ARCHIVE_SEARCH_BACKEND must be 'database', 'tantivy' or 'elasticsearch', not "
         f"{PARLEY_ARCHIVE_SEARCH_BACKEND!r}."
     )
 if PARLEY_ARCHIVE_SEARCH_BACKEND == "elasticsearch" and not ELASTICSEARCH_URL:
@@ -301,6 +306,13 @@ if PARLEY_ARCHIVE_SEARCH_BACKEND == "elasticsearch" and not ELASTICSEARCH_URL:
         "PARLEY_ARCHIVE_SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL "
         "(https://user:password@search.internal:9200); set it, or use 'database'."
     )
+# Search totals are exact up to this many matches, then "at least" it (unless asked).
+PARLEY_ARCHIVE_SEARCH_EXACT_TOTAL_UP_TO = env.int(
+    "PARLEY_ARCHIVE_SEARCH_EXACT_TOTAL_UP_TO", default=10_000
+)
+PARLEY_SEARCH_INDEX_DIR = Path(
+    env.str("PARLEY_SEARCH_INDEX_DIR", default=str(DATA_DIR / "search-index"))
+)
 PARLEY_ARCHIVE_SEARCH_INDEX = env.str("PARLEY_ARCHIVE_SEARCH_INDEX", default="parley-archive")
 # Presence: endpoints are refreshed every heartbeat by their server process and expire when
 # it stops (a process that died); idle endpoints turn inactive, then away.

@@ -129,6 +129,20 @@ def test_archive_search_uses_elasticsearch_when_its_url_is_set():
     assert result.stdout.strip() == "elasticsearch"
 
 
+def test_a_single_server_production_may_search_its_embedded_index_instead(tmp_path):
+    settings = {k: v for k, v in PRODUCTION.items() if k != "ELASTICSEARCH_URL"}
+
+    result = _run(
+        ["-c", BACKEND + "; print(settings.PARLEY_SEARCH_INDEX_DIR)"],
+        **settings,
+        PARLEY_ARCHIVE_SEARCH_BACKEND="tantivy",
+        PARLEY_SEARCH_INDEX_DIR=str(tmp_path / "index"),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["tantivy", str(tmp_path / "index")]
+
+
 def test_archive_search_elasticsearch_without_url_refuses_to_start(tmp_path):
     result = _run(
         ["-c", BACKEND],

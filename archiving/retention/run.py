@@ -22,7 +22,7 @@ from archiving.retention.plan import (
     records_doomed,
     specs_current,
 )
-from archiving.search.indexing import search_index_forget
+from archiving.search.indexing import search_index_forget, search_index_pending
 from directory.models import Person
 
 
@@ -95,7 +95,8 @@ def _purge(*, actor, run_id, now, doomed: list[Doomed], held: int) -> RetentionP
         )
         for c, low, high, before, after in gaps
     )
-    transaction.on_commit(lambda: search_index_forget(record_ids=ids), robust=True)
+    # Queued in the purge's transaction: a crash after commit cannot lose the removal.
+    search_index_forget(record_ids=ids)
     return purge
 
 
@@ -144,4 +145,7 @@ def retention_run(
             },
             result_count=0,
         )
+    else:
+        # A purged record leaves the search index in the same run, not at the next sweep.
+        search_index_pending()
     return result

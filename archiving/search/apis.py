@@ -18,7 +18,11 @@ from archiving.models import ArchiveEvent, ArchiveRecord
 from archiving.naming import conversation_names
 from archiving.search import services
 from archiving.search.backend import backend_get
-from archiving.search.selectors import search_capture_lag
+from archiving.search.selectors import (
+    search_capture_lag,
+    search_parked_count,
+    search_parked_list,
+)
 from archiving.search.types import EVENT_ALIASES, KINDS, SearchHit
 from directory.exceptions import InvalidInput
 from directory.models import Person
@@ -51,6 +55,7 @@ class ArchiveSearchInputSerializer(serializers.Serializer):
     page_size = serializers.IntegerField(min_value=1, max_value=services.MAX_PAGE_SIZE, default=50)
     facets = StrictBooleanField(default=True)
     include_history_views = StrictBooleanField(default=False)
+    exact_total = StrictBooleanField(default=False)
 
     def validate_query(self, value: str) -> str:
         if not isinstance(self.initial_data.get("query", ""), str):
@@ -171,6 +176,7 @@ class ArchiveSearchApi(APIView):
             cursor=data["cursor"] or None,
             page_size=data["page_size"],
             with_facets=data["facets"],
+            exact_total=data["exact_total"],
         )
         result = page.result
         records = list(ArchiveRecord.objects.filter(pk__in=[hit.record_id for hit in result.hits]))
@@ -188,6 +194,7 @@ class ArchiveSearchApi(APIView):
         return Response(
             {
                 "total": result.total,
+                "total_is_exact": result.total_is_exact,
                 "hits": [hit_to_dict(hit, people=people, naming=naming) for hit in result.hits],
                 "next_cursor": page.next_cursor,
                 "facets": {
@@ -270,5 +277,15 @@ class ArchiveHealthApi(APIView):
                 "pending": lag.pending,
                 "oldest_pending_at": timestamp(lag.oldest_at),
                 "capture_lag_seconds": round(lag.seconds, 3),
+                "parked": search_parked_count(),
+                "parked_recent": [
+                    {
+                        "record": row.record_id,
+                        "operation": row.operation,
+                        "parked_at": timestamp(row.parked_at),
+                        "reason": row.reason,
+                    }
+                    for row in search_parked_list()
+                ],
             }
         )

@@ -1,13 +1,15 @@
 """The one interface every archive search backend implements, and the choice between them.
 
 `PARLEY_ARCHIVE_SEARCH_BACKEND` = "database" (SQLite FTS5 or PostgreSQL tsvector, whichever the
-database is) or "elasticsearch" (`ELASTICSEARCH_URL`). Backends index the normalised words of
+database is), "tantivy" (an embedded index in `PARLEY_SEARCH_INDEX_DIR`) or "elasticsearch"
+(`ELASTICSEARCH_URL`). Backends index the normalised words of
 a record (archiving.search.query.words_of) rather than letting their own analyzers tokenise
 the raw text, so every backend answers a query exactly as query_matches() does.
 """
 
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
@@ -33,11 +35,11 @@ class SearchBackend(Protocol):
     def ensure_setup(self) -> None:
         """Create what the backend needs (tables, index template, index); idempotent."""
 
-    def index(self, items: list[IndexItem]) -> set[int]:
+    def index(self, items: list[IndexItem]) -> dict[int, str]:
         """Write records to the index (an older version never overwrites a newer one); return
-        the ids refused for good (they stay queued)."""
+        the ids refused for good with the reason (their outbox rows are parked)."""
 
-    def forget(self, entries: list[tuple[int, int]]) -> set[int]:
+    def forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
         """Remove (record id, version) entries from the index; return the ids refused."""
 
     def clear(self) -> None:
@@ -56,11 +58,15 @@ def index_text(body: str) -> str:
 
 
 @cache
-def _backend(name: str) -> SearchBackend:
+def _backend(name: str, index_dir: str) -> SearchBackend:
     if name == "elasticsearch":
         from archiving.search.elastic import ElasticsearchBackend
 
         return ElasticsearchBackend(url=settings.ELASTICSEARCH_URL)
+    if name == "tantivy":
+        from archiving.search.tantivy_index import TantivyBackend
+
+        return TantivyBackend(path=Path(index_dir))
     from archiving.search.database import DatabaseBackend
 
     return DatabaseBackend()
@@ -68,7 +74,7 @@ def _backend(name: str) -> SearchBackend:
 
 def backend_get() -> SearchBackend:
     """Return the configured search backend."""
-    return _backend(settings.PARLEY_ARCHIVE_SEARCH_BACKEND)
+    return _backend(settings.PARLEY_ARCHIVE_SEARCH_BACKEND, str(settings.PARLEY_SEARCH_INDEX_DIR))
 
 
 def backend_reset() -> None:

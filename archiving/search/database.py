@@ -146,9 +146,9 @@ class DatabaseBackend:
             for statement in CREATE_POSTGRESQL if self.is_postgresql else CREATE_SQLITE:
                 cursor.execute(statement)
 
-    def index(self, items: list[IndexItem]) -> set[int]:
+    def index(self, items: list[IndexItem]) -> dict[int, str]:
         if not items:
-            return set()
+            return {}
         rows = [(item.record.pk, index_text(item.record.body)) for item in items]
         with connection.cursor() as cursor:
             if self.is_postgresql:
@@ -173,11 +173,11 @@ class DatabaseBackend:
                 cursor.executemany(
                     "INSERT INTO archiving_search_fts (rowid, words) VALUES (%s, %s)", rows
                 )
-        return set()
+        return {}
 
-    def forget(self, entries: list[tuple[int, int]]) -> set[int]:
+    def forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
         if not entries:
-            return set()
+            return {}
         ids = [record_id for record_id, _ in entries]
         placeholders = ",".join(["%s"] * len(ids))
         table, column = (
@@ -190,7 +190,7 @@ class DatabaseBackend:
                 f"DELETE FROM {table} WHERE {column} IN ({placeholders})",  # noqa: S608
                 ids,
             )
-        return set()
+        return {}
 
     def clear(self) -> None:
         with connection.cursor() as cursor:
@@ -254,12 +254,23 @@ class DatabaseBackend:
             for row in rows
         ]
         last = rows[-1] if has_more else None
+        total, total_is_exact = self.total(records, request)
         return SearchResult(
-            total=records.count(),
+            total=total,
+            total_is_exact=total_is_exact,
             hits=hits,
             next_after=(last.occurred_at, last.pk) if last is not None else None,
             facets=self.facets(records) if request.with_facets else {},
         )
+
+    def total(self, records: QuerySet, request: SearchRequest) -> tuple[int, bool]:
+        """Return (total, whether it is exact): counting stops past the request's threshold."""
+        if request.exact_total:
+            return records.count(), True
+        counted = records.order_by()[: request.total_threshold + 1].count()
+        if counted > request.total_threshold:
+            return request.total_threshold, False
+        return counted, True
 
     def facets(self, records: QuerySet) -> dict[str, list[FacetCount]]:
         def top(field: str) -> list[FacetCount]:

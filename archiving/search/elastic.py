@@ -2,9 +2,10 @@
 
 Mapping. `words` holds the normalised words (backend.index_text) under a whitespace analyzer:
 queries run on it, so Elasticsearch answers exactly as the reference matcher and the database
-backends do (phrases are match_phrase, prefixes are prefix queries on its terms). `body` keeps
-the original text under the standard analyzer, with a `cjk` subfield (the built-in bigram CJK
-analyzer) and a `partial` edge-ngram subfield for partial words; highlighting runs on `body`.
+backends do (phrases are match_phrase, prefixes are prefix queries on its terms; Chinese and
+Japanese characters are words of their own, so no CJK or n-gram analyzer is needed). `body`
+keeps the original text for the hit, not indexed: highlights come from Parley's highlighter
+(archiving.search.types.highlight), so every backend marks the same words.
 
 Writes. One bulk request per batch, each document with `version_type=external` and the
 version the indexer passes (the outbox row id, which only grows): a replay of an older row is
@@ -15,7 +16,6 @@ Reads. The scope is in `bool.filter`, the text in `bool.must`; newest first on
 """
 
 import contextlib
-import html
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +24,14 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from archiving.search.backend import IndexItem, index_text
 from archiving.search.query import Node, Not, Or, Term
-from archiving.search.types import FacetCount, Scope, SearchHit, SearchRequest, SearchResult
+from archiving.search.types import (
+    FacetCount,
+    Scope,
+    SearchHit,
+    SearchRequest,
+    SearchResult,
+    highlight,
+)
 
 logger = logging.getLogger(__name__)
 FACET_SIZE = 20
@@ -36,14 +43,6 @@ TEMPLATE = {
         "analysis": {
             "analyzer": {
                 "parley_words": {"type": "custom", "tokenizer": "whitespace"},
-                "parley_partial": {
-                    "type": "custom",
-                    "tokenizer": "standard",
-                    "filter": ["lowercase", "parley_edge_ngram"],
-                },
-            },
-            "filter": {
-                "parley_edge_ngram": {"type": "edge_ngram", "min_gram": 2, "max_gram": 20},
             },
         },
     },
@@ -62,18 +61,7 @@ TEMPLATE = {
             "occurred_at": {"type": "date"},
             "occurred_us": {"type": "long"},
             "words": {"type": "text", "analyzer": "parley_words"},
-            "body": {
-                "type": "text",
-                "analyzer": "standard",
-                "fields": {
-                    "cjk": {"type": "text", "analyzer": "cjk"},
-                    "partial": {
-                        "type": "text",
-                        "analyzer": "parley_partial",
-                        "search_analyzer": "standard",
-                    },
-                },
-            },
+            "body": {"type": "text", "index": False},
         },
     },
 }
@@ -92,8 +80,9 @@ def _moment(microseconds: int) -> datetime:
     return EPOCH + timedelta(microseconds=microseconds)
 
 
-def text_query(node: Node, *, field: str = "words") -> dict:
-    """Return the query DSL of a tree, on the normalised words (or `body` for highlighting)."""
+def text_query(node: Node) -> dict:
+    """Return the query DSL of a tree, on the normalised words."""
+    field = "words"
     if isinstance(node, Term):
         if node.is_prefix:
             return {"prefix": {field: {"value": node.words[0]}}}
@@ -103,29 +92,17 @@ def text_query(node: Node, *, field: str = "words") -> dict:
     if isinstance(node, Or):
         return {
             "bool": {
-                "should": [text_query(c, field=field) for c in node.children],
+                "should": [text_query(c) for c in node.children],
                 "minimum_should_match": 1,
             }
         }
     if isinstance(node, Not):  # pragma: no cover - the parser refuses a NOT standing alone
         raise ValueError("a NOT must be ANDed with a positive term")
-    clause: dict = {
-        "must": [text_query(c, field=field) for c in node.children if not isinstance(c, Not)]
-    }
-    negatives = [text_query(c.child, field=field) for c in node.children if isinstance(c, Not)]
+    clause: dict = {"must": [text_query(c) for c in node.children if not isinstance(c, Not)]}
+    negatives = [text_query(c.child) for c in node.children if isinstance(c, Not)]
     if negatives:
         clause["must_not"] = negatives
     return {"bool": clause}
-
-
-def _highlight_query(node: Node) -> dict | None:
-    """Return a query on `body` matching any positive term (what the highlighter marks)."""
-    if isinstance(node, Term):
-        return text_query(node, field="body")
-    if isinstance(node, Not):
-        return None
-    parts = [q for q in (_highlight_query(c) for c in node.children) if q is not None]
-    return {"bool": {"should": parts, "minimum_should_match": 1}}
 
 
 def scope_filters(scope: Scope) -> list[dict]:
@@ -198,20 +175,20 @@ class ElasticsearchBackend:
         if not self.client.indices.exists(index=self.index_name):
             self.client.indices.create(index=self.index_name)
 
-    def _bulk(self, operations: list[dict], *, ignore: set[int]) -> set[int]:
-        """Send one bulk request; return the ids Elasticsearch refused for good.
+    def _bulk(self, operations: list[dict], *, ignore: set[int]) -> dict[int, str]:
+        """Send one bulk request; return the ids Elasticsearch refused for good, with why.
 
         A 409 (a newer version is there) or 404 (nothing to delete) is what a replay gets and
         is fine. Overload and server errors (429, 5xx) raise BulkRejected so the whole batch
         is retried. Any other refusal (a document the mapping rejects) is returned: its
-        outbox row stays, and shows in the capture lag, without holding up the others.
+        outbox row is parked with the reason, without holding up the others.
         """
         if not operations:
-            return set()
+            return {}
         response = self.client.bulk(operations=operations)
         if not response["errors"]:
-            return set()
-        refused: set[int] = set()
+            return {}
+        refused: dict[int, str] = {}
         for item in response["items"]:
             result = next(iter(item.values()))
             status = result.get("status", 200)
@@ -222,10 +199,16 @@ class ElasticsearchBackend:
                     f"Elasticsearch could not take the batch now ({status}): {result.get('error')}"
                 )
             logger.error("Elasticsearch refused record %s: %s", result["_id"], result.get("error"))
-            refused.add(int(result["_id"]))
+            error = result.get("error") or {}
+            reason = (
+                f"{error.get('type', 'error')}: {error.get('reason', '')}"
+                if isinstance(error, dict)
+                else str(error)
+            )
+            refused[int(result["_id"])] = f"Elasticsearch answered {status}, {reason}"
         return refused
 
-    def index(self, items: list[IndexItem]) -> set[int]:
+    def index(self, items: list[IndexItem]) -> dict[int, str]:
         operations: list[dict] = []
         for item in items:
             operations.append(
@@ -241,7 +224,7 @@ class ElasticsearchBackend:
             operations.append(document(item))
         return self._bulk(operations, ignore={409})  # 409: a newer version is already there
 
-    def forget(self, entries: list[tuple[int, int]]) -> set[int]:
+    def forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
         operations = [
             {
                 "delete": {
@@ -274,21 +257,10 @@ class ElasticsearchBackend:
             "query": query,
             "sort": [{"occurred_us": "desc"}, {"record": "desc"}],
             "size": request.page_size + 1,
-            "track_total_hits": True,
+            "track_total_hits": True if request.exact_total else request.total_threshold,
         }
         if request.node is not None:
             query["bool"]["must"] = [text_query(request.node)]
-            body["highlight"] = {
-                "pre_tags": ["<mark>"],
-                "post_tags": ["</mark>"],
-                "encoder": "html",
-                "fields": {
-                    "body": {
-                        "number_of_fragments": 0,
-                        "highlight_query": _highlight_query(request.node),
-                    }
-                },
-            }
         if request.after is not None:
             occurred_at, record_id = request.after
             body["search_after"] = [_microseconds(occurred_at), record_id]
@@ -315,7 +287,6 @@ class ElasticsearchBackend:
         hits = []
         for raw in raw_hits:
             source = raw["_source"]
-            marked = raw.get("highlight", {}).get("body")
             hits.append(
                 SearchHit(
                     record_id=source["record"],
@@ -326,7 +297,7 @@ class ElasticsearchBackend:
                     body=source["body"],
                     occurred_at=_moment(source["occurred_us"]),
                     chain_index=source["chain_index"],
-                    highlight=marked[0] if marked else html.escape(source["body"]),
+                    highlight=highlight(body=source["body"], node=request.node),
                 )
             )
         next_after = None
@@ -349,6 +320,7 @@ class ElasticsearchBackend:
             ]
         return SearchResult(
             total=response["hits"]["total"]["value"],
+            total_is_exact=response["hits"]["total"]["relation"] == "eq",
             hits=hits,
             next_after=next_after,
             facets=facets,

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from archiving.models import (
@@ -93,7 +93,12 @@ def search_index_forget(*, record_ids: list[int]) -> None:
 
 
 def search_index_pending(*, batch: int = 500, max_batches: int | None = None) -> int:
-    """Write queued records to the index (or remove them); return how many were handled."""
+    """Write queued records to the index (or remove them); return how many were handled.
+
+    A record the backend refuses for good is parked aside with the reason (shown in archive
+    health) and the run goes on: left at the head of the queue, such rows would be taken
+    again by every run and, once a whole batch of them gathered, stop indexing altogether.
+    """
     backend = backend_get()
     done = 0
     batches = 0
@@ -103,6 +108,7 @@ def search_index_pending(*, batch: int = 500, max_batches: int | None = None) ->
             # SKIP LOCKED: concurrent workers take different rows instead of waiting.
             rows = list(
                 ArchiveIndexOutbox.objects.select_for_update(skip_locked=True)
+                .filter(parked_at__isnull=True)
                 .order_by("id")
                 .values_list("id", "record_id", "operation")[:batch]
             )
@@ -130,14 +136,31 @@ def search_index_pending(*, batch: int = 500, max_batches: int | None = None) ->
             ArchiveSearchEntry.objects.filter(
                 record_id__in=[rid for rid, _ in to_forget if rid not in refused]
             ).delete()
-            # Refused rows stay queued (and age in the capture lag) without blocking the rest.
+            handled = [rid for rid in latest if rid not in refused]
+            # Rows parked earlier for a record handled now (a newer write or a purge) are done.
             ArchiveIndexOutbox.objects.filter(
-                pk__in=[row[0] for row in rows if row[1] not in refused]
+                Q(pk__in=[row[0] for row in rows if row[1] not in refused])
+                | Q(record_id__in=handled, parked_at__isnull=False)
             ).delete()
-            if refused and len(refused) == len(latest):
-                break  # nothing but refusals left at the head of the queue
+            if refused:
+                now = timezone.now()
+                for record_id, reason in refused.items():
+                    ArchiveIndexOutbox.objects.filter(
+                        pk__in=[row[0] for row in rows if row[1] == record_id]
+                    ).update(parked_at=now, parked_reason=reason[:2000])
             done += len(latest)
     return done
+
+
+def search_index_unpark(*, record_ids: list[int] | None = None) -> int:
+    """Put parked outbox rows back in the queue (all, or those of some records)."""
+    parked = ArchiveIndexOutbox.objects.filter(parked_at__isnull=False)
+    if record_ids is not None:
+        parked = parked.filter(record_id__in=record_ids)
+    count = parked.update(parked_at=None, parked_reason="")
+    if count:
+        transaction.on_commit(_index_run_queue, robust=True)
+    return count
 
 
 def _entries_write(items: list[IndexItem]) -> None:

@@ -7,6 +7,7 @@ be written the officer gets no answer, so nothing is ever seen without a trace.
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 
 from archiving.access import compliance_officer_require
@@ -99,8 +100,13 @@ def archive_search(
     cursor: str | None,
     page_size: int,
     with_facets: bool = True,
+    exact_total: bool = False,
 ) -> ArchiveSearchPage:
-    """Return one page of archive hits for an officer; audit the search with its result count."""
+    """Return one page of archive hits for an officer; audit the search with its result count.
+
+    The total is exact up to PARLEY_ARCHIVE_SEARCH_EXACT_TOTAL_UP_TO matches, then "at least"
+    that many, unless the officer asks for the exact count.
+    """
     compliance_officer_require(officer)
     node = query_parse(query)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -125,6 +131,8 @@ def archive_search(
                 page_size=page_size,
                 after=after,
                 with_facets=with_facets,
+                exact_total=exact_total,
+                total_threshold=settings.PARLEY_ARCHIVE_SEARCH_EXACT_TOTAL_UP_TO,
             )
         )
         audit_append(
@@ -144,6 +152,7 @@ def archive_search(
                 "is_next_page": after is not None,
                 "backend": backend.name,
                 "hits_returned": [hit.record_id for hit in result.hits],
+                "total_is_exact": result.total_is_exact,
             },
             result_count=result.total,
         )

@@ -65,6 +65,10 @@ class SearchRequest:
     page_size: int = 50
     after: tuple[datetime, int] | None = None  # keyset of the previous page's last hit
     with_facets: bool = True
+    # Totals are exact up to the threshold, then "at least threshold" (Elasticsearch's
+    # track_total_hits): counting every match of a common word is what a page costs most.
+    exact_total: bool = False
+    total_threshold: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class SearchResult:
     hits: list[SearchHit]
     next_after: tuple[datetime, int] | None
     facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+    total_is_exact: bool = True  # False: there are at least `total` matches
 
 
 def scope_event_resolve(names: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -5,14 +5,19 @@ client against this server. It records every request (method, path, query string
 body) and answers as Elasticsearch documents it, with the `x-elastic-product` header the
 client insists on. It evaluates the subset of the query DSL Parley emits (bool filter / must /
 should / must_not with minimum_should_match, match, match_phrase, prefix, term, terms, range,
-match_all), sorts with search_after, counts, highlights whole fields, aggregates (terms,
-date_histogram by day), honours external versioning in _bulk (per-item 409 for a stale
-version, tombstones for deletes), and only shows documents after a refresh.
+match_all), sorts with search_after, counts, aggregates (terms, date_histogram by day),
+honours external versioning in _bulk (per-item 409 for a stale version, tombstones for
+deletes), and only shows documents after a refresh.
+
+It answers from the index's mapping, as Elasticsearch would, and shares no code with Parley:
+a text field is analysed by the analyzer its mapping names (only a whitespace tokenizer is
+implemented, which is all Parley's mapping uses; any other is refused), a query on a field the
+mapping does not index is a 400, and a request part it does not implement is a 400 rather than
+silently ignored.
 """
 
-import html
+import fnmatch
 import json
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,9 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 CONTENT_TYPE = "application/vnd.elasticsearch+json;compatible-with=9"
-_TOKEN = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\u3040-\u30ff\u3400-\u9fff]+"
-)
+SEARCH_KEYS = {"query", "sort", "size", "track_total_hits", "search_after", "aggs"}
+KEYWORD_TYPES = {"keyword", "long", "boolean", "date"}
 
 
 @dataclass
@@ -33,8 +37,19 @@ class Recorded:
     body: object
 
 
+class RequestError(Exception):
+    """What Elasticsearch answers 400 to (the query names a field it cannot search, ...)."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
 @dataclass
 class FakeIndex:
+    settings: dict = field(default_factory=dict)  # from the matching index template
+    mappings: dict = field(default_factory=dict)
     docs: dict[str, dict] = field(default_factory=dict)  # id -> {"version", "source"}
     tombstones: dict[str, int] = field(default_factory=dict)
     visible: dict[str, dict] = field(default_factory=dict)  # as of the last refresh
@@ -43,10 +58,27 @@ class FakeIndex:
         self.visible = {key: dict(value) for key, value in self.docs.items()}
 
 
-def _analyze(field_name: str, text: str) -> list[str]:
-    if field_name == "words":  # the whitespace analyzer
-        return text.split()
-    return [token.casefold() for token in _TOKEN.findall(text)]  # standard-like
+def _field(index: FakeIndex, name: str) -> dict:
+    """Return a field's mapping, or raise what Elasticsearch says of a field it cannot search."""
+    mapping = index.mappings.get("properties", {}).get(name)
+    if mapping is None:
+        raise RequestError("query_shard_exception", f"No mapping found for [{name}]")
+    if mapping.get("index") is False:
+        raise RequestError(
+            "query_shard_exception",
+            f"failed to create query: Cannot search on field [{name}] since it is not indexed.",
+        )
+    return mapping
+
+
+def _analyze(index: FakeIndex, name: str, text: str) -> list[str]:
+    """Return the tokens of a text field's value by the analyzer its mapping names."""
+    mapping = _field(index, name)
+    analyzer_name = mapping.get("analyzer", "standard")
+    analyzer = index.settings.get("analysis", {}).get("analyzer", {}).get(analyzer_name)
+    if analyzer is None or analyzer.get("tokenizer") != "whitespace" or analyzer.get("filter"):
+        raise NotImplementedError(f"the fake implements whitespace analyzers only, not {analyzer}")
+    return text.split()
 
 
 def _values(source: dict, name: str) -> list:
@@ -63,30 +95,47 @@ def _leaf(kind: str, spec: dict) -> tuple[str, object]:
     return name, value
 
 
-def matches(query: dict, source: dict) -> bool:
+def query_check(query: dict, index: FakeIndex) -> None:
+    """Raise what Elasticsearch answers to a query naming a field it cannot search."""
+    ((kind, spec),) = query.items()
+    if kind == "match_all":
+        return
+    if kind == "bool":
+        for clause in ("filter", "must", "must_not", "should"):
+            for child in spec.get(clause, []):
+                query_check(child, index)
+        return
+    ((name, _),) = spec.items()
+    _field(index, name)
+
+
+def matches(query: dict, source: dict, index: FakeIndex) -> bool:
     """Evaluate a query DSL subset against one document source."""
     ((kind, spec),) = query.items()
     if kind == "match_all":
         return True
     if kind == "bool":
         filters = spec.get("filter", []) + spec.get("must", [])
-        if not all(matches(q, source) for q in filters):
+        if not all(matches(q, source, index) for q in filters):
             return False
-        if any(matches(q, source) for q in spec.get("must_not", [])):
+        if any(matches(q, source, index) for q in spec.get("must_not", [])):
             return False
         should = spec.get("should", [])
         if should:
             needed = spec.get("minimum_should_match", 0 if filters else 1)
-            return sum(matches(q, source) for q in should) >= needed
+            return sum(matches(q, source, index) for q in should) >= needed
         return True
     if kind == "terms":
         ((name, wanted),) = spec.items()
+        _field(index, name)
         return any(value in wanted for value in _values(source, name))
     if kind == "term":
         name, wanted = _leaf(kind, spec)
+        _field(index, name)
         return wanted in _values(source, name)
     if kind == "range":
         ((name, bounds),) = spec.items()
+        _field(index, name)
         values = _values(source, name)
         return any(
             ("gte" not in bounds or v >= bounds["gte"])
@@ -96,53 +145,23 @@ def matches(query: dict, source: dict) -> bool:
             for v in values
         )
     name, wanted = _leaf(kind, spec)
-    text = source.get(name, "")
+    mapping = _field(index, name)
     if kind == "prefix":
-        if name in ("event", "kind", "sender"):  # keyword fields: the whole value
+        if mapping["type"] in KEYWORD_TYPES:  # keyword fields: the whole value
             return any(str(v).startswith(wanted) for v in _values(source, name))
-        return any(token.startswith(wanted) for token in _analyze(name, text))
-    tokens = _analyze(name, text)
-    wanted_tokens = _analyze(name, wanted)
+        return any(
+            token.startswith(wanted) for token in _analyze(index, name, source.get(name, ""))
+        )
+    if mapping["type"] != "text":
+        raise NotImplementedError(f"the fake does not implement {kind} on a {mapping['type']}")
+    tokens = _analyze(index, name, source.get(name, ""))
+    wanted_tokens = _analyze(index, name, wanted)
     if kind == "match":  # default operator OR
         return any(token in tokens for token in wanted_tokens)
     if kind == "match_phrase":
         size = len(wanted_tokens)
         return any(tokens[i : i + size] == wanted_tokens for i in range(len(tokens) - size + 1))
-    raise ValueError(f"the fake does not implement the {kind} query")
-
-
-def _positive_leaves(query: dict) -> list[tuple[str, str, object]]:
-    ((kind, spec),) = query.items()
-    if kind == "bool":
-        return [
-            leaf
-            for clause in ("must", "should", "filter")
-            for q in spec.get(clause, [])
-            for leaf in _positive_leaves(q)
-        ]
-    name, value = _leaf(kind, spec)
-    return [(kind, name, value)]
-
-
-def highlight_field(text: str, query: dict, field_name: str) -> str | None:
-    """Mark whole-field (number_of_fragments 0) matches of a highlight query, HTML-encoded."""
-    exact, prefixes = set(), []
-    for kind, name, value in _positive_leaves(query):
-        if name != field_name:
-            continue
-        if kind == "prefix":
-            prefixes.append(value)
-        else:
-            exact.update(_analyze(name, value))
-    out, position, marked = [], 0, False
-    for match in _TOKEN.finditer(text):
-        token = match.group(0).casefold()
-        if token in exact or any(token.startswith(p) for p in prefixes):
-            out.append(html.escape(text[position : match.start()]))
-            out.append("<mark>" + html.escape(match.group(0)) + "</mark>")
-            position, marked = match.end(), True
-    out.append(html.escape(text[position:]))
-    return "".join(out) if marked else None
+    raise NotImplementedError(f"the fake does not implement the {kind} query")
 
 
 class ElasticsearchFake:
@@ -216,7 +235,17 @@ class ElasticsearchFake:
             if method == "PUT":
                 if index is not None:
                     return 400, _error("resource_already_exists_exception", name, 400)
-                self.indices[name] = FakeIndex()
+                template = next(
+                    (
+                        t["template"]
+                        for t in self.templates.values()
+                        if any(fnmatch.fnmatch(name, p) for p in t["index_patterns"])
+                    ),
+                    {},
+                )
+                self.indices[name] = FakeIndex(
+                    settings=template.get("settings", {}), mappings=template.get("mappings", {})
+                )
                 return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
         if index is None:
             return 404, _error("index_not_found_exception", f"no such index [{name}]", 404)
@@ -226,7 +255,9 @@ class ElasticsearchFake:
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
         if action == "_delete_by_query":
             doomed = [
-                key for key, doc in index.docs.items() if matches(body["query"], doc["source"])
+                key
+                for key, doc in index.docs.items()
+                if matches(body["query"], doc["source"], index)
             ]
             for key in doomed:
                 del index.docs[key]
@@ -234,7 +265,10 @@ class ElasticsearchFake:
                 index.refresh()
             return 200, {"deleted": len(doomed), "total": len(doomed), "failures": []}
         if action == "_search":
-            return 200, self.search(index, body or {})
+            try:
+                return 200, self.search(index, body or {})
+            except RequestError as error:
+                return 400, _error(error.kind, error.reason, 400)
         return 400, _error("illegal_argument_exception", f"fake: {method} {path}", 400)
 
     def bulk(self, lines: list[dict], *, default_index: str | None):
@@ -291,34 +325,42 @@ class ElasticsearchFake:
         return 200, {"took": 1, "errors": errors, "items": items}
 
     def search(self, index: FakeIndex, body: dict) -> dict:
+        unknown = set(body) - SEARCH_KEYS
+        if unknown:
+            raise RequestError("x_content_parse_exception", f"fake: unsupported {sorted(unknown)}")
         query = body.get("query", {"match_all": {}})
-        found = [d["source"] for d in index.visible.values() if matches(query, d["source"])]
+        query_check(query, index)
+        everything = [
+            d["source"] for d in index.visible.values() if matches(query, d["source"], index)
+        ]
         sort = [next(iter(s.items())) for s in body.get("sort", [])]
 
         def key(source: dict) -> tuple:
             return tuple(source[name] for name, _ in sort)
 
         assert all(order == "desc" for _, order in sort), "the fake sorts descending only"
-        found.sort(key=key, reverse=True)
-        total = len(found)
+        found = sorted(everything, key=key, reverse=True)
+        total, relation = len(found), "eq"
+        tracked = body.get("track_total_hits", 10_000)
+        if tracked is not True and total > tracked:
+            total, relation = tracked, "gte"
         if "search_after" in body:
             after = tuple(body["search_after"])
             found = [s for s in found if key(s) < after]
-        hits = []
-        for source in found[: body.get("size", 10)]:
-            hit = {"_index": "i", "_id": str(source["record"]), "_source": source}
-            hit["sort"] = list(key(source))
-            for name, spec in body.get("highlight", {}).get("fields", {}).items():
-                marked = highlight_field(source.get(name, ""), spec["highlight_query"], name)
-                if marked is not None:
-                    hit.setdefault("highlight", {})[name] = [marked]
-            hits.append(hit)
+        hits = [
+            {
+                "_index": "i",
+                "_id": str(source["record"]),
+                "_source": source,
+                "sort": list(key(source)),
+            }
+            for source in found[: body.get("size", 10)]
+        ]
         response = {
             "took": 1,
             "timed_out": False,
-            "hits": {"total": {"value": total, "relation": "eq"}, "hits": hits},
+            "hits": {"total": {"value": total, "relation": relation}, "hits": hits},
         }
-        everything = [d["source"] for d in index.visible.values() if matches(query, d["source"])]
         if "aggs" in body:
             response["aggregations"] = {
                 name: _aggregate(spec, everything) for name, spec in body["aggs"].items()

@@ -267,3 +267,21 @@ def test_an_end_date_includes_its_whole_day(api_client_for, officer, messages):
 
     assert through_today.json()["total"] == 3
     assert before_today.json()["total"] == 0
+
+
+def test_totals_past_the_threshold_say_at_least_unless_the_exact_count_is_asked(
+    api_client_for, officer, messages, settings
+):
+    settings.PARLEY_ARCHIVE_SEARCH_EXACT_TOTAL_UP_TO = 2
+    client = api_client_for(officer)
+
+    capped = client.post(SEARCH, {"query": "merger", "page_size": 1}, format="json").json()
+    exact = client.post(
+        SEARCH, {"query": "merger", "page_size": 1, "exact_total": True}, format="json"
+    ).json()
+
+    assert (capped["total"], capped["total_is_exact"]) == (2, False)
+    assert (exact["total"], exact["total_is_exact"]) == (3, True)
+    assert len(capped["hits"]) == len(exact["hits"]) == 1
+    entry = AuditEntry.objects.filter(action=AuditAction.SEARCH).order_by("sequence").first()
+    assert (entry.result_count, entry.parameters["total_is_exact"]) == (2, False)

@@ -1,7 +1,8 @@
 """One conformance suite for every archive search backend: the same corpus, cases and hits.
 
 Backends: the database (SQLite FTS5 or PostgreSQL, whichever the test database is; on
-PostgreSQL a subprocess also runs the database cases on SQLite), the Elasticsearch backend
+PostgreSQL a subprocess also runs the database cases on SQLite), the embedded tantivy index
+(a fresh folder per test), the Elasticsearch backend
 against the wire-level fake (always), and a real Elasticsearch when ELASTICSEARCH_URL is set.
 """
 
@@ -33,14 +34,17 @@ from tests.archiving.search_corpus import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-BACKENDS = ["database", "elasticsearch_fake"]
+BACKENDS = ["database", "tantivy", "elasticsearch_fake"]
 if os.environ.get("ELASTICSEARCH_URL"):
     BACKENDS.append("elasticsearch")
 
 
 @pytest.fixture(params=BACKENDS)
-def backend_name(request, settings):
-    if request.param == "elasticsearch_fake":
+def backend_name(request, settings, tmp_path):
+    if request.param == "tantivy":
+        settings.PARLEY_ARCHIVE_SEARCH_BACKEND = "tantivy"
+        settings.PARLEY_SEARCH_INDEX_DIR = tmp_path / "search-index"
+    elif request.param == "elasticsearch_fake":
         from tests.archiving.es_fake import ElasticsearchFake
 
         fake = ElasticsearchFake()
@@ -95,6 +99,7 @@ def run(officer, corpus, query="", *, cursor=None, page_size=200, **filters):
         end=filters.get("end"),
         cursor=cursor,
         page_size=page_size,
+        exact_total=filters.get("exact_total", False),
     )
     return corpus.labels(hit.record_id for hit in page.result.hits), page
 
@@ -262,6 +267,28 @@ def test_facets_count_every_hit_not_just_the_page(officer, corpus):
         "conversations": [(DIRECT, 2), (ROOM, 2), (EXTERNAL, 1)],
         "days": [("2026-03-02", 2), ("2026-03-04", 1), ("2026-03-05", 2)],
     }
+
+
+def test_totals_are_exact_up_to_the_threshold_then_at_least_unless_asked(
+    officer, corpus, settings, backend_name
+):
+    _, exact = run(officer, corpus, "merger")
+    settings.PARLEY_ARCHIVE_SEARCH_EXACT_TOTAL_UP_TO = 3
+
+    _, capped = run(officer, corpus, "merger", page_size=2)
+    _, asked = run(officer, corpus, "merger", page_size=2, exact_total=True)
+    _, small = run(officer, corpus, "dinner", page_size=2)
+
+    assert (exact.result.total, exact.result.total_is_exact) == (5, True)
+    # Past the threshold a backend stops counting ("at least 3"); tantivy counts every match
+    # for less than the threshold costs the others, so its totals stay exact.
+    if backend_name == "tantivy":
+        assert (capped.result.total, capped.result.total_is_exact) == (5, True)
+    else:
+        assert (capped.result.total, capped.result.total_is_exact) == (3, False)
+    assert (asked.result.total, asked.result.total_is_exact) == (5, True)
+    assert (small.result.total, small.result.total_is_exact) == (3, True)
+    assert len(capped.result.hits) == 2
 
 
 def test_edits_and_deletes_are_records_of_their_own(officer, corpus):

@@ -6,6 +6,7 @@ The official client talks HTTP to tests/archiving/es_fake.py; these tests read w
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from elasticsearch import BadRequestError
 
 from archiving.models import ArchiveEvent, ArchiveIndexOutbox, ArchiveSearchEntry
 from archiving.search.backend import IndexItem, backend_get, backend_reset
@@ -13,9 +14,14 @@ from archiving.search.elastic import TEMPLATE, BulkRejected
 from archiving.search.indexing import (
     search_index_forget,
     search_index_pending,
+    search_index_unpark,
 )
 from archiving.search.query import query_parse
-from archiving.search.selectors import search_capture_lag
+from archiving.search.selectors import (
+    search_capture_lag,
+    search_parked_count,
+    search_parked_list,
+)
 from archiving.search.types import Scope, SearchRequest
 from archiving.services import capture
 from tests.archiving.es_fake import ElasticsearchFake
@@ -64,11 +70,11 @@ def test_setup_puts_the_index_template_then_creates_the_index(fake):
         "priority": 100,
         "template": TEMPLATE,
     }
-    body_field = TEMPLATE["mappings"]["properties"]["body"]
-    assert body_field["fields"]["cjk"] == {"type": "text", "analyzer": "cjk"}
-    partial = TEMPLATE["settings"]["analysis"]["analyzer"]["parley_partial"]
-    assert partial["filter"] == ["lowercase", "parley_edge_ngram"]
-    assert TEMPLATE["settings"]["analysis"]["filter"]["parley_edge_ngram"]["type"] == "edge_ngram"
+    # The text is searched on the normalised words only; the body is kept, not indexed.
+    assert TEMPLATE["mappings"]["properties"]["body"] == {"type": "text", "index": False}
+    assert TEMPLATE["settings"]["analysis"] == {
+        "analyzer": {"parley_words": {"type": "custom", "tokenizer": "whitespace"}}
+    }
     assert TEMPLATE["mappings"]["properties"]["words"] == {
         "type": "text",
         "analyzer": "parley_words",
@@ -143,7 +149,7 @@ def test_a_stale_replay_never_overwrites_or_revives(fake, alice, bob):
     assert str(record.pk) not in fake.indices[INDEX].docs
 
 
-def test_a_refused_document_stays_queued_without_blocking_the_others(fake, alice, bob):
+def test_a_refused_document_is_parked_with_the_reason_without_blocking_the_others(fake, alice, bob):
     backend_get().ensure_setup()
     kept = _capture(alice, bob, "first")
     refused = _capture(alice, bob, "second")
@@ -153,11 +159,52 @@ def test_a_refused_document_stays_queued_without_blocking_the_others(fake, alice
 
     assert list(ArchiveIndexOutbox.objects.values_list("record_id", flat=True)) == [refused.pk]
     assert list(ArchiveSearchEntry.objects.values_list("record_id", flat=True)) == [kept.pk]
-    assert search_capture_lag().pending == 1
+    # Parked: no longer waiting (the capture lag is about the live queue), shown with why.
+    assert search_capture_lag().pending == 0
+    assert search_parked_count() == 1
+    [parked] = search_parked_list()
+    assert (parked.record_id, parked.operation) == (refused.pk, "index")
+    assert parked.reason == "Elasticsearch answered 400, document_parsing_exception: rejected"
+    # A later run does not take the parked row again.
+    assert search_index_pending() == 0
     fake.rejected_ids = set()
+    assert search_index_unpark() == 1
     assert search_index_pending() == 1
     assert ArchiveSearchEntry.objects.count() == 2
     assert not ArchiveIndexOutbox.objects.exists()
+
+
+def test_a_full_batch_of_refused_rows_at_the_head_does_not_stop_indexing(fake, alice, bob):
+    backend_get().ensure_setup()
+    refused = [_capture(alice, bob, f"bad {n}") for n in range(3)]
+    good = [_capture(alice, bob, f"good {n}") for n in range(2)]
+    fake.rejected_ids = {str(record.pk) for record in refused}
+
+    # Batches of 3: the first batch is nothing but refusals; the run must go on past it.
+    assert search_index_pending(batch=3) == 5
+
+    assert sorted(ArchiveSearchEntry.objects.values_list("record_id", flat=True)) == [
+        record.pk for record in good
+    ]
+    assert sorted(ArchiveIndexOutbox.objects.values_list("record_id", flat=True)) == [
+        record.pk for record in refused
+    ]
+    assert search_parked_count() == 3
+
+
+def test_a_purge_of_a_parked_record_leaves_nothing_parked(fake, alice, bob):
+    backend_get().ensure_setup()
+    refused = _capture(alice, bob, "bad")
+    fake.rejected_ids = {str(refused.pk)}
+    search_index_pending()
+    assert search_parked_count() == 1
+    fake.rejected_ids = set()  # the mapping refused the document, not its removal
+
+    search_index_forget(record_ids=[refused.pk])
+    search_index_pending()
+
+    assert not ArchiveIndexOutbox.objects.exists()
+    assert search_parked_count() == 0
 
 
 def test_an_overloaded_cluster_keeps_the_whole_batch_for_a_retry(fake, alice, bob):
@@ -241,7 +288,48 @@ def test_search_puts_the_scope_in_filter_and_the_text_in_must(fake, alice, bob):
     assert body["sort"] == [{"occurred_us": "desc"}, {"record": "desc"}]
     assert body["search_after"] == [1772443815123456, 41]
     assert body["size"] == 26
-    assert body["track_total_hits"] is True
-    assert body["highlight"]["fields"]["body"]["number_of_fragments"] == 0
+    assert body["track_total_hits"] == 10_000  # exact up to 10,000, then "at least"
+    assert "highlight" not in body  # Parley's highlighter marks the hits
     assert body["aggs"]["days"]["date_histogram"]["calendar_interval"] == "day"
     assert body["aggs"]["senders"] == {"terms": {"field": "sender", "size": 20}}
+
+
+def test_archive_health_shows_parked_rows_and_why(fake, alice, bob, officer, api_client_for):
+    backend_get().ensure_setup()
+    refused = _capture(alice, bob, "bad")
+    fake.rejected_ids = {str(refused.pk)}
+    search_index_pending()
+
+    body = api_client_for(officer).get("/api/v1/archive/health/").json()
+
+    assert (body["pending"], body["parked"]) == (0, 1)
+    assert [(row["record"], row["operation"], row["reason"]) for row in body["parked_recent"]] == [
+        (refused.pk, "index", "Elasticsearch answered 400, document_parsing_exception: rejected")
+    ]
+
+
+def test_the_body_is_not_searchable_so_no_query_can_bypass_the_normalised_words(fake):
+    backend = backend_get()
+    backend.ensure_setup()
+
+    with pytest.raises(BadRequestError) as refused:
+        backend.client.search(index=INDEX, query={"match": {"body": {"query": "merger"}}})
+
+    assert refused.value.body["error"]["reason"] == (
+        "failed to create query: Cannot search on field [body] since it is not indexed."
+    )
+
+
+def test_hits_are_marked_by_parleys_highlighter_not_the_cluster(fake, alice, bob):
+    backend = backend_get()
+    backend.ensure_setup()
+    _capture(alice, bob, "\uff2derger at the CAFÉ, 会议纪要 <b>")
+    search_index_pending()
+    backend.refresh()
+
+    result = backend.search(SearchRequest(node=query_parse("merger café 纪要"), scope=Scope()))
+
+    assert [hit.highlight for hit in result.hits] == [
+        "<mark>\uff2derger</mark> at the <mark>CAFÉ</mark>, "
+        "会议<mark>纪</mark><mark>要</mark> &lt;b&gt;"
+    ]

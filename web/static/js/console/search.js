@@ -38,6 +38,7 @@ const pickers = {
 let filters = null; // the search shown
 let nextCursor = null;
 let total = 0;
+let totalIsExact = true;
 
 function searchBody() {
   const field = (name) => form.elements[name].value;
@@ -95,13 +96,15 @@ async function searchRun({ more = false } = {}) {
     nextCursor = page.next_cursor;
     if (!more) {
       total = page.total;
+      totalIsExact = page.total_is_exact !== false;
       replaceChildren(hitList);
       renderFacets(page.facets);
       contextCard.hidden = true;
     }
     hitList.append(...page.hits.map(hitItem));
     statusLine.textContent = total === 0 ? "Nothing matches."
-      : `${total} ${total === 1 ? "record" : "records"}; showing ${hitList.children.length}.`;
+      : `${totalIsExact ? "" : "at least "}${total} ${total === 1 ? "record" : "records"}; `
+        + `showing ${hitList.children.length}.`;
     moreButton.hidden = !nextCursor;
     exportForm.hidden = total === 0;
   } catch (failure) {
