@@ -2,7 +2,6 @@
 at Parley's page through a real provider (tests/directory/oidc_provider.py) and lands in the
 client as the directory person the provider vouches for; strangers and leavers are refused."""
 
-import os
 import time
 import uuid
 
@@ -13,29 +12,19 @@ from directory.models import Person
 from presence.models import Endpoint
 from tests.directory.oidc_provider import OidcProvider
 from tests.e2e.conftest import cluster_running
-from tests.web.conftest import LAUNCH_ARGS, TIMEOUT_MS, chromium_path, screenshot  # noqa: F401
+from tests.web.conftest import (  # noqa: F401
+    TIMEOUT_MS,
+    chromium_launched,
+    chromium_path,
+    screenshot,
+)
 
 
 @pytest.fixture(scope="module")
 def browser(chromium_path):  # noqa: F811
-    """Chromium for this module only (tests/web keeps its own, and Playwright's sync API
-    allows one at a time); see tests/web/conftest.py for why the async check is off."""
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(executable_path=chromium_path, args=LAUNCH_ARGS)
-            try:
-                yield launched
-            finally:
-                launched.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    """Chromium for this module only (tests/web keeps its own)."""
+    with chromium_launched(chromium_path) as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

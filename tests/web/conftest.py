@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,14 +67,15 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="package")
-def browser(chromium_path):
+@contextmanager
+def chromium_launched(chromium_path: str):
+    """Launch Chromium for a fixture's lifetime (Playwright's sync API allows one at a time)."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop marked running on this thread, which makes
     # Django refuse database calls from the (synchronous) tests. No coroutine of ours runs on
     # that loop, so the check is switched off while the browser is up (these tests only: the
-    # fixture ends with the package, and the variable is restored before anything else runs).
+    # fixture ends with its scope, and the variable is restored before anything else runs).
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
@@ -88,6 +90,12 @@ def browser(chromium_path):
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="package")
+def browser(chromium_path):
+    with chromium_launched(chromium_path) as launched:
+        yield launched
 
 
 @pytest.fixture(scope="package")
