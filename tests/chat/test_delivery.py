@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from archiving.models import ArchiveRecord
 from chat import services as chat
 from chat.models import Message, OutboundDelivery
 
@@ -68,7 +69,13 @@ def test_delivery_fail_announces_the_error_after_commit(reply, django_capture_on
         )
 
     assert message.pk == reply.pk
-    assert len(callbacks) == 1
+    # after commit: the message.updated frame, and the archive's indexing of the failure record
+    assert len(callbacks) == 2
+    [record] = ArchiveRecord.objects.filter(event="message.delivery_failed")
+    assert (record.message_id, record.payload["error"]) == (
+        reply.pk,
+        "Not delivered to bob@partner.example: service-unavailable",
+    )
 
 
 def test_admin_lists_deliveries_with_their_state(reply, make_person):
