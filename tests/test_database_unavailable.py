@@ -98,10 +98,11 @@ async def test_frame_gets_unavailable_with_retry_after_ms_while_the_database_is_
     try:
         await communicator.receive_json_from(timeout=5)  # hello
 
-        def message_post(**kwargs):
+        def message_post_batch(**kwargs):
             raise OperationalError(RESTARTING)
 
-        monkeypatch.setattr(chat, "message_post", message_post)
+        # A socket's posts are stored by the per-process committer, in batches.
+        monkeypatch.setattr(chat, "message_post_batch", message_post_batch)
         await communicator.send_json_to(
             {
                 "type": "message.send",

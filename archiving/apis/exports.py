@@ -139,7 +139,10 @@ class SigningKeyApi(APIView):
 
     permission_classes = [IsComplianceOfficer]
 
-    @extend_schema(operation_id="archive_signing_key", responses={200: OpenApiTypes.STR})
+    @extend_schema(
+        operation_id="archive_signing_key",
+        responses={(200, "application/x-pem-file"): OpenApiTypes.STR},
+    )
     def get(self, request):
         pem = public_key_pem()
         response = HttpResponse(pem, content_type="application/x-pem-file")
