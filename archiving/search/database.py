@@ -30,10 +30,9 @@ from archiving.search.query import And, Node, Not, Or, Term
 from archiving.search.types import (
     FacetCount,
     Scope,
-    SearchHit,
     SearchRequest,
     SearchResult,
-    highlight,
+    hit_from_record,
 )
 
 FACET_SIZE = 20
@@ -239,20 +238,7 @@ class DatabaseBackend:
         keys = keys[: request.page_size]
         loaded = ArchiveRecord.objects.in_bulk(keys)
         rows = [loaded[key] for key in keys]
-        hits = [
-            SearchHit(
-                record_id=row.pk,
-                conversation_id=row.conversation_id,
-                conversation_kind=row.conversation_kind,
-                event=row.event,
-                sender=row.actor_username,
-                body=row.body,
-                occurred_at=row.occurred_at,
-                chain_index=row.chain_index,
-                highlight=highlight(body=row.body, node=request.node),
-            )
-            for row in rows
-        ]
+        hits = [hit_from_record(row, node=request.node) for row in rows]
         last = rows[-1] if has_more else None
         total, total_is_exact = self.total(records, request)
         return SearchResult(

@@ -46,10 +46,9 @@ from archiving.search.query import Node, Not, Or, Term
 from archiving.search.types import (
     FacetCount,
     Scope,
-    SearchHit,
     SearchRequest,
     SearchResult,
-    highlight,
+    hit_from_record,
 )
 
 FACET_SIZE = 20
@@ -353,20 +352,7 @@ class TantivyBackend:
             [record_id for _, record_id in keys]
         )
         rows = [loaded[record_id] for _, record_id in keys if record_id in loaded]
-        hits = [
-            SearchHit(
-                record_id=row.pk,
-                conversation_id=row.conversation_id,
-                conversation_kind=row.conversation_kind,
-                event=row.event,
-                sender=row.actor_username,
-                body=row.body,
-                occurred_at=row.occurred_at,
-                chain_index=row.chain_index,
-                highlight=highlight(body=row.body, node=request.node),
-            )
-            for row in rows
-        ]
+        hits = [hit_from_record(row, node=request.node) for row in rows]
         next_after = None
         if has_more:
             moment, record_id = keys[-1]

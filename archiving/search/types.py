@@ -182,3 +182,19 @@ def _split_words(body: str):
     """Yield (start, end, normalised word) the way words_of splits text, with offsets."""
     for match in WORD_PATTERN.finditer(body):
         yield match.start(), match.end(), _normalised(match.group(0))
+
+
+def hit_from_record(record, *, node: Node | None) -> SearchHit:
+    """Return an archive record as a hit, marked by Parley's highlighter (every backend that
+    reads its page's rows from the archive builds its hits here)."""
+    return SearchHit(
+        record_id=record.pk,
+        conversation_id=record.conversation_id,
+        conversation_kind=record.conversation_kind,
+        event=record.event,
+        sender=record.actor_username,
+        body=record.body,
+        occurred_at=record.occurred_at,
+        chain_index=record.chain_index,
+        highlight=highlight(body=record.body, node=node),
+    )
