@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -516,3 +517,36 @@ def http_get_json(server: Server, path: str, *, token: str) -> tuple[int, dict]:
     )
     with opener.open(request, timeout=FRAME_TIMEOUT) as response:
         return response.status, json.loads(response.read())
+
+
+# -- archive indexing under a worker ---------------------------------------------------------
+
+
+def archive_records_capture(*, people: tuple, count: int) -> None:
+    """Capture count message records across three group conversations, all to be indexed."""
+    from archiving.models import ArchiveEvent
+    from archiving.services import capture
+
+    first, second = people
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    for n in range(count):
+        capture(
+            conversation_id=1 + n % 3,
+            conversation_kind="group",
+            is_external=False,
+            participant_ids=[first.pk, second.pk],
+            event=ArchiveEvent.MESSAGE_POSTED,
+            actor=first if n % 2 else second,
+            occurred_at=start + timedelta(seconds=n),
+            body=f"quarterly figures part {n}",
+            message_id=n + 1,
+        )
+
+
+def index_table_lock_waited_on(admin) -> bool:
+    """Whether a session waits for a lock on the search table (a worker inside a batch)."""
+    row = admin.execute(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = 'archiving_search_vector' AND NOT l.granted"
+    ).fetchone()
+    return row[0] > 0

@@ -7,17 +7,20 @@ reconciliation run, as Celery beat would.
 """
 
 import time
-from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from django.db import connection
 
-from archiving.models import ArchiveEvent, ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
+from archiving.models import ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
 from archiving.search import indexing
 from archiving.search.database import DatabaseBackend
-from archiving.services import capture
-from tests.e2e.conftest import _database_url, cluster_running
+from tests.e2e.conftest import (
+    _database_url,
+    archive_records_capture,
+    cluster_running,
+    index_table_lock_waited_on,
+)
 
 pytestmark = pytest.mark.e2e
 RECORDS = 1200
@@ -32,14 +35,6 @@ def _wait(what: str, condition, timeout: float = TIMEOUT) -> None:
         time.sleep(0.1)
 
 
-def _waiting_on_index_table(admin: psycopg.Connection) -> bool:
-    row = admin.execute(
-        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-        "WHERE c.relname = 'archiving_search_vector' AND NOT l.granted"
-    ).fetchone()
-    return row[0] > 0
-
-
 @pytest.mark.django_db(transaction=True)
 def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(
     make_person, tmp_path, monkeypatch
@@ -47,19 +42,7 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(
     DatabaseBackend().clear()  # rows left by earlier tests (flush knows only model tables)
     alice, bob = make_person("alice"), make_person("bob")
     monkeypatch.setattr(indexing, "_index_run_queue", lambda: None)  # the worker indexes
-    start = datetime(2026, 3, 2, tzinfo=UTC)
-    for n in range(RECORDS):
-        capture(
-            conversation_id=1 + n % 3,
-            conversation_kind="group",
-            is_external=False,
-            participant_ids=[alice.pk, bob.pk],
-            event=ArchiveEvent.MESSAGE_POSTED,
-            actor=alice if n % 2 else bob,
-            occurred_at=start + timedelta(seconds=n),
-            body=f"quarterly figures part {n}",
-            message_id=n + 1,
-        )
+    archive_records_capture(people=(alice, bob), count=RECORDS)
     assert ArchiveIndexOutbox.objects.count() == RECORDS
     url = _database_url()
     (tmp_path / "first").mkdir()
@@ -72,7 +55,7 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(
         blocker.execute("LOCK TABLE archiving_search_vector IN SHARE MODE")
         with cluster_running(tmp_path / "first", server_names=()) as first:
             first.task_send("archiving.tasks.search_index_pending")
-            _wait("the worker is inside a batch", lambda: _waiting_on_index_table(admin))
+            _wait("the worker is inside a batch", lambda: index_table_lock_waited_on(admin))
             first.worker.kill()
         blocker.rollback()  # the killed worker's transaction can now end (rolled back)
 

@@ -13,18 +13,22 @@ import json
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
-from archiving.models import ArchiveEvent, ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
+from archiving.models import ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
 from archiving.search import indexing
 from archiving.search.database import DatabaseBackend
-from archiving.services import capture
 from chat import services as chat
 from directory import services as directory
-from tests.e2e.conftest import _database_url, _worker_ping, cluster_running
+from tests.e2e.conftest import (
+    _database_url,
+    _worker_ping,
+    archive_records_capture,
+    cluster_running,
+    index_table_lock_waited_on,
+)
 from tests.e2e.instances import RabbitMQNode
 
 pytestmark = pytest.mark.e2e
@@ -55,14 +59,6 @@ def _post(server, token: str, conversation_id: int, body: str) -> tuple[int, dic
         return error.code, {"body": error.read().decode(errors="replace")[:2000]}
 
 
-def _waiting_on_index_table(admin: psycopg.Connection) -> bool:
-    row = admin.execute(
-        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-        "WHERE c.relname = 'archiving_search_vector' AND NOT l.granted"
-    ).fetchone()
-    return row[0] > 0
-
-
 @pytest.fixture
 def rabbitmq(tmp_path_factory):
     node = RabbitMQNode(directory=tmp_path_factory.mktemp("rabbitmq"))
@@ -80,19 +76,7 @@ def test_worker_survives_a_broker_restart_with_tasks_in_flight(
     DatabaseBackend().clear()  # rows left by earlier tests (flush knows only model tables)
     alice, bob = make_person("alice"), make_person("bob")
     monkeypatch.setattr(indexing, "_index_run_queue", lambda: None)  # the worker indexes
-    start = datetime(2026, 3, 2, tzinfo=UTC)
-    for n in range(RECORDS):
-        capture(
-            conversation_id=1 + n % 3,
-            conversation_kind="group",
-            is_external=False,
-            participant_ids=[alice.pk, bob.pk],
-            event=ArchiveEvent.MESSAGE_POSTED,
-            actor=alice if n % 2 else bob,
-            occurred_at=start + timedelta(seconds=n),
-            body=f"quarterly figures part {n}",
-            message_id=n + 1,
-        )
+    archive_records_capture(people=(alice, bob), count=RECORDS)
     conversation, _ = chat.conversation_direct_get_or_create(person=alice, other=bob)
     _, token = directory.token_create(person=alice)
     url = _database_url()
@@ -109,7 +93,7 @@ def test_worker_survives_a_broker_restart_with_tasks_in_flight(
         worker = cluster.worker_start("celery-worker", pool="prefork", concurrency=2)
         blocker.execute("LOCK TABLE archiving_search_vector IN SHARE MODE")
         cluster.task_send("archiving.tasks.search_index_pending")
-        _wait("the worker is inside a task", lambda: _waiting_on_index_table(admin), cluster)
+        _wait("the worker is inside a task", lambda: index_table_lock_waited_on(admin), cluster)
         for _ in range(3):  # queued behind it, persisted by the broker
             cluster.task_send("archiving.tasks.search_index_pending")
 
