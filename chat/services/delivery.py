@@ -35,6 +35,7 @@ from archiving.models import ArchiveEvent
 from archiving.services import capture as archive_capture
 from chat import realtime
 from chat.models import Conversation, Message, OutboundDelivery, Participant
+from chat.selectors import participant_person_ids
 
 
 @dataclass(frozen=True)
@@ -136,9 +137,7 @@ def _failure_capture(*, message: Message, recipient, error: str, at: datetime) -
         conversation_id=conversation.pk,
         conversation_kind=conversation.kind,
         is_external=conversation.is_external,
-        participant_ids=Participant.objects.filter(
-            conversation_id=conversation.pk, left_at__isnull=True
-        ).values_list("person_id", flat=True),
+        participant_ids=participant_person_ids(conversation_id=conversation.pk),
         event=ArchiveEvent.MESSAGE_DELIVERY_FAILED,
         actor=message.sender,
         occurred_at=at,
