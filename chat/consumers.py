@@ -19,7 +19,7 @@ from directory import realtime as fanout
 from directory.exceptions import ServiceError, database_unavailable
 from directory.input_screening import frame_decode
 from directory.serializers import person_summary
-from directory.socket_access import SocketAccessMixin
+from directory.socket_access import AccessEnded, SocketAccessMixin
 from presence.consumers import PresenceConsumerMixin
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _hello(person_id: int) -> dict:
     }
 
 
-def _sync(person, conversation_id: int, after_seq: int, limit: int) -> dict:
+def _sync(*, person, conversation_id: int, after_seq: int, limit: int) -> dict:
     participation = selectors.participation_get(
         person_id=person.pk, conversation_id=conversation_id
     )
@@ -186,9 +186,15 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             await self._error(ref, "unknown_type", f"Unknown frame type {frame_type!r}.")
             return
         try:
-            # else deactivated, or the token ended: the socket is closed, the frame dropped
-            if await self.access_allows(frame_type):
+            # Data frames are checked against the socket's credentials in their own database
+            # work (FRAMES_CHECKED_BY_HANDLER); the others here. If deactivated or the token
+            # ended, the socket is closed and the frame dropped.
+            if self.is_access_ended:
+                return
+            if frame_type in self.FRAMES_CHECKED_BY_HANDLER or await self.access_allows(frame_type):
                 await handler(self, content, ref)
+        except AccessEnded as exc:
+            await self.access_end(exc.reason)
         except FrameError as exc:
             await self._error(ref, exc.code, exc.detail)
         except ServiceError as exc:
@@ -253,6 +259,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         # Group commit (chat/committer.py): acked only once the batch holding it committed.
         try:
             message, _ = await committer_get().post(
+                access=self.access_credentials,
                 sender=self.person,
                 conversation_id=conversation_id,
                 body=content.get("body"),
@@ -269,6 +276,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         try:
             message = await committer_get().call(
                 services.message_edit,
+                access=self.access_credentials,
                 editor=self.person,
                 message_id=_int_field(content, "id", minimum=1),
                 body=content.get("body"),
@@ -282,6 +290,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         try:
             message = await committer_get().call(
                 services.message_delete,
+                access=self.access_credentials,
                 actor=self.person,
                 message_id=_int_field(content, "id", minimum=1),
             )
@@ -306,7 +315,13 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         after_seq = _int_field(content, "after_seq") if "after_seq" in content else 0
         limit = _int_field(content, "limit", minimum=1) if "limit" in content else None
         limit = min(limit or settings.PARLEY_SYNC_BATCH, settings.PARLEY_SYNC_BATCH)
-        batch = await database_sync_to_async(_sync)(self.person, conversation_id, after_seq, limit)
+        batch = await self.access_call(
+            _sync,
+            person=self.person,
+            conversation_id=conversation_id,
+            after_seq=after_seq,
+            limit=limit,
+        )
         await self._reply(ref, batch)
 
     async def on_typing(self, content: dict, ref) -> None:
@@ -320,8 +335,11 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
 
     async def on_read(self, content: dict, ref) -> None:
         conversation_id = _int_field(content, "conversation", minimum=1)
-        participation = await database_sync_to_async(services.conversation_mark_read)(
-            person=self.person, conversation_id=conversation_id, seq=_int_field(content, "seq")
+        participation = await self.access_call(
+            services.conversation_mark_read,
+            person=self.person,
+            conversation_id=conversation_id,
+            seq=_int_field(content, "seq"),
         )
         await self._reply(
             ref,
@@ -334,6 +352,12 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
 
     async def on_ping(self, content: dict, ref) -> None:
         await self._reply(ref, {"type": "pong"})
+
+    # Frames whose handler checks the socket's credentials in its own database work: the
+    # committer's batch (message writes) or access_call (sync, read).
+    FRAMES_CHECKED_BY_HANDLER = frozenset(
+        {"message.send", "message.edit", "message.delete", "sync", "read"}
+    )
 
     HANDLERS = {
         "message.send": on_message_send,

@@ -103,6 +103,42 @@ def socket_access_ended(*, person_id: int, token_id: int | None) -> str | None:
     return PERSON_DEACTIVATED if people else TOKEN_ENDED
 
 
+def sockets_access_ended(
+    *, credentials: set[tuple[int, int | None]]
+) -> dict[tuple[int, int | None], str]:
+    """Return, for those of these sockets' (person_id, token_id) whose credentials no longer
+    hold, why (PERSON_DEACTIVATED, TOKEN_ENDED): what socket_access_ended says of each, for a
+    whole batch of frames. One query when every socket has a token (or none has one), two
+    for a mix; the ended ones cost two more (rare)."""
+    token_ids = {token for _, token in credentials if token is not None}
+    session_people = {person for person, token in credentials if token is None}
+    held: set[tuple[int, int | None]] = set()
+    if token_ids:
+        held.update(
+            ApiToken.objects.filter(
+                token_usable_q(now=timezone.now()), pk__in=token_ids, person__is_active=True
+            ).values_list("person_id", "pk")
+        )
+    if session_people:
+        held.update(
+            (pk, None)
+            for pk in Person.objects.filter(pk__in=session_people, is_active=True).values_list(
+                "pk", flat=True
+            )
+        )
+    ended = credentials - held
+    if not ended:
+        return {}
+    people, _ = socket_credentials_ended(
+        person_ids={person for person, _ in ended},
+        token_ids={token for _, token in ended if token is not None},
+    )
+    return {
+        (person, token): PERSON_DEACTIVATED if person in people else TOKEN_ENDED
+        for person, token in ended
+    }
+
+
 def person_list_search(*, query: str, limit: int = 50) -> QuerySet[Person]:
     """Return active people whose username, name or e-mail contains the query."""
     people = (
