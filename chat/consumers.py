@@ -8,6 +8,7 @@ socket; only a frame above the hard size limit does (1009), as does sign-out (44
 import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -83,6 +84,17 @@ def _sync(*, person, conversation_id: int, after_seq: int, limit: int) -> dict:
 
 class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsumer):
     """One browser tab or program connected to /ws/."""
+
+    async def dispatch(self, message) -> None:
+        # Channels' dispatch runs close_old_connections on the shared database thread before
+        # every event (a thread hop per frame and per broadcast). Every database call of this
+        # consumer runs in database_sync_to_async (which closes its thread's connections
+        # before and after) or on the committer's threads (likewise per batch), so no
+        # connection is left for that hop to close: it is skipped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
