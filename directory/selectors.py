@@ -1,8 +1,8 @@
 """Reads about people and tokens."""
 
 import hashlib
-from urllib.parse import quote
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
