@@ -837,6 +837,9 @@ connection.addEventListener("conversation.left", (event) => {
       ? gettext("What you typed is kept below.") : ""}`;
     leftNote.hidden = false;
     composerEnable(false);
+    addPersonButton.hidden = true;
+    leaveButton.hidden = true;
+    document.getElementById("room-details").hidden = true;
     drafts.delete(id);
   } else {
     pageNotice.textContent = text;

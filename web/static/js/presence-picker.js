@@ -121,11 +121,11 @@ photoRemove.addEventListener("click", async () => {
   }
 });
 
-// Tell the server my time zone once, when it differs from what it has.
+// Tell the server my time zone when it has none yet (one set through the API stays).
 connection.addEventListener("hello", (event) => {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const own = event.detail.presence || {};
-  if (zone && own.time_zone !== undefined && own.time_zone !== zone) {
+  if (zone && own.time_zone === "") {
     api("me/", { method: "PATCH", body: { time_zone: zone } }).catch(() => {});
   }
 }, { once: true });
