@@ -99,16 +99,37 @@ def conversation_joined(
         )
 
 
-def conversation_left(*, conversation_id: int, person_id: int) -> None:
-    """Detach the leaver's sockets and tell the rest of the conversation."""
+def conversation_left(
+    *, conversation_id: int, person_id: int, reason: str = "left", actor_id: int | None = None
+) -> None:
+    """Detach the leaver's sockets and tell the rest of the conversation.
+
+    reason: "left" (they left), "removed_by_manager" or "ethical_wall". The leaver's frame says
+    why and by whom, so their page can say so (and keep their draft); the others' says who.
+    """
     conversation = Conversation.objects.get(pk=conversation_id)
+    people = {p.pk: p for p in Person.objects.filter(pk__in={person_id, actor_id} - {None})}
+    leaver = people.get(person_id)
+    actor = people.get(actor_id) if actor_id is not None and actor_id != person_id else None
     fanout.person_frame_send(
         person_id=person_id,
-        frame=frame({"type": "conversation.left", "conversation": conversation_id}),
+        frame=frame(
+            {
+                "type": "conversation.left",
+                "conversation": conversation_id,
+                "title": conversation.title,
+                "reason": reason,
+                "by": person_summary(actor) if actor else None,
+            }
+        ),
         control={"action": "leave", "conversation": conversation_id},
     )
     fanout.conversation_frame_send(
-        conversation_id=conversation_id, frame=_conversation_frame(conversation)
+        conversation_id=conversation_id,
+        frame=_conversation_frame(
+            conversation,
+            left={"user": person_summary(leaver) if leaver else None, "reason": reason},
+        ),
     )
 
 

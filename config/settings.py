@@ -282,6 +282,8 @@ PARLEY_POST_WRITERS = env.int("PARLEY_POST_WRITERS", default=1)
 PARLEY_POST_BATCH_MAX = env.int("PARLEY_POST_BATCH_MAX", default=100)
 PARLEY_POST_QUEUE_MAX = env.int("PARLEY_POST_QUEUE_MAX", default=1000)
 PARLEY_FILE_MAX_BYTES = env.int("PARLEY_FILE_MAX_BYTES", default=10 * 1024 * 1024)
+# A person's own photo (PUT /api/v1/me/photo/): JPEG, PNG or WebP of at most this size.
+PARLEY_PHOTO_MAX_BYTES = env.int("PARLEY_PHOTO_MAX_BYTES", default=2 * 1024 * 1024)
 # People moved into a denied department or group leave the walled rooms (reads keep them out at
 # once; this ends the memberships and detaches live sockets).
 CELERY_BEAT_SCHEDULE["category-walls-sweep"] = {

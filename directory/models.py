@@ -27,6 +27,11 @@ class Person(AbstractUser):
     mobile_phone = models.CharField(max_length=50, blank=True)
     home_phone = models.CharField(max_length=50, blank=True)
     photo = models.FileField(upload_to="photos/", blank=True)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA time zone, e.g. Europe/Paris: contact cards show the person's local time.",
+    )
     is_external = models.BooleanField(
         default=False, help_text="Someone from another organisation (federation)."
     )

@@ -2,6 +2,7 @@
 
 import hashlib
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -166,3 +167,12 @@ def person_get_active(*, username: str) -> Person | None:
 def person_get_any(*, username: str) -> Person | None:
     """Return the person with this username, active or not (for the archive), or None."""
     return Person.objects.filter(username=username).first()
+
+
+def person_photo_url(person: Person) -> str | None:
+    """Where a person's photo is read (through the privacy projection), versioned by file so
+    browsers may cache it; None when they have none."""
+    if not person.photo:
+        return None
+    version = hashlib.sha256(person.photo.name.encode()).hexdigest()[:12]
+    return f"/api/v1/users/{quote(person.username, safe='')}/photo/?v={version}"

@@ -1,15 +1,20 @@
 """The only code that changes people and tokens."""
 
+import hashlib
 import secrets
+import zoneinfo
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from directory import realtime
-from directory.exceptions import NotAuthenticated
+from directory.exceptions import InvalidInput, NotAuthenticated
 from directory.models import ApiToken, Department, Person
 from directory.selectors import token_hash
 
@@ -124,3 +129,90 @@ def tokens_in_use_touch(*, token_ids: set[int]) -> None:
     ApiToken.objects.filter(pk__in=token_ids).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(seconds=60))
     ).update(last_used_at=now)
+
+
+# What an uploaded photo may be, told by its first bytes (the name and the browser's
+# Content-Type are the sender's word, not the file's).
+PHOTO_SIGNATURES = (
+    (b"\xff\xd8\xff", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+)
+UPLOADED_PHOTOS = "photos/uploaded/"
+
+
+def _photo_extension(content: bytes) -> str | None:
+    for signature, extension in PHOTO_SIGNATURES:
+        if content.startswith(signature):
+            return extension
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _photo_file_drop(person: Person) -> None:
+    """Delete the person's previous uploaded photo file (a directory photo stays the sync's)."""
+    if person.photo and person.photo.name.startswith(UPLOADED_PHOTOS):
+        name = person.photo.name
+        transaction.on_commit(lambda: default_storage.delete(name), robust=True)
+
+
+@transaction.atomic
+def person_photo_set(*, person: Person, content: bytes) -> Person:
+    """Store a person's own photo (JPEG, PNG or WebP, at most PARLEY_PHOTO_MAX_BYTES); the
+    privacy projection decides who sees it, and watchers are told the new one."""
+    from presence.services import presence_republish
+
+    limit = settings.PARLEY_PHOTO_MAX_BYTES
+    if not content:
+        raise InvalidInput("The photo is empty.", code="photo_empty")
+    if len(content) > limit:
+        raise InvalidInput(
+            f"The photo is {len(content)} bytes; the limit is {limit} bytes.",
+            code="photo_too_large",
+        )
+    extension = _photo_extension(content)
+    if extension is None:
+        raise InvalidInput(
+            "A photo must be a JPEG, PNG or WebP image.", code="photo_type_not_allowed"
+        )
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    _photo_file_drop(person)
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    name = default_storage.save(
+        f"{UPLOADED_PHOTOS}{person.username}-{digest}.{extension}", ContentFile(content)
+    )
+    person.photo.name = name
+    person.save(update_fields=["photo"])
+    presence_republish(person=person)
+    return person
+
+
+@transaction.atomic
+def person_photo_remove(*, person: Person) -> None:
+    """Remove a person's photo; watchers see their initials again."""
+    from presence.services import presence_republish
+
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if not person.photo:
+        return
+    _photo_file_drop(person)
+    person.photo = ""
+    person.save(update_fields=["photo"])
+    presence_republish(person=person)
+
+
+@transaction.atomic
+def person_time_zone_set(*, person: Person, time_zone: str) -> Person:
+    """Set the IANA time zone whose local time the person's contact card shows ("" clears)."""
+    from presence.services import presence_republish
+
+    if not isinstance(time_zone, str) or len(time_zone) > 64:
+        raise InvalidInput("time_zone must be an IANA time zone name such as Europe/Paris.")
+    if time_zone and time_zone not in zoneinfo.available_timezones():
+        raise InvalidInput(f"Unknown time zone {time_zone!r}.", code="unknown_time_zone")
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if person.time_zone != time_zone:
+        person.time_zone = time_zone
+        person.save(update_fields=["time_zone"])
+        presence_republish(person=person)
+    return person

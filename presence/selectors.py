@@ -14,6 +14,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from directory.models import Person
+from directory.selectors import person_photo_url
 from presence.models import (
     APPEAR_OFFLINE,
     Activity,
@@ -120,7 +121,7 @@ def presence_project(
         title=person.title,
         email=person.email,
         company=person.company,
-        photo=person.photo.url if person.photo else None,
+        photo=person_photo_url(person),
         availability=computed.availability,
         is_idle=computed.is_idle,
     )
@@ -138,6 +139,7 @@ def presence_project(
         data["out_of_office_note"] = state.out_of_office_note
         data["location"] = state.location
         data["work_phone"] = person.work_phone
+        data["time_zone"] = person.time_zone
         # Not in the table: shown with the work phone, as Lync shows external contacts only
         # name, title, e-mail, company and picture. Left out when the person has none.
         if person.department_id is not None:

@@ -225,6 +225,12 @@ def presence_set(
     return state
 
 
+@transaction.atomic
+def presence_republish(*, person: Person) -> None:
+    """Announce the person's projection again after their photo or time zone changed."""
+    _publish(person, reason=PresenceLog.Reason.MANUAL, force=True)
+
+
 def _relationship_validate(relationship) -> str:
     if relationship not in Relationship.values:
         raise InvalidInput(

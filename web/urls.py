@@ -1,11 +1,18 @@
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from web import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Deep links: a conversation, and a message in it (the client opens them; a conversation I
+    # am not in gets the same 404 as one that does not exist).
+    path("c/<int:conversation_id>/", views.home, name="conversation"),
+    path("c/<int:conversation_id>/m/<int:seq>/", views.home, name="conversation-message"),
+    path("favicon.ico", RedirectView.as_view(url=static("img/parley.svg"), permanent=True)),
     path(
         "login/",
         auth_views.LoginView.as_view(

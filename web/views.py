@@ -5,17 +5,29 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from archiving.access import compliance_refusal_record, is_compliance_officer
 from archiving.models import AuditAction
+from chat.selectors import participation_get
 from directory import services
+from directory.exceptions import NotFound
 
 
 @login_required
-def home(request):
-    """The employee client: contacts, presence, conversations (web/static/js/app.js)."""
+def home(request, conversation_id: int | None = None, seq: int | None = None):
+    """The employee client: contacts, presence, conversations (web/static/js/app.js).
+
+    /c/<id>/ and /c/<id>/m/<seq>/ open a conversation (and a message in it); a conversation
+    I am not in answers the same 404 page as one that does not exist.
+    """
+    if conversation_id is not None:
+        try:
+            participation_get(person_id=request.user.pk, conversation_id=conversation_id)
+        except NotFound:
+            raise Http404("No such conversation.") from None
     return render(request, "web/home.html", {"idle_seconds": int(settings.PARLEY_WEB_IDLE_SECONDS)})
 
 

@@ -959,11 +959,24 @@ async def test_a_person_who_leaves_a_group_stops_getting_its_messages(
     )()
 
     assert response.status_code == 204
-    assert await receive(bob_ws) == [{"type": "conversation.left", "conversation": group.pk}]
+    assert await receive(bob_ws) == [
+        {
+            "type": "conversation.left",
+            "conversation": group.pk,
+            "title": "Team",
+            "reason": "left",
+            "by": None,
+        }
+    ]
     for ws in (alice_ws, carol_ws):
         [frame] = await receive(ws)
         assert frame["type"] == "conversation.updated"
         assert frame["conversation"]["participants"] == [ALICE, CAROL]
+        # so their pages can say "Bob Chen left"
+        assert frame["left"] == {
+            "user": {"username": "bob", "display_name": "Bob Chen"},
+            "reason": "left",
+        }
     await send_message(alice_ws, group.pk, "after bob", "a", client_id="c1")
     await receive_by_type(alice_ws, 2)
     assert (await receive(carol_ws))[0]["message"]["body"] == "after bob"

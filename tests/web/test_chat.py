@@ -96,10 +96,12 @@ def test_edits_and_deletes_show_on_the_other_side(browsing, alice, bob, direct):
     assert bob_page.locator("#message-list").get_by_role("button", name="Edit").count() == 0
 
     first = alice_page.locator("#message-list .message").nth(0)
+    first.hover()  # Edit and Delete show on hover (or keyboard focus)
     first.get_by_role("button", name="Edit").click()
     alice_page.get_by_label("Edit message").fill("Price is 102")
     alice_page.get_by_label("Edit message").press("Enter")
     second = alice_page.locator("#message-list .message").nth(1)
+    second.hover()
     second.get_by_role("button", name="Delete").click()
     second.get_by_role("button", name="Confirm delete").click()
 
