@@ -168,6 +168,7 @@ class SupervisionPolicyListApi(APIView):
     """The policies the caller reviews; create a policy."""
 
     permission_classes = [IsSupervisor]
+    request_schemas = {"POST": POLICY_CREATE}
 
     @extend_schema(
         operation_id="supervision_policies_list",
@@ -181,7 +182,6 @@ class SupervisionPolicyListApi(APIView):
 
     @extend_schema(
         operation_id="supervision_policies_create",
-        request=POLICY_CREATE,
         responses={201: POLICY},
     )
     def post(self, request):
@@ -280,8 +280,9 @@ class SupervisionItemResolveApi(APIView):
     violation, with a comment."""
 
     permission_classes = [IsSupervisor]
+    request_schemas = {"POST": RESOLVE}
 
-    @extend_schema(operation_id="supervision_items_resolve", request=RESOLVE, responses={200: ITEM})
+    @extend_schema(operation_id="supervision_items_resolve", responses={200: ITEM})
     def post(self, request, item_id: int):
         data = _body(request, fields=set(RESOLVE["properties"]))
         item = services.item_resolve(
@@ -299,10 +300,9 @@ class SupervisionItemReassignApi(APIView):
     """Hand an unresolved item to another reviewer of its policy."""
 
     permission_classes = [IsSupervisor]
+    request_schemas = {"POST": REASSIGN}
 
-    @extend_schema(
-        operation_id="supervision_items_reassign", request=REASSIGN, responses={200: ITEM}
-    )
+    @extend_schema(operation_id="supervision_items_reassign", responses={200: ITEM})
     def post(self, request, item_id: int):
         data = _body(request, fields={"reviewer"})
         item = services.item_reassign(

@@ -121,9 +121,7 @@ def _sample_percent(value) -> Decimal:
         raise InvalidInput(_("sample_percent must be a number from 0 to 100.")) from error
     if not number.is_finite() or not 0 <= number <= 100:
         raise InvalidInput(_("sample_percent must be a number from 0 to 100."))
-    if number != number.quantize(Decimal("0.01")):
-        raise InvalidInput(_("sample_percent takes at most two decimals (e.g. 2.5)."))
-    return number
+    return number.quantize(Decimal("0.01"))  # what the column keeps
 
 
 def _reviewers(usernames) -> list[Person]:
