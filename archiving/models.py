@@ -161,6 +161,11 @@ class AuditAction(models.TextChoices):
     HOLD_VIEW = "hold.view"
     RETENTION_VIEW = "retention.view"
     ACCESS_REFUSED = "access.refused"
+    SUPERVISION_POLICY_CREATE = "supervision.policy_create"
+    SUPERVISION_ITEM_VIEW = "supervision.item_view"
+    SUPERVISION_ITEM_CLAIM = "supervision.item_claim"
+    SUPERVISION_ITEM_RESOLVE = "supervision.item_resolve"
+    SUPERVISION_ITEM_REASSIGN = "supervision.item_reassign"
 
 
 class AuditEntry(models.Model):

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "chat",
     "presence",
     "federation",
+    "supervision",
     "web",
 ]
 
@@ -368,6 +369,18 @@ CELERY_BEAT_SCHEDULE["usage-refresh"] = {
 CELERY_BEAT_SCHEDULE["usage-purge"] = {
     "task": "archiving.usage.tasks.usage_purge",
     "schedule": crontab(hour=3, minute=15),
+}
+
+# Supervision review (supervision/): capture queues these tasks after commit with the ids of
+# each captured batch; the sweep (beat) judges what a lost task left out, looking only at
+# records older than PARLEY_SUPERVISION_SETTLE_SECONDS (so their transactions have ended).
+PARLEY_CAPTURE_FOLLOW_UP_TASKS = env.list(
+    "PARLEY_CAPTURE_FOLLOW_UP_TASKS", default=["supervision.tasks.supervision_records_evaluate"]
+)
+PARLEY_SUPERVISION_SETTLE_SECONDS = env.float("PARLEY_SUPERVISION_SETTLE_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE["supervision-sweep"] = {
+    "task": "supervision.tasks.supervision_sweep",
+    "schedule": 60.0,
 }
 
 # Compliance exports (archiving/exports/): files under PARLEY_EXPORT_ROOT; a running job whose

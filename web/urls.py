@@ -32,4 +32,10 @@ urlpatterns = [
     path("console/audit/", views.console_audit, name="console-audit"),
     path("console/health/", views.console_health, name="console-health"),
     path("console/presence/", views.console_presence, name="console-presence"),
+    path("console/supervision/", views.console_supervision, name="console-supervision"),
+    path(
+        "console/supervision/policies/",
+        views.console_supervision_policies,
+        name="console-supervision-policies",
+    ),
 ]

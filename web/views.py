@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from archiving.access import compliance_refusal_record, is_compliance_officer
@@ -14,6 +15,7 @@ from archiving.models import AuditAction
 from chat.selectors import participation_get
 from directory import services
 from directory.exceptions import NotFound
+from supervision.access import is_supervisor, supervision_refusal_record
 
 
 @login_required
@@ -88,3 +90,78 @@ console_exports = _console("exports.html", "exports")
 console_audit = _console("audit.html", "audit", extra=lambda: {"actions": AuditAction.choices})
 console_health = _console("health.html", "health")
 console_presence = _console("presence.html", "presence")
+
+
+# -- supervision review: members of the Supervision group, refused here as well as by the API --
+
+
+def supervisor_required(view):
+    """Sign-in first; then a 403 page for anyone outside the Supervision group (audited)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not is_supervisor(request.user):
+            supervision_refusal_record(request=request, reason="not_supervisor")
+            return render(request, "web/console/supervision_forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _supervision_strings() -> dict[str, str]:
+    """Words the supervision pages' scripts show, translated here (the scripts have no catalog)."""
+    return {
+        "lexicon": _("Lexicon"),
+        "policy": _("Policy"),
+        "reason": _("Reason"),
+        "status": _("Status"),
+        "reviewer": _("Reviewer"),
+        "decision": _("Decision"),
+        "comment": _("Comment"),
+        "sample": _("Sample"),
+        "open": _("Open"),
+        "claimed": _("Claimed"),
+        "resolved": _("Resolved"),
+        "compliant": _("Compliant"),
+        "escalated": _("Escalated"),
+        "violation": _("Violation"),
+        "matched": _("Matched"),
+        "review": _("Review"),
+        "claim": _("Claim"),
+        "no_items": _("No items to review here."),
+        "edited": _("edited since it was captured"),
+        "deleted": _("deleted since it was captured"),
+        "captured": _("As captured"),
+        "case_opened": _("Case opened"),
+        "nobody": _("nobody"),
+        "everyone_internal": _("Internal"),
+        "everyone_external": _("External"),
+        "both": _("Internal and external"),
+        "from": _("from"),
+        "until": _("until"),
+        "items_open": _("open"),
+        "items_claimed": _("claimed"),
+        "no_policies": _("You review no policy yet."),
+        "created": _("Policy created."),
+    }
+
+
+@supervisor_required
+def console_supervision(request):
+    """The review queue (web/static/js/console/supervision.js)."""
+    return render(
+        request,
+        "web/console/supervision.html",
+        {"section": "supervision", "strings": _supervision_strings()},
+    )
+
+
+@supervisor_required
+def console_supervision_policies(request):
+    """Supervision policies: those I review, and a new one (supervision-policies.js)."""
+    return render(
+        request,
+        "web/console/supervision_policies.html",
+        {"section": "supervision-policies", "strings": _supervision_strings()},
+    )

@@ -578,6 +578,7 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         "information-barriers-sweep",
         "presence-sweep",
         "search-index-sweep",
+        "supervision-sweep",
         "usage-purge",
         "usage-refresh",
     ]
