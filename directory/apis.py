@@ -2,12 +2,13 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, status
+from rest_framework import serializers as drf_serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from directory import selectors, services
 from directory.exceptions import InvalidInput
-from directory.models import ApiToken, Person
+from directory.models import ApiToken, MailboxSync, Person
 from directory.serializers import (
     PersonSerializer,
     TokenCreateInputSerializer,
@@ -63,6 +64,62 @@ class MeApi(APIView):
     @extend_schema(responses=PersonSerializer)
     def get(self, request):
         return Response(PersonSerializer(request.user).data)
+
+
+def mailbox_sync_to_dict(*, sync: MailboxSync) -> dict:
+    return {
+        "conversation_history": sync.keeps_conversation_history,
+        "contact_sync": sync.syncs_contacts,
+        "offered": {
+            feature: services.mailbox_feature_is_on(feature=feature)
+            for feature in services.MAILBOX_FEATURES
+        },
+        "history_checked_until": timestamp(sync.history_checked_until),
+        "contacts_synced_at": timestamp(sync.contacts_synced_at),
+        "last_error": sync.last_error,
+        "last_error_at": timestamp(sync.last_error_at),
+    }
+
+
+MAILBOX_SYNC_SCHEMA = inline_serializer(
+    "MailboxSync",
+    {
+        "conversation_history": drf_serializers.BooleanField(),
+        "contact_sync": drf_serializers.BooleanField(),
+        "offered": drf_serializers.DictField(child=drf_serializers.BooleanField()),
+        "history_checked_until": drf_serializers.DateTimeField(allow_null=True),
+        "contacts_synced_at": drf_serializers.DateTimeField(allow_null=True),
+        "last_error": drf_serializers.CharField(),
+        "last_error_at": drf_serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+class MailboxSyncApi(APIView):
+    """What Parley keeps in my own mailbox (conversation history, contacts) and how it went."""
+
+    @extend_schema(responses=MAILBOX_SYNC_SCHEMA)
+    def get(self, request):
+        sync = MailboxSync.objects.filter(person=request.user).first() or MailboxSync(
+            person=request.user
+        )
+        return Response(mailbox_sync_to_dict(sync=sync))
+
+    @extend_schema(
+        request=inline_serializer(
+            "MailboxSyncUpdate",
+            {
+                "conversation_history": drf_serializers.BooleanField(required=False),
+                "contact_sync": drf_serializers.BooleanField(required=False),
+            },
+        ),
+        responses=MAILBOX_SYNC_SCHEMA,
+    )
+    def patch(self, request):
+        if not isinstance(request.data, dict):
+            raise InvalidInput('Send an object, e.g. {"conversation_history": true}.')
+        sync = services.mailbox_sync_update(person=request.user, choices=dict(request.data))
+        return Response(mailbox_sync_to_dict(sync=sync))
 
 
 class UserListApi(APIView):
