@@ -64,6 +64,10 @@ def message_id(person, conversation, day) -> str:
     return f"<history.p{person.pk}.c{conversation.pk}.{day:%Y%m%d}@parley.conversation-history>"
 
 
+def hour_minute(body: str) -> str:
+    return f"{Message.objects.get(body=body).created_at.astimezone(UTC):%H:%M}"
+
+
 def text(mailbox, item) -> str:
     return mailbox.message_mime(item).get_content().replace("\r\n", "\n")
 
@@ -120,14 +124,13 @@ def test_first_run_creates_the_folder_and_one_item_per_conversation_day(mailbox,
             (
                 message_id(alice, direct, TODAY),
                 "Conversation with Bob Chen",
-                f"{TODAY} (times in UTC)\n\n[{Message.objects.get(body='On my way').created_at:%H:%M}]"
-                " Alice Martin: On my way\n",
+                f"{TODAY} (times in UTC)\n\n[{hour_minute('On my way')}] Alice Martin: On my way\n",
             ),
             (
                 message_id(alice, group, TODAY),
                 "Conversation with Bob Chen, Carol Diaz",
-                f"{TODAY} (times in UTC)\n\n[{Message.objects.get(body__startswith='Launch').created_at:%H:%M}]"
-                " Carol Diaz: Launch is on Friday\n",
+                f"{TODAY} (times in UTC)\n\n[{hour_minute('Launch is on Friday')}] "
+                "Carol Diaz: Launch is on Friday\n",
             ),
         ]
     )

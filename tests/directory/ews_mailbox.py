@@ -298,6 +298,8 @@ class FakePersonMailbox(FakeMailbox):
                 if uri_element is None:
                     uri_element = update.find(f"{T}IndexedFieldURI")
                 field = FIELD_URIS.get(uri_element.get("FieldURI"))
+                if uri_element.get("FieldIndex") not in (None, "EmailAddress1"):
+                    continue  # the other addresses of the contact, which the fake does not hold
                 if field is None:
                     self.unanswered.append(f"UpdateItem of {uri_element.get('FieldURI')}")
                     continue
