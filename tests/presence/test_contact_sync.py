@@ -29,8 +29,7 @@ def mailbox(settings):
 
 @pytest.fixture
 def alice(make_person):
-    person = make_person("alice", display_name="Alice Martin", email=ALICE_MAIL)
-    return person
+    return make_person("alice", display_name="Alice Martin", email=ALICE_MAIL)
 
 
 @pytest.fixture
