@@ -1,5 +1,6 @@
 """HTTP edge for sign-in tokens and the directory."""
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, status
 from rest_framework import serializers as drf_serializers
@@ -117,7 +118,7 @@ class MailboxSyncApi(APIView):
     )
     def patch(self, request):
         if not isinstance(request.data, dict):
-            raise InvalidInput('Send an object, e.g. {"conversation_history": true}.')
+            raise InvalidInput(gettext('Send an object, e.g. {"conversation_history": true}.'))
         sync = services.mailbox_sync_update(person=request.user, choices=dict(request.data))
         return Response(mailbox_sync_to_dict(sync=sync))
 

@@ -14,6 +14,10 @@ item with the same Message-ID is deleted, so a later message the same day replac
 item, a run cut short between the two steps leaves at worst one extra copy that the next run
 removes, and nothing already written is lost when Exchange refuses or throttles.
 
+Each run looks at the days since the previous one (the current day again, for late messages
+and edits); an edit or deletion made later than that to a message of an older day is not
+carried to that day's item.
+
 Runs in a Celery task after the messages are committed (a beat entry), never on the write path.
 """
 
@@ -123,9 +127,16 @@ def history_transcript(*, person: Person, conversation: Conversation, day: date)
 
 def _changed_days(*, person: Person, since: datetime) -> list[tuple[int, date]]:
     start, _ = _day_bounds(since.astimezone(UTC).date())
+    # From the person's conversations that saw a message since then (Conversation keeps its
+    # last message's time), not from the whole message table.
+    active = Participant.objects.filter(
+        person=person,
+        conversation__kind__in=[Conversation.Kind.DIRECT, Conversation.Kind.GROUP],
+        conversation__last_message_at__gte=start,
+    ).values("conversation_id")
     rows = (
         _visible_messages(person)
-        .filter(created_at__gte=start)
+        .filter(conversation_id__in=active, created_at__gte=start)
         .values_list("conversation_id", "created_at")
     )
     return sorted({(cid, at.astimezone(UTC).date()) for cid, at in rows})
