@@ -1,6 +1,7 @@
 """Celery edge of chat: thin, idempotent wrappers."""
 
 from celery import shared_task
+from django.conf import settings
 
 from chat import services
 from chat.services import barriers, conversation_history
@@ -52,5 +53,8 @@ def conversation_history_write(self, person_id: int) -> int:
     try:
         run = conversation_history.conversation_history_write_person(person_id=person_id)
     except MailboxUnavailableError as error:
-        raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error
+        raise self.retry(
+            exc=error,
+            countdown=min(600, settings.PARLEY_MAILBOX_RETRY_SECONDS * 2**self.request.retries),
+        ) from error
     return run.written if run else 0

@@ -367,6 +367,8 @@ PARLEY_EXCHANGE_MEETING_DETAILS = env.bool("PARLEY_EXCHANGE_MEETING_DETAILS", de
 PARLEY_CONVERSATION_HISTORY = env.bool("PARLEY_CONVERSATION_HISTORY", default=False)
 PARLEY_CONTACT_SYNC = env.bool("PARLEY_CONTACT_SYNC", default=False)
 PARLEY_MAILBOX_SYNC_SECONDS = env.float("PARLEY_MAILBOX_SYNC_SECONDS", default=300.0)
+# A busy or throttled Exchange: retried 5 times, after this, then twice as long each time.
+PARLEY_MAILBOX_RETRY_SECONDS = env.float("PARLEY_MAILBOX_RETRY_SECONDS", default=30.0)
 for _name in ("PARLEY_CONVERSATION_HISTORY", "PARLEY_CONTACT_SYNC"):
     if globals()[_name] and not PARLEY_EXCHANGE_EWS_URL:
         raise ImproperlyConfigured(

@@ -1,6 +1,7 @@
 """Celery edge of presence: thin, idempotent wrappers."""
 
 from celery import shared_task
+from django.conf import settings
 
 from directory.integrations.mailbox import MailboxUnavailableError
 from presence import contact_sync, distribution_groups, services
@@ -45,5 +46,8 @@ def contacts_mailbox_sync(self, person_id: int) -> int:
     try:
         run = contact_sync.contacts_mailbox_sync_person(person_id=person_id)
     except MailboxUnavailableError as error:
-        raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error
+        raise self.retry(
+            exc=error,
+            countdown=min(600, settings.PARLEY_MAILBOX_RETRY_SECONDS * 2**self.request.retries),
+        ) from error
     return run.to_mailbox + run.to_parley if run else 0
