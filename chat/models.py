@@ -382,3 +382,25 @@ class FeedMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feed_id} <- {self.message_id}"
+
+
+class ConversationHistoryDay(models.Model):
+    """One conversation-day written to a person's Conversation History folder, with the digest
+    of what was written: a day whose transcript now reads differently is written again."""
+
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    digest = models.CharField(max_length=64)
+    item_id = models.CharField(max_length=512, blank=True)
+    written_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "conversation", "day"], name="one_history_item_per_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.conversation_id} {self.day}"

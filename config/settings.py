@@ -359,6 +359,36 @@ if PARLEY_EXCHANGE_EWS_URL:
         "schedule": PARLEY_CALENDAR_POLL_SECONDS,
     }
 
+# Calendar presence asks Exchange for the meeting's subject and place too (the "Detailed" view;
+# the service account then needs at least "Limited Details" on the calendars), shown at the
+# workgroup level only. False asks for the free/busy view alone, as before.
+PARLEY_EXCHANGE_MEETING_DETAILS = env.bool("PARLEY_EXCHANGE_MEETING_DETAILS", default=True)
+# The administrator's switches for what Parley keeps in people's own mailboxes (each person
+# then opts in): conversation history (Lync's Conversation History folder) and contacts kept
+# alike both ways. Both act by impersonation: the service account above needs Exchange's
+# ApplicationImpersonation role (README "Exchange").
+PARLEY_CONVERSATION_HISTORY = env.bool("PARLEY_CONVERSATION_HISTORY", default=False)
+PARLEY_CONTACT_SYNC = env.bool("PARLEY_CONTACT_SYNC", default=False)
+PARLEY_MAILBOX_SYNC_SECONDS = env.float("PARLEY_MAILBOX_SYNC_SECONDS", default=300.0)
+# A busy or throttled Exchange: retried 5 times, after this, then twice as long each time.
+PARLEY_MAILBOX_RETRY_SECONDS = env.float("PARLEY_MAILBOX_RETRY_SECONDS", default=30.0)
+for _name in ("PARLEY_CONVERSATION_HISTORY", "PARLEY_CONTACT_SYNC"):
+    if globals()[_name] and not PARLEY_EXCHANGE_EWS_URL:
+        raise ImproperlyConfigured(
+            f"{_name} is on, so Parley needs a mailbox server: set PARLEY_EXCHANGE_EWS_URL, "
+            f"PARLEY_EXCHANGE_USERNAME and PARLEY_EXCHANGE_PASSWORD, or turn {_name} off."
+        )
+if PARLEY_CONVERSATION_HISTORY:
+    CELERY_BEAT_SCHEDULE["conversation-history-write"] = {
+        "task": "chat.tasks.conversation_history_write_all",
+        "schedule": PARLEY_MAILBOX_SYNC_SECONDS,
+    }
+if PARLEY_CONTACT_SYNC:
+    CELERY_BEAT_SCHEDULE["contacts-mailbox-sync"] = {
+        "task": "presence.tasks.contacts_mailbox_sync_all",
+        "schedule": PARLEY_MAILBOX_SYNC_SECONDS,
+    }
+
 # Usage reports (archiving/usage/): conversation-day rows derived from the archive, refreshed
 # every few minutes, kept PARLEY_USAGE_RETENTION_DAYS whatever the archive's own retention.
 PARLEY_USAGE_RETENTION_DAYS = env.int("PARLEY_USAGE_RETENTION_DAYS", default=730)

@@ -3,16 +3,18 @@
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
+from rest_framework import serializers as drf_serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from directory import selectors, services
 from directory.exceptions import InvalidInput, NotFound
-from directory.models import ApiToken, Person
+from directory.models import ApiToken, MailboxSync, Person
 from directory.serializers import (
     PersonSerializer,
     TokenCreateInputSerializer,
@@ -146,6 +148,62 @@ class UserPhotoApi(APIView):
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         return response
+
+
+def mailbox_sync_to_dict(*, sync: MailboxSync) -> dict:
+    return {
+        "conversation_history": sync.keeps_conversation_history,
+        "contact_sync": sync.syncs_contacts,
+        "offered": {
+            feature: services.mailbox_feature_is_on(feature=feature)
+            for feature in services.MAILBOX_FEATURES
+        },
+        "history_checked_until": timestamp(sync.history_checked_until),
+        "contacts_synced_at": timestamp(sync.contacts_synced_at),
+        "last_error": sync.last_error,
+        "last_error_at": timestamp(sync.last_error_at),
+    }
+
+
+MAILBOX_SYNC_SCHEMA = inline_serializer(
+    "MailboxSync",
+    {
+        "conversation_history": drf_serializers.BooleanField(),
+        "contact_sync": drf_serializers.BooleanField(),
+        "offered": drf_serializers.DictField(child=drf_serializers.BooleanField()),
+        "history_checked_until": drf_serializers.DateTimeField(allow_null=True),
+        "contacts_synced_at": drf_serializers.DateTimeField(allow_null=True),
+        "last_error": drf_serializers.CharField(),
+        "last_error_at": drf_serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+class MailboxSyncApi(APIView):
+    """What Parley keeps in my own mailbox (conversation history, contacts) and how it went."""
+
+    @extend_schema(responses=MAILBOX_SYNC_SCHEMA)
+    def get(self, request):
+        sync = MailboxSync.objects.filter(person=request.user).first() or MailboxSync(
+            person=request.user
+        )
+        return Response(mailbox_sync_to_dict(sync=sync))
+
+    @extend_schema(
+        request=inline_serializer(
+            "MailboxSyncUpdate",
+            {
+                "conversation_history": drf_serializers.BooleanField(required=False),
+                "contact_sync": drf_serializers.BooleanField(required=False),
+            },
+        ),
+        responses=MAILBOX_SYNC_SCHEMA,
+    )
+    def patch(self, request):
+        if not isinstance(request.data, dict):
+            raise InvalidInput(gettext('Send an object, e.g. {"conversation_history": true}.'))
+        sync = services.mailbox_sync_update(person=request.user, choices=dict(request.data))
+        return Response(mailbox_sync_to_dict(sync=sync))
 
 
 class UserListApi(APIView):

@@ -1,6 +1,7 @@
 """The only code that changes people and tokens."""
 
 import hashlib
+import logging
 import secrets
 import zoneinfo
 from datetime import timedelta
@@ -12,10 +13,12 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from directory import realtime
 from directory.exceptions import InvalidInput, NotAuthenticated
-from directory.models import ApiToken, Department, Person
+from directory.integrations import mailbox
+from directory.models import ApiToken, Department, MailboxSync, Person
 from directory.selectors import token_hash
 
 
@@ -216,3 +219,66 @@ def person_time_zone_set(*, person: Person, time_zone: str) -> Person:
         person.save(update_fields=["time_zone"])
         presence_republish(person=person)
     return person
+# -- the person's mailbox (conversation history, contacts) -----------------------------------
+
+log = logging.getLogger(__name__)
+MAILBOX_FEATURES = {
+    "conversation_history": ("keeps_conversation_history", "PARLEY_CONVERSATION_HISTORY"),
+    "contact_sync": ("syncs_contacts", "PARLEY_CONTACT_SYNC"),
+}
+
+
+def mailbox_feature_is_on(*, feature: str) -> bool:
+    """Return whether the administrator turned this mailbox feature on (and a server is set)."""
+    return bool(getattr(settings, MAILBOX_FEATURES[feature][1])) and mailbox.is_configured()
+
+
+@transaction.atomic
+def mailbox_sync_update(*, person: Person, choices: dict) -> MailboxSync:
+    """Store the person's choice of what Parley keeps in their mailbox."""
+    sync, _created = MailboxSync.objects.select_for_update().get_or_create(person=person)
+    for feature, value in choices.items():
+        if feature not in MAILBOX_FEATURES:
+            raise InvalidInput(
+                gettext("Unknown setting %(name)s: use %(known)s.")
+                % {"name": feature, "known": ", ".join(MAILBOX_FEATURES)},
+                code="invalid_mailbox_setting",
+            )
+        if not isinstance(value, bool):
+            raise InvalidInput(
+                gettext("%(name)s must be true or false.") % {"name": feature},
+                code="invalid_mailbox_setting",
+            )
+        if value and not mailbox_feature_is_on(feature=feature):
+            raise InvalidInput(
+                gettext("%(name)s is not offered on this server (an administrator turns it on).")
+                % {"name": feature},
+                code="mailbox_feature_off",
+            )
+        if value and not person.email:
+            raise InvalidInput(
+                gettext("%(name)s needs an e-mail address (your mailbox) in your directory entry.")
+                % {"name": feature},
+                code="no_mailbox",
+            )
+        field = MAILBOX_FEATURES[feature][0]
+        if value and not getattr(sync, field) and feature == "conversation_history":
+            # Conversation history starts when it is turned on, as in Lync: the backlog of
+            # years is not poured into the mailbox.
+            sync.history_checked_until = sync.history_checked_until or timezone.now()
+        setattr(sync, field, value)
+    sync.save()
+    return sync
+
+
+def mailbox_sync_report(*, person_id: int, error: str | None) -> None:
+    """Record how the last mailbox run of a person ended (None: it succeeded)."""
+    if error is None:
+        MailboxSync.objects.filter(person_id=person_id).exclude(last_error="").update(
+            last_error="", last_error_at=None
+        )
+        return
+    log.warning("Mailbox of person %s: %s", person_id, error)
+    MailboxSync.objects.filter(person_id=person_id).update(
+        last_error=error[:500], last_error_at=timezone.now()
+    )

@@ -6,6 +6,7 @@ urlpatterns = [
     path("auth/token/", apis.TokenApi.as_view(), name="auth-token"),
     path("me/", apis.MeApi.as_view(), name="me"),
     path("me/photo/", apis.MePhotoApi.as_view(), name="me-photo"),
+    path("me/mailbox/", apis.MailboxSyncApi.as_view(), name="me-mailbox"),
     path("users/", apis.UserListApi.as_view(), name="users"),
     path("users/<str:username>/photo/", apis.UserPhotoApi.as_view(), name="user-photo"),
 ]

@@ -150,7 +150,26 @@ def presence_project(
     if level == Relationship.WORKGROUP:
         data["mobile_phone"] = person.mobile_phone
         data["can_interrupt_do_not_disturb"] = True
+        data.update(meeting_details(state, computed=computed, now=now))
     return data
+
+
+def meeting_details(state: PresenceState, *, computed: Computed, now: datetime) -> dict:
+    """Return the subject and place of the meeting the person is in, as the calendar gives
+    them (DESIGN.md section 4: the workgroup level, and the person, see them; nobody else).
+    Nothing while offline, outside the meeting, or when the person set an activity by hand."""
+    if (
+        computed.availability == Availability.OFFLINE
+        or state.activity
+        or calendar_activity(state, now=now) != Activity.IN_A_MEETING
+    ):
+        return {}
+    details = {}
+    if state.calendar_subject:
+        details["meeting_subject"] = state.calendar_subject
+    if state.calendar_location:
+        details["meeting_place"] = state.calendar_location
+    return details
 
 
 def presence_for_watcher(*, person: Person, watcher: Person) -> dict:
@@ -212,6 +231,7 @@ def presence_own_view(
     data.update(
         manual_availability=state.manual_availability, is_privacy_mode=state.is_privacy_mode
     )
+    data.update(meeting_details(state, computed=computed, now=now))
     return data
 
 
