@@ -66,6 +66,9 @@ class ArchiveEvent(models.TextChoices):
     CONVERSATION_CLOSED = "conversation.closed"
     CONVERSATION_REOPENED = "conversation.reopened"
     MESSAGE_DELIVERY_FAILED = "message.delivery_failed"
+    # A post refused because its recipients were offline and their IM policy turns offline
+    # delivery off: never stored as a message, archived as the attempt it was.
+    MESSAGE_NOT_DELIVERED = "message.not_delivered"
 
 
 class ArchiveRecord(models.Model):

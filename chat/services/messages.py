@@ -15,6 +15,7 @@ import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from archiving import services as archiving
@@ -27,7 +28,9 @@ from chat.selectors import (
     participation_active,
     participation_get,
 )
+from chat.selectors.offline import offline_refusal
 from chat.services import barriers, delivery, feeds
+from chat.services.offline import RecipientOffline, offline_attempt_record
 from config.debounce import DebouncedRun
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.models import Person
@@ -264,7 +267,6 @@ def _body_validate(body) -> str:
     return body
 
 
-@transaction.atomic
 def message_post(
     *,
     sender: Person,
@@ -276,14 +278,41 @@ def message_post(
     """Store a message and its archive record; broadcast after commit.
 
     Returns (message, created); a retry with the same client_id returns the stored message.
+    Raises RecipientOffline, after committing the archived attempt, when the offline IM
+    switch refuses it (chat/services/offline.py).
     """
+    result = _message_post(
+        sender=sender, conversation_id=conversation_id, body=body, client_id=client_id, file=file
+    )
+    if isinstance(result, RecipientOffline):
+        raise result
+    return result
+
+
+@transaction.atomic
+def _message_post(
+    *,
+    sender: Person,
+    conversation_id: int,
+    body: str,
+    client_id: str | None,
+    file: File | None,
+) -> tuple[Message, bool] | RecipientOffline:
     body = _body_validate(body)
     if client_id is None or client_id == "":
         client_id = uuid.uuid4().hex
     if not isinstance(client_id, str) or len(client_id) > CLIENT_ID_MAX:
         raise InvalidInput(f"client_id must be a string of at most {CLIENT_ID_MAX} characters.")
     conversation = (
-        Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        Conversation.objects.select_for_update()
+        .filter(pk=conversation_id)
+        # The offline IM switch rides on the lock statement: no query of its own.
+        .annotate(
+            is_offline_refused=offline_refusal(
+                conversation_ref=OuterRef("pk"), sender_ref=sender.pk, kind_field="kind"
+            )
+        )
+        .first()
         if isinstance(conversation_id, int)
         else None
     )
@@ -308,6 +337,10 @@ def message_post(
             )
         existing.sender = sender
         return existing, False
+    if conversation.is_offline_refused and not sender.is_external:
+        return offline_attempt_record(
+            conversation=conversation, sender=sender, body=body, client_id=client_id
+        )
     now = timezone.now()
     seq = conversation.last_seq + 1
     message = Message.objects.create(
