@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from chat import services
-from chat.services import barriers
+from chat.services import barriers, notices
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -28,3 +28,9 @@ def information_barriers_enforce(person_ids: list[int]) -> int:
 def information_barriers_sweep() -> int:
     """Enforce every wall that forbids IM, for everyone it names (idempotent backstop)."""
     return barriers.barriers_enforce_all()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def missed_im_notices_send() -> int:
+    """Mail one missed-IM digest to each offline person due one (idempotent per message)."""
+    return notices.missed_im_notices_send()

@@ -31,6 +31,7 @@ urlpatterns = [
     ),
     path("messages/<int:message_id>/", apis.MessageDetailApi.as_view(), name="message"),
     path("search/", apis.SearchApi.as_view(), name="search"),
+    path("me/notices/", apis.NoticePreferenceApi.as_view(), name="me-notices"),
     path(
         "conversations/<int:conversation_id>/files/",
         apis.FileUploadApi.as_view(),
