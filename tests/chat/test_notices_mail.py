@@ -133,7 +133,7 @@ def test_offline_person_gets_one_digest_naming_senders_and_conversations_not_tex
 
 
 def test_no_digest_for_people_online_read_opted_out_or_not_yet_due(inbox, people):
-    alice, bob, carol, _ = people
+    alice, _, carol, _ = people
     direct = services.conversation_direct_get_or_create(person=alice, other=carol)[0]
     message = _post(alice, direct, "hello")
     _age(10)
@@ -177,7 +177,7 @@ def test_do_not_disturb_holds_the_digest_except_for_workgroup(inbox, people):
 
 
 def test_group_newcomer_is_not_told_of_messages_before_they_joined(inbox, people):
-    alice, bob, carol, _ = people
+    alice, bob, _, _ = people
     group, _ = services.conversation_create(creator=alice, usernames=["bob"], title="Old group")
     _post(bob, group, "before carol")
     services.participant_add(actor=alice, conversation_id=group.pk, username="carol")
