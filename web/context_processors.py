@@ -4,6 +4,9 @@ from archiving.access import is_compliance_officer
 
 
 def navigation(request):
-    """`is_compliance_officer`: the nav shows the compliance console only to officers."""
+    """`is_compliance_officer`: the nav shows the compliance console only to officers;
+    `can_see_usage`: usage reports, to officers and administrators."""
     user = getattr(request, "user", None)
-    return {"is_compliance_officer": bool(user is not None and is_compliance_officer(user))}
+    is_officer = bool(user is not None and is_compliance_officer(user))
+    is_admin = bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+    return {"is_compliance_officer": is_officer, "can_see_usage": is_officer or is_admin}

@@ -25,4 +25,5 @@ urlpatterns = [
     path("console/audit/", views.console_audit, name="console-audit"),
     path("console/health/", views.console_health, name="console-health"),
     path("console/presence/", views.console_presence, name="console-presence"),
+    path("console/usage/", views.console_usage, name="console-usage"),
 ]

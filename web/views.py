@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from archiving.access import compliance_refusal_record, is_compliance_officer
@@ -76,3 +77,38 @@ console_exports = _console("exports.html", "exports")
 console_audit = _console("audit.html", "audit", extra=lambda: {"actions": AuditAction.choices})
 console_health = _console("health.html", "health")
 console_presence = _console("presence.html", "presence")
+
+
+# -- usage reports: administrators and compliance officers ------------------------------------
+
+
+def can_see_usage(person) -> bool:
+    """Return whether the person may read usage reports (as the API decides)."""
+    return bool(
+        getattr(person, "is_authenticated", False)
+        and person.is_active
+        and (person.is_staff or is_compliance_officer(person))
+    )
+
+
+@login_required
+def console_usage(request):
+    """Usage charts, table and CSV download over /api/v1/reports/usage/ (no content)."""
+    if not can_see_usage(request.user):
+        compliance_refusal_record(request=request, reason="not_allowed")
+        return render(request, "web/console/usage_forbidden.html", status=403)
+    strings = {
+        "none": _("No activity in this range."),
+        "summary": _("%(messages)s messages; up to %(people)s people active on one day."),
+        "share": _("External share overall: %(share)s"),
+        "groups": {
+            "day": _("Day"),
+            "kind": _("Conversation kind"),
+            "department": _("Department"),
+            "room": _("Room"),
+        },
+        "no_department": _("(no department)"),
+        "messages": _("messages"),
+        "people": _("people"),
+    }
+    return render(request, "web/console/usage.html", {"section": "usage", "strings": strings})
