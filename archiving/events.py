@@ -389,6 +389,18 @@ def _delivery_failed(c: _Context) -> EventDescription:
     )
 
 
+@describes(ArchiveEvent.MESSAGE_NOT_DELIVERED)
+def _not_delivered(c: _Context) -> EventDescription:
+    offline = ", ".join(c.payload.get("offline") or []) or "the recipient"
+    return c.make(
+        f"{c.who} sent a message that was not delivered because {offline} "
+        f"{'were' if len(c.payload.get('offline') or []) > 1 else 'was'} offline "
+        "and offline delivery is off",
+        text=c.record.body,
+        details=(("Not delivered to", offline), ("Reason", "recipient offline")),
+    )
+
+
 @describes(ArchiveEvent.CONVERSATION_CLOSED, ArchiveEvent.CONVERSATION_REOPENED)
 def _posting_closed(c: _Context) -> EventDescription:
     # Written by the information-barrier sweep: no person acted, the rule did.

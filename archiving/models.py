@@ -71,6 +71,9 @@ class ArchiveEvent(models.TextChoices):
     REACTION_ADDED = "reaction.added"
     REACTION_REMOVED = "reaction.removed"
     CONVERSATION_READ = "conversation.read"
+    # A post refused because its recipients were offline and their IM policy turns offline
+    # delivery off: never stored as a message, archived as the attempt it was.
+    MESSAGE_NOT_DELIVERED = "message.not_delivered"
 
 
 class ArchiveRecord(models.Model):

@@ -213,7 +213,16 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         except FrameError as exc:
             await self._error(ref, exc.code, exc.detail)
         except ServiceError as exc:
-            await self._error(ref, exc.code, exc.detail)
+            # Some refusals say more than code and detail (recipient_offline: who is offline).
+            await self._reply(
+                ref,
+                {
+                    "type": "error",
+                    "code": exc.code,
+                    "detail": exc.detail,
+                    **getattr(exc, "fields", {}),
+                },
+            )
         except Exception as exc:
             outage = database_unavailable(exc)
             if outage is None:

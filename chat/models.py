@@ -128,6 +128,9 @@ class Participant(models.Model):
     # said before they arrived (rooms keep their history visible to members).
     visible_after_seq = models.PositiveBigIntegerField(default=0)
     last_read_seq = models.PositiveBigIntegerField(default=0)
+    # The newest message a missed-IM e-mail already told the person about: each message is
+    # announced at most once (chat/services/notices.py).
+    noticed_seq = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -404,3 +407,58 @@ class ConversationHistoryDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} {self.conversation_id} {self.day}"
+
+
+class ImPolicy(models.Model):
+    """Instant-messaging rules (Lync's IM policy): the global policy applies to everyone
+    without an assignment."""
+
+    name = models.CharField(max_length=100, unique=True)
+    is_global = models.BooleanField(default=False)
+    delivers_offline = models.BooleanField(
+        default=True,
+        help_text=(
+            "Keep direct and group messages for people who are offline until they connect. "
+            "Off: a message to someone with no live connection is not delivered and its "
+            "sender is told so (the attempt is archived)."
+        ),
+    )
+
+    class Meta:
+        verbose_name = "IM policy"
+        verbose_name_plural = "IM policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_global"], condition=Q(is_global=True), name="one_global_im_policy"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImPolicyAssignment(models.Model):
+    """A per-person override of the global IM policy (it applies to them as recipient)."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="im_policy_assignment"
+    )
+    policy = models.ForeignKey(ImPolicy, on_delete=models.PROTECT, related_name="assignments")
+
+    class Meta:
+        verbose_name = "IM policy assignment"
+
+    def __str__(self) -> str:
+        return f"{self.person} -> {self.policy}"
+
+
+class NoticePreference(models.Model):
+    """A person's choice about missed-IM e-mail (no row: the default, mail on)."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notice_preference"
+    )
+    is_missed_im_email_on = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.person}: missed-IM e-mail {'on' if self.is_missed_im_email_on else 'off'}"

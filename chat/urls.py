@@ -41,6 +41,7 @@ urlpatterns = [
         name="message-reaction",
     ),
     path("search/", apis.SearchApi.as_view(), name="search"),
+    path("me/notices/", apis.NoticePreferenceApi.as_view(), name="me-notices"),
     path(
         "conversations/<int:conversation_id>/files/",
         apis.FileUploadApi.as_view(),

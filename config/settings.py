@@ -413,6 +413,26 @@ CELERY_BEAT_SCHEDULE["supervision-sweep"] = {
     "schedule": 60.0,
 }
 
+# Missed-IM e-mail (chat/services/notices.py): a person with unread direct or group messages
+# older than PARLEY_MISSED_IM_EMAIL_MINUTES and no live connection gets one digest through
+# Django's mail framework. Off while EMAIL_HOST is empty (the beat task then does nothing).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Parley <parley@localhost>")
+PARLEY_MISSED_IM_EMAIL_MINUTES = env.float("PARLEY_MISSED_IM_EMAIL_MINUTES", default=15.0)
+# Links in e-mail point here (the address people open Parley at).
+PARLEY_PUBLIC_URL = env.str("PARLEY_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
+CELERY_BEAT_SCHEDULE["missed-im-email"] = {
+    "task": "chat.tasks.missed_im_notices_send",
+    "schedule": 60.0,
+}
+
 # Compliance exports (archiving/exports/): files under PARLEY_EXPORT_ROOT; a running job whose
 # heartbeat is older than PARLEY_EXPORT_STALE_SECONDS is taken over (its worker died).
 PARLEY_EXPORT_ROOT = Path(env.str("PARLEY_EXPORT_ROOT", default=str(DATA_DIR / "exports")))

@@ -38,4 +38,5 @@ urlpatterns = [
         views.console_supervision_policies,
         name="console-supervision-policies",
     ),
+    path("console/usage/", views.console_usage, name="console-usage"),
 ]

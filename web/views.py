@@ -165,3 +165,36 @@ def console_supervision_policies(request):
         "web/console/supervision_policies.html",
         {"section": "supervision-policies", "strings": _supervision_strings()},
     )
+# -- usage reports: administrators and compliance officers ------------------------------------
+
+
+def can_see_usage(person) -> bool:
+    """Return whether the person may read usage reports (as the API decides)."""
+    return bool(
+        getattr(person, "is_authenticated", False)
+        and person.is_active
+        and (person.is_staff or is_compliance_officer(person))
+    )
+
+
+@login_required
+def console_usage(request):
+    """Usage charts, table and CSV download over /api/v1/reports/usage/ (no content)."""
+    if not can_see_usage(request.user):
+        compliance_refusal_record(request=request, reason="not_allowed")
+        return render(request, "web/console/usage_forbidden.html", status=403)
+    strings = {
+        "none": _("No activity in this range."),
+        "summary": _("%(messages)s messages; up to %(people)s people active on one day."),
+        "share": _("External share overall: %(share)s"),
+        "groups": {
+            "day": _("Day"),
+            "kind": _("Conversation kind"),
+            "department": _("Department"),
+            "room": _("Room"),
+        },
+        "no_department": _("(no department)"),
+        "messages": _("messages"),
+        "people": _("people"),
+    }
+    return render(request, "web/console/usage.html", {"section": "usage", "strings": strings})

@@ -19,6 +19,7 @@ from chat.serializers import (
     conversation_to_dict,
     message_to_dict,
 )
+from chat.services import im_policies, notices
 from directory.exceptions import InvalidInput
 
 MAX_PAGE = 200
@@ -319,3 +320,28 @@ class SearchApi(APIView):
         ]
         next_before = messages[-1].pk if len(ids) > limit and messages else None
         return Response({"results": results, "next_before": next_before})
+
+
+class NoticePreferenceInputSerializer(serializers.Serializer):
+    missed_im_email = serializers.BooleanField()
+
+
+class NoticePreferenceApi(APIView):
+    """My missed-IM e-mail setting: one digest when I leave messages unread while offline."""
+
+    @extend_schema(operation_id="me_notices_get", responses=NoticePreferenceInputSerializer)
+    def get(self, request):
+        return Response({"missed_im_email": notices.missed_im_email_wanted(person=request.user)})
+
+    @extend_schema(
+        operation_id="me_notices_set",
+        request=NoticePreferenceInputSerializer,
+        responses=NoticePreferenceInputSerializer,
+    )
+    def put(self, request):
+        data = NoticePreferenceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        preference = im_policies.notice_preference_set(
+            person=request.user, is_missed_im_email_on=data.validated_data["missed_im_email"]
+        )
+        return Response({"missed_im_email": preference.is_missed_im_email_on})

@@ -15,6 +15,7 @@ import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from archiving import services as archiving
@@ -27,7 +28,9 @@ from chat.selectors import (
     participation_active,
     participation_get,
 )
+from chat.selectors.offline import offline_refusal
 from chat.services import barriers, delivery, feeds
+from chat.services.offline import RecipientOffline, offline_attempt_record
 from config.debounce import DebouncedRun
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.models import Person
@@ -305,7 +308,6 @@ def reply_capture_payload(*, original: Message) -> dict:
     return {"reply_to_seq": original.seq, "reply_to_sender": original.sender.username}
 
 
-@transaction.atomic
 def message_post(
     *,
     sender: Person,
@@ -318,7 +320,32 @@ def message_post(
     """Store a message and its archive record; broadcast after commit.
 
     Returns (message, created); a retry with the same client_id returns the stored message.
+    Raises RecipientOffline, after committing the archived attempt, when the offline IM
+    switch refuses it (chat/services/offline.py).
     """
+    result = _message_post(
+        sender=sender,
+        conversation_id=conversation_id,
+        body=body,
+        client_id=client_id,
+        file=file,
+        reply_to=reply_to,
+    )
+    if isinstance(result, RecipientOffline):
+        raise result
+    return result
+
+
+@transaction.atomic
+def _message_post(
+    *,
+    sender: Person,
+    conversation_id: int,
+    body: str,
+    client_id: str | None,
+    file: File | None,
+    reply_to: int | None,
+) -> tuple[Message, bool] | RecipientOffline:
     body = _body_validate(body)
     reply_to = reply_to_validate(reply_to)
     if client_id is None or client_id == "":
@@ -326,7 +353,15 @@ def message_post(
     if not isinstance(client_id, str) or len(client_id) > CLIENT_ID_MAX:
         raise InvalidInput(f"client_id must be a string of at most {CLIENT_ID_MAX} characters.")
     conversation = (
-        Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        Conversation.objects.select_for_update()
+        .filter(pk=conversation_id)
+        # The offline IM switch rides on the lock statement: no query of its own.
+        .annotate(
+            is_offline_refused=offline_refusal(
+                conversation_ref=OuterRef("pk"), sender_ref=sender.pk, kind_field="kind"
+            )
+        )
+        .first()
         if isinstance(conversation_id, int)
         else None
     )
@@ -360,6 +395,10 @@ def message_post(
         if reply_to is not None
         else None
     )
+    if conversation.is_offline_refused and not sender.is_external:
+        return offline_attempt_record(
+            conversation=conversation, sender=sender, body=body, client_id=client_id
+        )
     now = timezone.now()
     seq = conversation.last_seq + 1
     message = Message.objects.create(

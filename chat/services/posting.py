@@ -40,6 +40,7 @@ from archiving.models import ArchiveEvent
 from chat import realtime
 from chat.models import Conversation, Message, Participant, SearchOutbox
 from chat.selectors import ACTIVE, participation_active
+from chat.selectors.offline import offline_refusal
 from chat.services import feeds
 from chat.services.delivery import outbound_delivery_enqueue
 from chat.services.messages import (
@@ -52,6 +53,7 @@ from chat.services.messages import (
     reply_to_check,
     reply_to_validate,
 )
+from chat.services.offline import offline_attempt_record
 from directory.exceptions import Conflict, InvalidInput, NotFound, ServiceError
 
 logger = logging.getLogger(__name__)
@@ -129,6 +131,14 @@ def _batch(requests: list[dict[str, Any]]) -> list[PostResult]:
         Participant.objects.select_related("conversation")
         .select_for_update(of=("conversation",))
         .filter(ACTIVE, conversation_id__in=ids, person_id__in=senders)
+        # The offline IM switch rides on this statement (chat/selectors/offline.py).
+        .annotate(
+            is_offline_refused=offline_refusal(
+                conversation_ref=OuterRef("conversation_id"),
+                sender_ref=OuterRef("person_id"),
+                kind_field="conversation__kind",
+            )
+        )
         .order_by("conversation_id", "pk")
     ):
         # One instance per conversation: its seq advances post by post below.
@@ -230,6 +240,18 @@ def _store(requests, accepted, conversations, participations, results) -> None:
                 results[i] = exc
                 continue
         conversation = conversations[request["conversation_id"]]
+        if (
+            participations[(conversation.pk, sender.pk)].is_offline_refused
+            and not sender.is_external
+        ):
+            # Rare: the archived attempt goes through capture() (a few statements of its own).
+            results[i] = offline_attempt_record(
+                conversation=conversation,
+                sender=sender,
+                body=request["body"],
+                client_id=request["client_id"],
+            )
+            continue
         conversation.last_seq += 1
         conversation.last_message_at = now
         message = Message(

@@ -711,6 +711,7 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         "category-walls-sweep",
         "export-resume-stale",
         "information-barriers-sweep",
+        "missed-im-email",
         "presence-sweep",
         "search-index-sweep",
         "supervision-sweep",
