@@ -3,6 +3,7 @@
 Administrators do not read archives unless they are also compliance officers (DESIGN.md 8).
 """
 
+from django.utils.translation import gettext as _
 from rest_framework.permissions import BasePermission
 
 from archiving.audit import audit_refusal_append
@@ -23,7 +24,7 @@ def compliance_officer_require(person: Person) -> None:
     """Raise Forbidden unless the person is a compliance officer."""
     if not is_compliance_officer(person):
         raise Forbidden(
-            "Only compliance officers (members of the Compliance group) may use the archive.",
+            _("Only compliance officers (members of the Compliance group) may use the archive."),
             code="not_compliance_officer",
         )
 

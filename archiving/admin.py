@@ -210,7 +210,7 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
         return ("scope", "person", "conversation_id") if obj is not None else ()
 
     def save_model(self, request, obj, form, change):
-        policy, _ = retention.retention_policy_save(
+        policy, _created = retention.retention_policy_save(
             actor=request.user,
             policy_id=obj.pk,
             data=form.service_data(form.cleaned_data),

@@ -23,6 +23,7 @@ from datetime import datetime
 from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from archiving.chain import canonical, link_hash
 from archiving.exceptions import ArchiveUnavailable
@@ -50,7 +51,9 @@ class ArchivingDecision:
 
 def policy_global_get() -> ArchivingPolicy:
     """Return the global policy, creating the default (archive everything) if missing."""
-    policy, _ = ArchivingPolicy.objects.get_or_create(is_global=True, defaults={"name": "Global"})
+    policy, _created = ArchivingPolicy.objects.get_or_create(
+        is_global=True, defaults={"name": "Global"}
+    )
     return policy
 
 
@@ -174,8 +177,11 @@ def capture(
         if decision.is_critical:
             logger.error("archive capture failed in critical mode: %s", exc)
             raise ArchiveUnavailable(
-                "The compliance archive is unavailable and your organisation requires every "
-                "message to be archived, so this one was not sent. Try again shortly."
+                _(
+                    "The compliance archive is unavailable and your organisation "
+                    "requires every message to be archived, so this one was not sent. "
+                    "Try again shortly."
+                )
             ) from exc
         logger.error("archive capture failed (non-critical, recorded): %s", exc)
         CaptureFailure.objects.create(

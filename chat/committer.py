@@ -32,6 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils.translation import gettext as _
 
 from chat import services
 from directory.exceptions import ServiceError
@@ -92,8 +93,11 @@ class PostCommitter:
         if len(self.queue) >= self.queue_max:
             retry_after_ms = max(50, min(10_000, int(1000 * len(self.queue) / self.rate)))
             raise Overloaded(
-                f"The server has {len(self.queue)} messages waiting to be stored; send this "
-                f"one again in {retry_after_ms} ms.",
+                _(
+                    "The server has %(len)s messages waiting to be stored; send this "
+                    "one again in %(retry_after_ms)s ms."
+                )
+                % {"len": len(self.queue), "retry_after_ms": retry_after_ms},
                 retry_after_ms=retry_after_ms,
             )
         future = self.loop.create_future()
@@ -120,7 +124,7 @@ class PostCommitter:
                 results = [exc] * len(batch)
             elapsed = max(time.monotonic() - started, 1e-4)
             self.rate = 0.8 * self.rate + 0.2 * max(len(batch) / elapsed, 1.0)
-            for (_, _, future), result in zip(batch, results, strict=True):
+            for (_body, _client, future), result in zip(batch, results, strict=True):
                 if future.done():  # the sender's socket went away meanwhile
                     continue
                 if isinstance(result, BaseException):

@@ -16,6 +16,7 @@ message's current text: an edit replaces it, a deletion removes it), never on th
 """
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from archiving.search.backend import index_text
 from archiving.search.database import fts5_expression, tsquery_expression, tsvector_literal
@@ -31,7 +32,7 @@ def query_parse(text: str) -> Node:
     node = archive_query_parse(text)
     if node is None:  # the archive searches by filters alone; history needs words
         raise InvalidInput(
-            "The search query needs at least one word to look for.", code="invalid_query"
+            _("The search query needs at least one word to look for."), code="invalid_query"
         )
     return node
 

@@ -7,6 +7,7 @@ import sys
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.defaults import page_not_found
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions as drf_exceptions
@@ -60,9 +61,9 @@ def exception_handler(exc, context) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         return Response(error_body("invalid", "; ".join(exc.messages)), status=400)
     if isinstance(exc, Http404):
-        return Response(error_body("not_found", "No such object."), status=404)
+        return Response(error_body("not_found", _("No such object.")), status=404)
     if isinstance(exc, DjangoPermissionDenied):
-        return Response(error_body("forbidden", str(exc) or "Not allowed."), status=403)
+        return Response(error_body("forbidden", str(exc) or _("Not allowed.")), status=403)
     if isinstance(exc, drf_exceptions.APIException):
         if isinstance(exc, drf_exceptions.ValidationError):
             detail = "; ".join(_flatten(exc.detail))
@@ -86,7 +87,10 @@ def exception_handler(exc, context) -> Response | None:
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Answer unknown API paths in JSON, pages in HTML."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
+        return JsonResponse(
+            error_body("not_found", _("No endpoint at %(path)s.") % {"path": request.path}),
+            status=404,
+        )
     return page_not_found(request, exception)
 
 
@@ -126,7 +130,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if outage is not None:
         return _unavailable_json(outage)
     return JsonResponse(
-        error_body("server_error", "Parley hit an internal error; it has been logged."),
+        error_body("server_error", _("Parley hit an internal error; it has been logged.")),
         status=500,
     )
 

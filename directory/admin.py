@@ -6,14 +6,17 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Count
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 
 from directory import services
+from directory.locale import time_zone_valid
 from directory.models import (
     ApiToken,
     Department,
     DirectoryChange,
     DirectoryGroup,
     FederationPartner,
+    OrganisationSettings,
     Person,
 )
 
@@ -40,6 +43,7 @@ class PersonAdmin(UserAdmin):
                 )
             },
         ),
+        (_("Language and time zone"), {"fields": ("language", "time_zone")}),
     )
     list_display = ("username", "display_name", "email", "department", "is_active", "is_staff")
     list_filter = (*UserAdmin.list_filter, "department", "is_external")
@@ -187,3 +191,36 @@ class DirectoryChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(OrganisationSettings)
+class OrganisationSettingsAdmin(admin.ModelAdmin):
+    """The organisation's default language and time zone: one row, changed, never deleted."""
+
+    list_display = ("__str__", "default_language", "default_time_zone")
+
+    def has_add_permission(self, request) -> bool:
+        return not OrganisationSettings.objects.filter(pk=1).exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.organisation_settings_set(
+            default_language=obj.default_language, default_time_zone=obj.default_time_zone
+        )
+        obj.pk = 1
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class Form(form):
+            def clean_default_time_zone(self):
+                value = self.cleaned_data["default_time_zone"]
+                if not time_zone_valid(value):
+                    raise forms.ValidationError(
+                        _("Not an IANA time zone; for example Asia/Seoul or Asia/Taipei.")
+                    )
+                return value
+
+        return Form

@@ -1,5 +1,8 @@
 """HTTP edge for sign-in tokens and the directory."""
 
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, status
 from rest_framework.response import Response
@@ -7,9 +10,11 @@ from rest_framework.views import APIView
 
 from directory import selectors, services
 from directory.exceptions import InvalidInput
+from directory.locale import language_choose, time_zone_choose
 from directory.models import ApiToken, Person
 from directory.serializers import (
     PersonSerializer,
+    PreferencesSerializer,
     TokenCreateInputSerializer,
     TokenCreateOutputSerializer,
     timestamp,
@@ -49,8 +54,10 @@ class TokenApi(APIView):
     def delete(self, request):
         if not isinstance(request.auth, ApiToken):
             raise InvalidInput(
-                "DELETE revokes the bearer token of the request; this request has none "
-                "(sign out of a browser session at /logout/).",
+                _(
+                    "DELETE revokes the bearer token of the request; this request has none "
+                    "(sign out of a browser session at /logout/)."
+                ),
                 code="no_token",
             )
         services.token_revoke(token=request.auth)
@@ -63,6 +70,58 @@ class MeApi(APIView):
     @extend_schema(responses=PersonSerializer)
     def get(self, request):
         return Response(PersonSerializer(request.user).data)
+
+
+class PreferencesApi(APIView):
+    """The signed-in person's language and time zone: what they chose, and what applies."""
+
+    request_schemas = {
+        "PATCH": {
+            "type": "object",
+            "properties": {
+                "language": {"type": "string", "enum": ["", "en", "ko", "zh-hant"]},
+                "time_zone": {"type": "string", "maxLength": 64},
+            },
+            "additionalProperties": False,
+        }
+    }
+
+    def _answer(self, request) -> Response:
+        person = request.user
+        return Response(
+            {
+                "language": person.language,
+                "time_zone": person.time_zone,
+                "effective_language": language_choose(
+                    person=person, accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+                ),
+                "effective_time_zone": time_zone_choose(person=person),
+                "languages": [{"code": c, "name": n} for c, n in settings.LANGUAGES],
+            }
+        )
+
+    @extend_schema(responses=PreferencesSerializer)
+    def get(self, request):
+        return self._answer(request)
+
+    @extend_schema(responses=PreferencesSerializer)
+    def patch(self, request):
+        if not isinstance(request.data, dict):
+            raise InvalidInput(_("The body must be a JSON object."))
+        unknown = sorted(set(request.data) - {"language", "time_zone"})
+        if unknown:
+            raise InvalidInput(
+                _("Unknown field(s): %(fields)s; send language and/or time_zone.")
+                % {"fields": ", ".join(unknown)}
+            )
+        services.person_preferences_set(
+            person=request.user,
+            language=request.data.get("language"),
+            time_zone=request.data.get("time_zone"),
+        )
+        # This answer is already in the new language.
+        translation.activate(language_choose(person=request.user))
+        return self._answer(request)
 
 
 class UserListApi(APIView):
@@ -81,7 +140,7 @@ class UserListApi(APIView):
     def get(self, request):
         query = request.query_params.get("q", "")
         if len(query) > 200:
-            raise InvalidInput("q is limited to 200 characters.")
+            raise InvalidInput(_("q is limited to 200 characters."))
         people = list(selectors.person_list_search(query=query))
         # Presence shows wherever a name does, and every field of a person goes through the
         # same privacy projection: what each person lets the caller see, nothing more.

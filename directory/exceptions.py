@@ -1,3 +1,5 @@
+from django.utils.translation import gettext as _
+
 """Errors raised by services; the HTTP and WebSocket edges turn them into 4xx / error frames."""
 
 
@@ -80,8 +82,10 @@ def database_unavailable(exc: BaseException) -> Unavailable | None:
     if not is_outage:
         return None
     refusal = Unavailable(
-        "The database is not reachable right now; retry after retry_after_ms (a retry with the "
-        "same client_id is stored once)."
+        _(
+            "The database is not reachable right now; retry after "
+            "retry_after_ms (a retry with the same client_id is stored once)."
+        )
     )
     refusal.retry_after_ms = int(settings.PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS * 1000)
     return refusal

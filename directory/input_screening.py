@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
@@ -159,7 +160,10 @@ class ScreenedJSONParser(JSONParser):
         try:
             text = codecs.getreader(encoding)(stream).read()
         except (UnicodeDecodeError, LookupError) as exc:
-            raise ParseError(f"The body is not valid {encoding} text ({exc}).") from None
+            raise ParseError(
+                _("The body is not valid %(encoding)s text (%(exc)s).")
+                % {"encoding": encoding, "exc": exc}
+            ) from None
         try:
             return json_decode(text)
         except MalformedInput as exc:

@@ -1,6 +1,7 @@
 """Cases, legal holds and saved searches over HTTP; compliance officers only, all audited."""
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -45,7 +46,7 @@ HOLD_RELEASE = {
 
 def body_object(request) -> dict:
     if not isinstance(request.data, dict):
-        raise InvalidInput("The request body must be a JSON object.")
+        raise InvalidInput(_("The request body must be a JSON object."))
     return request.data
 
 
@@ -117,7 +118,7 @@ class CaseListCreateApi(APIView):
     def get(self, request):
         wanted = request.query_params.get("status") or None
         if wanted is not None and wanted not in Case.Status.values:
-            raise InvalidInput("status must be open or closed.")
+            raise InvalidInput(_("status must be open or closed."))
         with transaction.atomic():
             results = [case_to_dict(c) for c in case_list(status=wanted)]
             audit_append(
@@ -186,7 +187,7 @@ class HoldListPlaceApi(APIView):
         data = body_object(request)
         unknown = sorted(set(data) - {"custodians", "conversations", "start", "end", "query"})
         if unknown:
-            raise InvalidInput(f"Unknown field(s) {', '.join(unknown)}.")
+            raise InvalidInput(_("Unknown field(s) %(unknown)s.") % {"unknown": ", ".join(unknown)})
         hold = holds.hold_place(
             actor=request.user,
             case_id=case_id,

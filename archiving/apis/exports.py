@@ -5,6 +5,7 @@ from pathlib import Path
 from django.db.models import Count
 from django.http import FileResponse, HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -43,7 +44,7 @@ def export_to_dict(job: ExportJob) -> dict:
 def _job_get(export_id: int) -> ExportJob:
     job = ExportJob.objects.select_related("requester").filter(pk=export_id).first()
     if job is None:
-        raise NotFound(f"There is no export {export_id}.")
+        raise NotFound(_("There is no export %(export_id)s.") % {"export_id": export_id})
     return job
 
 
@@ -116,7 +117,8 @@ class ExportDownloadApi(APIView):
         path = Path(job.archive_path)
         if job.status == ExportStatus.COMPLETED and not path.is_file():
             raise Conflict(
-                f"The files of export {job.pk} are no longer on this server; export again.",
+                _("The files of export %(pk)s are no longer on this server; export again.")
+                % {"pk": job.pk},
                 code="export_files_missing",
             )
         services.export_download_record(actor=request.user, job=job)

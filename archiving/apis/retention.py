@@ -1,6 +1,7 @@
 """Retention policies, dry runs and purges over HTTP; compliance officers only, all audited."""
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -137,11 +138,11 @@ class RetentionDryRunApi(APIView):
         if policy_id is not None and (
             not isinstance(policy_id, int) or isinstance(policy_id, bool)
         ):
-            raise InvalidInput("policy must be a retention policy id.")
+            raise InvalidInput(_("policy must be a retention policy id."))
         if not isinstance(delete, bool):
-            raise InvalidInput("delete must be true or false.")
+            raise InvalidInput(_("delete must be true or false."))
         if delete and policy_id is None:
-            raise InvalidInput("delete needs the policy to delete.")
+            raise InvalidInput(_("delete needs the policy to delete."))
         proposal = data if (data or policy_id is not None) and not delete else None
         preview = retention.retention_dry_run(
             actor=request.user, policy_id=policy_id, data=proposal, delete=delete

@@ -361,7 +361,7 @@ def _complete(job: ExportJob, state: dict, directory: Path, uploader) -> str:
     manifests.zip_directory(
         directory, [f["path"] for f in files] + list(manifests.MANIFEST_FILES), archive
     )
-    digest, _ = manifests.sha256_file(directory / manifests.MANIFEST_NAME)
+    digest, _size = manifests.sha256_file(directory / manifests.MANIFEST_NAME)
     _finish(
         job,
         ExportStatus.COMPLETED,

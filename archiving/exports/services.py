@@ -11,6 +11,7 @@ import json
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from archiving.audit import audit_append
 from archiving.exports.runner import export_files_remove
@@ -23,28 +24,34 @@ from directory.models import Person
 def export_request_validate(data) -> tuple[dict, str]:
     """Return (scope, format) of an export request, or raise InvalidInput saying what to fix."""
     if not isinstance(data, dict):
-        raise InvalidInput('Send {"search": {...} or "case": id, "format": "rsmf|eml|exchange"}.')
+        raise InvalidInput(
+            _('Send {"search": {...} or "case": id, "format": "rsmf|eml|exchange"}.')
+        )
     allowed = {"search", "case", "format", "include_released_holds", "include_history_views"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InvalidInput(
-            f"Unknown fields: {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
+            _("Unknown fields: %(unknown)s; allowed: %(allowed)s.")
+            % {"unknown": ", ".join(unknown), "allowed": ", ".join(sorted(allowed))}
         )
     for flag in ("include_released_holds", "include_history_views"):
         if not isinstance(data.get(flag, False), bool):
-            raise InvalidInput(f"{flag} must be true or false.")
+            raise InvalidInput(_("%(flag)s must be true or false.") % {"flag": flag})
     if "search" in data and ({"include_released_holds", "include_history_views"} & set(data)):
         raise InvalidInput(
-            "include_released_holds and include_history_views go with a case; a search takes "
-            "include_history_views among its filters."
+            _(
+                "include_released_holds and include_history_views go with a case; "
+                "a search takes include_history_views among its filters."
+            )
         )
     export_format = data.get("format")
     if export_format not in ExportFormat.values:
         raise InvalidInput(
-            f"format must be one of {', '.join(ExportFormat.values)}.", code="invalid_format"
+            _("format must be one of %(values)s.") % {"values": ", ".join(ExportFormat.values)},
+            code="invalid_format",
         )
     if ("search" in data) == ("case" in data):
-        raise InvalidInput("Give exactly one of search (filters) or case (a case id).")
+        raise InvalidInput(_("Give exactly one of search (filters) or case (a case id)."))
     if export_format == ExportFormat.EXCHANGE:
         from archiving.integrations.exchange_export import exchange_configuration_check
 
@@ -96,10 +103,11 @@ def export_cancel(*, actor: Person, job_id: int) -> ExportJob:
     if job is None:
         from directory.exceptions import NotFound
 
-        raise NotFound(f"There is no export {job_id}.")
+        raise NotFound(_("There is no export %(job_id)s.") % {"job_id": job_id})
     if job.status not in {ExportStatus.QUEUED, ExportStatus.RUNNING}:
         raise Conflict(
-            f"Export {job_id} is {job.status}; only a queued or running export can be cancelled.",
+            _("Export %(job_id)s is %(status)s; only a queued or running export can be cancelled.")
+            % {"job_id": job_id, "status": job.status},
             code="not_cancellable",
         )
     job.status = ExportStatus.CANCELLED
@@ -115,7 +123,8 @@ def export_download_record(*, actor: Person, job: ExportJob) -> None:
     """Audit a download of a completed export."""
     if job.status != ExportStatus.COMPLETED:
         raise Conflict(
-            f"Export {job.pk} is {job.status}; it can be downloaded once completed.",
+            _("Export %(pk)s is %(status)s; it can be downloaded once completed.")
+            % {"pk": job.pk, "status": job.status},
             code="not_completed",
         )
     audit_append(

@@ -24,6 +24,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from directory.exceptions import InvalidInput
 
 MAX_QUERY_LENGTH = 1000
@@ -92,7 +94,9 @@ def _tokenize(text: str) -> list[_Token]:
             continue
         match = _TOKEN.match(text, position)
         if match is None:  # pragma: no cover - the pattern accepts any non-space character
-            raise InvalidQuery(f"Unexpected character at position {position + 1}.")
+            raise InvalidQuery(
+                _("Unexpected character at position %(value)s.") % {"value": position + 1}
+            )
         start = match.start(match.lastgroup)
         if match.lastgroup == "lparen":
             tokens.append(_Token("lparen", "(", start))
@@ -102,8 +106,11 @@ def _tokenize(text: str) -> list[_Token]:
             end = text.find('"', start + 1)
             if end == -1:
                 raise InvalidQuery(
-                    f"The quotation mark at position {start + 1} is never closed; "
-                    'close the phrase with another ".'
+                    _(
+                        "The quotation mark at position %(value)s is never closed; close "
+                        'the phrase with another ".'
+                    )
+                    % {"value": start + 1}
                 )
             tokens.append(_Token("phrase", text[start + 1 : end], start))
             position = end + 1
@@ -178,57 +185,80 @@ class _Parser:
         token = self.take()
         if token.kind == "lparen":
             if depth + 1 > MAX_DEPTH:
-                raise InvalidQuery(f"Parentheses nest deeper than {MAX_DEPTH} levels.")
+                raise InvalidQuery(
+                    _("Parentheses nest deeper than %(MAX_DEPTH)s levels.")
+                    % {"MAX_DEPTH": MAX_DEPTH}
+                )
             if (following := self.peek()) is not None and following.kind == "rparen":
-                raise InvalidQuery(f"The parentheses at position {token.position + 1} are empty.")
+                raise InvalidQuery(
+                    _("The parentheses at position %(value)s are empty.")
+                    % {"value": token.position + 1}
+                )
             node = self.or_expr(depth + 1)
             closing = self.peek()
             if closing is None or closing.kind != "rparen":
                 raise InvalidQuery(
-                    f"The parenthesis opened at position {token.position + 1} is never closed."
+                    _("The parenthesis opened at position %(value)s is never closed.")
+                    % {"value": token.position + 1}
                 )
             self.take()
             return node
         if token.kind in ("and", "or"):
             raise InvalidQuery(
-                f'"{token.text}" at position {token.position + 1} needs a search term on both '
-                'sides (to search for the word itself, put it in quotes: "and").'
+                _(
+                    '"%(text)s" at position %(value)s needs a search term on both '
+                    'sides (to search for the word itself, put it in quotes: "and").'
+                )
+                % {"text": token.text, "value": token.position + 1}
             )
         if token.kind == "rparen":
             raise InvalidQuery(
-                f"Unexpected ) at position {token.position + 1}: nothing to close, or an "
-                "operator is missing its term."
+                _(
+                    "Unexpected ) at position %(value)s: nothing to close, or an "
+                    "operator is missing its term."
+                )
+                % {"value": token.position + 1}
             )
         return self.term(token)
 
     def term(self, token: _Token) -> Term:
         self.terms += 1
         if self.terms > MAX_TERMS:
-            raise InvalidQuery(f"A query may hold at most {MAX_TERMS} search terms.")
+            raise InvalidQuery(
+                _("A query may hold at most %(MAX_TERMS)s search terms.") % {"MAX_TERMS": MAX_TERMS}
+            )
         raw = token.text
         is_prefix = token.kind == "word" and raw.endswith("*")
         if is_prefix:
             raw = raw.rstrip("*")
         if "*" in raw:
             raise InvalidQuery(
-                f'"{token.text}" at position {token.position + 1}: * is allowed only at the '
-                "end of a word (merg*)."
+                _(
+                    '"%(text)s" at position %(value)s: * is allowed only at the end '
+                    "of a word (merg*)."
+                )
+                % {"text": token.text, "value": token.position + 1}
             )
         words = tuple(words_of(raw))
         if not words:
             what = "phrase" if token.kind == "phrase" else "term"
             raise InvalidQuery(
-                f'The {what} "{token.text}" at position {token.position + 1} has no letters or '
-                "digits to search for."
+                _(
+                    'The %(what)s "%(text)s" at position %(value)s has no letters or '
+                    "digits to search for."
+                )
+                % {"what": what, "text": token.text, "value": token.position + 1}
             )
         if is_prefix:
             if len(words) > 1:
                 raise InvalidQuery(
-                    f'"{token.text}": a prefix search takes one word (merg*), not several.'
+                    _('"%(text)s": a prefix search takes one word (merg*), not several.')
+                    % {"text": token.text}
                 )
             if len(words[0]) < MIN_PREFIX_LENGTH:
                 raise InvalidQuery(
-                    f'"{token.text}": a prefix needs at least {MIN_PREFIX_LENGTH} letters.'
+                    _('"%(text)s": a prefix needs at least %(MIN_PREFIX_LENGTH)s letters.')
+                    % {"text": token.text, "MIN_PREFIX_LENGTH": MIN_PREFIX_LENGTH}
                 )
         return Term(words=words, is_prefix=is_prefix)
 
@@ -242,8 +272,11 @@ def _check_negations(node: Node) -> None:
         return
     if isinstance(node, Not):
         raise InvalidQuery(
-            "A NOT (or -word) must be combined with a word to search for, e.g. "
-            '"merger NOT draft"; a query cannot ask for everything except something.'
+            _(
+                "A NOT (or -word) must be combined with a word to search for, "
+                'e.g. "merger NOT draft"; a query cannot ask for everything '
+                "except something."
+            )
         )
     if isinstance(node, Or):
         for child in node.children:
@@ -259,9 +292,12 @@ def _check_negations(node: Node) -> None:
 def query_parse(text: str) -> Node | None:
     """Return the tree of a query text, None for an empty query (filters only)."""
     if not isinstance(text, str):
-        raise InvalidQuery("The query must be text.")
+        raise InvalidQuery(_("The query must be text."))
     if len(text) > MAX_QUERY_LENGTH:
-        raise InvalidQuery(f"The query is longer than {MAX_QUERY_LENGTH} characters.")
+        raise InvalidQuery(
+            _("The query is longer than %(MAX_QUERY_LENGTH)s characters.")
+            % {"MAX_QUERY_LENGTH": MAX_QUERY_LENGTH}
+        )
     tokens = _tokenize(text)
     if not tokens:
         return None

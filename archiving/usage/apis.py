@@ -2,6 +2,7 @@
 
 from datetime import UTC
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import BasePermission
@@ -24,7 +25,7 @@ class IsAdministratorOrComplianceOfficer(BasePermission):
         if (user.is_active and user.is_staff) or is_compliance_officer(user):
             return True
         raise Forbidden(
-            "Usage reports are for administrators and compliance officers.",
+            _("Usage reports are for administrators and compliance officers."),
             code="not_allowed",
         )
 
@@ -46,14 +47,15 @@ class UsageReportApi(APIView):
         group_by = request.query_params.get("group_by", "day")
         if group_by not in selectors.GROUPINGS:
             raise InvalidInput(
-                f"group_by must be one of {', '.join(selectors.GROUPINGS)}, not {group_by!r}."
+                _("group_by must be one of %(GROUPINGS)s, not %(group_by)r.")
+                % {"GROUPINGS": ", ".join(selectors.GROUPINGS), "group_by": group_by}
             )
         start = moment_parse(request.query_params.get("start"), field="start")
         end = moment_parse(request.query_params.get("end"), field="end", is_end=True)
         start_day = start.astimezone(UTC).date() if start else None
         end_day = end.astimezone(UTC).date() if end else None
         if start_day and end_day and start_day > end_day:
-            raise InvalidInput("start must not be after end.")
+            raise InvalidInput(_("start must not be after end."))
         # Rows are derived from the archive after the fact; bring them up to date first.
         services.usage_refresh()
         rows = selectors.usage_report(start=start_day, end=end_day, group_by=group_by)

@@ -1,5 +1,6 @@
 """HTTP edge for conversations, messages and history search."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -33,9 +34,11 @@ def _int_param(request, name: str, *, default: int | None, minimum: int = 0) -> 
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be an integer.") from None
+        raise InvalidInput(_("%(name)s must be an integer.") % {"name": name}) from None
     if value < minimum:
-        raise InvalidInput(f"{name} must be >= {minimum}.")
+        raise InvalidInput(
+            _("%(name)s must be >= %(minimum)s.") % {"name": name, "minimum": minimum}
+        )
     return value
 
 
@@ -101,7 +104,7 @@ class ParticipantAddApi(APIView):
     def post(self, request, conversation_id: int):
         data = ParticipantAddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        conversation, _ = services.participant_add(
+        conversation, _added = services.participant_add(
             actor=request.user,
             conversation_id=conversation_id,
             username=data.validated_data["username"],
@@ -119,8 +122,10 @@ class ParticipantLeaveApi(APIView):
     def delete(self, request, conversation_id: int, username: str):
         if username != request.user.username:
             raise InvalidInput(
-                "You can only remove yourself here; room managers manage members through "
-                "the rooms API.",
+                _(
+                    "You can only remove yourself here; room managers manage members "
+                    "through the rooms API."
+                ),
                 code="not_self",
             )
         services.participant_leave(person=request.user, conversation_id=conversation_id)
@@ -153,7 +158,7 @@ class MessageListCreateApi(APIView):
         before_seq = _int_param(request, "before_seq", default=None, minimum=1)
         if before_seq is not None:
             if "after_seq" in request.query_params:
-                raise InvalidInput("Give after_seq or before_seq, not both.")
+                raise InvalidInput(_("Give after_seq or before_seq, not both."))
             messages = selectors.message_list_before(
                 participant=participation, before_seq=before_seq, limit=limit
             )
@@ -226,7 +231,9 @@ class MessageDetailApi(APIView):
 
     @extend_schema(responses=MessageSerializer)
     def get(self, request, message_id: int):
-        message, _ = selectors.message_get_visible(person_id=request.user.pk, message_id=message_id)
+        message, _participation = selectors.message_get_visible(
+            person_id=request.user.pk, message_id=message_id
+        )
         return Response(message_to_dict(message))
 
     @extend_schema(responses=MessageSerializer)

@@ -1,6 +1,7 @@
 """Reads of topic feeds; a feed's matches are filtered by the owner's rights at read time."""
 
 from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils.translation import gettext as _
 
 from chat.models import Feed, FeedMatch, Message, Participant
 from chat.selectors.conversations import ACTIVE, unwalled
@@ -16,7 +17,9 @@ def feed_get(*, person_id: int, feed_id: int) -> Feed:
     """Return one of the person's feeds, or NotFound."""
     feed = Feed.objects.filter(owner_id=person_id, pk=feed_id).first()
     if feed is None:
-        raise NotFound(f"Feed {feed_id} does not exist.", code="feed_not_found")
+        raise NotFound(
+            _("Feed %(feed_id)s does not exist.") % {"feed_id": feed_id}, code="feed_not_found"
+        )
     return feed
 
 
