@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
 from web import views
 
@@ -16,6 +17,9 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", views.logout, name="logout"),
+    path("language/", views.language_set, name="language"),
+    # The web client's strings in the request's language: gettext() in web/static/js.
+    path("jsi18n/", JavaScriptCatalog.as_view(packages=["web"]), name="javascript-catalog"),
     path("presence-element/", views.presence_element, name="presence-element"),
     path("rooms/", views.rooms, name="rooms"),
     path("console/", views.console_search, name="console"),

@@ -5,12 +5,14 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from archiving.access import compliance_refusal_record, is_compliance_officer
 from archiving.models import AuditAction
 from directory import services
+from directory.locale import language_supported, organisation_defaults
 
 
 @login_required
@@ -32,6 +34,34 @@ def logout(request):
     response = auth_views.LogoutView.as_view()(request)
     if person_id is not None:
         services.session_ended(person_id=person_id, session_key=session_key)
+    return response
+
+
+@require_POST
+def language_set(request):
+    """The page control for the language: a signed-in person's setting is saved (empty: as
+    the browser asks); a visitor's choice (the sign-in page) is kept in the language cookie."""
+    chosen = request.POST.get("language", "")
+    code = language_supported(chosen) or ""
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = "/"
+    response = redirect(next_url)
+    if request.user.is_authenticated:
+        # An unknown code reads as "" (as the browser asks): nothing to refuse.
+        services.person_preferences_set(person=request.user, language=code)
+    if code:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            code,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
     return response
 
 
@@ -62,7 +92,14 @@ def officer_required(view):
 def _console(template: str, section: str, extra=dict):
     @officer_required
     def view(request, **kwargs):
-        context = {"section": section, **extra(), **kwargs}
+        context = {
+            "section": section,
+            # Exports' transcripts are written in the language chosen; the default is the
+            # organisation's.
+            "organisation_language": organisation_defaults().language,
+            **extra(),
+            **kwargs,
+        }
         return render(request, f"web/console/{template}", context)
 
     view.__name__ = f"console_{section}"
