@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from archiving.access import compliance_refusal_record, is_compliance_officer
@@ -110,6 +111,43 @@ console_search = _console("search.html", "search")
 console_cases = _console("cases.html", "cases")
 console_case = _console("case.html", "cases")
 console_exports = _console("exports.html", "exports")
-console_audit = _console("audit.html", "audit", extra=lambda: {"actions": AuditAction.choices})
+# The audit log's actions in words; an action added later shows its English label until it
+# is given one here.
+AUDIT_ACTION_LABELS = {
+    AuditAction.SEARCH: _("Archive search"),
+    AuditAction.RECORD_VIEW: _("Record viewed"),
+    AuditAction.CONTEXT_VIEW: _("Context viewed"),
+    AuditAction.VERIFY: _("Archive verified"),
+    AuditAction.CASE_CREATE: _("Case opened"),
+    AuditAction.CASE_UPDATE: _("Case changed"),
+    AuditAction.HOLD_PLACE: _("Hold placed"),
+    AuditAction.HOLD_RELEASE: _("Hold released"),
+    AuditAction.SAVED_SEARCH_CREATE: _("Search saved"),
+    AuditAction.RETENTION_CHANGE: _("Retention changed"),
+    AuditAction.RETENTION_DRY_RUN: _("Retention dry run"),
+    AuditAction.RETENTION_RUN: _("Retention run"),
+    AuditAction.POLICY_CHANGE: _("Archiving policy changed"),
+    AuditAction.EXPORT_CREATE: _("Export started"),
+    AuditAction.EXPORT_CANCEL: _("Export cancelled"),
+    AuditAction.EXPORT_DOWNLOAD: _("Export downloaded"),
+    AuditAction.AUDIT_VIEW: _("Audit log viewed"),
+    AuditAction.PRESENCE_LOG_VIEW: _("Presence log viewed"),
+    AuditAction.SEARCH_REINDEX: _("Search index rebuilt"),
+    AuditAction.CASE_VIEW: _("Case viewed"),
+    AuditAction.HOLD_VIEW: _("Hold viewed"),
+    AuditAction.RETENTION_VIEW: _("Retention viewed"),
+    AuditAction.ACCESS_REFUSED: _("Access refused"),
+}
+
+
+def _audit_actions() -> dict:
+    return {
+        "actions": [
+            (value, AUDIT_ACTION_LABELS.get(value, label)) for value, label in AuditAction.choices
+        ]
+    }
+
+
+console_audit = _console("audit.html", "audit", extra=_audit_actions)
 console_health = _console("health.html", "health")
 console_presence = _console("presence.html", "presence")
