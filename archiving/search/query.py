@@ -12,7 +12,11 @@ Words are matched case-insensitively on word boundaries (`\\w+` runs of the text
 token with inner punctuation ("e-mail", "U.S.") is a phrase of its pieces. Chinese and Japanese
 are written without spaces, so each ideograph, hiragana or katakana character is a word of its
 own (as Lucene's standard tokenizer does): "会议纪要" is the phrase 会 议 纪 要 and is found inside
-"明天的会议纪要". The scope
+"明天的会议纪要". Korean is treated the same way, one Hangul syllable per word: Korean attaches
+particles and endings to a word ("회의록을", "회의록은") and spaces compound words freely
+("회의록" / "회의 록"), so "회의록" must be found in all of them, which whole-word matching on
+spaces would not do. A prefix of such characters ("회의*") is the phrase of its characters,
+since every longer word containing them already matches. The scope
 (participants, conversations, dates, kinds) is never part of this text: backends apply it as
 a filter outside the parsed tree, so no query can widen what an officer may see.
 
@@ -25,6 +29,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from directory.exceptions import InvalidInput
 
@@ -33,8 +38,13 @@ MAX_TERMS = 64
 MAX_DEPTH = 16
 MIN_PREFIX_LENGTH = 2
 
-# Han ideographs (with extensions and compatibility forms), hiragana and katakana.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+# Han ideographs (with extensions and compatibility forms), hiragana and katakana; Hangul
+# syllables and jamo (conjoining, compatibility, extended A and B).
+_CJK = (
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+    "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff"
+)
+_ONE_CHARACTER_WORD = re.compile(rf"[{_CJK}]")
 _WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 _TOKEN = re.compile(r'\s*(?:(?P<lparen>\()|(?P<rparen>\))|(?P<quote>")|(?P<bare>[^\s()"]+))')
 
@@ -175,7 +185,7 @@ class _Parser:
     def unary(self, depth: int) -> Node:
         token = self.peek()
         if token is None:
-            raise InvalidQuery(self._missing("the query ends where a search term is expected"))
+            raise InvalidQuery(self._missing(_("the query ends where a search term is expected")))
         if token.kind == "not":
             self.take()
             return Not(self.unary(depth))
@@ -241,7 +251,9 @@ class _Parser:
             )
         words = tuple(words_of(raw))
         if not words:
-            what = "phrase" if token.kind == "phrase" else "term"
+            what = (
+                pgettext("query", "phrase") if token.kind == "phrase" else pgettext("query", "term")
+            )
             raise InvalidQuery(
                 _(
                     'The %(what)s "%(text)s" at position %(value)s has no letters or '
@@ -249,6 +261,9 @@ class _Parser:
                 )
                 % {"what": what, "text": token.text, "value": token.position + 1}
             )
+        if is_prefix and all(_ONE_CHARACTER_WORD.fullmatch(word) for word in words):
+            # 회의* / 会议*: the characters in a row, wherever they stand in a longer word.
+            return Term(words=words, is_prefix=False)
         if is_prefix:
             if len(words) > 1:
                 raise InvalidQuery(
@@ -263,7 +278,10 @@ class _Parser:
         return Term(words=words, is_prefix=is_prefix)
 
     def _missing(self, what: str) -> str:
-        return f"Incomplete query: {what} (after {self.text.strip()[-20:]!r})."
+        return _("Incomplete query: %(what)s (after %(after)r).") % {
+            "what": what,
+            "after": self.text.strip()[-20:],
+        }
 
 
 def _check_negations(node: Node) -> None:

@@ -104,9 +104,12 @@ def template_unmarked(source: str) -> list[tuple[int, str]]:
     def text_at(start: int, text: str) -> None:
         # Attributes written outside a tag ({% block body_attributes %}) and the doctype.
         text = re.sub(r"[\w-]+=(\"[^\"]*\"?|'[^']*'?)|<!doctype html>", MARK, text, flags=re.I)
-        for piece in text.split(MARK):
-            if not raw and _has_words(piece):
-                found.append((flat[:start].count("\n") + 1, " ".join(piece.split())))
+        if raw:
+            return
+        line = flat[:start].count("\n") + 1
+        found.extend(
+            (line, " ".join(piece.split())) for piece in text.split(MARK) if _has_words(piece)
+        )
 
     for match in _TAG.finditer(flat):
         text_at(position, flat[position : match.start()])
@@ -341,9 +344,14 @@ def _key_of(tokens: list[JsToken], index: int) -> str | None:
             return None
         elif depth == 0 and text == ":" and back >= 1:
             before = tokens[back - 1]
-            if before.kind in ("name", "string") and back >= 2 and tokens[back - 2].text in (
-                "{",
-                ",",
+            if (
+                before.kind in ("name", "string")
+                and back >= 2
+                and tokens[back - 2].text
+                in (
+                    "{",
+                    ",",
+                )
             ):
                 return before.text.strip("\"'")
     return None
@@ -397,9 +405,13 @@ def script_unmarked(source: str) -> list[tuple[int, str]]:
             continue
         if all(re.fullmatch(r"[a-z0-9_-]+", word) for word in text.split()) and "-" in text:
             continue  # class names: "tag tag--member"
-        if previous is not None and previous.text == "=" and index >= 2:
-            if tokens[index - 2].text in ("className", "type", "href", "src", "name", "id"):
-                continue
+        if (
+            previous is not None
+            and previous.text == "="
+            and index >= 2
+            and tokens[index - 2].text in ("className", "type", "href", "src", "name", "id")
+        ):
+            continue
         found.append((token.line, text.strip()))
     return found
 
