@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from directory import services
 from directory.locale import time_zone_valid
@@ -26,7 +27,7 @@ class PersonAdmin(UserAdmin):
     fieldsets = (
         *UserAdmin.fieldsets,
         (
-            "Profile",
+            _("Profile"),
             {
                 "fields": (
                     "display_name",
@@ -58,7 +59,7 @@ class PersonAdmin(UserAdmin):
             # At once; the sockets' access sweep would close them within seconds anyway.
             services.person_sockets_close(person_id=obj.pk)
 
-    @admin.action(description="Deactivate the selected people")
+    @admin.action(description=_("Deactivate the selected people"))
     def deactivate_people(self, request, queryset):
         """Deactivate each selected person: tokens stop working, sockets close at once."""
         people = list(queryset.filter(is_active=True))
@@ -68,11 +69,12 @@ class PersonAdmin(UserAdmin):
         count = len(people)
         self.message_user(
             request,
-            f"Deactivated {count} {'person' if count == 1 else 'people'}.",
+            ngettext("Deactivated %(count)s person.", "Deactivated %(count)s people.", count)
+            % {"count": count},
             messages.SUCCESS,
         )
 
-    @admin.action(description="Apply an archiving policy to the selected people")
+    @admin.action(description=_("Apply an archiving policy to the selected people"))
     def apply_archiving_policy(self, request, queryset):
         """Ask for the policy (an intermediate page), then store each person's override through
         the audited service."""
@@ -91,17 +93,21 @@ class PersonAdmin(UserAdmin):
             count = queryset.count()
             self.message_user(
                 request,
-                f"The archiving policy {policy} now applies to {count} "
-                f"{'person' if count == 1 else 'people'}.",
+                ngettext(
+                    "The archiving policy %(policy)s now applies to %(count)s person.",
+                    "The archiving policy %(policy)s now applies to %(count)s people.",
+                    count,
+                )
+                % {"policy": policy, "count": count},
                 messages.SUCCESS,
             )
             return None
         if not ArchivingPolicy.objects.exists():
-            self.message_user(request, "Create an archiving policy first.", messages.WARNING)
+            self.message_user(request, _("Create an archiving policy first."), messages.WARNING)
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Apply an archiving policy",
+            "title": _("Apply an archiving policy"),
             "people": queryset,
             "form": form or ArchivingPolicyChoiceForm(),
             "opts": self.model._meta,
@@ -112,7 +118,7 @@ class PersonAdmin(UserAdmin):
 
 
 class ArchivingPolicyChoiceForm(forms.Form):
-    policy = forms.ModelChoiceField(queryset=None, label="Archiving policy")
+    policy = forms.ModelChoiceField(queryset=None, label=_("Archiving policy"))
 
     def __init__(self, *args, **kwargs):
         from archiving.models import ArchivingPolicy
@@ -133,7 +139,7 @@ class GroupAdmin(DjangoGroupAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(members=Count("user", distinct=True))
 
-    @admin.display(description="People", ordering="members")
+    @admin.display(description=_("People"), ordering="members")
     def member_count(self, group):
         return group.members
 
