@@ -3,11 +3,11 @@
 Administrators do not read archives unless they are also compliance officers (DESIGN.md 8).
 """
 
-from django.utils.translation import gettext as _
 from rest_framework.permissions import BasePermission
 
 from archiving.audit import audit_refusal_append
 from directory.exceptions import Forbidden
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 COMPLIANCE_GROUP = "Compliance"

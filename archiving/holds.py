@@ -22,7 +22,6 @@ release has a reason of its own in the audit trail).
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from archiving.access import is_compliance_officer
 from archiving.audit import audit_append
@@ -37,6 +36,7 @@ from archiving.models import (
 )
 from archiving.search.query import query_matches, query_parse
 from directory.exceptions import Conflict, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from directory.moments import range_parse
 

@@ -23,7 +23,6 @@ from datetime import datetime
 from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from archiving.chain import canonical, link_hash
 from archiving.exceptions import ArchiveUnavailable
@@ -38,6 +37,7 @@ from archiving.models import (
     CaptureFailure,
 )
 from archiving.search.indexing import membership_track, search_index_queue
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 logger = logging.getLogger(__name__)

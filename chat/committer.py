@@ -32,10 +32,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.utils.translation import gettext as _
 
 from chat import services
 from directory.exceptions import ServiceError
+from directory.exceptions import sentence_gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class PostCommitter:
                 results = [exc] * len(batch)
             elapsed = max(time.monotonic() - started, 1e-4)
             self.rate = 0.8 * self.rate + 0.2 * max(len(batch) / elapsed, 1.0)
-            for (_body, _client, future), result in zip(batch, results, strict=True):
+            for (_kind, _payload, future), result in zip(batch, results, strict=True):
                 if future.done():  # the sender's socket went away meanwhile
                     continue
                 if isinstance(result, BaseException):

@@ -12,13 +12,13 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext as _
 
 from chat import realtime, selectors, services
 from chat.committer import Overloaded, committer_get
 from chat.serializers import conversation_to_dict, message_to_dict
 from directory import realtime as fanout
-from directory.exceptions import ServiceError, database_unavailable
+from directory.exceptions import ServiceError, database_unavailable, detail_text
+from directory.exceptions import sentence_gettext as _
 from directory.input_screening import frame_decode
 from directory.locale import language_choose
 from directory.serializers import person_summary
@@ -222,7 +222,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
                 {
                     "type": "error",
                     "code": outage.code,
-                    "detail": outage.detail,
+                    "detail": detail_text(outage.detail),
                     "retry_after_ms": outage.retry_after_ms,
                 },
             )
@@ -246,7 +246,8 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             logger.debug("reply to a closed socket dropped", exc_info=True)
 
     async def _error(self, ref, code: str, detail: str) -> None:
-        await self._reply(ref, {"type": "error", "code": code, "detail": detail})
+        # The detail in this socket's language, wherever the refusal was made.
+        await self._reply(ref, {"type": "error", "code": code, "detail": detail_text(detail)})
 
     async def _ack(self, ref, message) -> None:
         await self._reply(
@@ -311,7 +312,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             {
                 "type": "error",
                 "code": exc.code,
-                "detail": exc.detail,
+                "detail": detail_text(exc.detail),
                 "retry_after_ms": exc.retry_after_ms,
             },
         )

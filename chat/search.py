@@ -16,7 +16,6 @@ message's current text: an edit replaces it, a deletion removes it), never on th
 """
 
 from django.db import connection
-from django.utils.translation import gettext as _
 
 from archiving.search.backend import index_text
 from archiving.search.database import fts5_expression, tsquery_expression, tsvector_literal
@@ -25,6 +24,7 @@ from archiving.search.query import query_parse as archive_query_parse
 from archiving.search.types import highlight as text_highlight
 from chat.selectors.walls import category_walled_sql
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 
 def query_parse(text: str) -> Node:

@@ -13,7 +13,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-from directory.exceptions import ServiceError, database_unavailable
+from directory.exceptions import ServiceError, database_unavailable, detail_text
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _flatten(detail, prefix: str = "") -> list[str]:
 
 
 def _service_error_response(exc: ServiceError) -> Response:
-    body = error_body(exc.code, exc.detail)
+    body = error_body(exc.code, detail_text(exc.detail))
     retry_after_ms = getattr(exc, "retry_after_ms", None)
     if retry_after_ms is None:
         return Response(body, status=exc.status)
@@ -95,7 +95,7 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def _unavailable_json(outage) -> JsonResponse:
-    body = error_body(outage.code, outage.detail)
+    body = error_body(outage.code, detail_text(outage.detail))
     body["error"]["retry_after_ms"] = outage.retry_after_ms
     response = JsonResponse(body, status=outage.status)
     response["Retry-After"] = _seconds(outage.retry_after_ms)

@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, status
 from rest_framework.response import Response
@@ -10,6 +9,7 @@ from rest_framework.views import APIView
 
 from directory import selectors, services
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.locale import language_choose, time_zone_choose
 from directory.models import ApiToken, Person
 from directory.serializers import (

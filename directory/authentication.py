@@ -1,9 +1,9 @@
 """`Authorization: Bearer <token>` for the REST API."""
 
-from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from directory.exceptions import sentence_gettext as _
 from directory.middleware import person_locale_activate
 from directory.selectors import token_get_active
 from directory.services import token_touch

@@ -20,9 +20,10 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
+
+from directory.exceptions import sentence_gettext as _
 
 # Deeper than any document Parley reads (the deepest, an archive search with its facets, is 3).
 MAX_DEPTH = 32

@@ -34,7 +34,7 @@ def organisation_defaults() -> Defaults:
     """Return the organisation's default language and time zone (cached briefly)."""
     global _cache
     now = time.monotonic()
-    if _cache is not None and now - _cache[0] < CACHE_SECONDS:
+    if _cache is not None and (now - _cache[0] < CACHE_SECONDS or _cache[0] == float("inf")):
         return _cache[1]
     row = OrganisationSettings.objects.filter(pk=1).values("default_language", "default_time_zone")
     found = row.first() or {}
@@ -44,6 +44,12 @@ def organisation_defaults() -> Defaults:
     )
     _cache = (now, defaults)
     return defaults
+
+
+def organisation_defaults_hold(defaults: Defaults) -> None:
+    """Hold these defaults in this process until organisation_defaults_forget() (tests)."""
+    global _cache
+    _cache = (float("inf"), defaults)
 
 
 def organisation_defaults_forget() -> None:

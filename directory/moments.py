@@ -10,9 +10,9 @@ of the next day. So `start=2026-11-02&end=2026-11-02` is all of 2 November (UTC)
 from datetime import UTC, datetime, time, timedelta
 
 from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.translation import gettext as _
 
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 # The OpenAPI schema of a moment a request carries: what moment_parse reads.
 MOMENT_SCHEMA = {

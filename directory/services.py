@@ -8,10 +8,10 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from directory import realtime
 from directory.exceptions import InvalidInput, NotAuthenticated
+from directory.exceptions import sentence_gettext as _
 from directory.models import ApiToken, Department, Person
 from directory.selectors import token_hash
 

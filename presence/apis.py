@@ -3,7 +3,6 @@
 from datetime import datetime
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -14,6 +13,7 @@ from archiving.access import IsComplianceOfficer
 from archiving.audit import audit_append
 from archiving.models import AuditAction
 from directory.exceptions import InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.moments import MOMENT_SCHEMA, moment_parse
 from directory.selectors import person_get_active, person_get_any
 from presence import distribution_groups, selectors, services

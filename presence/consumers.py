@@ -12,9 +12,9 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from presence import distribution_groups, selectors, services
 from presence.apis import presence_changes

@@ -16,9 +16,9 @@ from functools import partial
 
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from directory.exceptions import Conflict, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from presence import realtime
 from presence.models import Contact, ContactDistributionGroup

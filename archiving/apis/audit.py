@@ -1,7 +1,6 @@
 """The audit trail and the archive's integrity check over HTTP; compliance officers only."""
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -12,6 +11,7 @@ from archiving.audit import audit_append
 from archiving.models import AuditAction, AuditEntry
 from archiving.selectors import archive_and_audit_verify, audit_entry_list
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.moments import MOMENT_OR_EMPTY_SCHEMA as MOMENT
 from directory.moments import moment_parse
 

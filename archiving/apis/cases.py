@@ -1,7 +1,6 @@
 """Cases, legal holds and saved searches over HTTP; compliance officers only, all audited."""
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -15,6 +14,7 @@ from archiving.models import AuditAction, Case, LegalHold, SavedSearch
 from archiving.naming import conversation_names, people_displays
 from archiving.selectors import case_list, hold_list, saved_search_list
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 # Request schemas (see config.api_errors.ParleyAutoSchema): what holds.py accepts. Text is
 # stripped before use, so a name must hold something besides spaces.

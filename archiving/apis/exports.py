@@ -5,7 +5,6 @@ from pathlib import Path
 from django.db.models import Count
 from django.http import FileResponse, HttpResponse
 from django.urls import reverse
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -17,6 +16,7 @@ from archiving.exports import services
 from archiving.models import ExportFormat, ExportJob, ExportStatus
 from archiving.signing import key_fingerprint, public_key_pem
 from directory.exceptions import Conflict, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.serializers import timestamp
 
 MAX_LIST = 100

@@ -1,7 +1,6 @@
 """Retention policies, dry runs and purges over HTTP; compliance officers only, all audited."""
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -15,6 +14,7 @@ from archiving.audit import audit_append
 from archiving.models import AuditAction, RetentionPolicy, RetentionPurge
 from archiving.retention.policies import MAX_DAYS
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 # Request schemas (see config.api_errors.ParleyAutoSchema): what retention/policies.py accepts.
 DAYS = {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}

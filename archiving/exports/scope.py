@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext as _
 
 from archiving.history_views import events_without_history_views
 from archiving.holds import hold_scope_q
@@ -25,6 +24,7 @@ from archiving.search.services import search_scope_build
 from archiving.search.types import KINDS as SEARCH_KINDS
 from archiving.search.types import Scope
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.moments import range_parse
 
 SEARCH_FIELDS = {

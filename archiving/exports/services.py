@@ -11,13 +11,13 @@ import json
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from archiving.audit import audit_append
 from archiving.exports.runner import export_files_remove
 from archiving.exports.scope import export_scope_from_case, search_scope_validate
 from archiving.models import AuditAction, ExportFormat, ExportJob, ExportStatus
 from directory.exceptions import Conflict, InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 

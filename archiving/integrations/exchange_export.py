@@ -17,11 +17,11 @@ GetFolder, FindFolder, CreateFolder, FindItem and CreateItem.
 import logging
 
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from archiving.exports import eml
 from archiving.exports.transcript import Slice
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 log = logging.getLogger(__name__)
 

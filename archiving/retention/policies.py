@@ -4,13 +4,13 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from archiving.audit import audit_append
 from archiving.holds import people_by_username
 from archiving.models import AuditAction, RetentionPolicy
 from archiving.retention.plan import PolicySpec, RetentionPreview, preview_compute, specs_current
 from directory.exceptions import Conflict, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 MAX_DAYS = 36_500

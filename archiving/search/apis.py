@@ -5,7 +5,6 @@ included). Dates: directory/moments.py, the one rule (ISO 8601; `start` is inclu
 exclusive, and a bare `end` date includes that whole day).
 """
 
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -26,6 +25,7 @@ from archiving.search.selectors import (
 )
 from archiving.search.types import EVENT_ALIASES, KINDS, SearchHit
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from directory.moments import moment_parse
 from directory.serializers import timestamp

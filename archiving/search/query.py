@@ -28,10 +28,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 64

@@ -9,7 +9,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from archiving.access import compliance_officer_require
 from archiving.audit import audit_append
@@ -27,6 +26,7 @@ from archiving.search.types import (
     scope_event_resolve,
 )
 from directory.exceptions import InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 MAX_PAGE_SIZE = 200

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.core import signing
-from django.utils.translation import gettext as _
 
 from archiving.search.query import _WORD as WORD_PATTERN  # one definition of a word
 from archiving.search.query import Node, query_terms
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 CURSOR_SALT = "parley.archive.search.cursor"
 

@@ -2,7 +2,6 @@
 
 from datetime import UTC
 
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import BasePermission
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 from archiving.access import is_compliance_officer
 from archiving.usage import selectors, services
 from directory.exceptions import Forbidden, InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.moments import moment_parse
 
 

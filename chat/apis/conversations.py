@@ -1,6 +1,5 @@
 """HTTP edge for conversations, messages and history search."""
 
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -20,6 +19,7 @@ from chat.serializers import (
     message_to_dict,
 )
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 MAX_PAGE = 200
 # Query parameter schemas: the bounds _int_param enforces (ids and seqs are 64-bit).

@@ -3,7 +3,6 @@
 from django.core.files.storage import default_storage
 from django.core.validators import RegexValidator
 from django.http import FileResponse
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -15,6 +14,7 @@ from chat import selectors, services
 from chat.apis.conversations import POSITIVE, _int_param
 from chat.serializers import StrictCharField, message_to_dict
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 

@@ -1,6 +1,5 @@
 """HTTP edge for rooms, their members, invitations and categories (DESIGN.md section 9)."""
 
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -17,6 +16,7 @@ from chat.serializers import (
     timestamp,
 )
 from directory.exceptions import Forbidden, InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.serializers import person_summary
 from presence.selectors import presence_for_watcher_many
 

@@ -1,11 +1,11 @@
 """Reads of conversations and messages, always from one person's point of view."""
 
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.utils.translation import gettext as _
 
 from chat.models import Conversation, Message, Participant
 from chat.selectors.walls import category_walled_ids
 from directory.exceptions import NotFound
+from directory.exceptions import sentence_gettext as _
 
 ACTIVE = Q(left_at__isnull=True)
 

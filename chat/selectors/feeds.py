@@ -1,11 +1,11 @@
 """Reads of topic feeds; a feed's matches are filtered by the owner's rights at read time."""
 
 from django.db.models import Exists, F, OuterRef, QuerySet
-from django.utils.translation import gettext as _
 
 from chat.models import Feed, FeedMatch, Message, Participant
 from chat.selectors.conversations import ACTIVE, unwalled
 from directory.exceptions import NotFound
+from directory.exceptions import sentence_gettext as _
 
 
 def feed_list_for_person(*, person_id: int) -> QuerySet[Feed]:

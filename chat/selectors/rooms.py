@@ -6,11 +6,11 @@ exist, so non-members learn nothing of secret rooms.
 """
 
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.utils.translation import gettext as _
 
 from chat.models import Category, Conversation, Invitation, Participant
 from chat.selectors.conversations import ACTIVE, unwalled
 from directory.exceptions import NotFound
+from directory.exceptions import sentence_gettext as _
 
 DIRECTORY_PAGE = 50
 

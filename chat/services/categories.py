@@ -8,12 +8,12 @@ the moment between the change and the removals.
 """
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from chat.models import Category, Conversation
 from chat.services import barriers
 from chat.services.rooms import _room_members_recheck
 from directory.exceptions import InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 SCALARS = {

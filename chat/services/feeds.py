@@ -13,12 +13,12 @@ import re
 
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils.translation import gettext as _
 
 from chat import realtime
 from chat.models import Feed, FeedMatch, FeedTerm, Message, MessageHashtag, Participant
 from chat.selectors import ACTIVE, category_walled_person_ids, participation_active
 from directory.exceptions import InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 HASHTAG = re.compile(r"(?<![\w#])#(\w{1,100})", re.UNICODE)

@@ -20,13 +20,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from archiving.models import ArchiveEvent
 from chat.models import Conversation, File, Message
 from chat.selectors import message_get_visible, participation_get
 from chat.services.messages import _capture, message_post, posting_check
 from directory.exceptions import Forbidden, InvalidInput, NotFound, ServiceError
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 

@@ -16,7 +16,6 @@ import uuid
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from archiving import services as archiving
 from archiving.models import ArchiveEvent
@@ -31,6 +30,7 @@ from chat.selectors import (
 from chat.services import barriers, delivery, feeds
 from config.debounce import DebouncedRun
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from directory.selectors import person_get_active
 

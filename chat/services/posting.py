@@ -34,7 +34,6 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from archiving import services as archiving
 from archiving.models import ArchiveEvent
@@ -51,6 +50,7 @@ from chat.services.messages import (
     posting_check,
 )
 from directory.exceptions import Conflict, InvalidInput, NotFound, ServiceError
+from directory.exceptions import sentence_gettext as _
 
 logger = logging.getLogger(__name__)
 

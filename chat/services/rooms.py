@@ -7,7 +7,6 @@ archive event and broadcasts after commit. A refusal writes and sends nothing.
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from archiving.models import ArchiveEvent
 from chat import realtime
@@ -27,6 +26,7 @@ from chat.services.messages import (
     participant_leave,
 )
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from directory.selectors import person_get_active
 

@@ -20,11 +20,11 @@ import re
 
 from django.conf import settings
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from chat import services as chat
 from chat.models import Message
 from directory.exceptions import Forbidden, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import FederationPartner, Person
 from federation.models import Subscription, XmppAddress
 from presence import services as presence
