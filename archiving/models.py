@@ -426,6 +426,9 @@ class ExportJob(models.Model):
     )
     scope = models.JSONField()
     format = models.CharField(max_length=10, choices=ExportFormat.choices)
+    # The language of the transcripts' sentences and headings (settings.LANGUAGES); times and
+    # RSMF's fields are the same in every language.
+    language = models.CharField(max_length=10, default="en")
     status = models.CharField(
         max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
     )

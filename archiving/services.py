@@ -45,6 +45,7 @@ from archiving.models import (
     CaptureFailure,
 )
 from archiving.search.indexing import membership_track, search_index_queue
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ class ArchivingDecision:
 
 def policy_global_get() -> ArchivingPolicy:
     """Return the global policy, creating the default (archive everything) if missing."""
-    policy, _ = ArchivingPolicy.objects.get_or_create(is_global=True, defaults={"name": "Global"})
+    policy, _created = ArchivingPolicy.objects.get_or_create(
+        is_global=True, defaults={"name": "Global"}
+    )
     return policy
 
 
@@ -182,8 +185,11 @@ def capture(
         if decision.is_critical:
             logger.error("archive capture failed in critical mode: %s", exc)
             raise ArchiveUnavailable(
-                "The compliance archive is unavailable and your organisation requires every "
-                "message to be archived, so this one was not sent. Try again shortly."
+                _(
+                    "The compliance archive is unavailable and your organisation "
+                    "requires every message to be archived, so this one was not sent. "
+                    "Try again shortly."
+                )
             ) from exc
         logger.error("archive capture failed (non-critical, recorded): %s", exc)
         CaptureFailure.objects.create(

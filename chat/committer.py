@@ -44,6 +44,7 @@ from django.db import close_old_connections
 from chat import services
 from directory import selectors as directory
 from directory.exceptions import ServiceError
+from directory.exceptions import sentence_gettext as _
 from directory.socket_access import AccessEnded
 
 logger = logging.getLogger(__name__)
@@ -107,8 +108,11 @@ class PostCommitter:
         if len(self.queue) >= self.queue_max:
             retry_after_ms = max(50, min(10_000, int(1000 * len(self.queue) / self.rate)))
             raise Overloaded(
-                f"The server has {len(self.queue)} messages waiting to be stored; send this "
-                f"one again in {retry_after_ms} ms.",
+                _(
+                    "The server has %(len)s messages waiting to be stored; send this "
+                    "one again in %(retry_after_ms)s ms."
+                )
+                % {"len": len(self.queue), "retry_after_ms": retry_after_ms},
                 retry_after_ms=retry_after_ms,
             )
         future = self.loop.create_future()
@@ -137,7 +141,7 @@ class PostCommitter:
                 results = [exc] * len(batch)
             elapsed = max(time.monotonic() - started, 1e-4)
             self.rate = 0.8 * self.rate + 0.2 * max(len(batch) / elapsed, 1.0)
-            for (*_, future), result in zip(batch, results, strict=True):
+            for (*_fields, future), result in zip(batch, results, strict=True):
                 if future.done():  # the sender's socket went away meanwhile
                     continue
                 if isinstance(result, BaseException):

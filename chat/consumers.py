@@ -12,13 +12,16 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 
 from chat import realtime, selectors, services
 from chat.committer import Overloaded, committer_get
 from chat.serializers import conversation_to_dict, message_to_dict
 from directory import realtime as fanout
-from directory.exceptions import ServiceError, database_unavailable
+from directory.exceptions import ServiceError, database_unavailable, detail_text
+from directory.exceptions import sentence_gettext as _
 from directory.input_screening import frame_decode
+from directory.locale import language_choose
 from directory.serializers import person_summary
 from directory.socket_access import AccessEnded, SocketAccessMixin
 from presence.consumers import PresenceConsumerMixin
@@ -40,7 +43,10 @@ class FrameError(Exception):
 def _int_field(content: dict, name: str, *, minimum: int = 0) -> int:
     value = content.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise FrameError("invalid", f"{name} must be an integer >= {minimum}.")
+        raise FrameError(
+            "invalid",
+            _("%(name)s must be an integer >= %(minimum)s.") % {"name": name, "minimum": minimum},
+        )
     return value
 
 
@@ -110,6 +116,12 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             return
         self.person = user
         self.person_id = user.pk
+        # Error frames' `detail` in the person's language, else the browser's (the upgrade
+        # request's Accept-Language), else the organisation's default; `code` stays English.
+        accept = dict(self.scope.get("headers", [])).get(b"accept-language", b"")
+        self.language = await database_sync_to_async(language_choose)(
+            person=user, accept_language=accept.decode("latin-1")
+        )
         self.token_id = self.scope.get("parley_token_id")
         self.access_start()
         session = self.scope.get("session")
@@ -169,14 +181,15 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         limit = settings.PARLEY_WS_MAX_FRAME_BYTES
+        translation.activate(self.language)
         if bytes_data is not None:
             if len(bytes_data) > limit:
                 await self.close(code=CLOSE_TOO_BIG)
                 return
             if not self._rate_allows():
-                await self._error(None, "rate_limited", "Too many frames; slow down.")
+                await self._error(None, "rate_limited", _("Too many frames; slow down."))
             else:
-                await self._error(None, "binary_not_supported", "Send JSON text frames.")
+                await self._error(None, "binary_not_supported", _("Send JSON text frames."))
             return
         text = text_data or ""
         if len(text) > limit or len(text.encode("utf-8")) > limit:
@@ -189,7 +202,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         content, ref = decoded.content, decoded.ref
         if not is_allowed:
             await self._error(
-                ref, "rate_limited", "Too many frames; slow down and retry in a moment."
+                ref, "rate_limited", _("Too many frames; slow down and retry in a moment.")
             )
             return
         if content is None:
@@ -198,7 +211,9 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         frame_type = content.get("type")
         handler = self.HANDLERS.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
-            await self._error(ref, "unknown_type", f"Unknown frame type {frame_type!r}.")
+            await self._error(
+                ref, "unknown_type", _("Unknown frame type %(type)r.") % {"type": frame_type}
+            )
             return
         try:
             # Data frames are checked against the socket's credentials in their own database
@@ -228,7 +243,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             if outage is None:
                 logger.exception("frame %s failed", frame_type)
                 await self._error(
-                    ref, "server_error", "Parley hit an internal error; it was logged."
+                    ref, "server_error", _("Parley hit an internal error; it was logged.")
                 )
                 return
             logger.warning("frame %s: database unavailable: %s", frame_type, exc)
@@ -237,7 +252,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
                 {
                     "type": "error",
                     "code": outage.code,
-                    "detail": outage.detail,
+                    "detail": detail_text(outage.detail),
                     "retry_after_ms": outage.retry_after_ms,
                 },
             )
@@ -261,7 +276,8 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             logger.debug("reply to a closed socket dropped", exc_info=True)
 
     async def _error(self, ref, code: str, detail: str) -> None:
-        await self._reply(ref, {"type": "error", "code": code, "detail": detail})
+        # The detail in this socket's language, wherever the refusal was made.
+        await self._reply(ref, {"type": "error", "code": code, "detail": detail_text(detail)})
 
     async def _ack(self, ref, message) -> None:
         await self._reply(
@@ -279,10 +295,10 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         conversation_id = _int_field(content, "conversation", minimum=1)
         client_id = content.get("client_id")
         if client_id is not None and not isinstance(client_id, str):
-            raise FrameError("invalid", "client_id must be a string.")
+            raise FrameError("invalid", _("client_id must be a string."))
         # Group commit (chat/committer.py): acked only once the batch holding it committed.
         try:
-            message, _ = await committer_get().post(
+            message, _created = await committer_get().post(
                 access=self.access_credentials,
                 sender=self.person,
                 conversation_id=conversation_id,
@@ -330,7 +346,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             {
                 "type": "error",
                 "code": exc.code,
-                "detail": exc.detail,
+                "detail": detail_text(exc.detail),
                 "retry_after_ms": exc.retry_after_ms,
             },
         )
@@ -354,7 +370,8 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         if conversation_id not in self.conversation_ids:
             raise FrameError(
                 "conversation_not_found",
-                f"Conversation {conversation_id} does not exist or you are not in it.",
+                _("Conversation %(conversation_id)s does not exist or you are not in it.")
+                % {"conversation_id": conversation_id},
             )
         await realtime.typing_send(person=self.person, conversation_id=conversation_id)
 

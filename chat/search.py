@@ -24,6 +24,7 @@ from archiving.search.query import query_parse as archive_query_parse
 from archiving.search.types import highlight as text_highlight
 from chat.selectors.walls import category_walled_sql
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 
 def query_parse(text: str) -> Node:
@@ -31,7 +32,7 @@ def query_parse(text: str) -> Node:
     node = archive_query_parse(text)
     if node is None:  # the archive searches by filters alone; history needs words
         raise InvalidInput(
-            "The search query needs at least one word to look for.", code="invalid_query"
+            _("The search query needs at least one word to look for."), code="invalid_query"
         )
     return node
 

@@ -94,6 +94,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's LocaleMiddleware choosing the person's language first, then the browser's
+    # Accept-Language, then the organisation's default; and the person's time zone.
+    "directory.middleware.PersonLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "web.middleware.ContentSecurityPolicyMiddleware",
@@ -114,6 +117,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
                 "web.context_processors.navigation",
             ],
         },
@@ -167,7 +172,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+# Languages: English, Korean and Traditional Chinese. LANGUAGE_CODE is the fallback when
+# neither the person, the browser nor the organisation's default (directory.OrganisationSettings,
+# set in the admin) names one of LANGUAGES. Catalogues are in locale/ (see README, Languages).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어"), ("zh-hant", "繁體中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Stored and exported times are UTC; pages show them in the person's time zone
+# (Person.time_zone, else the organisation's default) through directory.middleware.
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

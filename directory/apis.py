@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse
+from django.utils import translation
 from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -14,9 +15,12 @@ from rest_framework.views import APIView
 
 from directory import selectors, services
 from directory.exceptions import InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
+from directory.locale import language_choose, time_zone_choose
 from directory.models import ApiToken, MailboxSync, Person
 from directory.serializers import (
     PersonSerializer,
+    PreferencesSerializer,
     TokenCreateInputSerializer,
     TokenCreateOutputSerializer,
     timestamp,
@@ -56,8 +60,10 @@ class TokenApi(APIView):
     def delete(self, request):
         if not isinstance(request.auth, ApiToken):
             raise InvalidInput(
-                "DELETE revokes the bearer token of the request; this request has none "
-                "(sign out of a browser session at /logout/).",
+                _(
+                    "DELETE revokes the bearer token of the request; this request has none "
+                    "(sign out of a browser session at /logout/)."
+                ),
                 code="no_token",
             )
         services.token_revoke(token=request.auth)
@@ -206,6 +212,58 @@ class MailboxSyncApi(APIView):
         return Response(mailbox_sync_to_dict(sync=sync))
 
 
+class PreferencesApi(APIView):
+    """The signed-in person's language and time zone: what they chose, and what applies."""
+
+    request_schemas = {
+        "PATCH": {
+            "type": "object",
+            "properties": {
+                "language": {"type": "string", "enum": ["", "en", "ko", "zh-hant"]},
+                "time_zone": {"type": "string", "maxLength": 64},
+            },
+            "additionalProperties": False,
+        }
+    }
+
+    def _answer(self, request) -> Response:
+        person = request.user
+        return Response(
+            {
+                "language": person.language,
+                "time_zone": person.time_zone,
+                "effective_language": language_choose(
+                    person=person, accept_language=request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+                ),
+                "effective_time_zone": time_zone_choose(person=person),
+                "languages": [{"code": c, "name": n} for c, n in settings.LANGUAGES],
+            }
+        )
+
+    @extend_schema(responses=PreferencesSerializer)
+    def get(self, request):
+        return self._answer(request)
+
+    @extend_schema(responses=PreferencesSerializer)
+    def patch(self, request):
+        if not isinstance(request.data, dict):
+            raise InvalidInput(_("The body must be a JSON object."))
+        unknown = sorted(set(request.data) - {"language", "time_zone"})
+        if unknown:
+            raise InvalidInput(
+                _("Unknown field(s): %(fields)s; send language and/or time_zone.")
+                % {"fields": ", ".join(unknown)}
+            )
+        services.person_preferences_set(
+            person=request.user,
+            language=request.data.get("language"),
+            time_zone=request.data.get("time_zone"),
+        )
+        # This answer is already in the new language.
+        translation.activate(language_choose(person=request.user))
+        return self._answer(request)
+
+
 class UserListApi(APIView):
     """Search the directory of active people."""
 
@@ -222,7 +280,7 @@ class UserListApi(APIView):
     def get(self, request):
         query = request.query_params.get("q", "")
         if len(query) > 200:
-            raise InvalidInput("q is limited to 200 characters.")
+            raise InvalidInput(_("q is limited to 200 characters."))
         people = list(selectors.person_list_search(query=query))
         # Presence shows wherever a name does, and every field of a person goes through the
         # same privacy projection: what each person lets the caller see, nothing more.

@@ -1,7 +1,13 @@
 """People, departments and API tokens."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def language_choices() -> list[tuple[str, str]]:
+    return list(settings.LANGUAGES)
 
 
 class Department(models.Model):
@@ -27,11 +33,6 @@ class Person(AbstractUser):
     mobile_phone = models.CharField(max_length=50, blank=True)
     home_phone = models.CharField(max_length=50, blank=True)
     photo = models.FileField(upload_to="photos/", blank=True)
-    time_zone = models.CharField(
-        max_length=64,
-        blank=True,
-        help_text="IANA time zone, e.g. Europe/Paris: contact cards show the person's local time.",
-    )
     is_external = models.BooleanField(
         default=False, help_text="Someone from another organisation (federation)."
     )
@@ -44,6 +45,11 @@ class Person(AbstractUser):
         db_index=True,
         help_text="The LDAP / Active Directory entry this person is synced from (empty: local).",
     )
+    # Empty: the browser's Accept-Language, else the organisation's default (directory/locale.py).
+    language = models.CharField(_("language"), max_length=10, blank=True, choices=language_choices)
+    # An IANA zone ("Asia/Seoul"); empty: the organisation's default for pages, the browser's
+    # zone in the client. Contact cards show the person's local time in it.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["username"]
@@ -179,3 +185,26 @@ class MailboxSync(models.Model):
 
     def __str__(self) -> str:
         return f"mailbox of {self.person}"
+class OrganisationSettings(models.Model):
+    """The organisation's defaults, one row (pk 1), set by an administrator in the admin."""
+
+    default_language = models.CharField(
+        _("default language"),
+        max_length=10,
+        choices=language_choices,
+        default="en",
+        help_text=_("For people who chose no language and whose browser asks for none Parley has."),
+    )
+    default_time_zone = models.CharField(
+        _("default time zone"),
+        max_length=64,
+        default="UTC",
+        help_text=_("An IANA time zone such as Asia/Seoul or Asia/Taipei."),
+    )
+
+    class Meta:
+        verbose_name = _("organisation settings")
+        verbose_name_plural = _("organisation settings")
+
+    def __str__(self) -> str:
+        return str(_("Organisation settings"))

@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 
 from directory import realtime
 from directory.exceptions import InvalidInput, NotAuthenticated
+from directory.exceptions import sentence_gettext as _
 from directory.integrations import mailbox
 from directory.models import ApiToken, Department, MailboxSync, Person
 from directory.selectors import token_hash
@@ -73,7 +74,7 @@ def token_create_for_credentials(*, username: str, password: str) -> tuple[ApiTo
     """Check a username and password and issue a token, or refuse without saying which was wrong."""
     person = authenticate(username=username, password=password)
     if person is None:
-        raise NotAuthenticated("Unknown username or wrong password.", code="invalid_credentials")
+        raise NotAuthenticated(_("Unknown username or wrong password."), code="invalid_credentials")
     return token_create(person=person, label="api")
 
 
@@ -219,6 +220,8 @@ def person_time_zone_set(*, person: Person, time_zone: str) -> Person:
         person.save(update_fields=["time_zone"])
         presence_republish(person=person)
     return person
+
+
 # -- the person's mailbox (conversation history, contacts) -----------------------------------
 
 log = logging.getLogger(__name__)
@@ -282,3 +285,48 @@ def mailbox_sync_report(*, person_id: int, error: str | None) -> None:
     MailboxSync.objects.filter(person_id=person_id).update(
         last_error=error[:500], last_error_at=timezone.now()
     )
+def person_preferences_set(
+    *, person: Person, language: str | None = None, time_zone: str | None = None
+) -> Person:
+    """Set the language and/or time zone a person reads Parley in ("" = not chosen: the
+    browser's language, the organisation's default zone). None leaves a field as it is."""
+    from django.utils.translation import gettext as _
+
+    from directory.locale import language_supported, time_zone_valid
+
+    fields = []
+    if language is not None:
+        if not isinstance(language, str) or (language and language_supported(language) is None):
+            raise InvalidInput(
+                _("language must be one of %(codes)s, or empty for the browser's language.")
+                % {"codes": ", ".join(code for code, _name in settings.LANGUAGES)}
+            )
+        person.language = language_supported(language) or ""
+        fields.append("language")
+    if time_zone is not None:
+        if not isinstance(time_zone, str) or (time_zone and not time_zone_valid(time_zone)):
+            raise InvalidInput(
+                _("time_zone must be an IANA time zone such as Asia/Seoul, or empty.")
+            )
+        person.time_zone = time_zone
+        fields.append("time_zone")
+    if fields:
+        person.save(update_fields=fields)
+    if "time_zone" in fields:
+        from presence.services import presence_republish
+
+        # Contact cards show the person's local time: watchers are told the new zone.
+        presence_republish(person=person)
+    return person
+
+
+def organisation_settings_set(*, default_language: str, default_time_zone: str) -> None:
+    """Set the organisation's default language and time zone (the admin's form calls this)."""
+    from directory.locale import organisation_defaults_forget
+    from directory.models import OrganisationSettings
+
+    OrganisationSettings.objects.update_or_create(
+        pk=1,
+        defaults={"default_language": default_language, "default_time_zone": default_time_zone},
+    )
+    organisation_defaults_forget()

@@ -27,6 +27,18 @@ def _embedded_realtime(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _organisation_defaults():
+    """Each test starts from the organisation defaults of an empty database (English, UTC),
+    held for the whole test: a request never reads them in the middle of a query count. A test
+    that sets them goes through the service, which drops the held value."""
+    from directory import locale
+
+    locale.organisation_defaults_hold(locale.Defaults(language="en", time_zone="UTC"))
+    yield
+    locale.organisation_defaults_forget()
+
+
 def service_url_or_skip(variable: str, what: str) -> str:
     """Return a service URL from the environment; skip without it, but fail in CI."""
     url = os.environ.get(variable, "")

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
+from django.views.i18n import JavaScriptCatalog
 
 from web import views
 
@@ -23,6 +24,9 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", views.logout, name="logout"),
+    path("language/", views.language_set, name="language"),
+    # The web client's strings in the request's language: gettext() in web/static/js.
+    path("jsi18n/", JavaScriptCatalog.as_view(packages=["web"]), name="javascript-catalog"),
     path("presence-element/", views.presence_element, name="presence-element"),
     path("rooms/", views.rooms, name="rooms"),
     path("console/", views.console_search, name="console"),

@@ -23,6 +23,7 @@ from django.core import signing
 from archiving.search.query import _WORD as WORD_PATTERN  # one definition of a word
 from archiving.search.query import Node, query_terms
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 CURSOR_SALT = "parley.archive.search.cursor"
 
@@ -115,8 +116,11 @@ def scope_event_resolve(names: list[str]) -> tuple[tuple[str, ...], tuple[str, .
             exact.append(name)
         else:
             raise InvalidInput(
-                f'Unknown event "{name}": use one of {", ".join(EVENT_ALIASES)} or a full '
-                'event kind such as "message.posted".'
+                _(
+                    'Unknown event "%(name)s": use one of %(EVENT_ALIASES)s or a full '
+                    'event kind such as "message.posted".'
+                )
+                % {"name": name, "EVENT_ALIASES": ", ".join(EVENT_ALIASES)}
             )
     return tuple(dict.fromkeys(exact)), tuple(dict.fromkeys(prefixes))
 
@@ -143,13 +147,15 @@ def cursor_decode(*, cursor: str, fingerprint: str) -> tuple[datetime, int]:
         cursor_fingerprint = payload["f"]
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(
-            "The cursor is not valid: pass the next_cursor of the previous page unchanged.",
+            _("The cursor is not valid: pass the next_cursor of the previous page unchanged."),
             code="invalid_cursor",
         ) from exc
     if cursor_fingerprint != fingerprint:
         raise InvalidInput(
-            "The cursor belongs to a different search: page with the same query and filters "
-            "it came from.",
+            _(
+                "The cursor belongs to a different search: page with the same "
+                "query and filters it came from."
+            ),
             code="invalid_cursor",
         )
     return occurred_at, record_id

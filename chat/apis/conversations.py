@@ -21,6 +21,7 @@ from chat.serializers import (
 )
 from chat.services import im_policies, notices
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 MAX_PAGE = 200
 # Query parameter schemas: the bounds _int_param enforces (ids and seqs are 64-bit).
@@ -35,9 +36,11 @@ def _int_param(request, name: str, *, default: int | None, minimum: int = 0) -> 
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be an integer.") from None
+        raise InvalidInput(_("%(name)s must be an integer.") % {"name": name}) from None
     if value < minimum:
-        raise InvalidInput(f"{name} must be >= {minimum}.")
+        raise InvalidInput(
+            _("%(name)s must be >= %(minimum)s.") % {"name": name, "minimum": minimum}
+        )
     return value
 
 
@@ -103,7 +106,7 @@ class ParticipantAddApi(APIView):
     def post(self, request, conversation_id: int):
         data = ParticipantAddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        conversation, _ = services.participant_add(
+        conversation, _added = services.participant_add(
             actor=request.user,
             conversation_id=conversation_id,
             username=data.validated_data["username"],
@@ -121,8 +124,10 @@ class ParticipantLeaveApi(APIView):
     def delete(self, request, conversation_id: int, username: str):
         if username != request.user.username:
             raise InvalidInput(
-                "You can only remove yourself here; room managers manage members through "
-                "the rooms API.",
+                _(
+                    "You can only remove yourself here; room managers manage members "
+                    "through the rooms API."
+                ),
                 code="not_self",
             )
         services.participant_leave(person=request.user, conversation_id=conversation_id)
@@ -155,7 +160,7 @@ class MessageListCreateApi(APIView):
         before_seq = _int_param(request, "before_seq", default=None, minimum=1)
         if before_seq is not None:
             if "after_seq" in request.query_params:
-                raise InvalidInput("Give after_seq or before_seq, not both.")
+                raise InvalidInput(_("Give after_seq or before_seq, not both."))
             messages = selectors.message_list_before(
                 participant=participation, before_seq=before_seq, limit=limit
             )

@@ -5,6 +5,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from chat.models import Conversation, Message, Participant
 from chat.selectors.walls import category_walled_ids
 from directory.exceptions import NotFound
+from directory.exceptions import sentence_gettext as _
 
 ACTIVE = Q(left_at__isnull=True)
 
@@ -39,7 +40,8 @@ def participation_get(*, person_id: int, conversation_id: int) -> Participant:
     )
     if participant is None:
         raise NotFound(
-            f"Conversation {conversation_id} does not exist or you are not in it.",
+            _("Conversation %(conversation_id)s does not exist or you are not in it.")
+            % {"conversation_id": conversation_id},
             code="conversation_not_found",
         )
     return participant
@@ -133,7 +135,9 @@ def message_get_visible(*, person_id: int, message_id: int) -> tuple[Message, Pa
         if participant is not None and message.seq > participant.visible_after_seq:
             return message, participant
     raise NotFound(
-        f"Message {message_id} does not exist or is not yours to see.", code="message_not_found"
+        _("Message %(message_id)s does not exist or is not yours to see.")
+        % {"message_id": message_id},
+        code="message_not_found",
     )
 
 

@@ -55,6 +55,7 @@ from chat.services.messages import (
 )
 from chat.services.offline import offline_attempt_record
 from directory.exceptions import Conflict, InvalidInput, NotFound, ServiceError
+from directory.exceptions import sentence_gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def message_post_batch(*, requests: list[dict[str, Any]]) -> list[PostResult]:
 
 def _batch_one_by_one(requests: list[dict[str, Any]]) -> list[PostResult]:
     """The reference path: message_post per post, each in a savepoint of one transaction."""
-    results: list[PostResult] = [InvalidInput("not processed")] * len(requests)
+    results: list[PostResult] = [InvalidInput(_("not processed"))] * len(requests)
     order = sorted(range(len(requests)), key=lambda i: _conversation_key(requests[i]))
     with transaction.atomic():
         for i in order:
@@ -114,7 +115,8 @@ def _batch(requests: list[dict[str, Any]]) -> list[PostResult]:
                 request["client_id"] = uuid.uuid4().hex
             elif not isinstance(client_id, str) or len(client_id) > CLIENT_ID_MAX:
                 raise InvalidInput(
-                    f"client_id must be a string of at most {CLIENT_ID_MAX} characters."
+                    _("client_id must be a string of at most %(CLIENT_ID_MAX)s characters.")
+                    % {"CLIENT_ID_MAX": CLIENT_ID_MAX}
                 )
             if request.get("file") is not None:
                 raise _ReplayOneByOne("a file post")
@@ -160,7 +162,7 @@ def _batch(requests: list[dict[str, Any]]) -> list[PostResult]:
         try:
             if participation is None:
                 raise NotFound(
-                    f"Conversation {cid} does not exist or you are not in it.",
+                    _("Conversation %(cid)s does not exist or you are not in it.") % {"cid": cid},
                     code="conversation_not_found",
                 )
             posting_check(conversation=conversation, participation=participation)
@@ -305,8 +307,10 @@ def _store(requests, accepted, conversations, participations, results) -> None:
         earlier = existing.get(key) or new[key]
         if earlier.conversation_id != request["conversation_id"]:
             results[i] = Conflict(
-                "This client_id was already used for a message in another conversation; "
-                "use a new client_id for each message.",
+                _(
+                    "This client_id was already used for a message in another "
+                    "conversation; use a new client_id for each message."
+                ),
                 code="client_id_reused",
             )
             continue

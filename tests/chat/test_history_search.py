@@ -18,6 +18,8 @@ BODIES = [
     "see merger_term_sheet.pdf",
     "the e-mail about Straße works",
     "cafe without accents",
+    "내일 회의록을 보내 드리겠습니다",
+    "회의 록은 금요일에 공유합니다",
 ]
 
 
@@ -57,6 +59,11 @@ def _archive(client, query):
         ("straße", ["the e-mail about Straße works"]),
         ('"e mail"', ["the e-mail about Straße works"]),
         ("(café OR 会议) NOT lait", ["明天的会议纪要已经发出"]),
+        # Korean: the word with its particle (회의록을), and spaced apart (회의 록은).
+        ("회의록", ["회의 록은 금요일에 공유합니다", "내일 회의록을 보내 드리겠습니다"]),
+        ("회의록을", ["내일 회의록을 보내 드리겠습니다"]),
+        ("금요일", ["회의 록은 금요일에 공유합니다"]),
+        ("회록", []),
     ],
 )
 def test_an_employee_and_an_officer_get_the_same_hits_and_marks(
@@ -75,6 +82,12 @@ def test_an_employee_and_an_officer_get_the_same_hits_and_marks(
 def test_history_highlight_marks_cjk_characters_and_folded_words(posted, bob, api_client_for):
     [(_, marked)] = _history(api_client_for(bob), "会议纪要")
     assert marked == "明天的<mark>会</mark><mark>议</mark><mark>纪</mark><mark>要</mark>已经发出"
+
+    [(_, marked)] = _history(api_client_for(bob), "회의록을")
+    assert (
+        marked
+        == "내일 <mark>회</mark><mark>의</mark><mark>록</mark><mark>을</mark> 보내 드리겠습니다"
+    )
 
     [(_, marked)] = _history(api_client_for(bob), "café")
     assert marked == "<mark>Café</mark> au lait at the <mark>CAFÉ</mark> downstairs"
