@@ -510,14 +510,18 @@ class IndexOperation(models.TextChoices):
 
 
 class ArchiveIndexOutbox(models.Model):
-    """A record whose search index entry must be written or removed; drained by Celery.
+    """A record or a message whose search index entry must be written or removed; drained by
+    Celery (the one indexing pipeline of the search core).
 
-    Written in the capture transaction, so a committed record always has a row here until the
-    index holds it. The row id is also the external version sent to Elasticsearch: ids only
-    grow, so a stale replay of an older row never overwrites what a newer one wrote.
+    Written in the capture transaction (a record) or the posting, edit or deletion transaction
+    (a message: history search indexes its current text), so a committed change always has a
+    row here until the index holds it. Exactly one of record_id and message_id is set. The row
+    id is also the external version sent to Elasticsearch: ids only grow, so a stale replay of
+    an older row never overwrites what a newer one wrote.
     """
 
-    record_id = models.BigIntegerField()
+    record_id = models.BigIntegerField(null=True, blank=True)
+    message_id = models.BigIntegerField(null=True, blank=True)
     operation = models.CharField(
         max_length=6, choices=IndexOperation.choices, default=IndexOperation.INDEX
     )
@@ -530,8 +534,16 @@ class ArchiveIndexOutbox(models.Model):
 
     class Meta:
         verbose_name_plural = "archive index outbox"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(record_id__isnull=True) ^ models.Q(message_id__isnull=True),
+                name="index_outbox_record_xor_message",
+            )
+        ]
 
     def __str__(self) -> str:
+        if self.message_id is not None:
+            return f"{self.operation} message {self.message_id}"
         return f"{self.operation} record {self.record_id}"
 
 

@@ -236,7 +236,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": env.int("PARLEY_TASK_RESTORE_THROTTLE", default=10),
 }
 CELERY_BEAT_SCHEDULE = {
-    "search-index-sweep": {"task": "chat.tasks.search_index_pending", "schedule": 60.0},
     "presence-sweep": {"task": "presence.tasks.presence_sweep", "schedule": 30.0},
     # Daily, at a quiet hour; each batch holds the retention lock only briefly.
     "archive-retention-run": {

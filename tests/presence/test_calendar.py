@@ -577,7 +577,6 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         "export-resume-stale",
         "information-barriers-sweep",
         "presence-sweep",
-        "search-index-sweep",
         "usage-purge",
         "usage-refresh",
     ]
