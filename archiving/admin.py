@@ -92,7 +92,8 @@ class ArchivingPolicyAdmin(admin.ModelAdmin):
         queued = indexing.search_reindex(actor=request.user)
         self.message_user(
             request,
-            f"Search index emptied; {queued} records queued for indexing. The capture lag on "
+            f"Search index emptied; {queued.records} records and {queued.messages} messages "
+            "(history search) queued for indexing. The capture lag on "
             "“Archive index outbox” shows the progress.",
             messages.SUCCESS,
         )

@@ -276,9 +276,15 @@ def search_reconcile(*, chunk: int = 5000) -> ReconcileReport:
     return ReconcileReport(requeued=requeued, forgotten=len(orphans))
 
 
-def search_reindex(*, actor: Person | None, chunk: int = 5000) -> int:
-    """Empty the index and queue every archive record and every message again; return how
-    many were queued."""
+@dataclass(frozen=True)
+class ReindexReport:
+    records: int
+    messages: int
+
+
+def search_reindex(*, actor: Person | None, chunk: int = 5000) -> ReindexReport:
+    """Empty the index and queue every archive record and every message again (history
+    search's collection); return how many of each were queued."""
     from archiving.audit import audit_append
 
     backend = backend_get()
@@ -301,19 +307,20 @@ def search_reindex(*, actor: Person | None, chunk: int = 5000) -> int:
             queued += len(ids)
             last_id = ids[-1]
         source = message_source()
+        messages = 0
         last_id = 0
         while source is not None:
             ids = source.ids_after(last_id, chunk)
             if not ids:
                 break
             search_index_queue_messages(message_ids=ids)
-            queued += len(ids)
+            messages += len(ids)
             last_id = ids[-1]
         audit_append(
             actor=actor,
             action=AuditAction.SEARCH_REINDEX,
             target=backend.name,
-            parameters={"backend": backend.name},
+            parameters={"backend": backend.name, "messages": messages},
             result_count=queued,
         )
-    return queued
+    return ReindexReport(records=queued, messages=messages)

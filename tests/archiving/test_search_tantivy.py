@@ -113,7 +113,7 @@ def test_reindex_rebuilds_the_index_from_the_archive(index_dir, archive_record, 
     backend.clear()
     assert _found(backend, "falcon") == (0, [])
 
-    assert search_reindex(actor=officer) == 3
+    assert search_reindex(actor=officer).records == 3
     search_index_pending()
 
     assert _found(backend, "falcon") == (3, [r.pk for r in reversed(records)])
