@@ -1,5 +1,7 @@
 """Archiving policies and the append-only, hash-chained archive records."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -559,6 +561,22 @@ class ArchiveSearchEntry(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id} v{self.version}"
+
+
+class SearchIndexIdentity(models.Model):
+    """Who this database is, for an index kept outside it (the embedded tantivy folder).
+
+    The folder records the id of the database it was built from; a folder that names another
+    database (a new database, a copied or stale folder) is emptied and rebuilt from the
+    archive before it answers anything, so an index never serves records of a database it was
+    not built from. One row; created by the migration, or on first use after a flush.
+    """
+
+    database_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"database {self.database_id}"
 
 
 class HistoryViewRepeat(models.Model):

@@ -282,7 +282,7 @@ class ReindexReport:
     messages: int
 
 
-def search_reindex(*, actor: Person | None, chunk: int = 5000) -> ReindexReport:
+def search_reindex(*, actor: Person | None, chunk: int = 5000, reason: str = "") -> ReindexReport:
     """Empty the index and queue every archive record and every message again (history
     search's collection); return how many of each were queued."""
     from archiving.audit import audit_append
@@ -320,7 +320,8 @@ def search_reindex(*, actor: Person | None, chunk: int = 5000) -> ReindexReport:
             actor=actor,
             action=AuditAction.SEARCH_REINDEX,
             target=backend.name,
-            parameters={"backend": backend.name, "messages": messages},
+            parameters={"backend": backend.name, "messages": messages}
+            | ({"reason": reason} if reason else {}),
             result_count=queued,
         )
     return ReindexReport(records=queued, messages=messages)

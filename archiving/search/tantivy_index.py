@@ -38,9 +38,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import tantivy
-from django.db import connection
+from django.db import connection, transaction
 
-from archiving.models import ArchiveRecord
+from archiving.models import ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
 from archiving.search.backend import IndexItem, index_text
 from archiving.search.query import Node, Not, Or, Term
 from archiving.search.types import (
@@ -57,6 +57,7 @@ from archiving.search.types import (
 )
 
 FACET_SIZE = 20
+IDENTITY_FILE = "parley-identity.json"  # the id of the database the folder was built from
 SCHEMA_VERSION = 1  # a new schema goes to a new sub-folder, filled by search_reindex
 MESSAGES_SCHEMA_VERSION = 1
 DAY_US = 86_400_000_000
@@ -117,6 +118,8 @@ class TantivyBackend:
     needs_participants = True  # documents carry who was in the conversation
 
     def __init__(self, *, path: Path) -> None:
+        self.root = Path(path)
+        self._identity_checked = False
         self.path = Path(path) / f"v{SCHEMA_VERSION}"
         self.messages_path = Path(path) / f"messages-v{MESSAGES_SCHEMA_VERSION}"
         self.schema = _schema()
@@ -146,6 +149,74 @@ class TantivyBackend:
     def ensure_setup(self) -> None:
         self.index_handle  # noqa: B018 - opening creates the folder and the empty index
         self.messages_handle  # noqa: B018
+        self.identity_check()
+
+    # -- identity: the folder answers for one database only --------------------------------
+
+    @property
+    def identity_path(self) -> Path:
+        return self.root / IDENTITY_FILE
+
+    def _stored_identity(self) -> str | None:
+        try:
+            return json.loads(self.identity_path.read_text())["database_id"]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def _document_count(self) -> int:
+        return sum(index.searcher().num_docs for index in (self.index_handle, self.messages_handle))
+
+    def _newest_record(self) -> int:
+        found = self.index_handle.searcher().search(
+            tantivy.Query.all_query(), limit=1, count=False, order_by_field="record"
+        )
+        return int(found.hits[0][0]) if found.hits else 0
+
+    def identity_check(self) -> None:
+        """Make sure the folder was built from this database before it answers (once per
+        process): a folder naming another database, or holding records this database does
+        not have yet (a restored backup), is emptied and rebuilt from the archive."""
+        if self._identity_checked:
+            return
+        from archiving.search.indexing import search_reindex
+        from archiving.search.selectors import search_database_id
+
+        with transaction.atomic():
+            database_id = search_database_id(lock=True)  # one process decides, the others wait
+            for index in (self.index_handle, self.messages_handle):
+                index.reload()
+            stored = self._stored_identity()
+            # Records waiting for their removal may still be in the folder.
+            newest = max(
+                ArchiveRecord.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+                ArchiveIndexOutbox.objects.filter(record_id__isnull=False)
+                .order_by("-record_id")
+                .values_list("record_id", flat=True)
+                .first()
+                or 0,
+            )
+            if stored == database_id and self._newest_record() <= newest:
+                self._identity_checked = True
+                return
+            if stored is None and self._document_count() == 0:
+                reason = ""  # a new folder: the outbox fills it (or search_reindex, if told)
+            elif stored != database_id:
+                reason = f"the index was built from another database ({stored or 'unknown'})"
+            else:
+                reason = "the index holds records this database does not (a restored backup)"
+            self.clear()
+            self.identity_path.parent.mkdir(parents=True, exist_ok=True)
+            written = self.identity_path.with_suffix(".tmp")
+            written.write_text(json.dumps({"database_id": database_id}))
+            written.replace(self.identity_path)
+            self._identity_checked = True
+            already_indexed = ArchiveSearchEntry.objects.exists()
+            if reason or already_indexed:
+                # What the database believes indexed is not in this folder: rebuild it all.
+                search_reindex(
+                    actor=None,
+                    reason=reason or "a new index folder for a database already indexed",
+                )
 
     def _writer(self, index: tantivy.Index | None = None) -> tantivy.IndexWriter:
         """Take an index's single writer, waiting while another process holds it."""
@@ -188,6 +259,7 @@ class TantivyBackend:
     def index(self, items: list[IndexItem]) -> dict[int, str]:
         if not items:
             return {}
+        self.identity_check()
         writer = self._writer()
         try:
             # Under the writer lock: a record purged since the batch was read stays out.
@@ -205,6 +277,7 @@ class TantivyBackend:
     def forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
         if not entries:
             return {}
+        self.identity_check()
         writer = self._writer()
         try:
             for record_id, _ in entries:
@@ -226,6 +299,7 @@ class TantivyBackend:
     def messages_index(self, items: list[MessageItem]) -> dict[int, str]:
         if not items:
             return {}
+        self.identity_check()
         index = self.messages_handle
         writer = self._writer(index)
         try:
@@ -252,6 +326,7 @@ class TantivyBackend:
     def messages_forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
         if not entries:
             return {}
+        self.identity_check()
         index = self.messages_handle
         writer = self._writer(index)
         try:
@@ -291,6 +366,7 @@ class TantivyBackend:
     def messages_search(self, request: HistoryRequest) -> list[int]:
         if not request.readable:
             return []
+        self.identity_check()
         index = self.messages_handle
         index.reload()
         clauses = [
@@ -454,6 +530,7 @@ class TantivyBackend:
         return sorted(keys, reverse=True)[:size]
 
     def search(self, request: SearchRequest) -> SearchResult:
+        self.identity_check()
         index = self.index_handle
         index.reload()  # another process (the indexing worker) may have committed since
         searcher = index.searcher()
