@@ -209,16 +209,6 @@ class Reaction(models.Model):
         return f"{self.emoji} on {self.message_id}"
 
 
-class SearchOutbox(models.Model):
-    """Messages whose search index entry must be (re)written; drained by a Celery task."""
-
-    message_id = models.BigIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"index message {self.message_id}"
-
-
 class OutboundDelivery(models.Model):
     """A message on its way to an external participant, owned by chat from post to outcome.
 

@@ -249,7 +249,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": env.int("PARLEY_TASK_RESTORE_THROTTLE", default=10),
 }
 CELERY_BEAT_SCHEDULE = {
-    "search-index-sweep": {"task": "chat.tasks.search_index_pending", "schedule": 60.0},
     "presence-sweep": {"task": "presence.tasks.presence_sweep", "schedule": 30.0},
     # Daily, at a quiet hour; each batch holds the retention lock only briefly.
     "archive-retention-run": {
@@ -303,13 +302,13 @@ CELERY_BEAT_SCHEDULE["category-walls-sweep"] = {
     "task": "chat.tasks.category_walls_sweep",
     "schedule": 300.0,
 }
-PARLEY_SEARCH_BACKEND = env.str("PARLEY_SEARCH_BACKEND", default="database")
-# Compliance archive search: Elasticsearch when ELASTICSEARCH_URL is set, else the database
-# (SQLite FTS5 or PostgreSQL full-text) or the embedded tantivy index (a folder on this host,
-# written only by the indexing task). All answer the same query language identically.
+# Search (the compliance archive and employees' history, one core): Elasticsearch when
+# ELASTICSEARCH_URL is set, else the embedded tantivy index (a folder on this host, written
+# only by the indexing task, tied to this database by its id), or the database itself
+# (SQLite FTS5 or PostgreSQL full-text) when asked. All answer the same query language alike.
 ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")
 PARLEY_ARCHIVE_SEARCH_BACKEND = env.str(
-    "PARLEY_ARCHIVE_SEARCH_BACKEND", default="elasticsearch" if ELASTICSEARCH_URL else "database"
+    "PARLEY_ARCHIVE_SEARCH_BACKEND", default="elasticsearch" if ELASTICSEARCH_URL else "tantivy"
 )
 if PARLEY_ARCHIVE_SEARCH_BACKEND not in ("database", "elasticsearch", "tantivy"):
     raise ImproperlyConfigured(

@@ -6,7 +6,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import search, selectors, services
+from archiving.search.types import highlight
+from chat import selectors, services
 from chat.models import Participant
 from chat.serializers import (
     ConversationCreateInputSerializer,
@@ -306,24 +307,22 @@ class SearchApi(APIView):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request):
-        query = search.query_parse(request.query_params.get("q", ""))
+        query = selectors.history_query_parse(request.query_params.get("q", ""))
         limit = min(_int_param(request, "limit", default=20, minimum=1), 100)
         before = _int_param(request, "before", default=None, minimum=1)
-        ids = search.message_ids_search(
-            person_id=request.user.pk, query=query, limit=limit + 1, before_id=before
+        messages, next_before = selectors.history_search(
+            person_id=request.user.pk, query=query, limit=limit, before_id=before
         )
-        messages = selectors.messages_by_ids(ids[:limit])
         floors = selectors.visible_after_seqs(person_id=request.user.pk) if messages else {}
         results = [
             {
                 **message_to_dict(m, visible_after_seq=floors.get(m.conversation_id, m.seq)),
                 "conversation_title": m.conversation.title,
                 "conversation_kind": m.conversation.kind,
-                "highlight": search.highlight(body=m.body, query=query),
+                "highlight": highlight(body=m.body, node=query),
             }
             for m in messages
         ]
-        next_before = messages[-1].pk if len(ids) > limit and messages else None
         return Response({"results": results, "next_before": next_before})
 
 

@@ -39,7 +39,6 @@ from chat.services.messages import (
     participant_add,
     participant_leave,
     posting_check,
-    search_index_pending,
 )
 from chat.services.posting import message_post_batch
 from chat.services.reactions import emoji_validate, reaction_add, reaction_remove
@@ -100,5 +99,4 @@ __all__ = [
     "room_member_remove",
     "room_member_role_change",
     "room_update",
-    "search_index_pending",
 ]

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from archiving import services as archiving
 from archiving.models import ArchiveEvent
-from chat import realtime, search
-from chat.models import Conversation, File, Message, Participant, SearchOutbox
+from archiving.search.indexing import search_index_queue_messages
+from chat import realtime
+from chat.models import Conversation, File, Message, Participant
 from chat.selectors import (
     active_participants,
     participant_person_ids,
@@ -31,7 +32,6 @@ from chat.selectors import (
 from chat.selectors.offline import offline_refusal
 from chat.services import barriers, delivery, feeds
 from chat.services.offline import RecipientOffline, offline_attempt_record
-from config.debounce import DebouncedRun
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.exceptions import sentence_gettext as _
 from directory.models import Person
@@ -454,12 +454,11 @@ def _message_post(
             message=message,
             payload=reply_capture_payload(original=original),
         )
-    SearchOutbox.objects.create(message_id=message.pk)
+    search_index_queue_messages(message_ids=[message.pk])  # history search
     if conversation.is_external:
         delivery.outbound_delivery_enqueue(message=message, conversation=conversation)
     feeds.message_index(message=message)
     transaction.on_commit(lambda: realtime.message_new(message), robust=True)
-    transaction.on_commit(_search_index_queue, robust=True)
     return message, True
 
 
@@ -480,10 +479,6 @@ def posting_check(*, conversation: Conversation, participation: Participant) -> 
             _("This room is an auditorium: only its presenters and managers post."),
             code="auditorium",
         )
-
-
-# One queued indexing run drains every message committed before it starts (config/debounce.py).
-_search_index_queue = DebouncedRun("chat.tasks.search_index_pending", delay=0.5)
 
 
 def message_lock_for_change(*, actor: Person, message_id: int) -> tuple[Message, Participant]:
@@ -529,10 +524,9 @@ def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
         message=message,
         body=body,
     )
-    SearchOutbox.objects.create(message_id=message.pk)
+    search_index_queue_messages(message_ids=[message.pk])  # history search
     feeds.hashtags_reindex(message=message)
     transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
-    transaction.on_commit(_search_index_queue, robust=True)
     return message
 
 
@@ -568,10 +562,9 @@ def message_delete(*, actor: Person, message_id: int) -> Message:
         message=message,
         payload={"sender": message.sender.username},
     )
-    SearchOutbox.objects.create(message_id=message.pk)
+    search_index_queue_messages(message_ids=[message.pk])  # history search
     feeds.hashtags_reindex(message=message)
     transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
-    transaction.on_commit(_search_index_queue, robust=True)
     return message
 
 
@@ -597,36 +590,3 @@ def conversation_mark_read(*, person: Person, conversation_id: int, seq: int) ->
             robust=True,
         )
     return participation
-
-
-def search_index_pending(*, batch: int = 500) -> int:
-    """Write queued messages to the search index; return how many were indexed.
-
-    Idempotent: rows are removed only after their index entry is written, and rewriting an
-    entry twice gives the same index.
-    """
-    done = 0
-    while True:
-        with transaction.atomic():
-            # SKIP LOCKED: concurrent runs (several workers, several eager processes) take
-            # different rows instead of writing the same entries twice.
-            rows = list(
-                SearchOutbox.objects.select_for_update(skip_locked=True).order_by("id")[:batch]
-            )
-            if not rows:
-                return done
-            ids = {row.message_id for row in rows}
-            messages = Message.objects.in_bulk(ids)
-            search.index_write(
-                entries=[
-                    (
-                        mid,
-                        None
-                        if mid not in messages or messages[mid].is_deleted
-                        else messages[mid].body,
-                    )
-                    for mid in sorted(ids)
-                ]
-            )
-            SearchOutbox.objects.filter(pk__in=[row.pk for row in rows]).delete()
-            done += len(ids)

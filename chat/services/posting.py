@@ -37,8 +37,9 @@ from django.utils import timezone
 
 from archiving import services as archiving
 from archiving.models import ArchiveEvent
+from archiving.search.indexing import search_index_queue_messages
 from chat import realtime
-from chat.models import Conversation, Message, Participant, SearchOutbox
+from chat.models import Conversation, Message, Participant
 from chat.selectors import ACTIVE, participation_active
 from chat.selectors.offline import offline_refusal
 from chat.services import feeds
@@ -46,7 +47,6 @@ from chat.services.delivery import outbound_delivery_enqueue
 from chat.services.messages import (
     CLIENT_ID_MAX,
     _body_validate,
-    _search_index_queue,
     message_post,
     posting_check,
     reply_capture_payload,
@@ -293,14 +293,13 @@ def _store(requests, accepted, conversations, participations, results) -> None:
                 "conversation_id", "person_id"
             ),
         )
-        SearchOutbox.objects.bulk_create(SearchOutbox(message_id=m.pk) for m in messages)
+        search_index_queue_messages(message_ids=[m.pk for m in messages])  # history search
         for m in messages:
             if touched[m.conversation_id].is_external:
                 outbound_delivery_enqueue(message=m, conversation=touched[m.conversation_id])
         feeds.message_index_many(messages=messages)
         for m in messages:
             transaction.on_commit(lambda m=m: realtime.message_new(m), robust=True)
-        transaction.on_commit(_search_index_queue, robust=True)
     for i in repeats:
         request = requests[i]
         key = (request["sender"].pk, request["client_id"])

@@ -713,7 +713,6 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         "information-barriers-sweep",
         "missed-im-email",
         "presence-sweep",
-        "search-index-sweep",
         "supervision-sweep",
         "usage-purge",
         "usage-refresh",

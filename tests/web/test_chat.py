@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from archiving.search.indexing import search_index_pending
 from chat import services as chat
 from tests.web.conftest import api_call, screenshot
 
@@ -205,7 +206,7 @@ def test_history_search_finds_my_messages_and_opens_them(browsing, alice, bob, c
     chat.message_post(sender=alice, conversation_id=direct.pk, body="Lunch?", client_id="")
     other, _ = chat.conversation_create(creator=alice, usernames=["carol"])
     chat.message_post(sender=alice, conversation_id=other.pk, body="quarterly, for carol only")
-    chat.search_index_pending()  # what the worker does (tasks of this process may be queued)
+    search_index_pending()  # what the worker does (tasks of this process may be queued)
     bob_page = browsing.client(bob)
 
     bob_page.get_by_label("Words in my conversations").fill("quarterly")

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from archiving.search.indexing import search_index_pending
 from chat import services as chat
 from chat.models import Message
 from presence import services as presence
@@ -123,7 +124,7 @@ def test_a_history_search_hit_opens_the_conversation_at_the_message_marked(
 ):
     for n in range(1, 81):
         post(alice, direct, "the quarterly figures" if n == 7 else f"note {n}")
-    chat.search_index_pending()
+    search_index_pending()
     page = browsing.client(bob)
 
     page.get_by_label("Words in my conversations").fill("quarterly")
@@ -144,7 +145,7 @@ def test_a_history_search_hit_opens_the_conversation_at_the_message_marked(
 
 def test_a_search_error_clears_the_old_hits_and_says_why(browsing, alice, bob, direct):
     post(alice, direct, "quarterly numbers")
-    chat.search_index_pending()
+    search_index_pending()
     page = browsing.client(bob)
     box = page.get_by_label("Words in my conversations")
     box.fill("quarterly")
