@@ -70,7 +70,7 @@ def test_delivery_fail_announces_the_error_after_commit(reply, django_capture_on
 
     assert message.pk == reply.pk
     # after commit: the message.updated frame, the archive's indexing of the failure record and
-    # the capture follow-ups (supervision) of that record
+    # the capture's follow-ups (supervision review)
     assert len(callbacks) == 3
     [record] = ArchiveRecord.objects.filter(event="message.delivery_failed")
     assert (record.message_id, record.payload["error"]) == (
