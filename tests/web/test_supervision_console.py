@@ -49,7 +49,7 @@ def test_a_reviewer_creates_a_policy_reviews_an_item_and_escalates_it(
     nav.get_by_role("link", name="Supervision").click()
     page.get_by_role("heading", name="Review queue").wait_for()
     page.wait_for_selector("body[data-ready]")
-    page.get_by_text("No items to review here.").wait_for()
+    page.locator("#queue-empty").get_by_text("No items to review here.").wait_for()
 
     page.get_by_role("link", name="Policies").click()
     page.wait_for_selector("body[data-ready]")
@@ -57,7 +57,7 @@ def test_a_reviewer_creates_a_policy_reviews_an_item_and_escalates_it(
     page.get_by_label("People (usernames, comma separated)").fill("alice")
     page.get_by_label("Lexicon (one entry a line)").fill('guarantee\n"inside info"')
     page.get_by_role("button", name="Create policy").click()
-    page.get_by_text("Policy created.").wait_for()
+    page.get_by_role("status").filter(has_text="Policy created.").wait_for()
     row = page.locator("#policy-rows tr", has_text="Trading desk")
     row.wait_for()
     assert "guarantee" in row.inner_text()
@@ -94,6 +94,12 @@ def test_a_reviewer_creates_a_policy_reviews_an_item_and_escalates_it(
     page.get_by_role("button", name="Resolve").click()
     page.locator("#item-facts").get_by_text("Case opened").wait_for()
     screenshot(page, "supervision-item-escalated")
+    assert page.locator("script:not([src])").count() == 0
+    assert [
+        line
+        for line in page.console_lines
+        if "Content Security Policy" in line or "pageerror" in line
+    ] == []
 
     resolved = ReviewItem.objects.get()
     assert (resolved.status, resolved.decision, resolved.reviewer) == (

@@ -8,8 +8,9 @@ export function supervision(path, options) {
   return api(`supervision/${path}`, options);
 }
 
-/** The page's words, translated by the server (json_script "supervision-strings"). */
-export const words = JSON.parse(document.getElementById("supervision-strings").textContent);
+/** The page's words, translated by the server (the hidden list "supervision-strings"). */
+export const words = Object.fromEntries([...document.querySelectorAll("#supervision-strings li")]
+  .map((item) => [item.dataset.key, item.textContent]));
 
 /** A word by key, the key itself when the server gave none. */
 export function word(key) {

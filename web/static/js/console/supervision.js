@@ -102,10 +102,10 @@ function actionsShow(item) {
   const isMine = item.reviewer === me;
   claimRow.hidden = item.status !== "open";
   resolveForm.hidden = item.status === "resolved" || (item.status === "claimed" && !isMine);
-  reassignForm.hidden = item.status === "resolved";
-  const reviewers = policies.get(item.policy)?.reviewers || [];
-  replaceChildren(reassignSelect, reviewers.filter((name) => name !== item.reviewer)
-    .map((name) => h("option", { value: name }, name)));
+  const reviewers = (policies.get(item.policy)?.reviewers || [])
+    .filter((name) => name !== item.reviewer);
+  replaceChildren(reassignSelect, reviewers.map((name) => h("option", { value: name }, name)));
+  reassignForm.hidden = item.status === "resolved" || reviewers.length === 0;
   caseRow.hidden = resolveForm.elements.decision.value !== "escalated";
 }
 
