@@ -32,6 +32,11 @@ STREAM_OPEN = (
     "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 ).encode()
 MESSAGE_END = b"</message>"
+# Servers quote attributes with ' or ": both are matched.
+SELF_PRESENCE_RE = re.compile(rb"<status code=['\"]110['\"]")
+BIND_RESULT_RE = re.compile(rb"id=['\"]bind['\"]")
+CONFIG_RESULT_RE = re.compile(rb"id=['\"]cfg-")
+ERROR_TYPE_RE = re.compile(rb"^<message[^>]*type=['\"]error['\"]")
 
 
 class XmppStats(Stats):
@@ -39,7 +44,7 @@ class XmppStats(Stats):
 
     def on_stanza(self, stanza: bytes, now_ns: int) -> None:
         self.frames += 1
-        if b"type='error'" in stanza or b'type="error"' in stanza:
+        if ERROR_TYPE_RE.search(stanza):
             self.errors_total += 1
             if len(self.idle_errors) < 5:
                 self.idle_errors.append(stanza[:300].decode(errors="replace"))
@@ -121,7 +126,7 @@ class XmppClient(asyncio.Protocol):
                 b"<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
                 b"<resource>bench</resource></bind></iq>"
             )
-        elif self.phase == "bind" and b"id='bind'" in text and b"</iq>" in text:
+        elif self.phase == "bind" and BIND_RESULT_RE.search(text) and b"</iq>" in text:
             del buf[:]
             self.phase = "join"
             for room in self.rooms:
@@ -133,8 +138,8 @@ class XmppClient(asyncio.Protocol):
         elif self.phase == "join":
             # Our own presence in a room carries status 110; a new room's creator accepts
             # the default configuration (an instant room, XEP-0045 10.1.2).
-            self.joined = text.count(b"<status code='110'/>")
-            configured = text.count(b"id='cfg-")
+            self.joined = len(SELF_PRESENCE_RE.findall(text))
+            configured = len(CONFIG_RESULT_RE.findall(text))
             if self.creates and self.joined >= len(self.rooms) and self.configured == 0:
                 self.configured = -1
                 for room in self.creates:
