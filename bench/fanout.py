@@ -1,13 +1,16 @@
-"""Fan-out benchmark: Parley's WebSocket broadcast against a bare ``websockets`` server.
+"""Fan-out benchmark: Parley's WebSocket broadcast against a bare ``websockets`` server and
+ejabberd's multi-user chat.
 
-Both targets get the same workload: C clients connected over WebSocket, a few senders posting
-100-byte messages into conversations at stepped rates, every member receiving every message.
-Per step it prints offered msg/s, deliveries/s, send->deliver latency percentiles, losses,
-error frames and acks, then the Parley/bare delivery ratio and a database check that every
-acked message was stored and archived.
+Every target gets the same workload: C clients connected, a few senders posting 100-byte
+messages into conversations at stepped rates, every member receiving every message. Per
+step it prints offered msg/s, deliveries/s, send->deliver latency percentiles, losses,
+error frames and acks, then each target's delivery ratio to the bare server, a database
+check that every message Parley acked was stored and archived, and one line of JSON.
 
-Run from the repository root (PostgreSQL on 127.0.0.1, redis-server on the PATH)::
+Run from the repository root (PostgreSQL on 127.0.0.1, redis-server on the PATH; ejabberd
+from `apt-get install ejabberd`, skipped with a note when absent)::
 
+    .venv/bin/python -m bench.fanout --quick         # 100 rooms x 10 and a 300-member room
     .venv/bin/python -m bench.fanout                 # full default run, < 10 minutes
     .venv/bin/python -m bench.fanout --clients 200 --only bare --step-seconds 2
 """
@@ -40,6 +43,7 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import ConnectSpec, SendItem, worker_main
+from bench.xmpp_load import xmpp_worker_main
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -77,7 +81,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=1000, help="WebSocket clients (= people)")
     p.add_argument("--rooms", choices=["big", "small", "both"], default="both")
     p.add_argument("--room-size", type=int, default=10, help="members per small room")
-    p.add_argument("--only", choices=["bare", "parley"], help="run one target only")
+    p.add_argument("--only", choices=["bare", "parley", "ejabberd"], help="run one target only")
+    p.add_argument(
+        "--targets",
+        default="bare,parley,ejabberd",
+        help="targets to run, in order (ejabberd is skipped when not installed)",
+    )
+    p.add_argument(
+        "--big-size",
+        type=int,
+        help="members of the big room (the first N clients; default: every client)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="the issue's comparison in under 5 minutes: 1,000 clients as 100 rooms of 10 "
+        "and one 300-member room, 2-second steps, fewer rates",
+    )
     p.add_argument("--step-seconds", type=float, default=5.0, help="send time per step")
     p.add_argument(
         "--rates",
@@ -139,6 +159,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run Celery tasks inside the server processes instead of a worker process",
     )
     args = p.parse_args(argv)
+    if args.quick:
+        args.clients, args.room_size = 1000, 10
+        args.big_size = args.big_size or 300
+        args.step_seconds, args.grace = 2.0, 1.0
+        args.rates = parse_rates("20,60,120,240,480")
+        args.small_rates = parse_rates("100,300,600,1200,2400")
+        args.stop_p99_ms = min(args.stop_p99_ms, 500.0)
+    args.big_size = min(args.big_size or args.clients, args.clients)
+    args.target_list = (
+        [args.only] if args.only else [t.strip() for t in args.targets.split(",") if t.strip()]
+    )
+    if not set(args.target_list) <= {"bare", "parley", "ejabberd"}:
+        p.error("--targets takes bare, parley and ejabberd")
     if any("=" not in item for item in args.server_env):
         p.error("--server-env takes NAME=VALUE")
     if "bench" not in args.db_name:
@@ -355,27 +388,38 @@ class Target:
     sent_total: int = 0
     results: dict[str, list[StepResult]] = field(default_factory=dict)
     db_counts: dict[str, Any] = field(default_factory=dict)
+    # Connect specs[:first_wave] before the others (0: all at once).
+    first_wave: int = 0
+    key: str = ""
+    servers: int = 1
 
 
 class Runner:
     """Drives one target through its workloads."""
 
-    def __init__(self, args: argparse.Namespace, target: Target) -> None:
+    def __init__(
+        self, args: argparse.Namespace, target: Target, worker: Callable = worker_main
+    ) -> None:
         self.args = args
         self.target = target
-        self.pool = WorkerPool(args.client_procs)
+        self.pool = WorkerPool(args.client_procs, worker)
         self.connected: set[int] = set()
         self.step_id = 0
 
     def connect(self) -> None:
         t0 = time.monotonic()
-        shards: list[list[ConnectSpec]] = [[] for _ in range(self.pool.size)]
-        for spec in self.target.specs:
-            shards[spec[0] % self.pool.size].append(spec)
         tag = uuid.uuid4().hex[:8]
-        replies = self.pool.call(
-            ("connect",), [(s, self.args.connect_concurrency, tag) for s in shards]
-        )
+        # Targets whose rooms are made by their first member (ejabberd) connect those first.
+        waves = [self.target.specs[: self.target.first_wave], self.target.specs]
+        for wave in waves if self.target.first_wave else waves[1:]:
+            shards: list[list[Any]] = [[] for _ in range(self.pool.size)]
+            for spec in wave:
+                if spec[0] not in self.connected:
+                    shards[spec[0] % self.pool.size].append(spec)
+            replies = self.pool.call(
+                ("connect",), [(s, self.args.connect_concurrency, tag) for s in shards]
+            )
+            self.connected = {g for r in replies for g in r["connected"]}
         failures = [f for r in replies for f in r["failures"]]
         self.connected = {g for r in replies for g in r["connected"]}
         log(
@@ -584,10 +628,11 @@ def format_row(r: StepResult) -> str:
 
 
 def membership(args: argparse.Namespace) -> tuple[list[int], list[list[int]]]:
-    """Clients of the big room and of each small room (client i is in room i // size)."""
+    """Clients of the big room (the first --big-size) and of each small room (client i is in
+    room i // size)."""
     everyone = list(range(args.clients))
     small = [everyone[i : i + args.room_size] for i in range(0, args.clients, args.room_size)]
-    return everyone, small
+    return everyone[: args.big_size], small
 
 
 def workloads_for(args: argparse.Namespace, big_id: int, small_ids: list[int]) -> list[Workload]:
@@ -613,8 +658,10 @@ def run_bare(args: argparse.Namespace, procs: Processes) -> Target:
     _, small = membership(args)
     big_id, small_ids = 1, [1000 + j for j in range(len(small))]
     room_of = {g: 1000 + j for j, members in enumerate(small) for g in members}
+    big = set(membership(args)[0])
     specs: list[ConnectSpec] = [
-        (g, HOST, port, f"/ws/?rooms={big_id},{room_of[g]}", []) for g in range(args.clients)
+        (g, HOST, port, f"/ws/?rooms={big_id if g in big else 0},{room_of[g]}", [])
+        for g in range(args.clients)
     ]
     target = Target(
         "bare websockets",
@@ -624,6 +671,7 @@ def run_bare(args: argparse.Namespace, procs: Processes) -> Target:
         procs,
         server_prefix="bare",
         acks=False,
+        key="bare",
     )
     log(f"\n### bare websockets + uvloop broadcast server, 1 process, port {port}")
     try:
@@ -725,6 +773,7 @@ def run_parley(args: argparse.Namespace, procs: Processes, workdir: Path) -> Tar
     data_path = workdir / "parley_data.json"
     setup_cmd = [py, "-m", "bench.parley_data", "setup", "--clients", str(args.clients)]
     setup_cmd += ["--room-size", str(args.room_size), "--rooms", args.rooms]
+    setup_cmd += ["--big-size", str(args.big_size)]
     setup_cmd += ["--out", str(data_path)]
     out = run_checked(setup_cmd, env, "data setup")
     for line in out.splitlines():
@@ -755,6 +804,8 @@ def run_parley(args: argparse.Namespace, procs: Processes, workdir: Path) -> Tar
         procs,
         server_prefix="parley",
         redis_cpu=redis_cpu,
+        key="parley",
+        servers=args.servers,
     )
     target.pg_sessions = pg_session_counter(args.db_name)
     try:
@@ -768,6 +819,106 @@ def run_parley(args: argparse.Namespace, procs: Processes, workdir: Path) -> Tar
     if not args.eager_tasks:
         procs.stop("worker")
     procs.stop("redis")
+    return target
+
+
+EJABBERD_LIBS = Path("/usr/lib/x86_64-linux-gnu")
+EJABBERD_CONFIG = """\
+# Written by bench/fanout.py for one run: loopback only, no TLS, anonymous logins, rooms
+# that keep no history and no archive (Parley's side of the comparison stores and archives
+# every message; ejabberd stores nothing here).
+hosts: ["localhost"]
+loglevel: warning
+log_rotate_count: 0
+listen:
+  - port: {port}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    backlog: 1024
+    max_stanza_size: 262144
+    shaper: none
+    access: all
+auth_method: anonymous
+anonymous_protocol: sasl_anon
+allow_multiple_connections: true
+shaper_rules:
+  c2s_shaper: none
+  max_user_sessions: 100000
+modules:
+  mod_disco: {{}}
+  mod_muc:
+    host: "conference.localhost"
+    access: all
+    access_create: all
+    history_size: 0
+    max_users: 5000
+    max_users_presence: 10
+    max_user_conferences: 100
+    min_message_interval: 0
+    min_presence_interval: 0
+    default_room_options:
+      max_users: 5000
+      mam: false
+      logging: false
+      persistent: false
+"""
+
+
+def ejabberd_available() -> bool:
+    return shutil.which("erl") is not None and any(EJABBERD_LIBS.glob("ejabberd-*/ebin"))
+
+
+def run_ejabberd(args: argparse.Namespace, procs: Processes, workdir: Path) -> Target:
+    """ejabberd's MUC, one Erlang node on loopback with a config of its own, started and
+    stopped here; the load is the same schedule through bench/xmpp_load.py's clients."""
+    port = free_port()
+    home = workdir / "ejabberd"
+    (home / "spool").mkdir(parents=True)
+    config = home / "ejabberd.yml"
+    config.write_text(EJABBERD_CONFIG.format(port=port))
+    env = dict(os.environ)
+    env.update(
+        ERL_LIBS=str(EJABBERD_LIBS),
+        EJABBERD_CONFIG_PATH=str(config),
+        EJABBERD_LOG_PATH=str(home / "ejabberd.log"),
+        ERL_CRASH_DUMP=str(home / "erl_crash.dump"),
+        HOME=str(home),
+    )
+    # No node name: no Erlang distribution listener, so the c2s port on 127.0.0.1 is the
+    # only socket the node opens.
+    cmd = ["erl", "-noinput", "+P", "250000", "-mnesia", "dir", f'"{home / "spool"}"']
+    cmd += ["-s", "ejabberd"]
+    procs.start("ejabberd", cmd, env)
+    wait_for_port(port, procs)
+    everyone, small = membership(args)
+    big_id, small_ids = 1, [1000 + j for j in range(len(small))]
+    room_of = {g: 1000 + j for j, members in enumerate(small) for g in members}
+    big = set(everyone)
+    creators = {everyone[0]: [big_id]} if everyone else {}
+    for j, members in enumerate(small):
+        creators.setdefault(members[0], []).append(1000 + j)
+    specs = []
+    for g in sorted(creators) + [g for g in range(args.clients) if g not in creators]:
+        rooms = ([big_id] if g in big else []) + [room_of[g]]
+        specs.append(
+            (g, HOST, port, [f"r{r}" for r in rooms], [f"r{r}" for r in creators.get(g, [])])
+        )
+    target = Target(
+        "ejabberd MUC",
+        [port],
+        specs,  # type: ignore[arg-type]
+        workloads_for(args, big_id, small_ids),
+        procs,
+        server_prefix="ejabberd",
+        acks=False,
+        first_wave=len(creators),
+        key="ejabberd",
+    )
+    log(f"\n### ejabberd (MUC), 1 Erlang node, port {port}")
+    try:
+        Runner(args, target, xmpp_worker_main).run()
+    finally:
+        procs.stop("ejabberd")
     return target
 
 
@@ -814,39 +965,108 @@ def best_step(results: list[StepResult], good_p99: float) -> StepResult | None:
     return max(good, key=lambda r: r.deliveries_per_s, default=None)
 
 
-def summarize(args: argparse.Namespace, bare: Target | None, parley: Target | None) -> None:
+def summarize(args: argparse.Namespace, targets: list[Target]) -> None:
     log("\n### Summary")
     log(
         f"  {args.clients} clients, {args.client_procs} client process(es), "
         f"{args.step_seconds:g}s steps + {args.grace:g}s grace, 100-byte bodies, "
         f"{os.cpu_count()} CPU cores shared by servers, Redis, PostgreSQL and clients"
     )
+    bare = next((t for t in targets if t.key == "bare"), None)
     for wl in ("big", "small"):
-        rows = []
-        for target in (bare, parley):
-            if target is None or wl not in target.results:
+        for target in targets:
+            if wl not in target.results:
                 continue
             results = target.results[wl]
             best = best_step(results, args.good_p99_ms)
-            top = results[-1] if results else None
-            saturated = top is not None and best is not top
-            rows.append((target, best, saturated))
+            saturated = bool(results) and best is not results[-1]
             if best is None:
                 log(f"  {wl}: {target.name}: no step with p99 <= {args.good_p99_ms:g} ms")
-            else:
-                more = "" if saturated else " (highest step offered; not saturated)"
-                log(
-                    f"  {wl}: {target.name}: best {best.deliveries_per_s:,.0f} deliveries/s "
-                    f"at {best.rate:g} msg/s, p99 {best.p99:.1f} ms{more}"
-                )
-        if len(rows) == 2 and rows[0][1] and rows[1][1]:
-            (_, b, b_sat), (_, p, _) = rows
-            ratio = p.deliveries_per_s / b.deliveries_per_s
-            bound = "" if b_sat else " (bare not saturated: true ratio is lower)"
+                continue
+            more = "" if saturated else " (highest step offered; not saturated)"
             log(
-                f"  {wl}: Parley/bare deliveries at p99 <= {args.good_p99_ms:g} ms: "
-                f"{ratio:.3g}{bound}"
+                f"  {wl}: {target.name}: best {best.deliveries_per_s:,.0f} deliveries/s "
+                f"at {best.rate:g} msg/s, p99 {best.p99:.1f} ms{more}"
             )
+        for target in targets:
+            ratio = delivery_ratio(args, target, bare, wl)
+            if ratio is not None and target is not bare:
+                log(
+                    f"  {wl}: {target.name}/bare deliveries at p99 <= {args.good_p99_ms:g} ms: "
+                    f"{ratio:.3g}"
+                )
+        parley = next((t for t in targets if t.key == "parley"), None)
+        ejabberd = next((t for t in targets if t.key == "ejabberd"), None)
+        ratio = delivery_ratio(args, parley, ejabberd, wl)
+        if ratio is not None:
+            log(
+                f"  {wl}: Parley/ejabberd deliveries at p99 <= {args.good_p99_ms:g} ms: {ratio:.3g}"
+            )
+
+
+def delivery_ratio(
+    args: argparse.Namespace, target: Target | None, reference: Target | None, wl: str
+) -> float | None:
+    """Best deliveries/s within the p99 bound of target over reference's, if both have one."""
+    if target is None or reference is None or target is reference:
+        return None
+    best = best_step(target.results.get(wl, []), args.good_p99_ms)
+    ref = best_step(reference.results.get(wl, []), args.good_p99_ms)
+    if best is None or ref is None or not ref.deliveries_per_s:
+        return None
+    return round(best.deliveries_per_s / ref.deliveries_per_s, 4)
+
+
+def json_summary(args: argparse.Namespace, targets: list[Target]) -> dict[str, Any]:
+    """The run as one JSON object (the bench's last line)."""
+    everyone, small = membership(args)
+    shape = {"big": (1, len(everyone)), "small": (len(small), args.room_size)}
+    bare = next((t for t in targets if t.key == "bare"), None)
+    ejabberd = next((t for t in targets if t.key == "ejabberd"), None)
+    cases = []
+    for target in targets:
+        for wl, results in target.results.items():
+            best = best_step(results, args.good_p99_ms)
+            cases.append(
+                {
+                    "target": target.key,
+                    "servers": target.servers,
+                    "workload": wl,
+                    "rooms": shape[wl][0],
+                    "members": shape[wl][1],
+                    "best_deliveries_per_s": round(best.deliveries_per_s) if best else None,
+                    "best_msg_per_s": best.rate if best else None,
+                    "best_p99_ms": round(best.p99, 1) if best else None,
+                    "vs_bare": delivery_ratio(args, target, bare, wl),
+                    "vs_ejabberd": delivery_ratio(args, target, ejabberd, wl),
+                    "steps": [
+                        {
+                            "msg_per_s": r.rate,
+                            "deliveries_per_s": round(r.deliveries_per_s),
+                            "p50_ms": round(r.p50, 1),
+                            "p99_ms": round(r.p99, 1),
+                            "losses": r.losses,
+                            "errors": r.errors,
+                        }
+                        for r in results
+                    ],
+                }
+            )
+    parley = next((t for t in targets if t.key == "parley"), None)
+    stored = None
+    if parley is not None and parley.db_counts:
+        stored = {
+            "acked": parley.acked_total,
+            "stored": parley.db_counts.get("messages"),
+            "archived": parley.db_counts.get("archived"),
+        }
+    return {
+        "bench": "fanout",
+        "clients": args.clients,
+        "good_p99_ms": args.good_p99_ms,
+        "cases": cases,
+        "parley_stored": stored,
+    }
 
 
 def install_signal_handlers() -> None:
@@ -866,17 +1086,25 @@ def main(argv: list[str] | None = None) -> int:
     install_signal_handlers()
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     procs = Processes(workdir)
-    bare = parley = None
     t0 = time.monotonic()
     db_created = False
     log(LEGEND)
     try:
-        if args.only in (None, "bare"):
-            bare = run_bare(args, procs)
-        if args.only in (None, "parley"):
-            db_created = True
-            parley = run_parley(args, procs, workdir)
-        summarize(args, bare, parley)
+        targets: list[Target] = []
+        for name in args.target_list:
+            if name == "bare":
+                bare = run_bare(args, procs)
+                targets.append(bare)
+            elif name == "parley":
+                db_created = True
+                parley = run_parley(args, procs, workdir)
+                targets.append(parley)
+            elif ejabberd_available():
+                targets.append(run_ejabberd(args, procs, workdir))
+            else:
+                log("\n### ejabberd: not installed (apt-get install ejabberd); skipped")
+        summarize(args, targets)
+        log(json.dumps(json_summary(args, targets)))
     except KeyboardInterrupt:
         log("\ninterrupted; cleaning up")
         return 130

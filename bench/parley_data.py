@@ -39,7 +39,8 @@ def setup(args: argparse.Namespace) -> None:
     # wall check, the archived conversation.created event.
     big_id = 0
     if args.rooms in ("big", "both"):
-        big_id = room_create(creator=people[0], title="bench big room", members=people).pk
+        members = people[: args.big_size or len(people)]
+        big_id = room_create(creator=people[0], title="bench big room", members=members).pk
     small_ids: list[int] = []
     if args.rooms in ("small", "both"):
         groups = [people[i : i + args.room_size] for i in range(0, len(people), args.room_size)]
@@ -79,6 +80,7 @@ def main() -> None:
     p_setup.add_argument("--clients", type=int, required=True)
     p_setup.add_argument("--room-size", type=int, default=10)
     p_setup.add_argument("--rooms", choices=["big", "small", "both"], default="both")
+    p_setup.add_argument("--big-size", type=int, help="big room members (default: everyone)")
     p_setup.add_argument("--out", required=True)
     sub.add_parser("verify")
     args = parser.parse_args()

@@ -422,6 +422,7 @@ def run_database(args, procs: Processes, workdir: Path, database: str) -> list[C
                     asyncio.run(go())
                     for spy_proc, spy_path in spy:
                         spy_proc.wait(30)
+                        procs.stop(f"spy-{workload}")  # done: not a server to watch
                         log(f"    profile: {spy_path}")
                     acked_path = workdir / f"acked-{tag}.json"
                     acked_path.write_text(json.dumps(acked))

@@ -4,6 +4,7 @@ with `overloaded` and `retry_after_ms`, and every post already queued is stored 
 
 import asyncio
 import threading
+from collections import Counter
 
 import pytest
 
@@ -95,3 +96,43 @@ async def _ack_of(ws) -> dict:
         [frame] = await receive(ws)
         if frame["type"] != "message.new":
             return frame
+
+
+async def test_a_post_pays_no_access_hop_of_its_own_and_its_batch_checks_the_socket_once(
+    open_socket,  # noqa: F811 - the fixtures imported above
+    direct,  # noqa: F811
+    as_alice,  # noqa: F811
+    monkeypatch,
+):
+    """The socket's credentials are checked by the committer's batch (one query for all its
+    sockets), not by a database hop per frame; nor does Channels' per-event hop run."""
+    import channels.consumer
+
+    from directory import selectors as directory_selectors
+
+    calls: Counter[str] = Counter()
+    one, many = directory_selectors.socket_access_ended, directory_selectors.sockets_access_ended
+
+    def one_counted(**kwargs):
+        calls["per frame"] += 1
+        return one(**kwargs)
+
+    def many_counted(**kwargs):
+        calls["per batch"] += 1
+        return many(**kwargs)
+
+    async def close_counted():
+        calls["close_old_connections hop"] += 1
+
+    monkeypatch.setattr(directory_selectors, "socket_access_ended", one_counted)
+    monkeypatch.setattr(directory_selectors, "sockets_access_ended", many_counted)
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", close_counted)
+    ws, _ = await open_socket(as_alice)
+
+    for i in range(3):
+        await send_message(ws, direct.pk, f"post {i}", f"r{i}", client_id=f"c{i}")
+        ack = await _ack_of(ws)
+        assert (ack["ref"], ack["seq"]) == (f"r{i}", i + 1)
+
+    assert calls == {"per batch": 3}
+    assert await message_count() == 3
