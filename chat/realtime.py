@@ -113,7 +113,7 @@ def conversation_left(*, conversation_id: int, person_id: int) -> None:
 
 
 def conversation_read(
-    *, person_id: int, conversation_id: int, last_read_seq: int, unread: int
+    *, person_id: int, conversation_id: int, last_read_seq: int, unread: int, mention_count: int
 ) -> None:
     """Tell all of a person's sockets that they have read up to a seq."""
     fanout.person_frame_send(
@@ -124,6 +124,7 @@ def conversation_read(
                 "conversation": conversation_id,
                 "last_read_seq": last_read_seq,
                 "unread": unread,
+                "mention_count": mention_count,
             }
         ),
     )
