@@ -75,9 +75,11 @@ def conversation_to_dict(
     members: list[Participant],
     member_count: int,
     participation: Participant | None = None,
+    read_by: list[dict] | None = None,
 ) -> dict:
     """Return the public form of a conversation, with the viewer's read state if given (a
-    participation annotated with mention_count: its unread @mentions of the viewer).
+    participation annotated with mention_count: its unread @mentions of the viewer) and how
+    far the others have read (read_by, direct and group conversations only).
 
     Rooms list no participants here (a room can have thousands); participant_count is there.
     """
@@ -108,6 +110,8 @@ def conversation_to_dict(
             - max(participation.last_read_seq, participation.visible_after_seq),
         )
         data["mention_count"] = participation.mention_count
+    if read_by is not None:
+        data["read_by"] = read_by
     return data
 
 

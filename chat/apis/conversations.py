@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import search, selectors, services
-from chat.models import Participant
+from chat.models import Conversation, Participant
 from chat.serializers import (
     ConversationCreateInputSerializer,
     MessageCreateInputSerializer,
@@ -52,6 +52,12 @@ def _conversation_payload(conversation_id: int, person) -> dict:
         members=members,
         member_count=member_count,
         participation=participation,
+        # Read receipts are for direct and group conversations, not rooms.
+        read_by=(
+            selectors.conversation_read_by(conversation=conversation, viewer=person)
+            if conversation.kind != Conversation.Kind.ROOM
+            else None
+        ),
     )
 
 

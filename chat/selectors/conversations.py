@@ -6,6 +6,8 @@ from django.db.models.functions import Coalesce, Greatest
 from chat.models import Conversation, Message, MessageMention, Participant
 from chat.selectors.walls import category_walled_ids
 from directory.exceptions import NotFound
+from directory.serializers import person_summary
+from presence.selectors import presence_people_showing_blocked_view
 
 ACTIVE = Q(left_at__isnull=True)
 
@@ -81,6 +83,25 @@ def conversation_mention_count(*, participation: Participant) -> int:
         .values_list("count", flat=True)
         .get()
     )
+
+
+def conversation_read_by(*, conversation: Conversation, viewer) -> list[dict]:
+    """Return how far each other member of a direct or group conversation has read, as the
+    viewer may see it: people who show the viewer their blocked view are left out."""
+    others = list(
+        active_participants(conversation.pk)
+        .exclude(person_id=viewer.pk)
+        .select_related("person")
+        .order_by("id")
+    )
+    hidden = presence_people_showing_blocked_view(
+        person_ids=[p.person_id for p in others], watcher=viewer
+    )
+    return [
+        {"user": person_summary(p.person), "seq": p.last_read_seq}
+        for p in others
+        if p.person_id not in hidden
+    ]
 
 
 def conversation_list_for_person(*, person_id: int) -> list[Participant]:

@@ -521,15 +521,17 @@ def message_delete(*, actor: Person, message_id: int) -> Message:
     return message
 
 
+@transaction.atomic
 def conversation_mark_read(*, person: Person, conversation_id: int, seq: int) -> Participant:
-    """Move the person's read marker forward (never backward) and tell their other sockets."""
+    """Move the person's read marker forward (never backward) and tell their other sockets;
+    in a direct or group conversation, archive the read and send the others a read receipt."""
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise InvalidInput("seq must be a non-negative integer.")
     participation = participation_get(person_id=person.pk, conversation_id=conversation_id)
     conversation = participation.conversation
     seq = min(seq, conversation.last_seq)
     if seq > participation.last_read_seq:
-        Participant.objects.filter(pk=participation.pk, last_read_seq__lt=seq).update(
+        moved = Participant.objects.filter(pk=participation.pk, last_read_seq__lt=seq).update(
             last_read_seq=seq
         )
         participation.last_read_seq = seq
@@ -545,6 +547,22 @@ def conversation_mark_read(*, person: Person, conversation_id: int, seq: int) ->
             ),
             robust=True,
         )
+        # Rooms have no read receipts (a room can have thousands of readers). A concurrent
+        # read that moved the marker first has archived and announced it.
+        if moved and conversation.kind != Conversation.Kind.ROOM:
+            _capture(
+                conversation,
+                event=ArchiveEvent.CONVERSATION_READ,
+                actor=person,
+                occurred_at=timezone.now(),
+                payload={"seq": seq},
+            )
+            transaction.on_commit(
+                lambda: realtime.read_receipt(
+                    conversation_id=conversation_id, person=person, seq=seq
+                ),
+                robust=True,
+            )
     return participation
 
 
