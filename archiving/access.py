@@ -7,6 +7,7 @@ from rest_framework.permissions import BasePermission
 
 from archiving.audit import audit_refusal_append
 from directory.exceptions import Forbidden
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 COMPLIANCE_GROUP = "Compliance"
@@ -23,7 +24,7 @@ def compliance_officer_require(person: Person) -> None:
     """Raise Forbidden unless the person is a compliance officer."""
     if not is_compliance_officer(person):
         raise Forbidden(
-            "Only compliance officers (members of the Compliance group) may use the archive.",
+            _("Only compliance officers (members of the Compliance group) may use the archive."),
             code="not_compliance_officer",
         )
 

@@ -4,6 +4,7 @@ to compliance officers (administrators do not read the archive unless they are o
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
 from archiving import policies, retention
 from archiving.access import is_compliance_officer
@@ -86,25 +87,30 @@ class ArchivingPolicyAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Rebuild the archive search index (as manage.py search_reindex)")
+    @admin.action(description=_("Rebuild the archive search index (as manage.py search_reindex)"))
     def rebuild_search_index(self, request, queryset):
         """Empty the index and queue every record; the workers index them (audited)."""
         queued = indexing.search_reindex(actor=request.user)
         self.message_user(
             request,
-            f"Search index emptied; {queued} records queued for indexing. The capture lag on "
-            "“Archive index outbox” shows the progress.",
+            _(
+                "Search index emptied; %(records)s records and %(messages)s messages (history "
+                "search) queued for indexing. The capture lag on “Archive index outbox” shows "
+                "the progress."
+            )
+            % {"records": queued.records, "messages": queued.messages},
             messages.SUCCESS,
         )
 
-    @admin.action(description="Verify the archive (every hash chain and the audit trail)")
+    @admin.action(description=_("Verify the archive (every hash chain and the audit trail)"))
     def verify_archive(self, request, queryset):
         """Run archive_verify and show its result as a message (audited like the API's)."""
         report, audit = archive_and_audit_verify()
-        summary = (
-            f"{report.chains} chains, {report.records} records, "
-            f"{audit.entries} audit entries checked"
-        )
+        summary = _("%(chains)s chains, %(records)s records, %(entries)s audit entries checked") % {
+            "chains": report.chains,
+            "records": report.records,
+            "entries": audit.entries,
+        }
         audit_append(
             actor=request.user,
             action=AuditAction.VERIFY,
@@ -121,7 +127,9 @@ class ArchivingPolicyAdmin(admin.ModelAdmin):
         )
         if report.is_intact and audit.is_intact:
             self.message_user(
-                request, f"Archive verified: {summary}; all intact.", messages.SUCCESS
+                request,
+                _("Archive verified: %(summary)s; all intact.") % {"summary": summary},
+                messages.SUCCESS,
             )
             return
         problems = [
@@ -132,7 +140,8 @@ class ArchivingPolicyAdmin(admin.ModelAdmin):
             problems.append(f"audit trail at entry {audit.broken_at}: {audit.reason}")
         self.message_user(
             request,
-            f"Archive verification FAILED: {summary}; broken: " + "; ".join(problems[:10]),
+            _("Archive verification FAILED: %(summary)s; broken: %(problems)s")
+            % {"summary": summary, "problems": "; ".join(problems[:10])},
             messages.ERROR,
         )
 
@@ -210,7 +219,7 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
         return ("scope", "person", "conversation_id") if obj is not None else ()
 
     def save_model(self, request, obj, form, change):
-        policy, _ = retention.retention_policy_save(
+        policy, _created = retention.retention_policy_save(
             actor=request.user,
             policy_id=obj.pk,
             data=form.service_data(form.cleaned_data),
@@ -276,23 +285,26 @@ class ArchiveIndexOutboxAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         lag = search_capture_lag()
-        oldest = lag.oldest_at.isoformat() if lag.oldest_at else "none"
+        oldest = lag.oldest_at.isoformat() if lag.oldest_at else _("none")
         parked = search_parked_count()
         messages.info(
             request,
-            f"Search capture lag: {lag.seconds:.1f} s ({lag.pending} records waiting, oldest "
-            f"queued at {oldest}); {parked} parked (refused by the search backend).",
+            _(
+                "Search capture lag: %(seconds).1f s (%(pending)s records waiting, oldest "
+                "queued at %(oldest)s); %(parked)s parked (refused by the search backend)."
+            )
+            % {"seconds": lag.seconds, "pending": lag.pending, "oldest": oldest, "parked": parked},
         )
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Queue the selected parked rows again")
+    @admin.action(description=_("Queue the selected parked rows again"))
     def unpark_selected(self, request, queryset):
         count = indexing.search_index_unpark(
             record_ids=list(
                 queryset.filter(parked_at__isnull=False).values_list("record_id", flat=True)
             )
         )
-        messages.info(request, f"{count} parked rows queued again.")
+        messages.info(request, _("%(count)s parked rows queued again.") % {"count": count})
 
     def has_add_permission(self, request):
         return False

@@ -11,10 +11,18 @@ storage path, no bare database id, no JSON.
 A kind added elsewhere (reactions, replies, receipts) registers its describer with @describes;
 an unregistered kind still reads as words ("Alice Martin: reaction added (emoji: thumbs up)"),
 never as JSON, and never with a key that names internal storage.
+
+Languages. Sentences are put into words in the active language (an export overrides it with
+the language the officer chose; a page uses the reader's): every sentence is one translatable
+string with named placeholders, so a translation can order the words as its language needs.
+The `details` labels are RSMF `custom` field names and stay English in every language.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from archiving.models import ArchiveEvent
 
@@ -49,8 +57,8 @@ class EventDescription:
         """Return the sentence as a reader sees it: "Carol Diaz (manager) removed message 5 by
         Alice Martin: <its text>", or the sentence and a stop."""
         if with_text and self.text:
-            return f"{self.sentence}: {self.text}"
-        return f"{self.sentence}."
+            return _("%(sentence)s: %(text)s") % {"sentence": self.sentence, "text": self.text}
+        return _("%(sentence)s.") % {"sentence": self.sentence}
 
 
 class Names:
@@ -61,7 +69,7 @@ class Names:
 
     def __call__(self, username: str | None) -> str:
         if not username:
-            return "The system"
+            return _("The system")
         return self.displays.get(username) or username
 
 
@@ -151,7 +159,7 @@ class _Context:
     @property
     def message_label(self) -> str:
         seq = self.record.message_seq
-        return f"message #{seq}" if seq is not None else "a message"
+        return _("message #%(seq)s") % {"seq": seq} if seq is not None else _("a message")
 
     def earlier_text(self) -> str | None:
         return self.texts.get(self.record.message_id, conversation_id=self.record.conversation_id)
@@ -171,7 +179,7 @@ class _Context:
 def size_text(size) -> str:
     """Return a byte count as people read it (98 B, 1.2 KB, 3.4 MB)."""
     if not isinstance(size, int):
-        return "size unknown"
+        return _("size unknown")
     if size < 1000:
         return f"{size} B"
     for unit in ("KB", "MB", "GB"):
@@ -190,13 +198,15 @@ def quoted(text: str) -> str:
 
 
 def place_of(kind: str) -> str:
-    return "the room" if kind == "room" else "the conversation"
+    return (
+        pgettext("place", "the room") if kind == "room" else pgettext("place", "the conversation")
+    )
 
 
 @describes(ArchiveEvent.MESSAGE_POSTED)
 def _posted(c: _Context) -> EventDescription:
     return c.make(
-        f"{c.who} wrote {c.message_label}",
+        _("%(who)s wrote %(message)s") % {"who": c.who, "message": c.message_label},
         text=c.record.body,
         rsmf_type="message",
         is_message=True,
@@ -208,7 +218,7 @@ def _edited(c: _Context) -> EventDescription:
     before = c.earlier_text()
     details = (("Previous text", before),) if before else ()
     return c.make(
-        f"{c.who} edited {c.message_label}",
+        _("%(who)s edited %(message)s") % {"who": c.who, "message": c.message_label},
         text=c.record.body,
         rsmf_type="message",
         details=details,
@@ -218,14 +228,22 @@ def _edited(c: _Context) -> EventDescription:
 @describes(ArchiveEvent.MESSAGE_DELETED)
 def _deleted(c: _Context) -> EventDescription:
     before = c.earlier_text()
-    return c.make(f"{c.who} deleted {c.message_label}", text=before or "", rsmf_type="message")
+    return c.make(
+        _("%(who)s deleted %(message)s") % {"who": c.who, "message": c.message_label},
+        text=before or "",
+        rsmf_type="message",
+    )
 
 
 @describes(ArchiveEvent.MESSAGE_REMOVED_BY_MANAGER)
 def _removed(c: _Context) -> EventDescription:
     author = c.payload.get("sender") or ""
     before = c.earlier_text()
-    sentence = f"{c.who} (manager) removed {c.message_label} by {c.name(author)}"
+    sentence = _("%(who)s (manager) removed %(message)s by %(author)s") % {
+        "who": c.who,
+        "message": c.message_label,
+        "author": c.name(author),
+    }
     return c.make(
         sentence,
         text=before or "",
@@ -240,53 +258,97 @@ def _created(c: _Context) -> EventDescription:
     # The creator is the subject of the sentence; "with" names the others.
     members = [c.name(u) for u in c.payload.get("participants") or [] if u != c.actor]
     title = c.payload.get("title") or ""
-    if c.record.conversation_kind == "room":
-        what = f"created the room {quoted(title)}" if title else "created the room"
-    elif c.record.conversation_kind == "direct":
-        what = "started a direct conversation"
+    values = {"who": c.who, "title": quoted(title), "members": _(", ").join(members)}
+    kind = c.record.conversation_kind
+    if kind == "room" and title:
+        sentence = (
+            _("%(who)s created the room %(title)s with %(members)s")
+            if members
+            else _("%(who)s created the room %(title)s")
+        )
+    elif kind == "room":
+        sentence = (
+            _("%(who)s created the room with %(members)s")
+            if members
+            else _("%(who)s created the room")
+        )
+    elif kind == "direct":
+        sentence = (
+            _("%(who)s started a direct conversation with %(members)s")
+            if members
+            else _("%(who)s started a direct conversation")
+        )
     else:
-        what = "started a group conversation"
-    with_whom = f" with {', '.join(members)}" if members else ""
-    return c.make(f"{c.who} {what}{with_whom}", rsmf_type="join")
+        sentence = (
+            _("%(who)s started a group conversation with %(members)s")
+            if members
+            else _("%(who)s started a group conversation")
+        )
+    return c.make(sentence % values, rsmf_type="join")
 
 
-_VIA = {"invitation": ", accepting an invitation", "join": ""}
+def role_name(role: str) -> str:
+    """A room role in words ("manager" -> "manager" / "관리자" / "管理員")."""
+    names = {
+        "member": pgettext("room role", "member"),
+        "manager": pgettext("room role", "manager"),
+        "presenter": pgettext("room role", "presenter"),
+        "owner": pgettext("room role", "owner"),
+    }
+    return names.get(role, role)
 
 
 @describes(ArchiveEvent.PARTICIPANT_JOINED)
 def _joined(c: _Context) -> EventDescription:
     person = c.payload.get("person") or c.actor
     role = c.payload.get("role") or ""
-    as_role = f" as {role}" if role and role != "member" else ""
+    values = {"who": c.who, "person": c.name(person), "place": c.place, "role": role_name(role)}
+    has_role = bool(role and role != "member")
     if not c.actor or person == c.actor:
-        via = _VIA.get(c.payload.get("via") or "", "")
-        sentence = f"{c.name(person)} joined {c.place}{as_role}{via}"
+        if c.payload.get("via") == "invitation":
+            sentence = (
+                _("%(person)s joined %(place)s as %(role)s, accepting an invitation")
+                if has_role
+                else _("%(person)s joined %(place)s, accepting an invitation")
+            )
+        else:
+            sentence = (
+                _("%(person)s joined %(place)s as %(role)s")
+                if has_role
+                else _("%(person)s joined %(place)s")
+            )
     else:
-        sentence = f"{c.who} added {c.name(person)} to {c.place}{as_role}"
-    return c.make(sentence, rsmf_type="join", subject=person)
+        sentence = (
+            _("%(who)s added %(person)s to %(place)s as %(role)s")
+            if has_role
+            else _("%(who)s added %(person)s to %(place)s")
+        )
+    return c.make(sentence % values, rsmf_type="join", subject=person)
 
 
 @describes(ArchiveEvent.PARTICIPANT_LEFT)
 def _left(c: _Context) -> EventDescription:
     person = c.payload.get("person") or c.actor
     reason = c.payload.get("reason") or ""
+    values = {"who": c.who, "person": c.name(person), "place": c.place}
     if reason == "ethical_wall":
-        sentence = (
-            f"{c.name(person)} was removed from {c.place} by an ethical wall "
+        sentence = _(
+            "%(person)s was removed from %(place)s by an ethical wall "
             "(the room's category no longer allows them)"
         )
     elif reason == "removed_by_manager" or (c.actor and person != c.actor):
-        sentence = f"{c.who} (manager) removed {c.name(person)} from {c.place}"
+        sentence = _("%(who)s (manager) removed %(person)s from %(place)s")
     else:
-        sentence = f"{c.name(person)} left {c.place}"
-    return c.make(sentence, rsmf_type="leave", subject=person)
+        sentence = _("%(person)s left %(place)s")
+    return c.make(sentence % values, rsmf_type="leave", subject=person)
 
 
 @describes(ArchiveEvent.PARTICIPANT_INVITED)
 def _invited(c: _Context) -> EventDescription:
     person = c.payload.get("person") or ""
     return c.make(
-        f"{c.who} invited {c.name(person)} to {c.place}",
+        _("%(who)s invited %(person)s to %(place)s")
+        % {"who": c.who, "person": c.name(person), "place": c.place},
         subject=person,
         details=(("Invited", c.name(person)),),
     )
@@ -296,7 +358,8 @@ def _invited(c: _Context) -> EventDescription:
 def _declined(c: _Context) -> EventDescription:
     person = c.payload.get("person") or c.actor
     return c.make(
-        f"{c.name(person)} declined the invitation to {c.place}",
+        _("%(person)s declined the invitation to %(place)s")
+        % {"person": c.name(person), "place": c.place},
         subject=person,
     )
 
@@ -305,43 +368,75 @@ def _declined(c: _Context) -> EventDescription:
 def _role(c: _Context) -> EventDescription:
     person = c.payload.get("person") or ""
     before, after = c.payload.get("from") or "", c.payload.get("to") or ""
-    was = f" (was {before})" if before else ""
+    values = {
+        "who": c.who,
+        "person": c.name(person),
+        "role": role_name(after or "member"),
+        "place": c.place,
+        "before": role_name(before),
+    }
+    sentence = (
+        _("%(who)s made %(person)s a %(role)s of %(place)s (was %(before)s)")
+        if before
+        else _("%(who)s made %(person)s a %(role)s of %(place)s")
+    )
     return c.make(
-        f"{c.who} made {c.name(person)} a {after or 'member'} of {c.place}{was}",
+        sentence % values,
         subject=person,
         details=(("Role", after or "member"), ("Previous role", before or "none")),
     )
 
 
-_ROOM_FIELDS = {"name": "name", "topic": "topic", "description": "description"}
+def _room_field(key: str) -> str:
+    names = {
+        "name": pgettext("room field", "name"),
+        "topic": pgettext("room field", "topic"),
+        "description": pgettext("room field", "description"),
+    }
+    return names.get(key, key)
 
 
 @describes(ArchiveEvent.ROOM_UPDATED)
 def _room_updated(c: _Context) -> EventDescription:
     changes = []
     for key, value in sorted(c.payload.items()):
-        label = _ROOM_FIELDS.get(key, key)
+        label = _room_field(key)
         if key == "category" and value is None:
-            changes.append("removed its category")
+            changes.append(_("removed its category"))
         elif isinstance(value, str) and value:
-            changes.append(f"set its {label} to {quoted(value)}")
+            changes.append(
+                _("set its %(field)s to %(value)s") % {"field": label, "value": quoted(value)}
+            )
         elif isinstance(value, str):
-            changes.append(f"cleared its {label}")
-    what = "; ".join(changes) or "changed its settings"
+            changes.append(_("cleared its %(field)s") % {"field": label})
+    what = _("; ").join(changes) or _("changed its settings")
     return c.make(
-        f"{c.who} changed the room: {what}",
+        _("%(who)s changed the room: %(what)s") % {"who": c.who, "what": what},
         details=tuple((f"Room {k}", str(v)) for k, v in sorted(c.payload.items()) if v),
     )
 
 
 @describes(ArchiveEvent.FILE_UPLOADED)
 def _uploaded(c: _Context) -> EventDescription:
-    name = c.payload.get("name") or "a file"
+    name = c.payload.get("name") or _("a file")
     digest = c.payload.get("sha256") or ""
-    sentence = f"{c.who} uploaded {name} ({size_text(c.payload.get('size'))}"
-    sentence += f", SHA-256 {short_hash(digest)})" if digest else ")"
-    if c.record.message_seq is not None:
-        sentence += f" as {c.message_label}"
+    values = {
+        "who": c.who,
+        "name": name,
+        "size": size_text(c.payload.get("size")),
+        "hash": short_hash(digest),
+        "message": c.message_label,
+    }
+    as_message = c.record.message_seq is not None
+    if digest and as_message:
+        sentence = _("%(who)s uploaded %(name)s (%(size)s, SHA-256 %(hash)s) as %(message)s")
+    elif digest:
+        sentence = _("%(who)s uploaded %(name)s (%(size)s, SHA-256 %(hash)s)")
+    elif as_message:
+        sentence = _("%(who)s uploaded %(name)s (%(size)s) as %(message)s")
+    else:
+        sentence = _("%(who)s uploaded %(name)s (%(size)s)")
+    sentence = sentence % values
     details = [("File name", name)]
     if digest:
         details.append(("File SHA-256", digest))
@@ -352,9 +447,14 @@ def _uploaded(c: _Context) -> EventDescription:
 
 @describes(ArchiveEvent.FILE_DOWNLOADED)
 def _downloaded(c: _Context) -> EventDescription:
-    name = c.payload.get("name") or "a file"
+    name = c.payload.get("name") or _("a file")
     digest = c.payload.get("sha256") or ""
-    sentence = f"{c.who} downloaded {name}" + (f" (SHA-256 {short_hash(digest)})" if digest else "")
+    values = {"who": c.who, "name": name, "hash": short_hash(digest)}
+    sentence = (
+        _("%(who)s downloaded %(name)s (SHA-256 %(hash)s)")
+        if digest
+        else _("%(who)s downloaded %(name)s")
+    ) % values
     details = [("File name", name)] + ([("File SHA-256", digest)] if digest else [])
     return c.make(sentence, details=tuple(details))
 
@@ -363,17 +463,22 @@ def _downloaded(c: _Context) -> EventDescription:
 def _history(c: _Context) -> EventDescription:
     first, last = c.payload.get("from_seq"), c.payload.get("to_seq")
     if first is None:
-        what = "earlier messages"
+        what = _("earlier messages")
     elif first == last:
-        what = f"message #{first}"
+        what = _("message #%(seq)s") % {"seq": first}
     else:
-        what = f"messages #{first} to #{last}"
+        what = _("messages #%(first)s to #%(last)s") % {"first": first, "last": last}
     # Repeats of the same view soon after are counted beside the chain (HistoryViewRepeat),
     # and loaded onto the record by whoever reads it (history_repeats_attach).
     views = 1 + (getattr(c.record, "repeat_views", 0) or 0)
-    again = f" ({views} times)" if views > 1 else ""
+    values = {"who": c.who, "what": what, "place": c.place, "views": views}
+    sentence = (
+        _("%(who)s viewed %(what)s of %(place)s's history (%(views)s times)")
+        if views > 1
+        else _("%(who)s viewed %(what)s of %(place)s's history")
+    )
     return c.make(
-        f"{c.who} viewed {what} of {c.place}'s history{again}",
+        sentence % values,
         rsmf_type="history",
         details=(("Messages viewed", what),),
     )
@@ -381,10 +486,16 @@ def _history(c: _Context) -> EventDescription:
 
 @describes(ArchiveEvent.MESSAGE_DELIVERY_FAILED)
 def _delivery_failed(c: _Context) -> EventDescription:
-    to = c.payload.get("recipient") or "an external recipient"
-    reason = c.payload.get("error") or "no reason given"
+    to = c.payload.get("recipient") or _("an external recipient")
+    reason = c.payload.get("error") or _("no reason given")
+    sentence = _("%(message)s by %(who)s was not delivered to %(to)s: %(reason)s") % {
+        "message": c.message_label,
+        "who": c.who,
+        "to": to,
+        "reason": reason,
+    }
     return c.make(
-        f"{c.message_label.capitalize()} by {c.who} was not delivered to {to}: {reason}",
+        sentence[:1].upper() + sentence[1:],
         details=(("Delivery error", reason), ("Recipient", to)),
     )
 
@@ -405,12 +516,69 @@ def _not_delivered(c: _Context) -> EventDescription:
 def _posting_closed(c: _Context) -> EventDescription:
     # Written by the information-barrier sweep: no person acted, the rule did.
     is_closed = c.record.event == ArchiveEvent.CONVERSATION_CLOSED
-    what = "closed for posting" if is_closed else "reopened for posting"
-    reason = c.payload.get("reason") or "an information barrier changed"
+    reason = c.payload.get("reason") or _("an information barrier changed")
+    is_room = c.record.conversation_kind == "room"
+    if is_closed:
+        sentence = (
+            _("The room was closed for posting: %(reason)s")
+            if is_room
+            else _("The conversation was closed for posting: %(reason)s")
+        )
+    else:
+        sentence = (
+            _("The room was reopened for posting: %(reason)s")
+            if is_room
+            else _("The conversation was reopened for posting: %(reason)s")
+        )
     return c.make(
-        f"The {c.place.removeprefix('the ')} was {what}: {reason}",
+        sentence % {"reason": reason},
         details=(("Reason", reason),),
     )
+
+
+@describes(ArchiveEvent.MESSAGE_REPLIED)
+def _replied(c: _Context) -> EventDescription:
+    seq = c.payload.get("reply_to_seq")
+    author = c.payload.get("reply_to_sender") or ""
+    original = f"message #{seq}" if seq is not None else "a message"
+    by = f" by {c.name(author)}" if author else ""
+    return c.make(
+        f"{c.who} replied to {original}{by} with {c.message_label}",
+        subject=author,
+        details=(("In reply to", f"{original}{by}"),),
+    )
+
+
+@describes(ArchiveEvent.MESSAGE_MENTIONED)
+def _mentioned(c: _Context) -> EventDescription:
+    people = [c.name(u) for u in c.payload.get("people") or []]
+    if len(people) > 1:
+        named = f"{', '.join(people[:-1])} and {people[-1]}"
+    else:
+        named = people[0] if people else "nobody"
+    return c.make(
+        f"{c.who} mentioned {named} in {c.message_label}",
+        details=(("Mentioned", ", ".join(people)),),
+    )
+
+
+@describes(ArchiveEvent.REACTION_ADDED, ArchiveEvent.REACTION_REMOVED)
+def _reaction(c: _Context) -> EventDescription:
+    emoji = c.payload.get("emoji") or "an emoji"
+    author = c.payload.get("sender") or ""
+    by = f" by {c.name(author)}" if author else ""
+    if c.record.event == ArchiveEvent.REACTION_ADDED:
+        sentence = f"{c.who} reacted {emoji} to {c.message_label}{by}"
+    else:
+        sentence = f"{c.who} removed the reaction {emoji} from {c.message_label}{by}"
+    return c.make(sentence, subject=author, details=(("Reaction", emoji),))
+
+
+@describes(ArchiveEvent.CONVERSATION_READ)
+def _read(c: _Context) -> EventDescription:
+    seq = c.payload.get("seq")
+    upto = f"message #{seq}" if seq is not None else "the latest message"
+    return c.make(f"{c.who} read {c.place} up to {upto}", details=(("Read up to", upto),))
 
 
 def _generic(c: _Context) -> EventDescription:
@@ -422,7 +590,11 @@ def _generic(c: _Context) -> EventDescription:
             continue
         parts.append(f"{key.replace('_', ' ')}: {value}")
     extra = f" ({'; '.join(parts)})" if parts else ""
-    return c.make(f"{c.who}: {what}{extra}", text=c.record.body, rsmf_type="unknown")
+    return c.make(
+        _("%(who)s: %(what)s") % {"who": c.who, "what": f"{what}{extra}"},
+        text=c.record.body,
+        rsmf_type="unknown",
+    )
 
 
 def event_describe(

@@ -36,6 +36,7 @@ from archiving.models import (
 )
 from archiving.search.query import query_matches, query_parse
 from directory.exceptions import Conflict, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from directory.moments import range_parse
 
@@ -62,24 +63,30 @@ def _text(value, *, field: str, required: bool = False, limit: int | None = None
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text.")
+        raise InvalidInput(_("%(field)s must be text.") % {"field": field})
     value = value.strip()
     if required and not value:
-        raise InvalidInput(f"{field} must not be empty.")
+        raise InvalidInput(_("%(field)s must not be empty.") % {"field": field})
     if limit and len(value) > limit:
-        raise InvalidInput(f"{field} is limited to {limit} characters.")
+        raise InvalidInput(
+            _("%(field)s is limited to %(limit)s characters.") % {"field": field, "limit": limit}
+        )
     return value
 
 
 def people_by_username(usernames, *, field: str) -> list[Person]:
     """Return the people named, refusing anyone unknown (inactive people can be custodians)."""
     if not isinstance(usernames, list) or not all(isinstance(u, str) for u in usernames):
-        raise InvalidInput(f"{field} must be a list of usernames.")
+        raise InvalidInput(_("%(field)s must be a list of usernames.") % {"field": field})
     wanted = list(dict.fromkeys(usernames))
     found = {p.username: p for p in Person.objects.filter(username__in=wanted)}
     missing = [u for u in wanted if u not in found]
     if missing:
-        raise InvalidInput(f"{field}: no person named {', '.join(missing)}.", code="unknown_person")
+        raise InvalidInput(
+            _("%(field)s: no person named %(missing)s.")
+            % {"field": field, "missing": ", ".join(missing)},
+            code="unknown_person",
+        )
     return [found[u] for u in wanted]
 
 
@@ -88,7 +95,10 @@ def conversation_ids_parse(values, *, field: str = "conversations") -> list[int]
     if not isinstance(values, list) or not all(
         isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
     ):
-        raise InvalidInput(f"{field} must be a list of conversation ids (positive integers).")
+        raise InvalidInput(
+            _("%(field)s must be a list of conversation ids (positive integers).")
+            % {"field": field}
+        )
     return sorted(set(values))
 
 
@@ -105,7 +115,7 @@ def query_validate(text) -> str:
 def case_get(*, case_id: int) -> Case:
     case = Case.objects.select_related("owner").filter(pk=case_id).first()
     if case is None:
-        raise NotFound(f"No case {case_id}.", code="case_not_found")
+        raise NotFound(_("No case %(case_id)s.") % {"case_id": case_id}, code="case_not_found")
     return case
 
 
@@ -140,10 +150,12 @@ def case_update(*, actor: Person, case_id: int, changes: dict) -> Case:
     """Change a case's name, description, status or owner; refuse to close it while on hold."""
     unknown = sorted(set(changes) - {"name", "description", "status", "owner"})
     if unknown:
-        raise InvalidInput(f"Cannot change {', '.join(unknown)} of a case.")
+        raise InvalidInput(
+            _("Cannot change %(unknown)s of a case.") % {"unknown": ", ".join(unknown)}
+        )
     case = Case.objects.select_for_update().filter(pk=case_id).first()
     if case is None:
-        raise NotFound(f"No case {case_id}.", code="case_not_found")
+        raise NotFound(_("No case %(case_id)s.") % {"case_id": case_id}, code="case_not_found")
     before = _case_snapshot(case)
     if "name" in changes:
         case.name = _text(changes["name"], field="name", required=True, limit=MAX_NAME)
@@ -152,16 +164,21 @@ def case_update(*, actor: Person, case_id: int, changes: dict) -> Case:
     if "owner" in changes:
         (owner,) = people_by_username([changes["owner"]], field="owner")
         if not is_compliance_officer(owner):
-            raise InvalidInput(f"owner: {owner.username} is not a compliance officer.")
+            raise InvalidInput(
+                _("owner: %(username)s is not a compliance officer.") % {"username": owner.username}
+            )
         case.owner = owner
     if "status" in changes:
         if changes["status"] not in Case.Status.values:
-            raise InvalidInput("status must be open or closed.")
+            raise InvalidInput(_("status must be open or closed."))
         active = case.holds.filter(released_at__isnull=True).count()
         if changes["status"] == Case.Status.CLOSED and active:
             raise Conflict(
-                f"Case {case.pk} has {active} active legal hold(s); release each of them "
-                "(with its reason) before closing the case.",
+                _(
+                    "Case %(pk)s has %(active)s active legal hold(s); release each of "
+                    "them (with its reason) before closing the case."
+                )
+                % {"pk": case.pk, "active": active},
                 code="case_has_active_holds",
             )
         case.status = changes["status"]
@@ -189,7 +206,9 @@ def hold_get(*, hold_id: int) -> LegalHold:
         .first()
     )
     if hold is None:
-        raise NotFound(f"No legal hold {hold_id}.", code="hold_not_found")
+        raise NotFound(
+            _("No legal hold %(hold_id)s.") % {"hold_id": hold_id}, code="hold_not_found"
+        )
     return hold
 
 
@@ -220,15 +239,18 @@ def hold_place(
     people = people_by_username([] if custodians is None else custodians, field="custodians")
     conversation_ids = conversation_ids_parse([] if conversations is None else conversations)
     if not people and not conversation_ids:
-        raise InvalidInput("A hold needs at least one custodian or one conversation.")
+        raise InvalidInput(_("A hold needs at least one custodian or one conversation."))
     start_at, end_at = range_parse(start, end)
     query = query_validate(query)
     retention_lock()
     case = Case.objects.select_for_update().filter(pk=case_id).first()
     if case is None:
-        raise NotFound(f"No case {case_id}.", code="case_not_found")
+        raise NotFound(_("No case %(case_id)s.") % {"case_id": case_id}, code="case_not_found")
     if case.status != Case.Status.OPEN:
-        raise Conflict(f"Case {case.pk} is closed; reopen it to place holds.", code="case_closed")
+        raise Conflict(
+            _("Case %(pk)s is closed; reopen it to place holds.") % {"pk": case.pk},
+            code="case_closed",
+        )
     hold = LegalHold.objects.create(
         case=case,
         conversation_ids=conversation_ids,
@@ -257,9 +279,13 @@ def hold_release(*, actor: Person, hold_id: int, reason) -> LegalHold:
     reason = _text(reason, field="reason", required=True, limit=2000)
     hold = LegalHold.objects.select_for_update().filter(pk=hold_id).first()
     if hold is None:
-        raise NotFound(f"No legal hold {hold_id}.", code="hold_not_found")
+        raise NotFound(
+            _("No legal hold %(hold_id)s.") % {"hold_id": hold_id}, code="hold_not_found"
+        )
     if hold.released_at is not None:
-        raise Conflict(f"Hold {hold.pk} was already released.", code="hold_released")
+        raise Conflict(
+            _("Hold %(pk)s was already released.") % {"pk": hold.pk}, code="hold_released"
+        )
     hold.released_by = actor
     hold.released_at = timezone.now()
     hold.release_reason = reason
@@ -332,11 +358,12 @@ def search_filters_validate(filters) -> dict:
     if filters is None:
         return {}
     if not isinstance(filters, dict):
-        raise InvalidInput("filters must be an object.")
+        raise InvalidInput(_("filters must be an object."))
     unknown = sorted(set(filters) - _FILTER_KEYS)
     if unknown:
         raise InvalidInput(
-            f"Unknown filter(s) {', '.join(unknown)}; use {', '.join(sorted(_FILTER_KEYS))}."
+            _("Unknown filter(s) %(unknown)s; use %(FILTER_KEYS)s.")
+            % {"unknown": ", ".join(unknown), "FILTER_KEYS": ", ".join(sorted(_FILTER_KEYS))}
         )
     clean: dict = {}
     for key in ("participants", "senders"):
@@ -348,7 +375,10 @@ def search_filters_validate(filters) -> dict:
         if key in filters:
             values = filters[key]
             if not isinstance(values, list) or not set(values) <= allowed:
-                raise InvalidInput(f"{key} must be a list drawn from {', '.join(sorted(allowed))}.")
+                raise InvalidInput(
+                    _("%(key)s must be a list drawn from %(allowed)s.")
+                    % {"key": key, "allowed": ", ".join(sorted(allowed))}
+                )
             clean[key] = sorted(set(values))
     start_at, end_at = range_parse(filters.get("start"), filters.get("end"))
     if start_at:
@@ -368,7 +398,10 @@ def saved_search_create(
     clean = search_filters_validate(filters)
     case = case_get(case_id=case_id)
     if SavedSearch.objects.filter(case=case, name=name).exists():
-        raise Conflict(f"Case {case.pk} already has a saved search named {name!r}.")
+        raise Conflict(
+            _("Case %(pk)s already has a saved search named %(name)r.")
+            % {"pk": case.pk, "name": name}
+        )
     search = SavedSearch.objects.create(
         case=case, name=name, query=query, filters=clean, created_by=actor
     )

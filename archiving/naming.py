@@ -7,6 +7,8 @@ or group conversation from ArchiveParticipant (everyone who ever took part).
 
 from collections import defaultdict
 
+from django.utils.translation import gettext as _
+
 from archiving.models import ArchiveEvent, ArchiveParticipant, ArchiveRecord
 from directory.models import Person
 
@@ -18,16 +20,28 @@ def conversation_label(*, conversation_id: int, kind: str, title: str, people: l
     if title:
         return title
     if not people:  # nothing else is known: the kind and the number are all there is
-        label = {"direct": "Direct conversation", "group": "Group conversation"}
-        return f"{label.get(kind, kind.title())} {conversation_id}"
+        if kind == "direct":
+            return _("Direct conversation %(id)s") % {"id": conversation_id}
+        if kind == "group":
+            return _("Group conversation %(id)s") % {"id": conversation_id}
+        return f"{kind.title()} {conversation_id}"
     shown = people[:MAX_NAMES]
     rest = len(people) - len(shown)
-    listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
+    comma = _(", ")
     if rest:
-        listed = ", ".join(shown) + f" and {rest} more"
+        listed = _("%(names)s and %(count)s more") % {"names": comma.join(shown), "count": rest}
+    elif len(shown) > 1:
+        listed = _("%(names)s and %(last)s") % {
+            "names": comma.join(shown[:-1]),
+            "last": shown[-1],
+        }
+    else:
+        listed = shown[0]
     if kind == "direct":
-        return f"Direct: {listed}"
-    return f"Group: {listed}" if kind == "group" else f"Room with {listed}"
+        return _("Direct: %(people)s") % {"people": listed}
+    if kind == "group":
+        return _("Group: %(people)s") % {"people": listed}
+    return _("Room with %(people)s") % {"people": listed}
 
 
 def conversation_names(conversation_ids) -> dict[int, str]:
@@ -82,7 +96,7 @@ def conversation_names(conversation_ids) -> dict[int, str]:
                 conversation_id=c, kind=kinds[c], title=titles.get(c, ""), people=people[c]
             )
             if c in kinds
-            else f"Conversation {c}"
+            else _("Conversation %(id)s") % {"id": c}
         )
         for c in ids
     }

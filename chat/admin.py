@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from chat import services
 from chat.models import (
@@ -72,14 +73,14 @@ class CategoryAdmin(admin.ModelAdmin):
     filter_horizontal = LISTS
     fieldsets = (
         (None, {"fields": ("name", "description")}),
-        ("Switches", {"fields": ("allows_invitations", "allows_files", "keeps_history")}),
+        (_("Switches"), {"fields": ("allows_invitations", "allows_files", "keeps_history")}),
         (
-            "Who may be in its rooms (empty allowed lists: everyone; denied always wins)",
+            _("Who may be in its rooms (empty allowed lists: everyone; denied always wins)"),
             {"fields": LISTS[:6]},
         ),
-        ("Who may create rooms (empty: everyone allowed)", {"fields": LISTS[6:]}),
+        (_("Who may create rooms (empty: everyone allowed)"), {"fields": LISTS[6:]}),
         (
-            "Information barrier: IM between the people allowed and the people denied",
+            _("Information barrier: IM between the people allowed and the people denied"),
             {"fields": ("forbids_direct_im", "forbids_group_im")},
         ),
     )

@@ -8,18 +8,22 @@ socket; only a frame above the hard size limit does (1009), as does sign-out (44
 import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 
 from chat import realtime, selectors, services
 from chat.committer import Overloaded, committer_get
 from chat.serializers import conversation_to_dict, message_to_dict
 from directory import realtime as fanout
-from directory.exceptions import ServiceError, database_unavailable
+from directory.exceptions import ServiceError, database_unavailable, detail_text
+from directory.exceptions import sentence_gettext as _
 from directory.input_screening import frame_decode
+from directory.locale import language_choose
 from directory.serializers import person_summary
-from directory.socket_access import SocketAccessMixin
+from directory.socket_access import AccessEnded, SocketAccessMixin
 from presence.consumers import PresenceConsumerMixin
 
 logger = logging.getLogger(__name__)
@@ -39,7 +43,10 @@ class FrameError(Exception):
 def _int_field(content: dict, name: str, *, minimum: int = 0) -> int:
     value = content.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise FrameError("invalid", f"{name} must be an integer >= {minimum}.")
+        raise FrameError(
+            "invalid",
+            _("%(name)s must be an integer >= %(minimum)s.") % {"name": name, "minimum": minimum},
+        )
     return value
 
 
@@ -59,7 +66,7 @@ def _hello(person_id: int) -> dict:
     }
 
 
-def _sync(person, conversation_id: int, after_seq: int, limit: int) -> dict:
+def _sync(*, person, conversation_id: int, after_seq: int, limit: int) -> dict:
     participation = selectors.participation_get(
         person_id=person.pk, conversation_id=conversation_id
     )
@@ -75,7 +82,10 @@ def _sync(person, conversation_id: int, after_seq: int, limit: int) -> dict:
     return {
         "type": "sync.batch",
         "conversation": conversation_id,
-        "messages": [message_to_dict(m) for m in messages[:limit]],
+        "messages": [
+            message_to_dict(m, visible_after_seq=participation.visible_after_seq)
+            for m in messages[:limit]
+        ],
         "has_more": len(messages) > limit,
         "last_seq": participation.conversation.last_seq,
     }
@@ -83,6 +93,17 @@ def _sync(person, conversation_id: int, after_seq: int, limit: int) -> dict:
 
 class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsumer):
     """One browser tab or program connected to /ws/."""
+
+    async def dispatch(self, message) -> None:
+        # Channels' dispatch runs close_old_connections on the shared database thread before
+        # every event (a thread hop per frame and per broadcast). Every database call of this
+        # consumer runs in database_sync_to_async (which closes its thread's connections
+        # before and after) or on the committer's threads (likewise per batch), so no
+        # connection is left for that hop to close: it is skipped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -95,6 +116,12 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             return
         self.person = user
         self.person_id = user.pk
+        # Error frames' `detail` in the person's language, else the browser's (the upgrade
+        # request's Accept-Language), else the organisation's default; `code` stays English.
+        accept = dict(self.scope.get("headers", [])).get(b"accept-language", b"")
+        self.language = await database_sync_to_async(language_choose)(
+            person=user, accept_language=accept.decode("latin-1")
+        )
         self.token_id = self.scope.get("parley_token_id")
         self.access_start()
         session = self.scope.get("session")
@@ -154,14 +181,15 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         limit = settings.PARLEY_WS_MAX_FRAME_BYTES
+        translation.activate(self.language)
         if bytes_data is not None:
             if len(bytes_data) > limit:
                 await self.close(code=CLOSE_TOO_BIG)
                 return
             if not self._rate_allows():
-                await self._error(None, "rate_limited", "Too many frames; slow down.")
+                await self._error(None, "rate_limited", _("Too many frames; slow down."))
             else:
-                await self._error(None, "binary_not_supported", "Send JSON text frames.")
+                await self._error(None, "binary_not_supported", _("Send JSON text frames."))
             return
         text = text_data or ""
         if len(text) > limit or len(text.encode("utf-8")) > limit:
@@ -174,7 +202,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         content, ref = decoded.content, decoded.ref
         if not is_allowed:
             await self._error(
-                ref, "rate_limited", "Too many frames; slow down and retry in a moment."
+                ref, "rate_limited", _("Too many frames; slow down and retry in a moment.")
             )
             return
         if content is None:
@@ -183,12 +211,20 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         frame_type = content.get("type")
         handler = self.HANDLERS.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
-            await self._error(ref, "unknown_type", f"Unknown frame type {frame_type!r}.")
+            await self._error(
+                ref, "unknown_type", _("Unknown frame type %(type)r.") % {"type": frame_type}
+            )
             return
         try:
-            # else deactivated, or the token ended: the socket is closed, the frame dropped
-            if await self.access_allows(frame_type):
+            # Data frames are checked against the socket's credentials in their own database
+            # work (FRAMES_CHECKED_BY_HANDLER); the others here. If deactivated or the token
+            # ended, the socket is closed and the frame dropped.
+            if self.is_access_ended:
+                return
+            if frame_type in self.FRAMES_CHECKED_BY_HANDLER or await self.access_allows(frame_type):
                 await handler(self, content, ref)
+        except AccessEnded as exc:
+            await self.access_end(exc.reason)
         except FrameError as exc:
             await self._error(ref, exc.code, exc.detail)
         except ServiceError as exc:
@@ -207,7 +243,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             if outage is None:
                 logger.exception("frame %s failed", frame_type)
                 await self._error(
-                    ref, "server_error", "Parley hit an internal error; it was logged."
+                    ref, "server_error", _("Parley hit an internal error; it was logged.")
                 )
                 return
             logger.warning("frame %s: database unavailable: %s", frame_type, exc)
@@ -216,7 +252,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
                 {
                     "type": "error",
                     "code": outage.code,
-                    "detail": outage.detail,
+                    "detail": detail_text(outage.detail),
                     "retry_after_ms": outage.retry_after_ms,
                 },
             )
@@ -240,7 +276,8 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             logger.debug("reply to a closed socket dropped", exc_info=True)
 
     async def _error(self, ref, code: str, detail: str) -> None:
-        await self._reply(ref, {"type": "error", "code": code, "detail": detail})
+        # The detail in this socket's language, wherever the refusal was made.
+        await self._reply(ref, {"type": "error", "code": code, "detail": detail_text(detail)})
 
     async def _ack(self, ref, message) -> None:
         await self._reply(
@@ -258,14 +295,16 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         conversation_id = _int_field(content, "conversation", minimum=1)
         client_id = content.get("client_id")
         if client_id is not None and not isinstance(client_id, str):
-            raise FrameError("invalid", "client_id must be a string.")
+            raise FrameError("invalid", _("client_id must be a string."))
         # Group commit (chat/committer.py): acked only once the batch holding it committed.
         try:
-            message, _ = await committer_get().post(
+            message, _created = await committer_get().post(
+                access=self.access_credentials,
                 sender=self.person,
                 conversation_id=conversation_id,
                 body=content.get("body"),
                 client_id=client_id,
+                reply_to=content.get("reply_to"),
             )
         except Overloaded as exc:
             await self._overloaded(ref, exc)
@@ -278,6 +317,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         try:
             message = await committer_get().call(
                 services.message_edit,
+                access=self.access_credentials,
                 editor=self.person,
                 message_id=_int_field(content, "id", minimum=1),
                 body=content.get("body"),
@@ -291,6 +331,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         try:
             message = await committer_get().call(
                 services.message_delete,
+                access=self.access_credentials,
                 actor=self.person,
                 message_id=_int_field(content, "id", minimum=1),
             )
@@ -305,7 +346,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             {
                 "type": "error",
                 "code": exc.code,
-                "detail": exc.detail,
+                "detail": detail_text(exc.detail),
                 "retry_after_ms": exc.retry_after_ms,
             },
         )
@@ -315,7 +356,13 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         after_seq = _int_field(content, "after_seq") if "after_seq" in content else 0
         limit = _int_field(content, "limit", minimum=1) if "limit" in content else None
         limit = min(limit or settings.PARLEY_SYNC_BATCH, settings.PARLEY_SYNC_BATCH)
-        batch = await database_sync_to_async(_sync)(self.person, conversation_id, after_seq, limit)
+        batch = await self.access_call(
+            _sync,
+            person=self.person,
+            conversation_id=conversation_id,
+            after_seq=after_seq,
+            limit=limit,
+        )
         await self._reply(ref, batch)
 
     async def on_typing(self, content: dict, ref) -> None:
@@ -323,14 +370,18 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         if conversation_id not in self.conversation_ids:
             raise FrameError(
                 "conversation_not_found",
-                f"Conversation {conversation_id} does not exist or you are not in it.",
+                _("Conversation %(conversation_id)s does not exist or you are not in it.")
+                % {"conversation_id": conversation_id},
             )
         await realtime.typing_send(person=self.person, conversation_id=conversation_id)
 
     async def on_read(self, content: dict, ref) -> None:
         conversation_id = _int_field(content, "conversation", minimum=1)
-        participation = await database_sync_to_async(services.conversation_mark_read)(
-            person=self.person, conversation_id=conversation_id, seq=_int_field(content, "seq")
+        participation = await self.access_call(
+            services.conversation_mark_read,
+            person=self.person,
+            conversation_id=conversation_id,
+            seq=_int_field(content, "seq"),
         )
         await self._reply(
             ref,
@@ -343,6 +394,12 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
 
     async def on_ping(self, content: dict, ref) -> None:
         await self._reply(ref, {"type": "pong"})
+
+    # Frames whose handler checks the socket's credentials in its own database work: the
+    # committer's batch (message writes) or access_call (sync, read).
+    FRAMES_CHECKED_BY_HANDLER = frozenset(
+        {"message.send", "message.edit", "message.delete", "sync", "read"}
+    )
 
     HANDLERS = {
         "message.send": on_message_send,

@@ -7,12 +7,13 @@ import sys
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.defaults import page_not_found
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-from directory.exceptions import ServiceError, database_unavailable
+from directory.exceptions import ServiceError, database_unavailable, detail_text
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def _flatten(detail, prefix: str = "") -> list[str]:
 
 
 def _service_error_response(exc: ServiceError) -> Response:
-    body = error_body(exc.code, exc.detail)
+    body = error_body(exc.code, detail_text(exc.detail))
     # Some refusals say more than code and detail (recipient_offline: who is offline).
     body["error"].update(getattr(exc, "fields", {}))
     retry_after_ms = getattr(exc, "retry_after_ms", None)
@@ -62,9 +63,9 @@ def exception_handler(exc, context) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         return Response(error_body("invalid", "; ".join(exc.messages)), status=400)
     if isinstance(exc, Http404):
-        return Response(error_body("not_found", "No such object."), status=404)
+        return Response(error_body("not_found", _("No such object.")), status=404)
     if isinstance(exc, DjangoPermissionDenied):
-        return Response(error_body("forbidden", str(exc) or "Not allowed."), status=403)
+        return Response(error_body("forbidden", str(exc) or _("Not allowed.")), status=403)
     if isinstance(exc, drf_exceptions.APIException):
         if isinstance(exc, drf_exceptions.ValidationError):
             detail = "; ".join(_flatten(exc.detail))
@@ -88,12 +89,15 @@ def exception_handler(exc, context) -> Response | None:
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Answer unknown API paths in JSON, pages in HTML."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
+        return JsonResponse(
+            error_body("not_found", _("No endpoint at %(path)s.") % {"path": request.path}),
+            status=404,
+        )
     return page_not_found(request, exception)
 
 
 def _unavailable_json(outage) -> JsonResponse:
-    body = error_body(outage.code, outage.detail)
+    body = error_body(outage.code, detail_text(outage.detail))
     body["error"]["retry_after_ms"] = outage.retry_after_ms
     response = JsonResponse(body, status=outage.status)
     response["Retry-After"] = _seconds(outage.retry_after_ms)
@@ -128,7 +132,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if outage is not None:
         return _unavailable_json(outage)
     return JsonResponse(
-        error_body("server_error", "Parley hit an internal error; it has been logged."),
+        error_body("server_error", _("Parley hit an internal error; it has been logged.")),
         status=500,
     )
 

@@ -6,14 +6,19 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Count
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from directory import services
+from directory.locale import time_zone_valid
 from directory.models import (
     ApiToken,
     Department,
     DirectoryChange,
     DirectoryGroup,
     FederationPartner,
+    MailboxSync,
+    OrganisationSettings,
     Person,
 )
 
@@ -23,7 +28,7 @@ class PersonAdmin(UserAdmin):
     fieldsets = (
         *UserAdmin.fieldsets,
         (
-            "Profile",
+            _("Profile"),
             {
                 "fields": (
                     "display_name",
@@ -40,6 +45,7 @@ class PersonAdmin(UserAdmin):
                 )
             },
         ),
+        (_("Language and time zone"), {"fields": ("language", "time_zone")}),
     )
     list_display = ("username", "display_name", "email", "department", "is_active", "is_staff")
     list_filter = (*UserAdmin.list_filter, "department", "is_external")
@@ -54,7 +60,7 @@ class PersonAdmin(UserAdmin):
             # At once; the sockets' access sweep would close them within seconds anyway.
             services.person_sockets_close(person_id=obj.pk)
 
-    @admin.action(description="Deactivate the selected people")
+    @admin.action(description=_("Deactivate the selected people"))
     def deactivate_people(self, request, queryset):
         """Deactivate each selected person: tokens stop working, sockets close at once."""
         people = list(queryset.filter(is_active=True))
@@ -64,11 +70,12 @@ class PersonAdmin(UserAdmin):
         count = len(people)
         self.message_user(
             request,
-            f"Deactivated {count} {'person' if count == 1 else 'people'}.",
+            ngettext("Deactivated %(count)s person.", "Deactivated %(count)s people.", count)
+            % {"count": count},
             messages.SUCCESS,
         )
 
-    @admin.action(description="Apply an archiving policy to the selected people")
+    @admin.action(description=_("Apply an archiving policy to the selected people"))
     def apply_archiving_policy(self, request, queryset):
         """Ask for the policy (an intermediate page), then store each person's override through
         the audited service."""
@@ -87,17 +94,21 @@ class PersonAdmin(UserAdmin):
             count = queryset.count()
             self.message_user(
                 request,
-                f"The archiving policy {policy} now applies to {count} "
-                f"{'person' if count == 1 else 'people'}.",
+                ngettext(
+                    "The archiving policy %(policy)s now applies to %(count)s person.",
+                    "The archiving policy %(policy)s now applies to %(count)s people.",
+                    count,
+                )
+                % {"policy": policy, "count": count},
                 messages.SUCCESS,
             )
             return None
         if not ArchivingPolicy.objects.exists():
-            self.message_user(request, "Create an archiving policy first.", messages.WARNING)
+            self.message_user(request, _("Create an archiving policy first."), messages.WARNING)
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Apply an archiving policy",
+            "title": _("Apply an archiving policy"),
             "people": queryset,
             "form": form or ArchivingPolicyChoiceForm(),
             "opts": self.model._meta,
@@ -108,7 +119,7 @@ class PersonAdmin(UserAdmin):
 
 
 class ArchivingPolicyChoiceForm(forms.Form):
-    policy = forms.ModelChoiceField(queryset=None, label="Archiving policy")
+    policy = forms.ModelChoiceField(queryset=None, label=_("Archiving policy"))
 
     def __init__(self, *args, **kwargs):
         from archiving.models import ArchivingPolicy
@@ -129,7 +140,7 @@ class GroupAdmin(DjangoGroupAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(members=Count("user", distinct=True))
 
-    @admin.display(description="People", ordering="members")
+    @admin.display(description=_("People"), ordering="members")
     def member_count(self, group):
         return group.members
 
@@ -187,3 +198,52 @@ class DirectoryChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(MailboxSync)
+class MailboxSyncAdmin(admin.ModelAdmin):
+    """Who keeps conversation history and contacts in their mailbox, and the last error."""
+
+    list_display = [
+        "person",
+        "keeps_conversation_history",
+        "syncs_contacts",
+        "history_checked_until",
+        "contacts_synced_at",
+        "last_error_at",
+    ]
+    list_filter = ["keeps_conversation_history", "syncs_contacts"]
+    search_fields = ["person__username", "person__email"]
+    readonly_fields = ["history_checked_until", "contacts_synced_at", "last_error", "last_error_at"]
+    autocomplete_fields = ["person"]
+@admin.register(OrganisationSettings)
+class OrganisationSettingsAdmin(admin.ModelAdmin):
+    """The organisation's default language and time zone: one row, changed, never deleted."""
+
+    list_display = ("__str__", "default_language", "default_time_zone")
+
+    def has_add_permission(self, request) -> bool:
+        return not OrganisationSettings.objects.filter(pk=1).exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.organisation_settings_set(
+            default_language=obj.default_language, default_time_zone=obj.default_time_zone
+        )
+        obj.pk = 1
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class Form(form):
+            def clean_default_time_zone(self):
+                value = self.cleaned_data["default_time_zone"]
+                if not time_zone_valid(value):
+                    raise forms.ValidationError(
+                        _("Not an IANA time zone; for example Asia/Seoul or Asia/Taipei.")
+                    )
+                return value
+
+        return Form

@@ -3,6 +3,8 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from directory.exceptions import sentence_gettext as _
+from directory.middleware import person_locale_activate
 from directory.selectors import token_get_active
 from directory.services import token_touch
 
@@ -27,8 +29,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         token = token_get_active(plaintext=plaintext)
         if token is None:
-            raise exceptions.AuthenticationFailed("The token is unknown, revoked or expired.")
+            raise exceptions.AuthenticationFailed(_("The token is unknown, revoked or expired."))
         token_touch(token=token)
+        # The middleware ran before the token was known: answer in the person's language.
+        person_locale_activate(token.person)
         return token.person, token
 
     def authenticate_header(self, request) -> str:

@@ -1,4 +1,45 @@
-"""Errors raised by services; the HTTP and WebSocket edges turn them into 4xx / error frames."""
+"""Errors raised by services; the HTTP and WebSocket edges turn them into 4xx / error frames.
+
+Languages. A refusal's `code` is English and stable; its `detail` is a sentence for a person,
+said in the language of whoever gets the answer. Services write details with `_` from this
+module (sentence_gettext): the text is in the language active where the refusal is made, and
+remembers its message and values, so an edge running in another language (a WebSocket post
+refused on the committer's writer thread) says it again in the caller's language
+(detail_text). makemessages finds these `_()` calls like any other.
+"""
+
+from django.utils.translation import gettext
+
+
+class Sentence(str):
+    """A translated sentence that can be said again in another language."""
+
+    msgid: str
+    values: dict | tuple | None
+
+    def __new__(cls, msgid: str, values=None, text: str | None = None):
+        sentence = super().__new__(cls, gettext(msgid) if text is None else text)
+        sentence.msgid = msgid
+        sentence.values = values
+        return sentence
+
+    def __mod__(self, values):
+        return Sentence(self.msgid, values, str.__mod__(self, values))
+
+    def say(self) -> str:
+        """Return the sentence in the active language."""
+        text = gettext(self.msgid)
+        return text if self.values is None else text % self.values
+
+
+def sentence_gettext(msgid: str) -> Sentence:
+    """gettext() for refusals' details (import it as `_`)."""
+    return Sentence(msgid)
+
+
+def detail_text(detail) -> str:
+    """Return a refusal's detail in the active language."""
+    return detail.say() if isinstance(detail, Sentence) else str(detail)
 
 
 class ServiceError(Exception):
@@ -80,8 +121,10 @@ def database_unavailable(exc: BaseException) -> Unavailable | None:
     if not is_outage:
         return None
     refusal = Unavailable(
-        "The database is not reachable right now; retry after retry_after_ms (a retry with the "
-        "same client_id is stored once)."
+        sentence_gettext(
+            "The database is not reachable right now; retry after "
+            "retry_after_ms (a retry with the same client_id is stored once)."
+        )
     )
     refusal.retry_after_ms = int(settings.PARLEY_UNAVAILABLE_RETRY_AFTER_SECONDS * 1000)
     return refusal

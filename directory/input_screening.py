@@ -23,6 +23,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
+from directory.exceptions import sentence_gettext as _
+
 # Deeper than any document Parley reads (the deepest, an archive search with its facets, is 3).
 MAX_DEPTH = 32
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
@@ -159,7 +161,10 @@ class ScreenedJSONParser(JSONParser):
         try:
             text = codecs.getreader(encoding)(stream).read()
         except (UnicodeDecodeError, LookupError) as exc:
-            raise ParseError(f"The body is not valid {encoding} text ({exc}).") from None
+            raise ParseError(
+                _("The body is not valid %(encoding)s text (%(exc)s).")
+                % {"encoding": encoding, "exc": exc}
+            ) from None
         try:
             return json_decode(text)
         except MalformedInput as exc:

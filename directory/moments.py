@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.utils.dateparse import parse_date, parse_datetime
 
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 # The OpenAPI schema of a moment a request carries: what moment_parse reads.
 MOMENT_SCHEMA = {
@@ -34,7 +35,9 @@ def moment_parse(value, *, field: str, is_end: bool = False) -> datetime | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be an ISO 8601 date or date-time text.")
+        raise InvalidInput(
+            _("%(field)s must be an ISO 8601 date or date-time text.") % {"field": field}
+        )
     try:
         day = parse_date(value)  # a bare date first: Python also reads it as a datetime
         moment = None if day else parse_datetime(value)
@@ -42,8 +45,11 @@ def moment_parse(value, *, field: str, is_end: bool = False) -> datetime | None:
         moment = day = None
     if moment is None and day is None:
         raise InvalidInput(
-            f"{field} is not a valid date: {value!r}; use ISO 8601, e.g. 2026-11-02 or "
-            "2026-11-02T09:00:00Z."
+            _(
+                "%(field)s is not a valid date: %(value)r; use ISO 8601, e.g. "
+                "2026-11-02 or 2026-11-02T09:00:00Z."
+            )
+            % {"field": field, "value": value}
         )
     if moment is None:
         return datetime.combine(day + timedelta(days=1 if is_end else 0), time.min, tzinfo=UTC)
@@ -55,5 +61,5 @@ def range_parse(start, end, *, prefix: str = "") -> tuple[datetime | None, datet
     start_at = moment_parse(start, field=f"{prefix}start")
     end_at = moment_parse(end, field=f"{prefix}end", is_end=True)
     if start_at and end_at and start_at >= end_at:
-        raise InvalidInput(f"{prefix}start must be before {prefix}end.")
+        raise InvalidInput(_("%(prefix)sstart must be before %(prefix)send.") % {"prefix": prefix})
     return start_at, end_at

@@ -67,3 +67,18 @@ class TokenCreateOutputSerializer(serializers.Serializer):
         "PARLEY_TOKEN_IDLE_SECONDS unused, or when revoked.",
     )
     user = PersonSerializer()
+
+
+class _LanguageSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class PreferencesSerializer(serializers.Serializer):
+    """GET/PATCH /api/v1/me/preferences/ ("" = not chosen)."""
+
+    language = serializers.CharField(allow_blank=True)
+    time_zone = serializers.CharField(allow_blank=True)
+    effective_language = serializers.CharField()
+    effective_time_zone = serializers.CharField()
+    languages = _LanguageSerializer(many=True)

@@ -13,6 +13,7 @@ from archiving.access import IsComplianceOfficer
 from archiving.audit import audit_append
 from archiving.models import AuditAction
 from directory.exceptions import InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.moments import MOMENT_SCHEMA, moment_parse
 from directory.selectors import person_get_active, person_get_any
 from presence import distribution_groups, selectors, services
@@ -58,11 +59,12 @@ class PresenceSetInputSerializer(serializers.Serializer):
 def presence_changes(data) -> dict:
     """Return the presence fields of a request body, refusing anything else."""
     if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.")
+        raise InvalidInput(_("The body must be a JSON object."))
     unknown = sorted(set(data) - set(PRESENCE_FIELDS) - {"type", "ref"})
     if unknown:
         raise InvalidInput(
-            f"Unknown field(s) {', '.join(unknown)}; presence takes {', '.join(PRESENCE_FIELDS)}."
+            _("Unknown field(s) %(unknown)s; presence takes %(PRESENCE_FIELDS)s.")
+            % {"unknown": ", ".join(unknown), "PRESENCE_FIELDS": ", ".join(PRESENCE_FIELDS)}
         )
     return {k: data[k] for k in PRESENCE_FIELDS if k in data}
 
@@ -87,7 +89,10 @@ class PresenceDetailApi(APIView):
     def get(self, request, username: str):
         person = person_get_active(username=username)
         if person is None:
-            raise NotFound(f"No active person named {username}.", code="person_not_found")
+            raise NotFound(
+                _("No active person named %(username)s.") % {"username": username},
+                code="person_not_found",
+            )
         return Response(selectors.presence_for_watcher(person=person, watcher=request.user))
 
 
@@ -164,7 +169,9 @@ class ContactDetailApi(APIView):
 def _moment(request, name: str) -> datetime:
     moment = moment_parse(request.query_params.get(name), field=name, is_end=name == "end")
     if moment is None:
-        raise InvalidInput(f"{name} is required: an ISO 8601 time, e.g. 2026-11-02T09:00:00Z.")
+        raise InvalidInput(
+            _("%(name)s is required: an ISO 8601 time, e.g. 2026-11-02T09:00:00Z.") % {"name": name}
+        )
     return moment
 
 
@@ -185,13 +192,13 @@ class PresenceLogApi(APIView):
     def get(self, request):
         username = request.query_params.get("username", "")
         if not username:
-            raise InvalidInput("username is required.")
+            raise InvalidInput(_("username is required."))
         start, end = _moment(request, "start"), _moment(request, "end")
         if start > end:
-            raise InvalidInput("start must not be after end.")
+            raise InvalidInput(_("start must not be after end."))
         person = person_get_any(username=username)
         if person is None:
-            raise NotFound(f"No person named {username!r}.")
+            raise NotFound(_("No person named %(username)r.") % {"username": username})
         with transaction.atomic():
             entries = selectors.presence_log_list(
                 person=person, start=start, end=end, limit=self.max_entries

@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from presence import distribution_groups, selectors, services
 from presence.apis import presence_changes
@@ -83,9 +84,12 @@ def _people_with_presence(watcher: Person, usernames: list[str]) -> list[tuple[i
 def _usernames(content: dict) -> list[str]:
     users = content.get("users")
     if not isinstance(users, list) or not all(isinstance(u, str) for u in users) or not users:
-        raise InvalidInput("users must be a non-empty list of usernames.")
+        raise InvalidInput(_("users must be a non-empty list of usernames."))
     if len(users) > MAX_SUBSCRIBE:
-        raise InvalidInput(f"At most {MAX_SUBSCRIBE} users per subscribe frame.")
+        raise InvalidInput(
+            _("At most %(MAX_SUBSCRIBE)s users per subscribe frame.")
+            % {"MAX_SUBSCRIBE": MAX_SUBSCRIBE}
+        )
     return list(dict.fromkeys(users))
 
 
@@ -106,7 +110,7 @@ class PresenceConsumerMixin:
         self.endpoint_key = endpoint.key
         ticker_ensure()
         contacts, own = await database_sync_to_async(_contacts_with_presence)(self.person)
-        for person_id, level, _, _ in contacts:
+        for person_id, level, _name, _projection in contacts:
             await self.hub.watch(self, person_id, level)
         # Members of my distribution groups, as the groups are now (followed live afterwards).
         group_members = await database_sync_to_async(_contact_group_levels)(
@@ -133,9 +137,9 @@ class PresenceConsumerMixin:
         found = await database_sync_to_async(_people_with_presence)(
             self.person, _usernames(content)
         )
-        for person_id, level, _ in found:
+        for person_id, level, _projection in found:
             await self.hub.watch(self, person_id, level)
-        for _, _, projection in found:
+        for _person_id, _level, projection in found:
             await self._reply(ref, {"type": "presence.update", **projection})
 
     async def on_presence_unsubscribe(self, content: dict, ref) -> None:
@@ -150,7 +154,7 @@ class PresenceConsumerMixin:
     async def on_idle(self, content: dict, ref) -> None:
         is_idle = content.get("idle")
         if not isinstance(is_idle, bool):
-            raise InvalidInput("idle must be true or false.")
+            raise InvalidInput(_("idle must be true or false."))
         await database_sync_to_async(services.endpoint_idle)(
             endpoint_key=self.endpoint_key, is_idle=is_idle
         )

@@ -18,6 +18,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from directory.exceptions import Conflict, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from presence import realtime
 from presence.models import Contact, ContactDistributionGroup
@@ -28,10 +29,12 @@ MAX_MEMBERS = 500  # as many people as one presence.subscribe frame may watch
 
 def _directory_group_get(name) -> Group:
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("group must be the name of a directory group.")
+        raise InvalidInput(_("group must be the name of a directory group."))
     group = Group.objects.filter(name=name.strip(), directory_link__isnull=False).first()
     if group is None:
-        raise NotFound(f"No directory group named {name}.", code="group_not_found")
+        raise NotFound(
+            _("No directory group named %(name)s.") % {"name": name}, code="group_not_found"
+        )
     return group
 
 
@@ -84,7 +87,10 @@ def contact_group_add(*, owner: Person, name: str) -> Group:
     group = _directory_group_get(name)
     _, created = ContactDistributionGroup.objects.get_or_create(owner=owner, group=group)
     if not created:
-        raise Conflict(f"{group.name} is already in your contacts.", code="already_contact")
+        raise Conflict(
+            _("%(name)s is already in your contacts.") % {"name": group.name},
+            code="already_contact",
+        )
     member_ids = [m.pk for m in contact_group_members(group_id=group.pk) if m.pk != owner.pk]
     _watch_tell(owner=owner, person_ids=member_ids)
     return group
@@ -100,7 +106,9 @@ def contact_group_remove(*, owner: Person, name: str) -> None:
         else 0
     )
     if not deleted:
-        raise NotFound(f"{name} is not in your contacts.", code="contact_not_found")
+        raise NotFound(
+            _("%(name)s is not in your contacts.") % {"name": name}, code="contact_not_found"
+        )
     still = set(contact_group_watched_ids(owner=owner)) | set(
         Contact.objects.filter(owner=owner).values_list("person_id", flat=True)
     )

@@ -7,6 +7,7 @@ of a change does not grow with the number of watchers.
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.exceptions import Conflict, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from directory.selectors import person_get_active
 from presence import realtime
@@ -140,11 +142,12 @@ def presence_set(
     state, _ = PresenceState.objects.select_for_update().get_or_create(person=person)
     if availability is not NOT_GIVEN:
         if availability is not None and not isinstance(availability, str):
-            raise InvalidInput("availability must be text, or null to clear it.")
+            raise InvalidInput(_("availability must be text, or null to clear it."))
         availability = availability or ""
         if availability and availability not in MANUAL_CHOICES:
             raise InvalidInput(
-                f"availability must be one of {', '.join(MANUAL_CHOICES)}, or empty to clear.",
+                _("availability must be one of %(MANUAL_CHOICES)s, or empty to clear.")
+                % {"MANUAL_CHOICES": ", ".join(MANUAL_CHOICES)},
                 code="invalid_availability",
             )
         state.manual_availability = availability
@@ -160,11 +163,14 @@ def presence_set(
         else:
             if isinstance(custom_state, bool) or not isinstance(custom_state, int):
                 raise InvalidInput(
-                    "custom_state must be the id of a custom state, or null to clear it."
+                    _("custom_state must be the id of a custom state, or null to clear it.")
                 )
             found = CustomPresenceState.objects.filter(pk=custom_state, is_active=True).first()
             if found is None:
-                raise NotFound(f"No custom state {custom_state}.", code="custom_state_not_found")
+                raise NotFound(
+                    _("No custom state %(custom_state)s.") % {"custom_state": custom_state},
+                    code="custom_state_not_found",
+                )
             state.custom_state = found
             state.manual_availability = found.colour_class
     if expires_in_minutes is not NOT_GIVEN:
@@ -176,23 +182,24 @@ def presence_set(
                 or not isinstance(expires_in_minutes, int)
                 or expires_in_minutes < 1
             ):
-                raise InvalidInput("expires_in_minutes must be a whole number of minutes >= 1.")
+                raise InvalidInput(_("expires_in_minutes must be a whole number of minutes >= 1."))
             # Compared in minutes: timedelta() itself overflows on a huge number.
             if expires_in_minutes > MAX_EXPIRY // timedelta(minutes=1):
-                raise InvalidInput("expires_in_minutes is limited to 30 days.")
+                raise InvalidInput(_("expires_in_minutes is limited to 30 days."))
             if not state.manual_availability:
                 raise InvalidInput(
-                    "expires_in_minutes needs a manual availability to expire.",
+                    _("expires_in_minutes needs a manual availability to expire."),
                     code="nothing_to_expire",
                 )
             state.manual_expires_at = timezone.now() + timedelta(minutes=expires_in_minutes)
     if activity is not NOT_GIVEN:
         if activity is not None and not isinstance(activity, str):
-            raise InvalidInput("activity must be text, or null to clear it.")
+            raise InvalidInput(_("activity must be text, or null to clear it."))
         activity = activity or ""
         if activity and activity not in Activity.values:
             raise InvalidInput(
-                f"activity must be one of {', '.join(Activity.values)}, or empty.",
+                _("activity must be one of %(values)s, or empty.")
+                % {"values": ", ".join(Activity.values)},
                 code="invalid_activity",
             )
         state.activity = activity
@@ -204,15 +211,21 @@ def presence_set(
         if value is NOT_GIVEN:
             continue
         if value is not None and not isinstance(value, str):
-            raise InvalidInput(f"{name} must be text of at most {limit} characters.")
+            raise InvalidInput(
+                _("%(name)s must be text of at most %(limit)s characters.")
+                % {"name": name, "limit": limit}
+            )
         value = value or ""
         if not isinstance(value, str) or len(value) > limit:
-            raise InvalidInput(f"{name} must be text of at most {limit} characters.")
+            raise InvalidInput(
+                _("%(name)s must be text of at most %(limit)s characters.")
+                % {"name": name, "limit": limit}
+            )
         setattr(state, name, value)
     is_privacy_change = False
     if is_privacy_mode is not NOT_GIVEN:
         if not isinstance(is_privacy_mode, bool):
-            raise InvalidInput("is_privacy_mode must be true or false.")
+            raise InvalidInput(_("is_privacy_mode must be true or false."))
         is_privacy_change = state.is_privacy_mode != is_privacy_mode
         state.is_privacy_mode = is_privacy_mode
     state.save()
@@ -225,10 +238,17 @@ def presence_set(
     return state
 
 
+@transaction.atomic
+def presence_republish(*, person: Person) -> None:
+    """Announce the person's projection again after their photo or time zone changed."""
+    _publish(person, reason=PresenceLog.Reason.MANUAL, force=True)
+
+
 def _relationship_validate(relationship) -> str:
     if relationship not in Relationship.values:
         raise InvalidInput(
-            f"relationship must be one of {', '.join(Relationship.values)}.",
+            _("relationship must be one of %(values)s.")
+            % {"values": ", ".join(Relationship.values)},
             code="invalid_relationship",
         )
     return relationship
@@ -252,15 +272,21 @@ def contact_add(
     """Add someone to my contacts with the relationship I grant them (default by company)."""
     person = person_get_active(username=username) if isinstance(username, str) else None
     if person is None:
-        raise NotFound(f"No active person named {username}.", code="person_not_found")
+        raise NotFound(
+            _("No active person named %(username)s.") % {"username": username},
+            code="person_not_found",
+        )
     if person.pk == owner.pk:
-        raise InvalidInput("You cannot add yourself to your contacts.")
+        raise InvalidInput(_("You cannot add yourself to your contacts."))
     if Contact.objects.filter(owner=owner, person=person).exists():
-        raise Conflict(f"{username} is already in your contacts.", code="already_contact")
+        raise Conflict(
+            _("%(username)s is already in your contacts.") % {"username": username},
+            code="already_contact",
+        )
     if relationship is None:
         relationship = Relationship.EXTERNAL if person.is_external else Relationship.COLLEAGUES
     if not isinstance(group, str) or len(group) > 100:
-        raise InvalidInput("group must be text of at most 100 characters.")
+        raise InvalidInput(_("group must be text of at most 100 characters."))
     contact = Contact.objects.create(
         owner=owner, person=person, group=group, relationship=_relationship_validate(relationship)
     )
@@ -275,7 +301,10 @@ def _contact_get(*, owner: Person, username: str) -> Contact:
         .first()
     )
     if contact is None:
-        raise NotFound(f"{username} is not in your contacts.", code="contact_not_found")
+        raise NotFound(
+            _("%(username)s is not in your contacts.") % {"username": username},
+            code="contact_not_found",
+        )
     return contact
 
 
@@ -287,7 +316,7 @@ def contact_update(
     contact = _contact_get(owner=owner, username=username)
     if group is not NOT_GIVEN:
         if not isinstance(group, str) or len(group) > 100:
-            raise InvalidInput("group must be text of at most 100 characters.")
+            raise InvalidInput(_("group must be text of at most 100 characters."))
         contact.group = group
     if relationship is not NOT_GIVEN:
         contact.relationship = _relationship_validate(relationship)
@@ -342,7 +371,7 @@ def endpoint_idle(*, endpoint_key: str, is_idle: bool) -> None:
     """Record that the person stopped (or resumed) using this endpoint."""
     endpoint = Endpoint.objects.select_related("person").filter(key=endpoint_key).first()
     if endpoint is None:
-        raise NotFound("This connection is not registered.", code="endpoint_not_found")
+        raise NotFound(_("This connection is not registered."), code="endpoint_not_found")
     now = timezone.now()
     if is_idle and endpoint.idle_since is None:
         endpoint.idle_since = now
@@ -406,10 +435,21 @@ CALENDAR_ACTIVITIES = (("OOF", Activity.OUT_OF_OFFICE), ("Busy", Activity.IN_A_M
 _calendar_off_said = False
 
 
+@dataclass(frozen=True)
+class CalendarNow:
+    """What the calendar gives at one moment: the activity, until when, and the meeting's
+    subject and place (in-a-meeting only; empty for a private meeting)."""
+
+    activity: str = ""
+    until: datetime | None = None
+    subject: str = ""
+    location: str = ""
+
+
 def calendar_activity_from_events(
     events: list[exchange.CalendarEvent], *, now: datetime
-) -> tuple[str, datetime | None]:
-    """Return the activity the calendar gives at this moment and when it ends ('', None)."""
+) -> CalendarNow:
+    """Return the activity the calendar gives at this moment and when it ends."""
     for busy_type, activity in CALENDAR_ACTIVITIES:
         blocks = [e for e in events if e.busy_type == busy_type]
         covering = [e for e in blocks if e.start <= now < e.end]
@@ -421,27 +461,36 @@ def calendar_activity_from_events(
             later = [e.end for e in blocks if e.start <= until < e.end]
             extended = bool(later)
             until = max([until, *later])
-        return activity, until
-    return "", None
+        if activity != Activity.IN_A_MEETING:
+            return CalendarNow(activity, until)
+        meeting = max(covering, key=lambda e: e.start)  # the one most recently begun
+        return CalendarNow(activity, until, meeting.subject, meeting.location)
+    return CalendarNow()
 
 
 @transaction.atomic
-def _calendar_activity_set(
-    *, person: Person, activity: str, until: datetime | None, now: datetime
-) -> bool:
+def _calendar_activity_set(*, person: Person, now: CalendarNow, at: datetime) -> bool:
     state = PresenceState.objects.select_for_update().filter(person=person).first()
     if state is None:
-        if not activity:
+        if not now.activity:
             return False
         state, _ = PresenceState.objects.get_or_create(person=person)
-    if state.calendar_activity == activity and state.calendar_until == until:
+    before = (state.calendar_activity, state.calendar_subject, state.calendar_location)
+    after = (now.activity, now.subject, now.location)
+    if before == after and state.calendar_until == now.until:
         return False
     PresenceState.objects.filter(pk=state.pk).update(
-        calendar_activity=activity, calendar_until=until, updated_at=now
+        calendar_activity=now.activity,
+        calendar_until=now.until,
+        calendar_subject=now.subject,
+        calendar_location=now.location,
+        updated_at=at,
     )
-    if state.calendar_activity == activity:
+    if before == after:
         return False  # the same meeting or absence, only longer or shorter: nothing to show
-    _publish(person, reason=PresenceLog.Reason.CALENDAR, now=now, force=True)
+    state.calendar_activity, state.calendar_until = now.activity, now.until
+    state.calendar_subject, state.calendar_location = now.subject, now.location
+    _publish(person, reason=PresenceLog.Reason.CALENDAR, now=at, force=True)
     return True
 
 
@@ -483,8 +532,7 @@ def calendar_presence_refresh(*, now: datetime | None = None) -> int:
             events = calendars.get(person.email)
             if events is None:
                 continue
-            activity, until = calendar_activity_from_events(events, now=now)
             changed += _calendar_activity_set(
-                person=person, activity=activity, until=until, now=now
+                person=person, now=calendar_activity_from_events(events, now=now), at=now
             )
     return changed

@@ -92,6 +92,17 @@ ensure_debian_packages chromium chromium-driver
 # The fault tests (tests/e2e/test_faults_*.py) start, stop and restart private instances of the
 # services: a RabbitMQ node, a redis-server and a PostgreSQL cluster.
 ensure_debian_packages rabbitmq-server redis-server postgresql
+# Korean and Traditional Chinese: gettext's msgfmt compiles locale/*.po (the .mo files are built,
+# never committed), and the browser tests render the pages in Noto CJK.
+ensure_debian_packages gettext fonts-noto-cjk
+if command -v msgfmt >/dev/null; then
+  .venv/bin/python manage.py compilemessages --ignore .venv --verbosity 0
+elif [[ ${CI:-} == true ]]; then
+  echo "tests: msgfmt (Debian's gettext) is missing, and CI needs the translations." >&2
+  exit 1
+else
+  echo "tests: msgfmt missing: translations are not compiled; the language tests fail."
+fi
 export PARLEY_TEST_CHROMIUM=${PARLEY_TEST_CHROMIUM:-/usr/bin/chromium}
 # The unit tests use the in-memory channel layer and in-process tasks; the end-to-end tests
 # start their own servers and Celery worker on PostgreSQL and Redis.

@@ -27,6 +27,30 @@ def _embedded_realtime(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _organisation_defaults():
+    """Each test starts from the organisation defaults of an empty database (English, UTC),
+    held for the whole test: a request never reads them in the middle of a query count. A test
+    that sets them goes through the service, which drops the held value."""
+    from directory import locale
+
+    locale.organisation_defaults_hold(locale.Defaults(language="en", time_zone="UTC"))
+    yield
+    locale.organisation_defaults_forget()
+
+
+@pytest.fixture(autouse=True)
+def _search_index_of_this_test(settings, tmp_path):
+    """The embedded search index lives in a folder outside the database: each test (each
+    test database, rolled back or flushed after it) gets a folder of its own."""
+    from archiving.search.backend import backend_reset
+
+    settings.PARLEY_SEARCH_INDEX_DIR = tmp_path / "search-index"
+    backend_reset()
+    yield
+    backend_reset()
+
+
 def service_url_or_skip(variable: str, what: str) -> str:
     """Return a service URL from the environment; skip without it, but fail in CI."""
     url = os.environ.get(variable, "")

@@ -11,6 +11,7 @@ from archiving.audit import audit_append
 from archiving.models import AuditAction, AuditEntry
 from archiving.selectors import archive_and_audit_verify, audit_entry_list
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.moments import MOMENT_OR_EMPTY_SCHEMA as MOMENT
 from directory.moments import moment_parse
 
@@ -23,9 +24,11 @@ def _int(raw: str | None, *, name: str, default: int | None, minimum: int) -> in
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be an integer.") from None
+        raise InvalidInput(_("%(name)s must be an integer.") % {"name": name}) from None
     if value < minimum:
-        raise InvalidInput(f"{name} must be >= {minimum}.")
+        raise InvalidInput(
+            _("%(name)s must be >= %(minimum)s.") % {"name": name, "minimum": minimum}
+        )
     return value
 
 
@@ -68,7 +71,10 @@ class AuditListApi(APIView):
         params = request.query_params
         action = params.get("action") or None
         if action is not None and action not in AuditAction.values:
-            raise InvalidInput(f"Unknown action {action!r}; use one of {', '.join(AuditAction)}.")
+            raise InvalidInput(
+                _("Unknown action %(action)r; use one of %(AuditAction)s.")
+                % {"action": action, "AuditAction": ", ".join(AuditAction)}
+            )
         since = moment_parse(params.get("since"), field="since")
         until = moment_parse(params.get("until"), field="until", is_end=True)
         cursor = _int(params.get("cursor"), name="cursor", default=None, minimum=0)

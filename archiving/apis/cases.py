@@ -14,6 +14,7 @@ from archiving.models import AuditAction, Case, LegalHold, SavedSearch
 from archiving.naming import conversation_names, people_displays
 from archiving.selectors import case_list, hold_list, saved_search_list
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 # Request schemas (see config.api_errors.ParleyAutoSchema): what holds.py accepts. Text is
 # stripped before use, so a name must hold something besides spaces.
@@ -45,7 +46,7 @@ HOLD_RELEASE = {
 
 def body_object(request) -> dict:
     if not isinstance(request.data, dict):
-        raise InvalidInput("The request body must be a JSON object.")
+        raise InvalidInput(_("The request body must be a JSON object."))
     return request.data
 
 
@@ -117,7 +118,7 @@ class CaseListCreateApi(APIView):
     def get(self, request):
         wanted = request.query_params.get("status") or None
         if wanted is not None and wanted not in Case.Status.values:
-            raise InvalidInput("status must be open or closed.")
+            raise InvalidInput(_("status must be open or closed."))
         with transaction.atomic():
             results = [case_to_dict(c) for c in case_list(status=wanted)]
             audit_append(
@@ -186,7 +187,7 @@ class HoldListPlaceApi(APIView):
         data = body_object(request)
         unknown = sorted(set(data) - {"custodians", "conversations", "start", "end", "query"})
         if unknown:
-            raise InvalidInput(f"Unknown field(s) {', '.join(unknown)}.")
+            raise InvalidInput(_("Unknown field(s) %(unknown)s.") % {"unknown": ", ".join(unknown)})
         hold = holds.hold_place(
             actor=request.user,
             case_id=case_id,

@@ -16,6 +16,7 @@ from archiving.exports import services
 from archiving.models import ExportFormat, ExportJob, ExportStatus
 from archiving.signing import key_fingerprint, public_key_pem
 from directory.exceptions import Conflict, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.serializers import timestamp
 
 MAX_LIST = 100
@@ -27,6 +28,7 @@ def export_to_dict(job: ExportJob) -> dict:
         "id": job.pk,
         "status": job.status,
         "format": job.format,
+        "language": job.language,
         "scope": job.scope,
         "progress": {"records_done": job.records_done, "records_total": job.records_total},
         "error": job.error,
@@ -43,7 +45,7 @@ def export_to_dict(job: ExportJob) -> dict:
 def _job_get(export_id: int) -> ExportJob:
     job = ExportJob.objects.select_related("requester").filter(pk=export_id).first()
     if job is None:
-        raise NotFound(f"There is no export {export_id}.")
+        raise NotFound(_("There is no export %(export_id)s.") % {"export_id": export_id})
     return job
 
 
@@ -69,6 +71,11 @@ class ExportListCreateApi(APIView):
                 "case": {"type": "integer", "minimum": 1},
                 "search": {"type": "object", "description": "the filters of an archive search"},
                 "format": {"type": "string", "enum": list(ExportFormat.values)},
+                "language": {
+                    "type": "string",
+                    "enum": ["en", "ko", "zh-hant"],
+                    "description": "the transcripts' language (default: the organisation's)",
+                },
             },
             "oneOf": [{"required": ["case", "format"]}, {"required": ["search", "format"]}],
             "additionalProperties": False,
@@ -116,7 +123,8 @@ class ExportDownloadApi(APIView):
         path = Path(job.archive_path)
         if job.status == ExportStatus.COMPLETED and not path.is_file():
             raise Conflict(
-                f"The files of export {job.pk} are no longer on this server; export again.",
+                _("The files of export %(pk)s are no longer on this server; export again.")
+                % {"pk": job.pk},
                 code="export_files_missing",
             )
         services.export_download_record(actor=request.user, job=job)

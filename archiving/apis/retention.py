@@ -14,6 +14,7 @@ from archiving.audit import audit_append
 from archiving.models import AuditAction, RetentionPolicy, RetentionPurge
 from archiving.retention.policies import MAX_DAYS
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 # Request schemas (see config.api_errors.ParleyAutoSchema): what retention/policies.py accepts.
 DAYS = {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}
@@ -137,11 +138,11 @@ class RetentionDryRunApi(APIView):
         if policy_id is not None and (
             not isinstance(policy_id, int) or isinstance(policy_id, bool)
         ):
-            raise InvalidInput("policy must be a retention policy id.")
+            raise InvalidInput(_("policy must be a retention policy id."))
         if not isinstance(delete, bool):
-            raise InvalidInput("delete must be true or false.")
+            raise InvalidInput(_("delete must be true or false."))
         if delete and policy_id is None:
-            raise InvalidInput("delete needs the policy to delete.")
+            raise InvalidInput(_("delete needs the policy to delete."))
         proposal = data if (data or policy_id is not None) and not delete else None
         preview = retention.retention_dry_run(
             actor=request.user, policy_id=policy_id, data=proposal, delete=delete

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from archiving.exports import manifest as manifests
 from archiving.exports.scope import ResolvedScope
@@ -144,7 +144,10 @@ def export_run(*, job_id: int) -> str:
     if job is None:
         return "finished"
     try:
-        return _run(job)
+        # Transcripts (sentences, headings, notes) in the job's language; timestamps stay UTC
+        # ISO 8601 and RSMF's field names are the standard's, whatever the language.
+        with translation.override(job.language or settings.LANGUAGE_CODE):
+            return _run(job)
     except TransientExportError:
         # Release the job at once (no stale wait) for the task's retry; nothing is failed.
         ExportJob.objects.filter(pk=job.pk, status=ExportStatus.RUNNING).update(heartbeat_at=None)
@@ -361,7 +364,7 @@ def _complete(job: ExportJob, state: dict, directory: Path, uploader) -> str:
     manifests.zip_directory(
         directory, [f["path"] for f in files] + list(manifests.MANIFEST_FILES), archive
     )
-    digest, _ = manifests.sha256_file(directory / manifests.MANIFEST_NAME)
+    digest, _size = manifests.sha256_file(directory / manifests.MANIFEST_NAME)
     _finish(
         job,
         ExportStatus.COMPLETED,

@@ -24,6 +24,7 @@ from archiving.search.services import search_scope_build
 from archiving.search.types import KINDS as SEARCH_KINDS
 from archiving.search.types import Scope
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.moments import range_parse
 
 SEARCH_FIELDS = {
@@ -57,21 +58,29 @@ RECORD_FIELDS = (
 def _string_list(data: dict, name: str) -> list[str]:
     value = data.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise InvalidInput(f"search.{name} must be a list of non-empty strings.")
+        raise InvalidInput(
+            _("search.%(name)s must be a list of non-empty strings.") % {"name": name}
+        )
     if len(value) > MAX_LIST:
-        raise InvalidInput(f"search.{name} may name at most {MAX_LIST} values.")
+        raise InvalidInput(
+            _("search.%(name)s may name at most %(MAX_LIST)s values.")
+            % {"name": name, "MAX_LIST": MAX_LIST}
+        )
     return sorted(set(value))
 
 
 def search_scope_validate(data) -> dict:
     """Return the normalised search filters of an export request, or raise InvalidInput."""
     if not isinstance(data, dict):
-        raise InvalidInput("search must be an object of filters.")
+        raise InvalidInput(_("search must be an object of filters."))
     unknown = sorted(set(data) - SEARCH_FIELDS - DATE_FIELDS)
     if unknown:
         raise InvalidInput(
-            f"search has unknown fields: {', '.join(unknown)}; allowed: "
-            f"{', '.join(sorted(SEARCH_FIELDS | DATE_FIELDS))}."
+            _("search has unknown fields: %(unknown)s; allowed: %(sorted)s.")
+            % {
+                "unknown": ", ".join(unknown),
+                "sorted": ", ".join(sorted(SEARCH_FIELDS | DATE_FIELDS)),
+            }
         )
     query = data.get("query", "") or ""
     query_parse(query)  # raises InvalidQuery (400) saying what is wrong
@@ -79,13 +88,15 @@ def search_scope_validate(data) -> dict:
     if not isinstance(conversations, list) or not all(
         isinstance(c, int) and not isinstance(c, bool) for c in conversations
     ):
-        raise InvalidInput("search.conversations must be a list of conversation ids (integers).")
+        raise InvalidInput(_("search.conversations must be a list of conversation ids (integers)."))
     kinds = _string_list(data, "kinds")
     if set(kinds) - KINDS:
-        raise InvalidInput(f"search.kinds may contain only {', '.join(sorted(KINDS))}.")
+        raise InvalidInput(
+            _("search.kinds may contain only %(KINDS)s.") % {"KINDS": ", ".join(sorted(KINDS))}
+        )
     include_history_views = data.get("include_history_views", False)
     if not isinstance(include_history_views, bool):
-        raise InvalidInput("search.include_history_views must be true or false.")
+        raise InvalidInput(_("search.include_history_views must be true or false."))
     asked_events = _string_list(data, "events")
     # The same default as the archive search, so an export of a search holds its records.
     events = events_without_history_views(asked_events, include_history_views=include_history_views)
@@ -110,9 +121,11 @@ def search_scope_validate(data) -> dict:
     given = {k: v for k, v in scope.items() if k not in ("events", "include_history_views")}
     if not any(given.values()) and not asked_events:
         raise InvalidInput(
-            "search needs at least one filter (query, participants, senders, conversations, "
-            "kinds, events, start or end): an export of the whole archive must be asked for "
-            "with an explicit date range."
+            _(
+                "search needs at least one filter (query, participants, senders, "
+                "conversations, kinds, events, start or end): an export of the whole "
+                "archive must be asked for with an explicit date range."
+            )
         )
     return scope
 
@@ -128,15 +141,20 @@ def export_scope_from_case(
     whether it was exported) goes into the manifest with the scope.
     """
     if not isinstance(case_id, int) or isinstance(case_id, bool):
-        raise InvalidInput("case must be a case id (an integer).")
+        raise InvalidInput(_("case must be a case id (an integer)."))
     case = Case.objects.filter(pk=case_id).first()
     if case is None:
-        raise InvalidInput(f"There is no case {case_id}.", code="no_such_case")
+        raise InvalidInput(
+            _("There is no case %(case_id)s.") % {"case_id": case_id}, code="no_such_case"
+        )
     holds = list(LegalHold.objects.filter(case=case).order_by("pk"))
     if not holds:
         raise InvalidInput(
-            f"Case {case_id} has no legal holds, so it names no records; place a hold or "
-            "export a search.",
+            _(
+                "Case %(case_id)s has no legal holds, so it names no records; "
+                "place a hold or export a search."
+            )
+            % {"case_id": case_id},
             code="case_without_holds",
         )
     account = [
@@ -151,8 +169,11 @@ def export_scope_from_case(
     hold_ids = [entry["hold"] for entry in account if entry["exported"]]
     if not hold_ids:
         raise InvalidInput(
-            f"Every hold of case {case_id} was released; export them with "
-            '"include_released_holds": true.',
+            _(
+                "Every hold of case %(case_id)s was released; export them with "
+                '"include_released_holds": true.'
+            )
+            % {"case_id": case_id},
             code="case_without_active_holds",
         )
     filters = {
@@ -224,7 +245,7 @@ class ResolvedScope:
         if self.search is not None:
             return scope_filter(records, self.search)
         covered = Q(pk__in=[])
-        for name, scope_q, _ in self.holds:
+        for name, scope_q, _tree in self.holds:
             covered |= scope_q
             records = records.annotate(
                 **{name: ExpressionWrapper(scope_q, output_field=BooleanField())}

@@ -14,6 +14,9 @@ from datetime import UTC, date
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import dateformat
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from archiving.events import (
     EventDescription,
@@ -179,12 +182,13 @@ def _lines(slice_: Slice) -> list[Line]:
             attachment = attachment_of(record)
             expected = (record.payload or {}).get("sha256")
             if attachment is None:
-                note = "[file no longer stored: only its name and SHA-256 are archived]"
+                note = _("[file no longer stored: only its name and SHA-256 are archived]")
+            elif expected and expected != attachment.sha256:
+                note = _("[attached: %(name)s, its SHA-256 DOES NOT MATCH the archive record]") % {
+                    "name": attachment.name
+                }
             else:
-                note = f"[attached: {attachment.name}"
-                if expected and expected != attachment.sha256:
-                    note += ", its SHA-256 DOES NOT MATCH the archive record"
-                note += "]"
+                note = _("[attached: %(name)s]") % {"name": attachment.name}
         out.append(
             Line(
                 time=time,
@@ -198,14 +202,22 @@ def _lines(slice_: Slice) -> list[Line]:
 
 
 def transcript_heading(slice_: Slice) -> str:
-    return f"{slice_.title} - {slice_.day.isoformat()} (UTC)"
+    """The title and the UTC day, the day written as the transcript's language writes dates
+    (English keeps ISO 8601: 2026-11-02)."""
+    day = dateformat.format(slice_.day, pgettext("transcript heading date format", "Y-m-d"))
+    return _("%(title)s - %(date)s (UTC)") % {"title": slice_.title, "date": day}
 
 
 def transcript_text(slice_: Slice) -> str:
     """Return the plain-text transcript: one entry per record, continuation lines indented
     under the entry (never at column 0, where they would read as a new entry)."""
     members = ", ".join(slice_.people[u].display for u in slice_.usernames)
-    lines = [transcript_heading(slice_), "Times are UTC.", f"Participants: {members}", ""]
+    lines = [
+        transcript_heading(slice_),
+        _("Times are UTC."),
+        _("Participants: %(members)s") % {"members": members},
+        "",
+    ]
     indent = " " * len("[00:00:00] ")
     for line in _lines(slice_):
         first, *rest = line.text_line.split("\n")
@@ -231,7 +243,7 @@ def transcript_html(slice_: Slice) -> str:
         described = line.description
         css = described.kind.replace(".", "-").replace("_", "-")
         what = (
-            f"message #{described.message_seq}"
+            _("message #%(seq)s") % {"seq": described.message_seq}
             if described.is_message and described.message_seq is not None
             else ""
             if described.is_message
@@ -244,10 +256,13 @@ def transcript_html(slice_: Slice) -> str:
             + (f"<br><small>{e(line.note)}</small>" if line.note else "")
             + "</td></tr>"
         )
+    # The names are escaped one by one; the sentence around them is escaped as a whole.
+    participants = e(_("Participants: %(members)s") % {"members": "\0"}).replace("\0", members)
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
         f"<title>{e(transcript_heading(slice_))}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{e(transcript_heading(slice_))}</h1><p>Participants: {members}</p>"
-        "<table><thead><tr><th>Time (UTC)</th><th>Who</th><th>Event</th><th>Text</th>"
+        f"<h1>{e(transcript_heading(slice_))}</h1><p>{participants}</p>"
+        f"<table><thead><tr><th>{e(_('Time (UTC)'))}</th><th>{e(_('Who'))}</th>"
+        f"<th>{e(_('Event'))}</th><th>{e(_('Text'))}</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>\n"
     )

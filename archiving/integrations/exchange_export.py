@@ -21,6 +21,7 @@ from django.conf import settings
 from archiving.exports import eml
 from archiving.exports.transcript import Slice
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,12 @@ def exchange_configuration_check() -> None:
     missing = [name for name in REQUIRED if not getattr(settings, name, "")]
     if missing:
         raise InvalidInput(
-            "Export to Exchange is not configured on this server: set "
-            f"{', '.join(missing)} (EWS on Exchange Server on-premises), or choose rsmf or eml.",
+            _(
+                "Export to Exchange is not configured on this server: set "
+                "%(missing)s (EWS on Exchange Server on-premises), or choose rsmf "
+                "or eml."
+            )
+            % {"missing": ", ".join(missing)},
             code="exchange_not_configured",
         )
 

@@ -10,6 +10,7 @@ from archiving.holds import people_by_username
 from archiving.models import AuditAction, RetentionPolicy
 from archiving.retention.plan import PolicySpec, RetentionPreview, preview_compute, specs_current
 from directory.exceptions import Conflict, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 MAX_DAYS = 36_500
@@ -37,42 +38,47 @@ def policy_to_dict(policy: RetentionPolicy) -> dict:
 
 def _days_parse(value) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DAYS:
-        raise InvalidInput(f"days must be a whole number from 1 to {MAX_DAYS}.")
+        raise InvalidInput(
+            _("days must be a whole number from 1 to %(MAX_DAYS)s.") % {"MAX_DAYS": MAX_DAYS}
+        )
     return value
 
 
 def _proposal_apply(policy: RetentionPolicy | None, data: dict) -> RetentionPolicy:
     """Return an unsaved policy: the existing one with the changes, or a new one."""
     if not isinstance(data, dict):
-        raise InvalidInput("The policy must be an object.")
+        raise InvalidInput(_("The policy must be an object."))
     allowed = {"days", "is_active"} | (
         set() if policy is not None else {"scope", "person", "conversation"}
     )
     unknown = sorted(set(data) - allowed)
     if unknown:
         fixed = " (scope and target are fixed once created)" if policy is not None else ""
-        raise InvalidInput(f"Cannot set {', '.join(unknown)} of a retention policy{fixed}.")
+        raise InvalidInput(
+            _("Cannot set %(unknown)s of a retention policy%(fixed)s.")
+            % {"unknown": ", ".join(unknown), "fixed": fixed}
+        )
     if policy is None:
         scope = data.get("scope")
         if scope not in Scope.values:
-            raise InvalidInput("scope must be global, person or conversation.")
+            raise InvalidInput(_("scope must be global, person or conversation."))
         policy = RetentionPolicy(scope=scope, days=_days_parse(data.get("days")))
         if scope == Scope.PERSON:
             (policy.person,) = people_by_username([data.get("person")], field="person")
         elif data.get("person") is not None:
-            raise InvalidInput("Only a person policy names a person.")
+            raise InvalidInput(_("Only a person policy names a person."))
         if scope == Scope.CONVERSATION:
             value = data.get("conversation")
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise InvalidInput("conversation must be a conversation id.")
+                raise InvalidInput(_("conversation must be a conversation id."))
             policy.conversation_id = value
         elif data.get("conversation") is not None:
-            raise InvalidInput("Only a conversation policy names a conversation.")
+            raise InvalidInput(_("Only a conversation policy names a conversation."))
     elif "days" in data:
         policy.days = _days_parse(data["days"])
     if "is_active" in data:
         if not isinstance(data["is_active"], bool):
-            raise InvalidInput("is_active must be true or false.")
+            raise InvalidInput(_("is_active must be true or false."))
         policy.is_active = data["is_active"]
     return policy
 
@@ -97,7 +103,10 @@ def _specs_with(policy: RetentionPolicy | None, *, replacing: int | None) -> lis
 def _policy_locked(policy_id: int) -> RetentionPolicy:
     policy = RetentionPolicy.objects.select_for_update(of=("self",)).filter(pk=policy_id).first()
     if policy is None:
-        raise NotFound(f"No retention policy {policy_id}.", code="retention_policy_not_found")
+        raise NotFound(
+            _("No retention policy %(policy_id)s.") % {"policy_id": policy_id},
+            code="retention_policy_not_found",
+        )
     return policy
 
 
@@ -118,7 +127,10 @@ def retention_dry_run(
     if policy_id is not None:
         current = RetentionPolicy.objects.select_related("person").filter(pk=policy_id).first()
         if current is None:
-            raise NotFound(f"No retention policy {policy_id}.", code="retention_policy_not_found")
+            raise NotFound(
+                _("No retention policy %(policy_id)s.") % {"policy_id": policy_id},
+                code="retention_policy_not_found",
+            )
     previous = _policy_dict(current)
     if data is None and not delete:  # no change: what the next run would purge
         proposed = current
@@ -162,7 +174,7 @@ def retention_policy_save(
             policy.save()
     except IntegrityError:
         raise Conflict(
-            "A retention policy for that scope and target exists already; change it instead.",
+            _("A retention policy for that scope and target exists already; change it instead."),
             code="retention_policy_exists",
         ) from None
     audit_append(

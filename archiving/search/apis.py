@@ -25,6 +25,7 @@ from archiving.search.selectors import (
 )
 from archiving.search.types import EVENT_ALIASES, KINDS, SearchHit
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from directory.moments import moment_parse
 from directory.serializers import timestamp
@@ -59,7 +60,7 @@ class ArchiveSearchInputSerializer(serializers.Serializer):
 
     def validate_query(self, value: str) -> str:
         if not isinstance(self.initial_data.get("query", ""), str):
-            raise serializers.ValidationError("must be text (the query language), not a number.")
+            raise serializers.ValidationError(_("must be text (the query language), not a number."))
         return value
 
     def validate(self, attrs):
@@ -67,7 +68,8 @@ class ArchiveSearchInputSerializer(serializers.Serializer):
         if unknown:
             # A misspelt filter ("participant") must not silently widen a search.
             raise serializers.ValidationError(
-                f"unknown field {', '.join(unknown)}; the fields are {', '.join(self.fields)}."
+                _("unknown field %(unknown)s; the fields are %(fields)s.")
+                % {"unknown": ", ".join(unknown), "fields": ", ".join(self.fields)}
             )
         return attrs
 
@@ -157,7 +159,7 @@ class ArchiveSearchApi(APIView):
     )
     def post(self, request):
         if not isinstance(request.data, dict):
-            raise InvalidInput("The body must be a JSON object.")
+            raise InvalidInput(_("The body must be a JSON object."))
         serializer = ArchiveSearchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -226,7 +228,10 @@ def _count_param(request, name: str) -> int:
     if raw == "":
         return 10
     if not raw.isdigit():
-        raise InvalidInput(f"{name} must be a whole number between 0 and {services.MAX_CONTEXT}.")
+        raise InvalidInput(
+            _("%(name)s must be a whole number between 0 and %(MAX_CONTEXT)s.")
+            % {"name": name, "MAX_CONTEXT": services.MAX_CONTEXT}
+        )
     return int(raw)
 
 

@@ -12,7 +12,11 @@ Words are matched case-insensitively on word boundaries (`\\w+` runs of the text
 token with inner punctuation ("e-mail", "U.S.") is a phrase of its pieces. Chinese and Japanese
 are written without spaces, so each ideograph, hiragana or katakana character is a word of its
 own (as Lucene's standard tokenizer does): "会议纪要" is the phrase 会 议 纪 要 and is found inside
-"明天的会议纪要". The scope
+"明天的会议纪要". Korean is treated the same way, one Hangul syllable per word: Korean attaches
+particles and endings to a word ("회의록을", "회의록은") and spaces compound words freely
+("회의록" / "회의 록"), so "회의록" must be found in all of them, which whole-word matching on
+spaces would not do. A prefix of such characters ("회의*") is the phrase of its characters,
+since every longer word containing them already matches. The scope
 (participants, conversations, dates, kinds) is never part of this text: backends apply it as
 a filter outside the parsed tree, so no query can widen what an officer may see.
 
@@ -24,15 +28,23 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from django.utils.translation import pgettext
+
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 64
 MAX_DEPTH = 16
 MIN_PREFIX_LENGTH = 2
 
-# Han ideographs (with extensions and compatibility forms), hiragana and katakana.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+# Han ideographs (with extensions and compatibility forms), hiragana and katakana; Hangul
+# syllables and jamo (conjoining, compatibility, extended A and B).
+_CJK = (
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+    "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff"
+)
+_ONE_CHARACTER_WORD = re.compile(rf"[{_CJK}]")
 _WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 _TOKEN = re.compile(r'\s*(?:(?P<lparen>\()|(?P<rparen>\))|(?P<quote>")|(?P<bare>[^\s()"]+))')
 
@@ -92,7 +104,9 @@ def _tokenize(text: str) -> list[_Token]:
             continue
         match = _TOKEN.match(text, position)
         if match is None:  # pragma: no cover - the pattern accepts any non-space character
-            raise InvalidQuery(f"Unexpected character at position {position + 1}.")
+            raise InvalidQuery(
+                _("Unexpected character at position %(value)s.") % {"value": position + 1}
+            )
         start = match.start(match.lastgroup)
         if match.lastgroup == "lparen":
             tokens.append(_Token("lparen", "(", start))
@@ -102,8 +116,11 @@ def _tokenize(text: str) -> list[_Token]:
             end = text.find('"', start + 1)
             if end == -1:
                 raise InvalidQuery(
-                    f"The quotation mark at position {start + 1} is never closed; "
-                    'close the phrase with another ".'
+                    _(
+                        "The quotation mark at position %(value)s is never closed; close "
+                        'the phrase with another ".'
+                    )
+                    % {"value": start + 1}
                 )
             tokens.append(_Token("phrase", text[start + 1 : end], start))
             position = end + 1
@@ -168,7 +185,7 @@ class _Parser:
     def unary(self, depth: int) -> Node:
         token = self.peek()
         if token is None:
-            raise InvalidQuery(self._missing("the query ends where a search term is expected"))
+            raise InvalidQuery(self._missing(_("the query ends where a search term is expected")))
         if token.kind == "not":
             self.take()
             return Not(self.unary(depth))
@@ -178,62 +195,93 @@ class _Parser:
         token = self.take()
         if token.kind == "lparen":
             if depth + 1 > MAX_DEPTH:
-                raise InvalidQuery(f"Parentheses nest deeper than {MAX_DEPTH} levels.")
+                raise InvalidQuery(
+                    _("Parentheses nest deeper than %(MAX_DEPTH)s levels.")
+                    % {"MAX_DEPTH": MAX_DEPTH}
+                )
             if (following := self.peek()) is not None and following.kind == "rparen":
-                raise InvalidQuery(f"The parentheses at position {token.position + 1} are empty.")
+                raise InvalidQuery(
+                    _("The parentheses at position %(value)s are empty.")
+                    % {"value": token.position + 1}
+                )
             node = self.or_expr(depth + 1)
             closing = self.peek()
             if closing is None or closing.kind != "rparen":
                 raise InvalidQuery(
-                    f"The parenthesis opened at position {token.position + 1} is never closed."
+                    _("The parenthesis opened at position %(value)s is never closed.")
+                    % {"value": token.position + 1}
                 )
             self.take()
             return node
         if token.kind in ("and", "or"):
             raise InvalidQuery(
-                f'"{token.text}" at position {token.position + 1} needs a search term on both '
-                'sides (to search for the word itself, put it in quotes: "and").'
+                _(
+                    '"%(text)s" at position %(value)s needs a search term on both '
+                    'sides (to search for the word itself, put it in quotes: "and").'
+                )
+                % {"text": token.text, "value": token.position + 1}
             )
         if token.kind == "rparen":
             raise InvalidQuery(
-                f"Unexpected ) at position {token.position + 1}: nothing to close, or an "
-                "operator is missing its term."
+                _(
+                    "Unexpected ) at position %(value)s: nothing to close, or an "
+                    "operator is missing its term."
+                )
+                % {"value": token.position + 1}
             )
         return self.term(token)
 
     def term(self, token: _Token) -> Term:
         self.terms += 1
         if self.terms > MAX_TERMS:
-            raise InvalidQuery(f"A query may hold at most {MAX_TERMS} search terms.")
+            raise InvalidQuery(
+                _("A query may hold at most %(MAX_TERMS)s search terms.") % {"MAX_TERMS": MAX_TERMS}
+            )
         raw = token.text
         is_prefix = token.kind == "word" and raw.endswith("*")
         if is_prefix:
             raw = raw.rstrip("*")
         if "*" in raw:
             raise InvalidQuery(
-                f'"{token.text}" at position {token.position + 1}: * is allowed only at the '
-                "end of a word (merg*)."
+                _(
+                    '"%(text)s" at position %(value)s: * is allowed only at the end '
+                    "of a word (merg*)."
+                )
+                % {"text": token.text, "value": token.position + 1}
             )
         words = tuple(words_of(raw))
         if not words:
-            what = "phrase" if token.kind == "phrase" else "term"
-            raise InvalidQuery(
-                f'The {what} "{token.text}" at position {token.position + 1} has no letters or '
-                "digits to search for."
+            what = (
+                pgettext("query", "phrase") if token.kind == "phrase" else pgettext("query", "term")
             )
+            raise InvalidQuery(
+                _(
+                    'The %(what)s "%(text)s" at position %(value)s has no letters or '
+                    "digits to search for."
+                )
+                % {"what": what, "text": token.text, "value": token.position + 1}
+            )
+        if is_prefix and all(_ONE_CHARACTER_WORD.fullmatch(word) for word in words):
+            # 회의* / 会议*: the characters in a row, wherever they stand in a longer word.
+            return Term(words=words, is_prefix=False)
         if is_prefix:
             if len(words) > 1:
                 raise InvalidQuery(
-                    f'"{token.text}": a prefix search takes one word (merg*), not several.'
+                    _('"%(text)s": a prefix search takes one word (merg*), not several.')
+                    % {"text": token.text}
                 )
             if len(words[0]) < MIN_PREFIX_LENGTH:
                 raise InvalidQuery(
-                    f'"{token.text}": a prefix needs at least {MIN_PREFIX_LENGTH} letters.'
+                    _('"%(text)s": a prefix needs at least %(MIN_PREFIX_LENGTH)s letters.')
+                    % {"text": token.text, "MIN_PREFIX_LENGTH": MIN_PREFIX_LENGTH}
                 )
         return Term(words=words, is_prefix=is_prefix)
 
     def _missing(self, what: str) -> str:
-        return f"Incomplete query: {what} (after {self.text.strip()[-20:]!r})."
+        return _("Incomplete query: %(what)s (after %(after)r).") % {
+            "what": what,
+            "after": self.text.strip()[-20:],
+        }
 
 
 def _check_negations(node: Node) -> None:
@@ -242,8 +290,11 @@ def _check_negations(node: Node) -> None:
         return
     if isinstance(node, Not):
         raise InvalidQuery(
-            "A NOT (or -word) must be combined with a word to search for, e.g. "
-            '"merger NOT draft"; a query cannot ask for everything except something.'
+            _(
+                "A NOT (or -word) must be combined with a word to search for, "
+                'e.g. "merger NOT draft"; a query cannot ask for everything '
+                "except something."
+            )
         )
     if isinstance(node, Or):
         for child in node.children:
@@ -259,9 +310,12 @@ def _check_negations(node: Node) -> None:
 def query_parse(text: str) -> Node | None:
     """Return the tree of a query text, None for an empty query (filters only)."""
     if not isinstance(text, str):
-        raise InvalidQuery("The query must be text.")
+        raise InvalidQuery(_("The query must be text."))
     if len(text) > MAX_QUERY_LENGTH:
-        raise InvalidQuery(f"The query is longer than {MAX_QUERY_LENGTH} characters.")
+        raise InvalidQuery(
+            _("The query is longer than %(MAX_QUERY_LENGTH)s characters.")
+            % {"MAX_QUERY_LENGTH": MAX_QUERY_LENGTH}
+        )
     tokens = _tokenize(text)
     if not tokens:
         return None

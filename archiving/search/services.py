@@ -26,6 +26,7 @@ from archiving.search.types import (
     scope_event_resolve,
 )
 from directory.exceptions import InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 MAX_PAGE_SIZE = 200
@@ -41,13 +42,19 @@ class ArchiveSearchPage:
 
 def _person_ids(usernames: list[str], *, field: str) -> tuple[int, ...]:
     if len(usernames) > MAX_FILTER_VALUES:
-        raise InvalidInput(f"{field} takes at most {MAX_FILTER_VALUES} usernames.")
+        raise InvalidInput(
+            _("%(field)s takes at most %(MAX_FILTER_VALUES)s usernames.")
+            % {"field": field, "MAX_FILTER_VALUES": MAX_FILTER_VALUES}
+        )
     found = dict(Person.objects.filter(username__in=usernames).values_list("username", "pk"))
     unknown = [name for name in usernames if name not in found]
     if unknown:
         raise InvalidInput(
-            f"{field}: no person with the username {', '.join(sorted(set(unknown)))}; "
-            "use usernames as in the directory.",
+            _(
+                "%(field)s: no person with the username %(sorted)s; use usernames "
+                "as in the directory."
+            )
+            % {"field": field, "sorted": ", ".join(sorted(set(unknown)))},
             code="unknown_person",
         )
     return tuple(sorted(set(found.values())))
@@ -67,12 +74,16 @@ def search_scope_build(
     unknown_kinds = [kind for kind in kinds if kind not in KINDS]
     if unknown_kinds:
         raise InvalidInput(
-            f"kinds: unknown kind {', '.join(unknown_kinds)}; use {', '.join(KINDS)}."
+            _("kinds: unknown kind %(unknown_kinds)s; use %(KINDS)s.")
+            % {"unknown_kinds": ", ".join(unknown_kinds), "KINDS": ", ".join(KINDS)}
         )
     if len(conversations) > MAX_FILTER_VALUES:
-        raise InvalidInput(f"conversations takes at most {MAX_FILTER_VALUES} ids.")
+        raise InvalidInput(
+            _("conversations takes at most %(MAX_FILTER_VALUES)s ids.")
+            % {"MAX_FILTER_VALUES": MAX_FILTER_VALUES}
+        )
     if start is not None and end is not None and start >= end:
-        raise InvalidInput("start must be before end.")
+        raise InvalidInput(_("start must be before end."))
     exact_events, event_prefixes = scope_event_resolve(events)
     return Scope(
         participant_ids=_person_ids(participants, field="participants"),
@@ -110,7 +121,10 @@ def archive_search(
     compliance_officer_require(officer)
     node = query_parse(query)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE}.")
+        raise InvalidInput(
+            _("page_size must be between 1 and %(MAX_PAGE_SIZE)s.")
+            % {"MAX_PAGE_SIZE": MAX_PAGE_SIZE}
+        )
     scope = search_scope_build(
         participants=participants,
         senders=senders,
@@ -167,7 +181,10 @@ def archive_search(
 def _record_get(record_id: int) -> ArchiveRecord:
     record = ArchiveRecord.objects.filter(pk=record_id).first()
     if record is None:
-        raise NotFound(f"No archive record {record_id}.", code="record_not_found")
+        raise NotFound(
+            _("No archive record %(record_id)s.") % {"record_id": record_id},
+            code="record_not_found",
+        )
     return record
 
 
@@ -198,7 +215,10 @@ def archive_record_context(
     compliance_officer_require(officer)
     for name, value in (("before", before), ("after", after)):
         if not 0 <= value <= MAX_CONTEXT:
-            raise InvalidInput(f"{name} must be between 0 and {MAX_CONTEXT}.")
+            raise InvalidInput(
+                _("%(name)s must be between 0 and %(MAX_CONTEXT)s.")
+                % {"name": name, "MAX_CONTEXT": MAX_CONTEXT}
+            )
     record = _record_get(record_id)
     chain = ArchiveRecord.objects.filter(conversation_id=record.conversation_id)
     earlier = list(

@@ -23,6 +23,7 @@ from django.core import signing
 from archiving.search.query import _WORD as WORD_PATTERN  # one definition of a word
 from archiving.search.query import Node, query_terms
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 CURSOR_SALT = "parley.archive.search.cursor"
 
@@ -40,6 +41,10 @@ EVENT_ALIASES: dict[str, tuple[list[str], list[str]]] = {
     "file": ([], ["file."]),
     "history": ([], ["history."]),
     "invite": ([], ["invitation."]),
+    "reply": (["message.replied"], []),
+    "mention": (["message.mentioned"], []),
+    "reaction": ([], ["reaction."]),
+    "read": (["conversation.read"], []),
 }
 KINDS = ("direct", "group", "room", "external")
 
@@ -69,6 +74,38 @@ class SearchRequest:
     # track_total_hits): counting every match of a common word is what a page costs most.
     exact_total: bool = False
     total_threshold: int = 10_000
+
+
+@dataclass(frozen=True)
+class MessageItem:
+    """A conversation message as history search indexes it: its current text, where it is."""
+
+    message_id: int
+    conversation_id: int
+    seq: int
+    created_at: datetime
+    body: str
+    version: int = 0  # the outbox row that asked for it (Elasticsearch's external version)
+
+
+@dataclass(frozen=True)
+class Readable:
+    """One conversation a person may read: messages after `after_seq` (what was said before a
+    newcomer joined stays hidden), sent at or before `until` (when they left), if set."""
+
+    conversation_id: int
+    after_seq: int = 0
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    """A person's search of their own conversations: the employee's scope, outside the text."""
+
+    node: Node
+    readable: tuple[Readable, ...]
+    limit: int = 20
+    before_id: int | None = None  # messages older than this one (the previous page's last)
 
 
 @dataclass(frozen=True)
@@ -111,8 +148,11 @@ def scope_event_resolve(names: list[str]) -> tuple[tuple[str, ...], tuple[str, .
             exact.append(name)
         else:
             raise InvalidInput(
-                f'Unknown event "{name}": use one of {", ".join(EVENT_ALIASES)} or a full '
-                'event kind such as "message.posted".'
+                _(
+                    'Unknown event "%(name)s": use one of %(EVENT_ALIASES)s or a full '
+                    'event kind such as "message.posted".'
+                )
+                % {"name": name, "EVENT_ALIASES": ", ".join(EVENT_ALIASES)}
             )
     return tuple(dict.fromkeys(exact)), tuple(dict.fromkeys(prefixes))
 
@@ -139,16 +179,27 @@ def cursor_decode(*, cursor: str, fingerprint: str) -> tuple[datetime, int]:
         cursor_fingerprint = payload["f"]
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(
-            "The cursor is not valid: pass the next_cursor of the previous page unchanged.",
+            _("The cursor is not valid: pass the next_cursor of the previous page unchanged."),
             code="invalid_cursor",
         ) from exc
     if cursor_fingerprint != fingerprint:
         raise InvalidInput(
-            "The cursor belongs to a different search: page with the same query and filters "
-            "it came from.",
+            _(
+                "The cursor belongs to a different search: page with the same "
+                "query and filters it came from."
+            ),
             code="invalid_cursor",
         )
     return occurred_at, record_id
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def microseconds(moment: datetime) -> int:
+    """Return a moment as whole microseconds since the epoch (how indexes store time)."""
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _normalised(word: str) -> str:

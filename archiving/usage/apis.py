@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from archiving.access import is_compliance_officer
 from archiving.usage import selectors, services
 from directory.exceptions import Forbidden, InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.moments import moment_parse
 
 
@@ -27,7 +28,7 @@ class IsAdministratorOrComplianceOfficer(BasePermission):
         if (user.is_active and user.is_staff) or is_compliance_officer(user):
             return True
         raise Forbidden(
-            "Usage reports are for administrators and compliance officers.",
+            _("Usage reports are for administrators and compliance officers."),
             code="not_allowed",
         )
 
@@ -102,14 +103,15 @@ class UsageReportApi(APIView):
         group_by = request.query_params.get("group_by", "day")
         if group_by not in selectors.GROUPINGS:
             raise InvalidInput(
-                f"group_by must be one of {', '.join(selectors.GROUPINGS)}, not {group_by!r}."
+                _("group_by must be one of %(GROUPINGS)s, not %(group_by)r.")
+                % {"GROUPINGS": ", ".join(selectors.GROUPINGS), "group_by": group_by}
             )
         start = moment_parse(request.query_params.get("start"), field="start")
         end = moment_parse(request.query_params.get("end"), field="end", is_end=True)
         start_day = start.astimezone(UTC).date() if start else None
         end_day = end.astimezone(UTC).date() if end else None
         if start_day and end_day and start_day > end_day:
-            raise InvalidInput("start must not be after end.")
+            raise InvalidInput(_("start must not be after end."))
         # Rows are derived from the archive after the fact; bring them up to date first.
         services.usage_refresh()
         rows = selectors.usage_report(start=start_day, end=end_day, group_by=group_by)

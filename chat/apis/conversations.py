@@ -6,7 +6,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import search, selectors, services
+from archiving.search.types import highlight
+from chat import selectors, services
 from chat.models import Participant
 from chat.serializers import (
     ConversationCreateInputSerializer,
@@ -14,12 +15,14 @@ from chat.serializers import (
     MessageEditInputSerializer,
     MessageSerializer,
     ParticipantAddInputSerializer,
+    ReactionInputSerializer,
     ReadInputSerializer,
     conversation_to_dict,
     message_to_dict,
 )
 from chat.services import im_policies, notices
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 MAX_PAGE = 200
 # Query parameter schemas: the bounds _int_param enforces (ids and seqs are 64-bit).
@@ -34,9 +37,11 @@ def _int_param(request, name: str, *, default: int | None, minimum: int = 0) -> 
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be an integer.") from None
+        raise InvalidInput(_("%(name)s must be an integer.") % {"name": name}) from None
     if value < minimum:
-        raise InvalidInput(f"{name} must be >= {minimum}.")
+        raise InvalidInput(
+            _("%(name)s must be >= %(minimum)s.") % {"name": name, "minimum": minimum}
+        )
     return value
 
 
@@ -102,7 +107,7 @@ class ParticipantAddApi(APIView):
     def post(self, request, conversation_id: int):
         data = ParticipantAddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        conversation, _ = services.participant_add(
+        conversation, _added = services.participant_add(
             actor=request.user,
             conversation_id=conversation_id,
             username=data.validated_data["username"],
@@ -120,8 +125,10 @@ class ParticipantLeaveApi(APIView):
     def delete(self, request, conversation_id: int, username: str):
         if username != request.user.username:
             raise InvalidInput(
-                "You can only remove yourself here; room managers manage members through "
-                "the rooms API.",
+                _(
+                    "You can only remove yourself here; room managers manage members "
+                    "through the rooms API."
+                ),
                 code="not_self",
             )
         services.participant_leave(person=request.user, conversation_id=conversation_id)
@@ -154,7 +161,7 @@ class MessageListCreateApi(APIView):
         before_seq = _int_param(request, "before_seq", default=None, minimum=1)
         if before_seq is not None:
             if "after_seq" in request.query_params:
-                raise InvalidInput("Give after_seq or before_seq, not both.")
+                raise InvalidInput(_("Give after_seq or before_seq, not both."))
             messages = selectors.message_list_before(
                 participant=participation, before_seq=before_seq, limit=limit
             )
@@ -174,7 +181,10 @@ class MessageListCreateApi(APIView):
         )
         return Response(
             {
-                "results": [message_to_dict(m) for m in messages],
+                "results": [
+                    message_to_dict(m, visible_after_seq=participation.visible_after_seq)
+                    for m in messages
+                ],
                 "has_more": has_more,
                 "last_seq": participation.conversation.last_seq,
             }
@@ -193,6 +203,7 @@ class MessageListCreateApi(APIView):
             conversation_id=conversation_id,
             body=data.validated_data["body"],
             client_id=data.validated_data.get("client_id") or None,
+            reply_to=data.validated_data.get("reply_to"),
         )
         return Response(
             message_to_dict(message),
@@ -227,13 +238,60 @@ class MessageDetailApi(APIView):
 
     @extend_schema(responses=MessageSerializer)
     def get(self, request, message_id: int):
-        message, _ = selectors.message_get_visible(person_id=request.user.pk, message_id=message_id)
-        return Response(message_to_dict(message))
+        message, participation = selectors.message_get_visible(
+            person_id=request.user.pk, message_id=message_id
+        )
+        return Response(message_to_dict(message, visible_after_seq=participation.visible_after_seq))
 
     @extend_schema(responses=MessageSerializer)
     def delete(self, request, message_id: int):
         message = services.message_delete(actor=request.user, message_id=message_id)
         return Response(message_to_dict(message))
+
+
+class MessageReactionAddApi(APIView):
+    """React to a message with an emoji (201), or find the reaction already there (200)."""
+
+    @extend_schema(
+        request=ReactionInputSerializer, responses={201: MessageSerializer, 200: MessageSerializer}
+    )
+    def post(self, request, message_id: int):
+        data = ReactionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message, created = services.reaction_add(
+            person=request.user, message_id=message_id, emoji=data.validated_data["emoji"]
+        )
+        return Response(
+            _message_for(request.user, message),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class MessageReactionRemoveApi(APIView):
+    """Take back my reaction (204, also when it was not there)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "emoji",
+                str,
+                OpenApiParameter.PATH,
+                description="The emoji, percent-encoded in the path (%F0%9F%91%8D for a thumbs "
+                "up).",
+            )
+        ],
+        responses={204: None},
+    )
+    def delete(self, request, message_id: int, emoji: str):
+        services.reaction_remove(person=request.user, message_id=message_id, emoji=emoji)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _message_for(person, message) -> dict:
+    participation = selectors.participation_get(
+        person_id=person.pk, conversation_id=message.conversation_id
+    )
+    return message_to_dict(message, visible_after_seq=participation.visible_after_seq)
 
 
 class SearchApi(APIView):
@@ -249,23 +307,22 @@ class SearchApi(APIView):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request):
-        query = search.query_parse(request.query_params.get("q", ""))
+        query = selectors.history_query_parse(request.query_params.get("q", ""))
         limit = min(_int_param(request, "limit", default=20, minimum=1), 100)
         before = _int_param(request, "before", default=None, minimum=1)
-        ids = search.message_ids_search(
-            person_id=request.user.pk, query=query, limit=limit + 1, before_id=before
+        messages, next_before = selectors.history_search(
+            person_id=request.user.pk, query=query, limit=limit, before_id=before
         )
-        messages = selectors.messages_by_ids(ids[:limit])
+        floors = selectors.visible_after_seqs(person_id=request.user.pk) if messages else {}
         results = [
             {
-                **message_to_dict(m),
+                **message_to_dict(m, visible_after_seq=floors.get(m.conversation_id, m.seq)),
                 "conversation_title": m.conversation.title,
                 "conversation_kind": m.conversation.kind,
-                "highlight": search.highlight(body=m.body, query=query),
+                "highlight": highlight(body=m.body, node=query),
             }
             for m in messages
         ]
-        next_before = messages[-1].pk if len(ids) > limit and messages else None
         return Response({"results": results, "next_before": next_before})
 
 

@@ -14,6 +14,7 @@ from chat import selectors, services
 from chat.apis.conversations import POSITIVE, _int_param
 from chat.serializers import StrictCharField, message_to_dict
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 
@@ -33,16 +34,20 @@ class FileUploadApi(APIView):
         if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
             # Refused before the body is read and spooled to disk.
             raise services.PayloadTooLarge(
-                f"The upload is {declared} bytes; files are limited to {limit} bytes.",
+                _("The upload is %(declared)s bytes; files are limited to %(limit)s bytes.")
+                % {"declared": declared, "limit": limit},
                 code="file_too_large",
             )
         upload = request.FILES.get("file")
         if upload is None:
-            raise InvalidInput("Send the file as the multipart field 'file'.", code="file_missing")
+            raise InvalidInput(
+                _("Send the file as the multipart field 'file'."), code="file_missing"
+            )
         if upload.size > limit:
             # Refused before reading the whole upload into memory.
             raise services.PayloadTooLarge(
-                f"The file is {upload.size} bytes; the limit is {limit} bytes.",
+                _("The file is %(size)s bytes; the limit is %(limit)s bytes.")
+                % {"size": upload.size, "limit": limit},
                 code="file_too_large",
             )
         message = services.file_post(
@@ -155,7 +160,13 @@ class FeedMatchListApi(APIView):
         return Response(
             {
                 "results": [
-                    {**message_to_dict(m), "conversation_title": m.conversation.title} for m in page
+                    # Feeds read rooms whose history floors are not at hand: a quoted reply
+                    # shows no text here (the conversation itself shows it).
+                    {
+                        **message_to_dict(m, visible_after_seq=m.seq),
+                        "conversation_title": m.conversation.title,
+                    }
+                    for m in page
                 ],
                 "next_before": page[-1].pk if len(messages) > limit else None,
                 "unread": feed.unread_count,

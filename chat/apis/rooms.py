@@ -16,6 +16,7 @@ from chat.serializers import (
     timestamp,
 )
 from directory.exceptions import Forbidden, InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.serializers import person_summary
 from presence.selectors import presence_for_watcher_many
 
@@ -65,7 +66,10 @@ OFFSET = {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
 def _offset_param(request) -> int:
     offset = _int_param(request, "offset", default=0)
     if offset > MAX_OFFSET:
-        raise InvalidInput(f"offset must be at most {MAX_OFFSET}; narrow the search instead.")
+        raise InvalidInput(
+            _("offset must be at most %(MAX_OFFSET)s; narrow the search instead.")
+            % {"MAX_OFFSET": MAX_OFFSET}
+        )
     return offset
 
 
@@ -89,7 +93,7 @@ class RoomListCreateApi(APIView):
     def get(self, request):
         query = request.query_params.get("q", "").strip()
         if len(query) > 200:
-            raise InvalidInput("q is limited to 200 characters.")
+            raise InvalidInput(_("q is limited to 200 characters."))
         limit = min(_int_param(request, "limit", default=50, minimum=1), 200)
         offset = _offset_param(request)
         rooms, total = selectors.room_list_visible_to(
@@ -161,7 +165,7 @@ class RoomMemberListAddApi(APIView):
     def get(self, request, room_id: int):
         room = selectors.room_get_visible(person_id=request.user.pk, room_id=room_id)
         if not room.is_member and room.privacy != "open":
-            raise Forbidden("Only the room's members see who is in it.", code="not_member")
+            raise Forbidden(_("Only the room's members see who is in it."), code="not_member")
         limit = min(_int_param(request, "limit", default=MEMBERS_PAGE, minimum=1), MEMBERS_PAGE)
         offset = _offset_param(request)
         members = selectors.room_members_list(room_id=room.pk, limit=limit, offset=offset)

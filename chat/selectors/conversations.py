@@ -5,6 +5,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from chat.models import Conversation, Message, Participant
 from chat.selectors.walls import category_walled_ids
 from directory.exceptions import NotFound
+from directory.exceptions import sentence_gettext as _
 
 ACTIVE = Q(left_at__isnull=True)
 
@@ -39,7 +40,8 @@ def participation_get(*, person_id: int, conversation_id: int) -> Participant:
     )
     if participant is None:
         raise NotFound(
-            f"Conversation {conversation_id} does not exist or you are not in it.",
+            _("Conversation %(conversation_id)s does not exist or you are not in it.")
+            % {"conversation_id": conversation_id},
             code="conversation_not_found",
         )
     return participant
@@ -97,7 +99,7 @@ def message_list_after(*, participant: Participant, after_seq: int, limit: int) 
     floor = max(after_seq, participant.visible_after_seq)
     return list(
         Message.objects.filter(conversation_id=participant.conversation_id, seq__gt=floor)
-        .select_related("sender", "file")
+        .select_related("sender", "file", "reply_to__sender")
         .order_by("seq")[:limit]
     )
 
@@ -110,7 +112,7 @@ def message_list_before(*, participant: Participant, before_seq: int, limit: int
             seq__lt=before_seq,
             seq__gt=participant.visible_after_seq,
         )
-        .select_related("sender", "file")
+        .select_related("sender", "file", "reply_to__sender")
         .order_by("-seq")[:limit]
     )
     messages.reverse()
@@ -119,7 +121,11 @@ def message_list_before(*, participant: Participant, before_seq: int, limit: int
 
 def message_get_visible(*, person_id: int, message_id: int) -> tuple[Message, Participant]:
     """Return a message the person may read with their participation, or NotFound."""
-    message = Message.objects.select_related("sender", "file").filter(pk=message_id).first()
+    message = (
+        Message.objects.select_related("sender", "file", "reply_to__sender")
+        .filter(pk=message_id)
+        .first()
+    )
     if message is not None:
         participant = (
             participation_active(person_id=person_id, conversation_id=message.conversation_id)
@@ -129,11 +135,24 @@ def message_get_visible(*, person_id: int, message_id: int) -> tuple[Message, Pa
         if participant is not None and message.seq > participant.visible_after_seq:
             return message, participant
     raise NotFound(
-        f"Message {message_id} does not exist or is not yours to see.", code="message_not_found"
+        _("Message %(message_id)s does not exist or is not yours to see.")
+        % {"message_id": message_id},
+        code="message_not_found",
     )
 
 
 def messages_by_ids(ids: list[int]) -> list[Message]:
     """Return messages in the order of ids."""
-    found = Message.objects.select_related("sender", "conversation", "file").in_bulk(ids)
+    found = Message.objects.select_related(
+        "sender", "conversation", "file", "reply_to__sender"
+    ).in_bulk(ids)
     return [found[i] for i in ids if i in found]
+
+
+def visible_after_seqs(*, person_id: int) -> dict[int, int]:
+    """Return where the person's readable history starts, by conversation id."""
+    return dict(
+        Participant.objects.filter(ACTIVE, person_id=person_id).values_list(
+            "conversation_id", "visible_after_seq"
+        )
+    )

@@ -5,6 +5,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from chat.models import Feed, FeedMatch, Message, Participant
 from chat.selectors.conversations import ACTIVE, unwalled
 from directory.exceptions import NotFound
+from directory.exceptions import sentence_gettext as _
 
 
 def feed_list_for_person(*, person_id: int) -> QuerySet[Feed]:
@@ -16,7 +17,9 @@ def feed_get(*, person_id: int, feed_id: int) -> Feed:
     """Return one of the person's feeds, or NotFound."""
     feed = Feed.objects.filter(owner_id=person_id, pk=feed_id).first()
     if feed is None:
-        raise NotFound(f"Feed {feed_id} does not exist.", code="feed_not_found")
+        raise NotFound(
+            _("Feed %(feed_id)s does not exist.") % {"feed_id": feed_id}, code="feed_not_found"
+        )
     return feed
 
 
@@ -39,5 +42,7 @@ def feed_matches_list(*, feed: Feed, limit: int, before_id: int | None) -> list[
     ids = list(
         matches.order_by(F("message_id").desc()).values_list("message_id", flat=True)[:limit]
     )
-    found = Message.objects.select_related("sender", "file", "conversation").in_bulk(ids)
+    found = Message.objects.select_related(
+        "sender", "file", "conversation", "reply_to__sender"
+    ).in_bulk(ids)
     return [found[i] for i in ids if i in found]

@@ -10,6 +10,7 @@ from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquer
 from chat.models import Category, Conversation, Invitation, Participant
 from chat.selectors.conversations import ACTIVE, unwalled
 from directory.exceptions import NotFound
+from directory.exceptions import sentence_gettext as _
 
 DIRECTORY_PAGE = 50
 
@@ -47,7 +48,9 @@ def room_get_visible(*, person_id: int, room_id: int) -> Conversation:
     """Return a room the person may see, or NotFound."""
     room = room_queryset_visible_to(person_id=person_id).filter(pk=room_id).first()
     if room is None:
-        raise NotFound(f"Room {room_id} does not exist.", code="room_not_found")
+        raise NotFound(
+            _("Room %(room_id)s does not exist.") % {"room_id": room_id}, code="room_not_found"
+        )
     return room
 
 

@@ -13,6 +13,7 @@ from chat.models import Category, Conversation
 from chat.services import barriers
 from chat.services.rooms import _room_members_recheck
 from directory.exceptions import InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 SCALARS = {
@@ -40,7 +41,7 @@ def category_fields() -> list[str]:
 def category_create(*, name: str, description: str = "", **changes) -> Category:
     """Store a new category (it has no rooms yet, so nothing to re-check)."""
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("A category needs a name.")
+        raise InvalidInput(_("A category needs a name."))
     category = Category.objects.create(name=name.strip(), description=description)
     _apply(category, changes)
     return category
@@ -49,7 +50,9 @@ def category_create(*, name: str, description: str = "", **changes) -> Category:
 def _apply(category: Category, changes: dict) -> None:
     unknown = set(changes) - SCALARS - LISTS
     if unknown:
-        raise InvalidInput(f"Unknown category field(s): {', '.join(sorted(unknown))}.")
+        raise InvalidInput(
+            _("Unknown category field(s): %(unknown)s.") % {"unknown": ", ".join(sorted(unknown))}
+        )
     for field in SCALARS & set(changes):
         setattr(category, field, changes[field])
     category.full_clean()
@@ -64,7 +67,10 @@ def category_update(*, actor: Person | None, category_id: int, changes: dict) ->
     memberships ended."""
     category = Category.objects.select_for_update().filter(pk=category_id).first()
     if category is None:
-        raise NotFound(f"Category {category_id} does not exist.", code="category_not_found")
+        raise NotFound(
+            _("Category %(category_id)s does not exist.") % {"category_id": category_id},
+            code="category_not_found",
+        )
     _apply(category, changes)
     removed = category_rooms_recheck(actor=actor, category_id=category.pk)
     # The wall's IM rules may now divide (or no longer divide) direct and group conversations.

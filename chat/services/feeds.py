@@ -18,6 +18,7 @@ from chat import realtime
 from chat.models import Feed, FeedMatch, FeedTerm, Message, MessageHashtag, Participant
 from chat.selectors import ACTIVE, category_walled_person_ids, participation_active
 from directory.exceptions import InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 HASHTAG = re.compile(r"(?<![\w#])#(\w{1,100})", re.UNICODE)
@@ -163,9 +164,12 @@ def _string_list(value, *, field: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidInput(f"{field} must be a list of strings.")
+        raise InvalidInput(_("%(field)s must be a list of strings.") % {"field": field})
     if len(value) > MAX_TERMS:
-        raise InvalidInput(f"{field} is limited to {MAX_TERMS} entries.")
+        raise InvalidInput(
+            _("%(field)s is limited to %(MAX_TERMS)s entries.")
+            % {"field": field, "MAX_TERMS": MAX_TERMS}
+        )
     return value
 
 
@@ -181,7 +185,7 @@ def feed_create(
 ) -> Feed:
     """Store a topic feed and its index terms."""
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        raise InvalidInput("A feed needs a name of at most 100 characters.")
+        raise InvalidInput(_("A feed needs a name of at most 100 characters."))
     words = sorted(
         {w.lower() for raw in _string_list(words, field="words") for w in WORD.findall(raw)}
     )
@@ -189,24 +193,28 @@ def feed_create(
         {t.lower().lstrip("#") for t in _string_list(hashtags, field="hashtags") if t.strip("# ")}
     )
     if any(not re.fullmatch(r"\w{1,100}", t) for t in tags):
-        raise InvalidInput("hashtags are words (letters, digits, _), with or without #.")
+        raise InvalidInput(_("hashtags are words (letters, digits, _), with or without #."))
     room_ids = rooms or []
     if not isinstance(room_ids, list) or not all(
         isinstance(r, int) and not isinstance(r, bool) for r in room_ids
     ):
-        raise InvalidInput("rooms must be a list of room ids.")
+        raise InvalidInput(_("rooms must be a list of room ids."))
     for room_id in room_ids:
         if not participation_active(person_id=owner.pk, conversation_id=room_id).exists():
             raise NotFound(
-                f"Room {room_id} does not exist or you are not in it.", code="room_not_found"
+                _("Room %(room_id)s does not exist or you are not in it.") % {"room_id": room_id},
+                code="room_not_found",
             )
     usernames = _string_list(authors, field="authors")
     people = dict(Person.objects.filter(username__in=usernames).values_list("username", "pk"))
     missing = [u for u in usernames if u not in people]
     if missing:
-        raise NotFound(f"No person named {', '.join(missing)}.", code="person_not_found")
+        raise NotFound(
+            _("No person named %(missing)s.") % {"missing": ", ".join(missing)},
+            code="person_not_found",
+        )
     if not (words or tags or room_ids or people):
-        raise InvalidInput("A feed needs at least one word, hashtag, room or author.")
+        raise InvalidInput(_("A feed needs at least one word, hashtag, room or author."))
     feed = Feed.objects.create(
         owner=owner,
         name=name.strip(),
@@ -229,7 +237,9 @@ def feed_mark_read(*, owner: Person, feed_id: int) -> Feed:
     """Set a feed's unread count to zero."""
     feed = Feed.objects.filter(pk=feed_id, owner=owner).first()
     if feed is None:
-        raise NotFound(f"Feed {feed_id} does not exist.", code="feed_not_found")
+        raise NotFound(
+            _("Feed %(feed_id)s does not exist.") % {"feed_id": feed_id}, code="feed_not_found"
+        )
     Feed.objects.filter(pk=feed.pk).update(unread_count=0)
     feed.unread_count = 0
     return feed
@@ -239,4 +249,6 @@ def feed_delete(*, owner: Person, feed_id: int) -> None:
     """Delete one's own feed and its matches."""
     deleted, _ = Feed.objects.filter(pk=feed_id, owner=owner).delete()
     if not deleted:
-        raise NotFound(f"Feed {feed_id} does not exist.", code="feed_not_found")
+        raise NotFound(
+            _("Feed %(feed_id)s does not exist.") % {"feed_id": feed_id}, code="feed_not_found"
+        )

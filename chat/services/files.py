@@ -26,6 +26,7 @@ from chat.models import Conversation, File, Message
 from chat.selectors import message_get_visible, participation_get
 from chat.services.messages import _capture, message_post, posting_check
 from directory.exceptions import Forbidden, InvalidInput, NotFound, ServiceError
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 
@@ -85,11 +86,14 @@ def file_name_sanitise(name: str) -> str:
 def _content_check(*, data: bytes, content_type: str, name: str) -> None:
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if data.startswith(EXECUTABLE_MAGIC) or suffix in EXECUTABLE_SUFFIXES:
-        raise InvalidInput("Executable files and scripts cannot be posted.", code="file_refused")
+        raise InvalidInput(_("Executable files and scripts cannot be posted."), code="file_refused")
     if content_type not in ALLOWED_TYPES:
         raise InvalidInput(
-            f"Files of type {content_type or 'unknown'} cannot be posted; allowed: "
-            f"{', '.join(sorted(ALLOWED_TYPES))}.",
+            _("Files of type %(value)s cannot be posted; allowed: %(ALLOWED_TYPES)s.")
+            % {
+                "value": content_type or "unknown",
+                "ALLOWED_TYPES": ", ".join(sorted(ALLOWED_TYPES)),
+            },
             code="file_type_not_allowed",
         )
     magic = ALLOWED_TYPES[content_type]
@@ -106,7 +110,8 @@ def _content_check(*, data: bytes, content_type: str, name: str) -> None:
             is_match = b"\x00" not in data
     if not is_match:
         raise InvalidInput(
-            f"The file's contents are not {content_type}; send it with its real type.",
+            _("The file's contents are not %(content_type)s; send it with its real type.")
+            % {"content_type": content_type},
             code="file_type_mismatch",
         )
 
@@ -120,15 +125,19 @@ def file_post(
     posting_check(conversation=conversation, participation=participation)
     if conversation.category_id is not None and not conversation.category.allows_files:
         raise Forbidden(
-            f"The category {conversation.category} does not allow files.", code="files_disabled"
+            _("The category %(category)s does not allow files.")
+            % {"category": conversation.category},
+            code="files_disabled",
         )
     limit = file_size_limit()
     if len(data) > limit:
         raise PayloadTooLarge(
-            f"The file is {len(data)} bytes; the limit is {limit} bytes.", code="file_too_large"
+            _("The file is %(data)s bytes; the limit is %(limit)s bytes.")
+            % {"data": len(data), "limit": limit},
+            code="file_too_large",
         )
     if not data:
-        raise InvalidInput("The file is empty.", code="file_empty")
+        raise InvalidInput(_("The file is empty."), code="file_empty")
     name = file_name_sanitise(name)
     content_type = (content_type or "").split(";", 1)[0].strip().lower()
     _content_check(data=data, content_type=content_type, name=name)
@@ -149,7 +158,7 @@ def file_post(
                 sha256=sha256,
                 blob=path,
             )
-            message, _ = message_post(
+            message, _created = message_post(
                 sender=uploader,
                 conversation_id=conversation.pk,
                 body=f"\N{PAPERCLIP} {name}",
@@ -184,13 +193,20 @@ def file_download(*, person: Person, file_id: int) -> File:
     file = File.objects.filter(pk=file_id).first()
     message = Message.objects.filter(file_id=file_id).only("pk").first() if file else None
     if message is None:
-        raise NotFound(f"File {file_id} does not exist.", code="file_not_found")
+        raise NotFound(
+            _("File %(file_id)s does not exist.") % {"file_id": file_id}, code="file_not_found"
+        )
     try:
-        message, _ = message_get_visible(person_id=person.pk, message_id=message.pk)
+        message, _participation = message_get_visible(person_id=person.pk, message_id=message.pk)
     except NotFound:
-        raise NotFound(f"File {file_id} does not exist.", code="file_not_found") from None
+        raise NotFound(
+            _("File %(file_id)s does not exist.") % {"file_id": file_id}, code="file_not_found"
+        ) from None
     if message.is_deleted:
-        raise NotFound(f"File {file_id} was deleted with its message.", code="file_not_found")
+        raise NotFound(
+            _("File %(file_id)s was deleted with its message.") % {"file_id": file_id},
+            code="file_not_found",
+        )
     conversation = Conversation.objects.select_for_update().get(pk=file.conversation_id)
     _capture(
         conversation,

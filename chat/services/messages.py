@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from archiving import services as archiving
 from archiving.models import ArchiveEvent
-from chat import realtime, search
-from chat.models import Conversation, File, Message, Participant, SearchOutbox
+from archiving.search.indexing import search_index_queue_messages
+from chat import realtime
+from chat.models import Conversation, File, Message, Participant
 from chat.selectors import (
     active_participants,
     participant_person_ids,
@@ -31,8 +32,8 @@ from chat.selectors import (
 from chat.selectors.offline import offline_refusal
 from chat.services import barriers, delivery, feeds
 from chat.services.offline import RecipientOffline, offline_attempt_record
-from config.debounce import DebouncedRun
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from directory.selectors import person_get_active
 
@@ -41,12 +42,15 @@ CLIENT_ID_MAX = 64
 
 def _people_by_username(usernames: list[str], *, exclude: Person) -> list[Person]:
     if not isinstance(usernames, list) or not all(isinstance(u, str) for u in usernames):
-        raise InvalidInput("participants must be a list of usernames.")
+        raise InvalidInput(_("participants must be a list of usernames."))
     wanted = list(dict.fromkeys(u for u in usernames if u != exclude.username))
     people = {p.username: p for p in Person.objects.filter(username__in=wanted, is_active=True)}
     missing = [u for u in wanted if u not in people]
     if missing:
-        raise NotFound(f"No active person named {', '.join(missing)}.", code="person_not_found")
+        raise NotFound(
+            _("No active person named %(missing)s.") % {"missing": ", ".join(missing)},
+            code="person_not_found",
+        )
     return [people[u] for u in wanted]
 
 
@@ -117,7 +121,7 @@ def conversation_direct_get_or_create(
 ) -> tuple[Conversation, bool]:
     """Return the one direct conversation of two people, creating it the first time."""
     if other.pk == person.pk:
-        raise InvalidInput("A direct conversation needs someone other than yourself.")
+        raise InvalidInput(_("A direct conversation needs someone other than yourself."))
     low, high = sorted((person.pk, other.pk))
     key = f"{low}:{high}"
     existing = Conversation.objects.filter(direct_key=key).first()
@@ -143,11 +147,11 @@ def conversation_create(
     """Return the direct conversation with one other person, or a new group for several."""
     others = _people_by_username(usernames, exclude=creator)
     if not others:
-        raise InvalidInput("participants must name at least one other person.")
+        raise InvalidInput(_("participants must name at least one other person."))
     if len(others) == 1 and not title:
         return conversation_direct_get_or_create(person=creator, other=others[0])
     if len(title) > 200:
-        raise InvalidInput("title is limited to 200 characters.")
+        raise InvalidInput(_("title is limited to 200 characters."))
     conversation = _conversation_start(
         kind=Conversation.Kind.GROUP, creator=creator, members=[creator, *others], title=title
     )
@@ -164,11 +168,17 @@ def participant_add(
     conversation = participation.conversation
     newcomer = person_get_active(username=username) if isinstance(username, str) else None
     if newcomer is None:
-        raise NotFound(f"No active person named {username}.", code="person_not_found")
+        raise NotFound(
+            _("No active person named %(username)s.") % {"username": username},
+            code="person_not_found",
+        )
     if conversation.kind == Conversation.Kind.DIRECT:
         members = [p.person for p in active_participants(conversation.pk).select_related("person")]
         if newcomer.pk in {m.pk for m in members}:
-            raise Conflict(f"{username} is already in this conversation.", code="already_member")
+            raise Conflict(
+                _("%(username)s is already in this conversation.") % {"username": username},
+                code="already_member",
+            )
         group = _conversation_start(
             kind=Conversation.Kind.GROUP, creator=actor, members=[*members, newcomer]
         )
@@ -180,7 +190,10 @@ def participant_add(
         return Conversation.objects.get(pk=conversation.pk), False
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
     if active_participants(locked.pk).filter(person=newcomer).exists():
-        raise Conflict(f"{username} is already in this conversation.", code="already_member")
+        raise Conflict(
+            _("%(username)s is already in this conversation.") % {"username": username},
+            code="already_member",
+        )
     members = [p.person for p in active_participants(locked.pk).select_related("person")]
     barriers.barrier_check(people=[*members, newcomer], kind=locked.kind)
     # A group starts the newcomer at the present (rooms were handled above).
@@ -234,7 +247,7 @@ def participant_leave(*, person: Person, conversation_id: int) -> None:
     participation = participation_get(person_id=person.pk, conversation_id=conversation_id)
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     if conversation.kind == Conversation.Kind.DIRECT:
-        raise InvalidInput("A direct conversation cannot be left.", code="cannot_leave_direct")
+        raise InvalidInput(_("A direct conversation cannot be left."), code="cannot_leave_direct")
     # Captured before leaving so the leaver's own policy still applies to the record.
     _capture(
         conversation,
@@ -254,17 +267,62 @@ def participant_leave(*, person: Person, conversation_id: int) -> None:
 
 def _body_validate(body) -> str:
     if not isinstance(body, str):
-        raise InvalidInput("body must be a string.")
+        raise InvalidInput(_("body must be a string."))
     if not body.strip():
-        raise InvalidInput("body is empty; type something to send.", code="empty_message")
+        raise InvalidInput(_("body is empty; type something to send."), code="empty_message")
     size = len(body.encode("utf-8"))
     if size > settings.PARLEY_MESSAGE_MAX_BYTES:
         raise InvalidInput(
-            f"The message is {size} bytes; the limit is {settings.PARLEY_MESSAGE_MAX_BYTES} "
-            "bytes. Split it or send it as a file.",
+            _(
+                "The message is %(size)s bytes; the limit is "
+                "%(PARLEY_MESSAGE_MAX_BYTES)s bytes. Split it or send it as a "
+                "file."
+            )
+            % {"size": size, "PARLEY_MESSAGE_MAX_BYTES": settings.PARLEY_MESSAGE_MAX_BYTES},
             code="message_too_large",
         )
     return body
+
+
+def reply_to_validate(reply_to) -> int | None:
+    """Return the id a post answers (None: not a reply), or refuse what is not an id."""
+    if reply_to is None:
+        return None
+    if isinstance(reply_to, bool) or not isinstance(reply_to, int) or reply_to < 1:
+        raise InvalidInput(
+            "reply_to must be the id (a positive integer) of the message you answer, or null.",
+            code="invalid_reply_to",
+        )
+    return reply_to
+
+
+def reply_to_check(
+    *, original: Message | None, reply_to: int, participation: Participant
+) -> Message:
+    """Return the message a post answers: one of the same conversation that the sender can
+    read and that is not deleted. Unknown ids and other conversations' messages get the same
+    refusal, so a reply learns nothing about messages the sender cannot read."""
+    if (
+        original is None
+        or original.conversation_id != participation.conversation_id
+        or original.seq <= participation.visible_after_seq
+    ):
+        raise InvalidInput(
+            f"reply_to: message {reply_to} is not in this conversation; reply to a message "
+            "of the conversation you post in.",
+            code="reply_to_not_found",
+        )
+    if original.deleted_at is not None:
+        raise Conflict(
+            f"reply_to: message {reply_to} was deleted; it cannot be answered.",
+            code="reply_to_deleted",
+        )
+    return original
+
+
+def reply_capture_payload(*, original: Message) -> dict:
+    """Return the archive payload of a reply (message.replied), the same in both post paths."""
+    return {"reply_to_seq": original.seq, "reply_to_sender": original.sender.username}
 
 
 def message_post(
@@ -274,6 +332,7 @@ def message_post(
     body: str,
     client_id: str | None = None,
     file: File | None = None,
+    reply_to: int | None = None,
 ) -> tuple[Message, bool]:
     """Store a message and its archive record; broadcast after commit.
 
@@ -282,7 +341,12 @@ def message_post(
     switch refuses it (chat/services/offline.py).
     """
     result = _message_post(
-        sender=sender, conversation_id=conversation_id, body=body, client_id=client_id, file=file
+        sender=sender,
+        conversation_id=conversation_id,
+        body=body,
+        client_id=client_id,
+        file=file,
+        reply_to=reply_to,
     )
     if isinstance(result, RecipientOffline):
         raise result
@@ -297,12 +361,17 @@ def _message_post(
     body: str,
     client_id: str | None,
     file: File | None,
+    reply_to: int | None,
 ) -> tuple[Message, bool] | RecipientOffline:
     body = _body_validate(body)
+    reply_to = reply_to_validate(reply_to)
     if client_id is None or client_id == "":
         client_id = uuid.uuid4().hex
     if not isinstance(client_id, str) or len(client_id) > CLIENT_ID_MAX:
-        raise InvalidInput(f"client_id must be a string of at most {CLIENT_ID_MAX} characters.")
+        raise InvalidInput(
+            _("client_id must be a string of at most %(CLIENT_ID_MAX)s characters.")
+            % {"CLIENT_ID_MAX": CLIENT_ID_MAX}
+        )
     conversation = (
         Conversation.objects.select_for_update()
         .filter(pk=conversation_id)
@@ -323,7 +392,8 @@ def _message_post(
     )
     if participation is None:
         raise NotFound(
-            f"Conversation {conversation_id} does not exist or you are not in it.",
+            _("Conversation %(conversation_id)s does not exist or you are not in it.")
+            % {"conversation_id": conversation_id},
             code="conversation_not_found",
         )
     posting_check(conversation=conversation, participation=participation)
@@ -331,12 +401,23 @@ def _message_post(
     if existing is not None:
         if existing.conversation_id != conversation.pk:
             raise Conflict(
-                "This client_id was already used for a message in another conversation; "
-                "use a new client_id for each message.",
+                _(
+                    "This client_id was already used for a message in another "
+                    "conversation; use a new client_id for each message."
+                ),
                 code="client_id_reused",
             )
         existing.sender = sender
         return existing, False
+    original = (
+        reply_to_check(
+            original=Message.objects.select_related("sender").filter(pk=reply_to).first(),
+            reply_to=reply_to,
+            participation=participation,
+        )
+        if reply_to is not None
+        else None
+    )
     if conversation.is_offline_refused and not sender.is_external:
         return offline_attempt_record(
             conversation=conversation, sender=sender, body=body, client_id=client_id
@@ -351,6 +432,7 @@ def _message_post(
         client_id=client_id,
         created_at=now,
         file=file,
+        reply_to=original,
     )
     Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message_at=now)
     conversation.last_seq, conversation.last_message_at = seq, now
@@ -363,12 +445,20 @@ def _message_post(
         message=message,
         body=body,
     )
-    SearchOutbox.objects.create(message_id=message.pk)
+    if original is not None:
+        _capture(
+            conversation,
+            event=ArchiveEvent.MESSAGE_REPLIED,
+            actor=sender,
+            occurred_at=now,
+            message=message,
+            payload=reply_capture_payload(original=original),
+        )
+    search_index_queue_messages(message_ids=[message.pk])  # history search
     if conversation.is_external:
         delivery.outbound_delivery_enqueue(message=message, conversation=conversation)
     feeds.message_index(message=message)
     transaction.on_commit(lambda: realtime.message_new(message), robust=True)
-    transaction.on_commit(_search_index_queue, robust=True)
     return message, True
 
 
@@ -386,18 +476,16 @@ def posting_check(*, conversation: Conversation, participation: Participant) -> 
         and participation.role == Participant.Role.MEMBER
     ):
         raise Forbidden(
-            "This room is an auditorium: only its presenters and managers post.",
+            _("This room is an auditorium: only its presenters and managers post."),
             code="auditorium",
         )
 
 
-# One queued indexing run drains every message committed before it starts (config/debounce.py).
-_search_index_queue = DebouncedRun("chat.tasks.search_index_pending", delay=0.5)
-
-
-def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Participant]:
+def message_lock_for_change(*, actor: Person, message_id: int) -> tuple[Message, Participant]:
+    """Lock a message the actor can read and that is not deleted; return it with the actor's
+    participation (its conversation loaded), or refuse as for an unknown id."""
     if not isinstance(message_id, int):
-        raise InvalidInput("id must be a message id (an integer).")
+        raise InvalidInput(_("id must be a message id (an integer)."))
     message = Message.objects.select_for_update().filter(pk=message_id).first()
     participation = (
         participation_active(person_id=actor.pk, conversation_id=message.conversation_id)
@@ -408,10 +496,12 @@ def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Par
     )
     if participation is None or message.seq <= participation.visible_after_seq:
         raise NotFound(
-            f"Message {message_id} does not exist or is not yours to see.", code="message_not_found"
+            _("Message %(message_id)s does not exist or is not yours to see.")
+            % {"message_id": message_id},
+            code="message_not_found",
         )
     if message.is_deleted:
-        raise Conflict("This message was deleted.", code="message_deleted")
+        raise Conflict(_("This message was deleted."), code="message_deleted")
     return message, participation
 
 
@@ -419,9 +509,9 @@ def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Par
 def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
     """Change the text of one's own message; the archive keeps the original and the edit."""
     body = _body_validate(body)
-    message, participation = _message_for_change(actor=editor, message_id=message_id)
+    message, participation = message_lock_for_change(actor=editor, message_id=message_id)
     if message.sender_id != editor.pk:
-        raise Forbidden("You can only edit your own messages.", code="not_sender")
+        raise Forbidden(_("You can only edit your own messages."), code="not_sender")
     posting_check(conversation=participation.conversation, participation=participation)
     now = timezone.now()
     message.body, message.edited_at = body, now
@@ -434,24 +524,26 @@ def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
         message=message,
         body=body,
     )
-    SearchOutbox.objects.create(message_id=message.pk)
+    search_index_queue_messages(message_ids=[message.pk])  # history search
     feeds.hashtags_reindex(message=message)
     transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
-    transaction.on_commit(_search_index_queue, robust=True)
     return message
 
 
 @transaction.atomic
 def message_delete(*, actor: Person, message_id: int) -> Message:
     """Delete a message (own, or any as a room manager); the archive keeps its text."""
-    message, participation = _message_for_change(actor=actor, message_id=message_id)
+    message, participation = message_lock_for_change(actor=actor, message_id=message_id)
     conversation = participation.conversation
     is_room_manager = (
         conversation.kind == Conversation.Kind.ROOM and participation.role == "manager"
     )
     if message.sender_id != actor.pk and not is_room_manager:
         raise Forbidden(
-            "You can only delete your own messages (room managers may delete any in their room).",
+            _(
+                "You can only delete your own messages (room managers may delete "
+                "any in their room)."
+            ),
             code="not_sender",
         )
     now = timezone.now()
@@ -470,17 +562,16 @@ def message_delete(*, actor: Person, message_id: int) -> Message:
         message=message,
         payload={"sender": message.sender.username},
     )
-    SearchOutbox.objects.create(message_id=message.pk)
+    search_index_queue_messages(message_ids=[message.pk])  # history search
     feeds.hashtags_reindex(message=message)
     transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
-    transaction.on_commit(_search_index_queue, robust=True)
     return message
 
 
 def conversation_mark_read(*, person: Person, conversation_id: int, seq: int) -> Participant:
     """Move the person's read marker forward (never backward) and tell their other sockets."""
     if not isinstance(seq, int) or seq < 0:
-        raise InvalidInput("seq must be a non-negative integer.")
+        raise InvalidInput(_("seq must be a non-negative integer."))
     participation = participation_get(person_id=person.pk, conversation_id=conversation_id)
     seq = min(seq, participation.conversation.last_seq)
     if seq > participation.last_read_seq:
@@ -499,36 +590,3 @@ def conversation_mark_read(*, person: Person, conversation_id: int, seq: int) ->
             robust=True,
         )
     return participation
-
-
-def search_index_pending(*, batch: int = 500) -> int:
-    """Write queued messages to the search index; return how many were indexed.
-
-    Idempotent: rows are removed only after their index entry is written, and rewriting an
-    entry twice gives the same index.
-    """
-    done = 0
-    while True:
-        with transaction.atomic():
-            # SKIP LOCKED: concurrent runs (several workers, several eager processes) take
-            # different rows instead of writing the same entries twice.
-            rows = list(
-                SearchOutbox.objects.select_for_update(skip_locked=True).order_by("id")[:batch]
-            )
-            if not rows:
-                return done
-            ids = {row.message_id for row in rows}
-            messages = Message.objects.in_bulk(ids)
-            search.index_write(
-                entries=[
-                    (
-                        mid,
-                        None
-                        if mid not in messages or messages[mid].is_deleted
-                        else messages[mid].body,
-                    )
-                    for mid in sorted(ids)
-                ]
-            )
-            SearchOutbox.objects.filter(pk__in=[row.pk for row in rows]).delete()
-            done += len(ids)

@@ -26,6 +26,7 @@ from chat.services.messages import (
     participant_leave,
 )
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from directory.selectors import person_get_active
 
@@ -37,22 +38,29 @@ LIMITS = {"name": 200, "topic": 500, "description": 5000}
 
 def _text(value, *, field: str) -> str:
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text.")
+        raise InvalidInput(_("%(field)s must be text.") % {"field": field})
     value = value.strip()
     if len(value) > LIMITS[field]:
-        raise InvalidInput(f"{field} is limited to {LIMITS[field]} characters.")
+        raise InvalidInput(
+            _("%(field)s is limited to %(LIMITS)s characters.")
+            % {"field": field, "LIMITS": LIMITS[field]}
+        )
     return value
 
 
 def _choice(value, *, field: str, allowed: set[str]) -> str:
     if value not in allowed:
-        raise InvalidInput(f"{field} must be one of {', '.join(sorted(allowed))}.")
+        raise InvalidInput(
+            _("%(field)s must be one of %(allowed)s.")
+            % {"field": field, "allowed": ", ".join(sorted(allowed))}
+        )
     return value
 
 
 def _walled_refusal(person: Person, category: Category | None) -> Forbidden:
     return Forbidden(
-        f"{person.username} may not be in rooms of the category {category} (ethical wall).",
+        _("%(username)s may not be in rooms of the category %(category)s (ethical wall).")
+        % {"username": person.username, "category": category},
         code="walled_out",
     )
 
@@ -61,13 +69,17 @@ def _category_for_creator(*, category_id, person: Person) -> Category | None:
     if category_id is None or category_id == "":
         return None
     if isinstance(category_id, bool) or not isinstance(category_id, int):
-        raise InvalidInput("category must be a category id (an integer).")
+        raise InvalidInput(_("category must be a category id (an integer)."))
     category = Category.objects.filter(pk=category_id).first()
     if category is None or category_is_walled(category_id=category_id, person_id=person.pk):
-        raise NotFound(f"Category {category_id} does not exist.", code="category_not_found")
+        raise NotFound(
+            _("Category %(category_id)s does not exist.") % {"category_id": category_id},
+            code="category_not_found",
+        )
     if not category_can_create(category_id=category_id, person_id=person.pk):
         raise Forbidden(
-            f"Only the category's creators may create rooms in {category}.",
+            _("Only the category's creators may create rooms in %(category)s.")
+            % {"category": category},
             code="not_category_creator",
         )
     return category
@@ -76,7 +88,10 @@ def _category_for_creator(*, category_id, person: Person) -> Category | None:
 def _person(username) -> Person:
     person = person_get_active(username=username) if isinstance(username, str) else None
     if person is None:
-        raise NotFound(f"No active person named {username}.", code="person_not_found")
+        raise NotFound(
+            _("No active person named %(username)s.") % {"username": username},
+            code="person_not_found",
+        )
     return person
 
 
@@ -95,7 +110,7 @@ def room_create(
     """Store a persistent room with its creator as its first manager."""
     title = _text(title, field="name")
     if not title:
-        raise InvalidInput("A room needs a name.")
+        raise InvalidInput(_("A room needs a name."))
     topic, description = _text(topic, field="topic"), _text(description, field="description")
     privacy = _choice(privacy, field="privacy", allowed=PRIVACIES)
     room_kind = _choice(room_kind, field="kind", allowed=ROOM_KINDS)
@@ -122,7 +137,9 @@ def room_create(
 def _room_locked_for_manager(*, actor: Person, room_id: int, action: str) -> Conversation:
     # The visible room carries the actor's active role (walls already applied to the room).
     if room_get_visible(person_id=actor.pk, room_id=room_id).my_role != Participant.Role.MANAGER:
-        raise Forbidden(f"Only a room manager can {action}.", code="not_manager")
+        raise Forbidden(
+            _("Only a room manager can %(action)s.") % {"action": action}, code="not_manager"
+        )
     return (
         Conversation.objects.select_related("category")
         .select_for_update(of=("self",))
@@ -137,7 +154,10 @@ def _member_insert(
     if category_walled_person_ids(category_id=room.category_id, person_ids=[person.pk]):
         raise _walled_refusal(person, room.category)
     if active_participants(room.pk).filter(person=person).exists():
-        raise Conflict(f"{person.username} is already in this room.", code="already_member")
+        raise Conflict(
+            _("%(username)s is already in this room.") % {"username": person.username},
+            code="already_member",
+        )
     keeps_history = room.category is None or room.category.keeps_history
     return _participant_join(
         room,
@@ -164,8 +184,11 @@ def _member_remove(
     participant.left_at = timezone.now()
     participant.save(update_fields=["left_at"])
     room_id, person_id = room.pk, participant.person_id
+    actor_id = actor.pk if actor is not None else None
     transaction.on_commit(
-        lambda: realtime.conversation_left(conversation_id=room_id, person_id=person_id),
+        lambda: realtime.conversation_left(
+            conversation_id=room_id, person_id=person_id, reason=reason, actor_id=actor_id
+        ),
         robust=True,
     )
 
@@ -177,12 +200,14 @@ def room_update(*, actor: Person, room_id: int, changes: dict) -> Conversation:
     allowed = {"name", "topic", "description", "privacy", "kind", "category"}
     unknown = set(changes) - allowed
     if unknown:
-        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        raise InvalidInput(
+            _("Unknown field(s): %(unknown)s.") % {"unknown": ", ".join(sorted(unknown))}
+        )
     changed: dict[str, object] = {}
     if "name" in changes:
         name = _text(changes["name"], field="name")
         if not name:
-            raise InvalidInput("A room needs a name.")
+            raise InvalidInput(_("A room needs a name."))
         room.title = changed["name"] = name
     for field in ("topic", "description"):
         if field in changes:
@@ -233,10 +258,10 @@ def room_join(*, person: Person, room_id: int) -> Participant:
     """Join an open room (if its category allows the person)."""
     room = room_get_visible(person_id=person.pk, room_id=room_id)
     if room.is_member:
-        raise Conflict("You are already in this room.", code="already_member")
+        raise Conflict(_("You are already in this room."), code="already_member")
     if room.privacy != Conversation.Privacy.OPEN:
         raise Forbidden(
-            "This room is closed: ask one of its managers for an invitation.", code="room_closed"
+            _("This room is closed: ask one of its managers for an invitation."), code="room_closed"
         )
     locked = Conversation.objects.select_related("category").select_for_update(of=("self",))
     return _member_insert(
@@ -250,7 +275,8 @@ def room_leave(*, person: Person, room_id: int) -> None:
     participation = participation_active(person_id=person.pk, conversation_id=room_id).first()
     if participation is None or participation.conversation.kind != Conversation.Kind.ROOM:
         raise NotFound(
-            f"Room {room_id} does not exist or you are not in it.", code="room_not_found"
+            _("Room %(room_id)s does not exist or you are not in it.") % {"room_id": room_id},
+            code="room_not_found",
         )
     Conversation.objects.select_for_update().filter(pk=room_id).first()
     _last_manager_check(participation, leaving=True)
@@ -265,7 +291,7 @@ def _last_manager_check(participant: Participant, *, leaving: bool) -> None:
     others = active_participants(room_id).exclude(pk=participant.pk).exists()
     if managers == 1 and (others or not leaving):
         raise Conflict(
-            "A room needs a manager: make someone else a manager first.", code="last_manager"
+            _("A room needs a manager: make someone else a manager first."), code="last_manager"
         )
 
 
@@ -274,7 +300,9 @@ def _member_of(room: Conversation, username) -> Participant:
     participant = active_participants(room.pk).filter(person=person).select_related("person")
     found = participant.first()
     if found is None:
-        raise NotFound(f"{username} is not in this room.", code="member_not_found")
+        raise NotFound(
+            _("%(username)s is not in this room.") % {"username": username}, code="member_not_found"
+        )
     return found
 
 
@@ -289,7 +317,10 @@ def room_member_add(
     existing = active_participants(room.pk).filter(person=person).first()
     if existing is not None:
         if existing.role == role:
-            raise Conflict(f"{username} is already in this room.", code="already_member")
+            raise Conflict(
+                _("%(username)s is already in this room.") % {"username": username},
+                code="already_member",
+            )
         return _role_change(room=room, participant=existing, role=role, actor=actor), False
     participant = _member_insert(room=room, person=person, role=role, actor=actor, via="added")
     return participant, True
@@ -344,18 +375,25 @@ def invitation_create(*, actor: Person, room_id: int, username: str) -> Invitati
     room = _room_locked_for_manager(actor=actor, room_id=room_id, action="invite people")
     if room.category is not None and not room.category.allows_invitations:
         raise Forbidden(
-            f"The category {room.category} does not allow invitations; add the person instead.",
+            _("The category %(category)s does not allow invitations; add the person instead.")
+            % {"category": room.category},
             code="invitations_disabled",
         )
     person = _person(username)
     if category_walled_person_ids(category_id=room.category_id, person_ids=[person.pk]):
         raise _walled_refusal(person, room.category)
     if active_participants(room.pk).filter(person=person).exists():
-        raise Conflict(f"{username} is already in this room.", code="already_member")
+        raise Conflict(
+            _("%(username)s is already in this room.") % {"username": username},
+            code="already_member",
+        )
     if Invitation.objects.filter(
         conversation=room, invitee=person, status=Invitation.Status.PENDING
     ).exists():
-        raise Conflict(f"{username} already has an invitation.", code="already_invited")
+        raise Conflict(
+            _("%(username)s already has an invitation.") % {"username": username},
+            code="already_invited",
+        )
     invitation = Invitation.objects.create(conversation=room, invitee=person, invited_by=actor)
     _capture(
         room,
@@ -385,10 +423,14 @@ def invitation_answer(*, person: Person, invitation_id: int, is_accepted: bool) 
         else None
     )
     if room is None or category_is_walled(category_id=room.category_id, person_id=person.pk):
-        raise NotFound(f"Invitation {invitation_id} does not exist.", code="invitation_not_found")
+        raise NotFound(
+            _("Invitation %(invitation_id)s does not exist.") % {"invitation_id": invitation_id},
+            code="invitation_not_found",
+        )
     if is_accepted and room.category is not None and not room.category.allows_invitations:
         raise Forbidden(
-            f"The category {room.category} no longer allows invitations.",
+            _("The category %(category)s no longer allows invitations.")
+            % {"category": room.category},
             code="invitations_disabled",
         )
     invitation.status = Invitation.Status.ACCEPTED if is_accepted else Invitation.Status.DECLINED

@@ -24,6 +24,7 @@ from django.db import transaction
 from chat import services as chat
 from chat.models import Message
 from directory.exceptions import Forbidden, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import FederationPartner, Person
 from federation.models import Subscription, XmppAddress
 from presence import services as presence
@@ -40,17 +41,23 @@ def domain_check(*, domain: str) -> None:
         .first()
     )
     if status == FederationPartner.Status.BLOCKED:
-        raise Forbidden(f"The domain {domain} is blocked.", code="domain_blocked")
+        raise Forbidden(
+            _("The domain %(domain)s is blocked.") % {"domain": domain}, code="domain_blocked"
+        )
     if status is None and not settings.PARLEY_XMPP_OPEN_FEDERATION:
         raise Forbidden(
-            f"The domain {domain} is not a federation partner.", code="domain_not_allowed"
+            _("The domain %(domain)s is not a federation partner.") % {"domain": domain},
+            code="domain_not_allowed",
         )
 
 
 def _local_person(username: str) -> Person:
     person = Person.objects.filter(username=username, is_active=True, is_external=False).first()
     if person is None:
-        raise NotFound(f"No Parley person named {username}.", code="person_not_found")
+        raise NotFound(
+            _("No Parley person named %(username)s.") % {"username": username},
+            code="person_not_found",
+        )
     return person
 
 
@@ -79,11 +86,12 @@ def _body_check(body: str) -> None:
     size = len(body.encode("utf-8"))
     if size > settings.PARLEY_MESSAGE_MAX_BYTES:
         raise InvalidInput(
-            f"The message is {size} bytes; the limit is {settings.PARLEY_MESSAGE_MAX_BYTES}.",
+            _("The message is %(size)s bytes; the limit is %(PARLEY_MESSAGE_MAX_BYTES)s.")
+            % {"size": size, "PARLEY_MESSAGE_MAX_BYTES": settings.PARLEY_MESSAGE_MAX_BYTES},
             code="message_too_large",
         )
     if not body.strip():
-        raise InvalidInput("The message has no text.", code="empty_message")
+        raise InvalidInput(_("The message has no text."), code="empty_message")
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from archiving.services import capture
 from directory.models import Person
 
 DAY1 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-DIRECT, GROUP, ROOM, EXTERNAL = 101, 102, 103, 104
+DIRECT, GROUP, ROOM, EXTERNAL, KOREAN = 101, 102, 103, 104, 105
 PAGING_TIME = DAY1 + timedelta(days=4, hours=3)
 PINGS = 7
 
@@ -108,6 +108,18 @@ def corpus_build(people: dict[str, Person]) -> Corpus:
     members[ROOM].remove("carol")
     message("numbers", ROOM, "alice", t + timedelta(days=1),
             "confidential merger numbers", kind="room")  # fmt: skip
+
+    # Korean: particles and endings attach to the word (회의록을, 금요일입니다), and compounds
+    # are spaced either way (회의록 / 회의 록).
+    t = DAY1 + timedelta(days=3, hours=1)
+    members[KOREAN] = ["alice", "bob"]
+    add("korean_created", KOREAN, ArchiveEvent.CONVERSATION_CREATED, "alice", t, kind="group")
+    message("ko_minutes", KOREAN, "alice", t + timedelta(minutes=1),
+            "내일 회의록을 보내 드리겠습니다", kind="group")  # fmt: skip
+    message("ko_spaced", KOREAN, "bob", t + timedelta(minutes=2),
+            "회의 록은 금요일에 공유합니다", kind="group")  # fmt: skip
+    message("ko_merger", KOREAN, "alice", t + timedelta(minutes=3),
+            "합병 계약서 초안은 금요일입니다", kind="group")  # fmt: skip
 
     t = DAY1 + timedelta(days=3, hours=3)
     members[EXTERNAL] = ["bob", "carol"]

@@ -13,10 +13,16 @@ const moreButton = document.getElementById("audit-more");
 let params = {};
 let cursor = null;
 
+/** The action in words, as the filter's list names it (the server translated those). */
+function actionLabel(action) {
+  const option = [...form.elements.action.options].find((item) => item.value === action);
+  return option ? option.textContent : action;
+}
+
 function row(entry) {
   return h("tr", { dataset: { sequence: entry.sequence, action: entry.action } },
     h("td", {}, String(entry.sequence)), h("td", {}, when(entry.occurred_at)),
-    h("td", {}, entry.actor || "—"), h("td", {}, entry.action), h("td", {}, entry.target),
+    h("td", {}, entry.actor || "—"), h("td", {}, actionLabel(entry.action)), h("td", {}, entry.target),
     h("td", {}, entry.result_count === null ? "" : String(entry.result_count)));
 }
 

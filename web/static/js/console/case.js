@@ -2,8 +2,9 @@
 // (required), saved searches, exporting the case, and closing it (only without active holds).
 
 import { h, replaceChildren } from "../dom.js";
+import { dateTimeFormat, format } from "../i18n.js";
 import { showError } from "../state.js";
-import { archive, exportPageUrl, exportStart, when } from "./common.js";
+import { archive, caseStatusLabel, exportPageUrl, exportStart } from "./common.js";
 import { picker } from "./picker.js";
 
 const caseId = Number(document.getElementById("case-card").dataset.case);
@@ -28,6 +29,8 @@ const holdConversations = picker(holdForm.elements.conversations, "conversations
 const savedPeople = picker(savedForm.elements.participants, "people");
 
 let current = null;
+const dateTime = dateTimeFormat({ dateStyle: "medium", timeStyle: "short" });
+const moment = (iso) => dateTime.format(new Date(iso));
 
 /** The last day a hold covers: its end is exclusive, so an end at midnight is the day before. */
 function lastDay(end) {
@@ -37,24 +40,26 @@ function lastDay(end) {
     moment.setUTCDate(moment.getUTCDate() - 1);
     return moment.toISOString().slice(0, 10);
   }
-  return `${end.slice(0, 10)} (until ${end.slice(11, 16)} UTC)`;
+  return format(gettext("%(day)s (until %(time)s UTC)"),
+    { day: end.slice(0, 10), time: end.slice(11, 16) });
 }
 
 function scopeOf(hold) {
   const parts = [];
   if (hold.custodian_names && hold.custodian_names.length) {
-    parts.push(["Custodians", hold.custodian_names.map((p) => p.display_name).join(", ")]);
+    parts.push([gettext("Custodians"), hold.custodian_names.map((p) => p.display_name).join(", ")]);
   }
   if (hold.conversation_names && hold.conversation_names.length) {
-    parts.push(["Conversations", hold.conversation_names.map((c) => c.name).join(", ")]);
+    parts.push([gettext("Conversations"), hold.conversation_names.map((c) => c.name).join(", ")]);
   }
-  parts.push(["Dates", `${hold.start ? hold.start.slice(0, 10) : "any"} – `
-    + `${hold.end ? lastDay(hold.end) : "any"}`]);
-  if (hold.query) parts.push(["Query", hold.query]);
-  parts.push(["Placed", `${hold.placed_by}, ${new Date(hold.placed_at).toLocaleString()}`]);
+  const any = pgettext("hold dates", "any");
+  parts.push([gettext("Dates"), `${hold.start ? hold.start.slice(0, 10) : any} – `
+    + `${hold.end ? lastDay(hold.end) : any}`]);
+  if (hold.query) parts.push([gettext("Query"), hold.query]);
+  parts.push([gettext("Placed"), `${hold.placed_by}, ${moment(hold.placed_at)}`]);
   if (!hold.is_active) {
-    parts.push(["Released", `${hold.released_by}, ${new Date(hold.released_at).toLocaleString()}`]);
-    parts.push(["Reason", hold.release_reason]);
+    parts.push([gettext("Released"), `${hold.released_by}, ${moment(hold.released_at)}`]);
+    parts.push([gettext("Reason"), hold.release_reason]);
   }
   return h("dl", {}, parts.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
 }
@@ -68,44 +73,50 @@ function holdItem(hold) {
       event.preventDefault();
       const reason = event.currentTarget.elements.reason.value.trim();
       if (!reason) {
-        showError(releaseError, "Give the reason for releasing this hold.");
+        showError(releaseError, gettext("Give the reason for releasing this hold."));
         return;
       }
       try {
         await archive(`holds/${hold.id}/release/`, { method: "POST", body: { reason } });
-        statusLine.textContent = `Hold ${hold.id} released.`;
+        statusLine.textContent = format(gettext("Hold %(id)s released."), { id: hold.id });
         await caseLoad();
       } catch (failure) {
         showError(releaseError, failure.message);
       }
     },
   },
-  h("label", { for: reasonId }, `Reason for releasing hold ${hold.id}`),
+  h("label", { for: reasonId }, format(gettext("Reason for releasing hold %(id)s"), { id: hold.id })),
   h("div", { class: "inline-form-row" },
     h("input", { id: reasonId, name: "reason", "aria-required": "true", autocomplete: "off" }),
-    h("button", { type: "submit", class: "danger" }, "Release")),
+    h("button", { type: "submit", class: "danger" }, gettext("Release"))),
   releaseError) : null;
   return h("article", { class: "hold", dataset: { hold: hold.id } },
-    h("h3", {}, `Hold ${hold.id}`,
+    h("h3", {}, format(gettext("Hold %(id)s"), { id: hold.id }),
       h("span", { class: hold.is_active ? "tag tag--member" : "tag" },
-        hold.is_active ? "active" : "released"),
+        hold.is_active ? pgettext("hold", "active") : pgettext("hold", "released")),
       h("span", { class: "tag hold-count" },
-        `${hold.record_count} ${hold.record_count === 1 ? "record" : "records"} held`)),
+        format(ngettext("%(count)s record held", "%(count)s records held", hold.record_count),
+          { count: hold.record_count }))),
     scopeOf(hold), release);
 }
 
 function render() {
   title.textContent = current.name;
-  document.title = `${current.name} · Cases · Parley`;
+  document.title = `${current.name} · ${gettext("Cases")} · Parley`;
   description.textContent = current.description || "";
-  facts.textContent = `Case ${current.id} · ${current.status} · owner ${current.owner} · opened `
-    + new Date(current.created_at).toLocaleString();
-  closeButton.textContent = current.status === "open" ? "Close case" : "Reopen case";
+  facts.textContent = format(
+    gettext("Case %(id)s · %(status)s · owner %(owner)s · opened %(opened)s"),
+    {
+      id: current.id, status: caseStatusLabel(current.status), owner: current.owner,
+      opened: moment(current.created_at),
+    },
+  );
+  closeButton.textContent = current.status === "open" ? gettext("Close case") : gettext("Reopen case");
   replaceChildren(holdList, current.holds.map(holdItem));
   holdsEmpty.hidden = current.holds.length > 0;
   replaceChildren(savedList, current.saved_searches.map((search) =>
     h("li", { class: "invitation" },
-      h("p", {}, h("strong", {}, search.name), " ", h("code", {}, search.query || "(filters only)")),
+      h("p", {}, h("strong", {}, search.name), " ", h("code", {}, search.query || gettext("(filters only)"))),
       h("p", { class: "muted" }, Object.entries(search.filters || {})
         .filter(([, v]) => (Array.isArray(v) ? v.length : v))
         .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ")))));
@@ -125,7 +136,7 @@ closeButton.addEventListener("click", async () => {
   try {
     const status = current.status === "open" ? "closed" : "open";
     await archive(`cases/${caseId}/`, { method: "PATCH", body: { status } });
-    statusLine.textContent = status === "closed" ? "Case closed." : "Case reopened.";
+    statusLine.textContent = status === "closed" ? gettext("Case closed.") : gettext("Case reopened.");
     await caseLoad();
   } catch (failure) {
     showError(error, failure.message);
@@ -146,7 +157,11 @@ holdForm.addEventListener("submit", async (event) => {
     holdForm.reset();
     holdCustodians.clear();
     holdConversations.clear();
-    statusLine.textContent = `Hold ${hold.id} placed: ${hold.record_count} records held.`;
+    statusLine.textContent = format(
+      ngettext("Hold %(id)s placed: %(count)s record held.", "Hold %(id)s placed: %(count)s records held.",
+        hold.record_count),
+      { id: hold.id, count: hold.record_count },
+    );
     await caseLoad();
   } catch (failure) {
     showError(holdError, failure.message);
@@ -179,6 +194,7 @@ exportForm.addEventListener("submit", async (event) => {
     const job = await exportStart({
       case: caseId,
       format: exportForm.elements.format.value,
+      language: exportForm.elements.language.value,
       include_released_holds: exportForm.elements.include_released_holds.checked,
       include_history_views: exportForm.elements.include_history_views.checked,
     });

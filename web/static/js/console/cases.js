@@ -2,7 +2,7 @@
 
 import { h, replaceChildren } from "../dom.js";
 import { showError } from "../state.js";
-import { archive, when } from "./common.js";
+import { archive, caseStatusLabel, when } from "./common.js";
 
 const rows = document.getElementById("case-rows");
 const empty = document.getElementById("cases-empty");
@@ -17,7 +17,7 @@ async function casesLoad() {
     const { results } = await archive("cases/", { params: { status: statusSelect.value } });
     replaceChildren(rows, results.map((item) => h("tr", {},
       h("td", {}, h("a", { href: `/console/cases/${item.id}/` }, item.name)),
-      h("td", {}, item.status), h("td", {}, item.owner), h("td", {}, when(item.created_at)))));
+      h("td", {}, caseStatusLabel(item.status)), h("td", {}, item.owner), h("td", {}, when(item.created_at)))));
     empty.hidden = results.length > 0;
   } catch (failure) {
     showError(error, failure.message);

@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { h } from "../dom.js";
+import { dateTimeFormat } from "../i18n.js";
 
 /** Call /api/v1/archive/<path>. */
 export function archive(path, options) {
@@ -19,9 +20,9 @@ export function idsOf(text) {
   return listOf(text).map((part) => (/^\d+$/.test(part) ? Number(part) : part));
 }
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const dateTime = dateTimeFormat({ dateStyle: "medium", timeStyle: "short" });
 
-/** A <time> with the date and time in the reader's zone (UTC in its title). */
+/** A <time> with the date and time in the reader's language and zone (UTC in its title). */
 export function when(iso) {
   if (!iso) return h("span", { class: "muted" }, "—");
   const date = new Date(iso);
@@ -36,4 +37,10 @@ export function exportStart(body) {
 /** The exports page, watching this job. */
 export function exportPageUrl(job) {
   return `/console/exports/?watch=${encodeURIComponent(job.id)}`;
+}
+
+/** A case's status in words ("open" -> "Open"). */
+export function caseStatusLabel(status) {
+  return { open: pgettext("case status", "Open"), closed: pgettext("case status", "Closed") }[status]
+    || status;
 }

@@ -2,6 +2,7 @@
 // and the manifest summary. ?watch=<id> (after starting one) moves focus to that job.
 
 import { h, replaceChildren } from "../dom.js";
+import { format, formatNumber } from "../i18n.js";
 import { showError } from "../state.js";
 import { archive, when } from "./common.js";
 
@@ -12,6 +13,13 @@ const error = document.getElementById("exports-error");
 const watched = Number(new URLSearchParams(location.search).get("watch")) || null;
 
 const jobs = new Map(); // id -> job
+const STATUS_LABELS = {
+  queued: pgettext("export", "queued"),
+  running: pgettext("export", "running"),
+  completed: pgettext("export", "completed"),
+  failed: pgettext("export", "failed"),
+  cancelled: pgettext("export", "cancelled"),
+};
 let timer = null;
 
 function isLive(job) {
@@ -26,37 +34,53 @@ function percent(job) {
 
 function scopeText(scope) {
   if (!scope) return "";
-  if (scope.kind === "case") return `Case ${scope.case}`;
+  if (scope.kind === "case") return format(gettext("Case %(id)s"), { id: scope.case });
   const search = scope.filters || {};
   return Object.entries(search).filter(([, v]) => (Array.isArray(v) ? v.length : v))
-    .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ") || "Search";
+    .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ") || gettext("Search");
+}
+
+/** "ko" -> "한국어": the language as the page's language control names it. */
+function languageName(code) {
+  const option = document.querySelector(`#language-select option[value="${code}"]`);
+  return option ? option.textContent : code;
 }
 
 function jobItem(job) {
   const value = percent(job);
   const labelId = `export-${job.id}-label`;
   return h("li", { class: "hold", dataset: { export: job.id, status: job.status } },
-    h("h2", { id: labelId, tabindex: "-1" }, `Export ${job.id} · ${job.format.toUpperCase()} · `,
+    h("h2", { id: labelId, tabindex: "-1" },
+      format(gettext("Export %(id)s"), { id: job.id }), ` · ${job.format.toUpperCase()} · `,
       h("span", { class: `export-status ${job.status === "failed" ? "status-bad" : ""}` },
-        job.status)),
+        STATUS_LABELS[job.status] || job.status)),
     h("progress", { max: "100", value: String(value), "aria-labelledby": labelId }),
-    h("p", { class: "export-progress" }, `${value}% · ${job.progress.records_done} of `
-      + `${job.progress.records_total ?? "?"} records`),
+    h("p", { class: "export-progress" }, format(gettext("%(percent)s · %(done)s of %(total)s records"), {
+      percent: `${value}%`, done: formatNumber(job.progress.records_done),
+      total: job.progress.records_total === null || job.progress.records_total === undefined
+        ? "?" : formatNumber(job.progress.records_total),
+    })),
     h("dl", { class: "kv" },
-      h("dt", {}, "Scope"), h("dd", {}, scopeText(job.scope)),
-      h("dt", {}, "Requested"), h("dd", {}, job.requested_by, ", ", when(job.created_at)),
-      job.finished_at ? [h("dt", {}, "Finished"), h("dd", {}, when(job.finished_at))] : null,
+      h("dt", {}, gettext("Scope")), h("dd", {}, scopeText(job.scope)),
+      job.language ? [h("dt", {}, gettext("Transcript language")), h("dd", {}, languageName(job.language))]
+        : null,
+      h("dt", {}, gettext("Requested")), h("dd", {}, job.requested_by, ", ", when(job.created_at)),
+      job.finished_at ? [h("dt", {}, gettext("Finished")), h("dd", {}, when(job.finished_at))] : null,
       job.status === "completed" ? [
-        h("dt", {}, "Manifest"),
-        h("dd", { class: "manifest" }, `${job.files} ${job.files === 1 ? "file" : "files"} · ${job.progress.records_done} records · `
-          + `SHA-256 ${job.manifest_sha256 || "—"}`)] : null,
-      job.error ? [h("dt", {}, "Error"), h("dd", { class: "error" }, job.error)] : null),
+        h("dt", {}, gettext("Manifest")),
+        h("dd", { class: "manifest" }, format(
+          ngettext("%(files)s file · %(records)s records · SHA-256 %(sha)s",
+            "%(files)s files · %(records)s records · SHA-256 %(sha)s", job.files),
+          { files: formatNumber(job.files), records: formatNumber(job.progress.records_done),
+            sha: job.manifest_sha256 || "—" }))] : null,
+      job.error ? [h("dt", {}, gettext("Error")), h("dd", { class: "error" }, job.error)] : null),
     h("div", { class: "button-row" },
-      job.download ? h("a", { class: "button", href: job.download }, `Download export ${job.id}`)
+      job.download ? h("a", { class: "button", href: job.download },
+        format(gettext("Download export %(id)s"), { id: job.id }))
         : null,
       isLive(job) ? h("button", {
         type: "button", class: "danger", onclick: () => cancel(job),
-      }, `Cancel export ${job.id}`) : null));
+      }, format(gettext("Cancel export %(id)s"), { id: job.id })) : null));
 }
 
 function render() {

@@ -3,12 +3,15 @@
 
 import { api } from "../api.js";
 import { h, replaceChildren } from "../dom.js";
+import { dateTimeFormat, format, formatNumber } from "../i18n.js";
 import { archive } from "./common.js";
 
 const lag = document.getElementById("lag");
 const verifyButton = document.getElementById("verify-run");
 const verifyStatus = document.getElementById("verify-status");
 const report = document.getElementById("verify-report");
+
+const dateTime = dateTimeFormat({ dateStyle: "medium", timeStyle: "medium" });
 
 function pairs(entries) {
   return entries.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]);
@@ -18,38 +21,44 @@ async function lagLoad() {
   try {
     const health = await archive("health/");
     replaceChildren(lag, pairs([
-      ["Backend", health.backend],
-      ["Capture lag", `${health.capture_lag_seconds} s`],
-      ["Records waiting for the index", String(health.pending)],
-      ["Oldest waiting since", health.oldest_pending_at
-        ? new Date(health.oldest_pending_at).toLocaleString() : "—"],
+      [gettext("Backend"), health.backend],
+      [gettext("Capture lag"), format(gettext("%(seconds)s s"),
+        { seconds: formatNumber(health.capture_lag_seconds) })],
+      [gettext("Records waiting for the index"), formatNumber(health.pending)],
+      [gettext("Oldest waiting since"), health.oldest_pending_at
+        ? dateTime.format(new Date(health.oldest_pending_at)) : "—"],
     ]));
   } catch (failure) {
-    replaceChildren(lag, pairs([["Capture lag", failure.status === 404
-      ? "Not available on this server yet." : failure.message]]));
+    replaceChildren(lag, pairs([[gettext("Capture lag"), failure.status === 404
+      ? gettext("Not available on this server yet.") : failure.message]]));
   }
 }
 
 verifyButton.addEventListener("click", async () => {
   verifyButton.disabled = true;
-  verifyStatus.textContent = "Verifying…";
+  verifyStatus.textContent = gettext("Verifying…");
   try {
     const result = await api("archive/verify/");
     verifyStatus.replaceChildren(h("span", { class: result.intact ? "status-good" : "status-bad" },
-      result.intact ? "Intact: every chain and the audit trail verify."
-        : "Broken: see the problems below."));
+      result.intact ? gettext("Intact: every chain and the audit trail verify.")
+        : gettext("Broken: see the problems below.")));
     const { archive: chains, audit } = result;
     replaceChildren(report,
       h("dl", { class: "kv" }, pairs([
-        ["Chains", String(chains.chains)], ["Records", String(chains.records)],
-        ["Purges", String(chains.purges)],
-        ["Audit entries", `${audit.entries} (${audit.intact ? "intact" : `broken at ${audit.broken_at}: ${audit.reason}`})`],
-        ["Checked", new Date().toLocaleString()],
+        [gettext("Chains"), formatNumber(chains.chains)],
+        [gettext("Records"), formatNumber(chains.records)],
+        [gettext("Purges"), formatNumber(chains.purges)],
+        [gettext("Audit entries"), audit.intact
+          ? format(gettext("%(count)s (intact)"), { count: formatNumber(audit.entries) })
+          : format(gettext("%(count)s (broken at %(at)s: %(reason)s)"),
+            { count: formatNumber(audit.entries), at: audit.broken_at, reason: audit.reason })],
+        [gettext("Checked"), dateTime.format(new Date())],
       ])),
       chains.broken.length || chains.anchor_problems.length
         ? h("ul", { class: "error" },
           chains.broken.map((b) => h("li", {},
-            `Conversation ${b.conversation}, link ${b.link} (record ${b.record}): ${b.reason}`)),
+            format(gettext("Conversation %(conversation)s, link %(link)s (record %(record)s): %(reason)s"),
+              { conversation: b.conversation, link: b.link, record: b.record, reason: b.reason }))),
           chains.anchor_problems.map((problem) => h("li", {}, String(problem))))
         : null);
   } catch (failure) {

@@ -9,7 +9,10 @@ const SOURCES = {
   people: {
     path: "people/",
     key: (item) => item.username,
-    label: (item) => `${item.display_name} (${item.username})${item.is_active ? "" : ", left"}`,
+    label: (item) => (item.is_active
+      ? `${item.display_name} (${item.username})`
+      : interpolate(gettext("%(name)s (%(username)s), left"),
+        { name: item.display_name, username: item.username }, true)),
   },
   conversations: {
     path: "conversations/",
@@ -22,14 +25,15 @@ const SOURCES = {
 export function picker(input, kind) {
   const source = SOURCES[kind];
   const chosen = new Map(); // key -> label
-  const chips = h("ul", { class: "picker-chips plain-list", "aria-label": "Chosen" });
+  const chips = h("ul", { class: "picker-chips plain-list", "aria-label": gettext("Chosen") });
   const listId = `${input.id}-suggestions`;
   const list = h("ul", { id: listId, class: "picker-suggestions plain-list", role: "listbox", hidden: true });
   input.setAttribute("role", "combobox");
   input.setAttribute("aria-autocomplete", "list");
   input.setAttribute("aria-controls", listId);
   input.setAttribute("aria-expanded", "false");
-  input.placeholder = kind === "people" ? "type a name" : "type a room or a person's name";
+  input.placeholder = kind === "people" ? gettext("type a name")
+    : gettext("type a room or a person's name");
   input.after(list);
   input.after(chips);
 
@@ -37,7 +41,7 @@ export function picker(input, kind) {
     replaceChildren(chips, [...chosen].map(([key, label]) => h("li", { class: "picker-chip" },
       label,
       h("button", {
-        type: "button", class: "link-button", "aria-label": `Remove ${label}`,
+        type: "button", class: "link-button", "aria-label": interpolate(gettext("Remove %(label)s"), { label }, true),
         onclick: () => { chosen.delete(key); renderChips(); },
       }, "×"))));
   }

@@ -1,6 +1,8 @@
 // Presence log lookup: a person's availability over a time range (audited by the API).
 
 import { h, replaceChildren } from "../dom.js";
+import { format } from "../i18n.js";
+import { availabilityLabel } from "../presence-labels.js";
 import { showError } from "../state.js";
 import { archive, when } from "./common.js";
 
@@ -8,6 +10,16 @@ const form = document.getElementById("presence-form");
 const error = document.getElementById("presence-error");
 const summary = document.getElementById("presence-summary");
 const rows = document.getElementById("presence-rows");
+
+// Why a person's availability changed (presence.models.PresenceLogEntry.Reason).
+const REASONS = {
+  manual: pgettext("presence change", "set by the person"),
+  connect: pgettext("presence change", "signed in"),
+  disconnect: pgettext("presence change", "signed out"),
+  idle: pgettext("presence change", "inactive"),
+  expiry: pgettext("presence change", "state expired"),
+  calendar: pgettext("presence change", "calendar"),
+};
 
 function isoOf(localValue) {
   return new Date(localValue).toISOString(); // the reader's local time, sent as UTC
@@ -23,12 +35,19 @@ form.addEventListener("submit", async (event) => {
         start: isoOf(form.elements.start.value), end: isoOf(form.elements.end.value),
       },
     });
-    summary.textContent = `${log.user}: ${log.availability_at_start} at the start; `
-      + `${log.entries.length} change${log.entries.length === 1 ? "" : "s"}`
-      + (log.is_truncated ? " (only the first ones are shown)." : ".");
+    const values = {
+      user: log.user, start: availabilityLabel(log.availability_at_start), count: log.entries.length,
+    };
+    summary.textContent = log.is_truncated
+      ? format(ngettext("%(user)s: %(start)s at the start; %(count)s change (only the first ones are shown).",
+        "%(user)s: %(start)s at the start; %(count)s changes (only the first ones are shown).",
+        log.entries.length), values)
+      : format(ngettext("%(user)s: %(start)s at the start; %(count)s change.",
+        "%(user)s: %(start)s at the start; %(count)s changes.", log.entries.length), values);
     replaceChildren(rows, log.entries.map((entry) => h("tr", {},
-      h("td", {}, when(entry.at)), h("td", {}, entry.from), h("td", {}, entry.to),
-      h("td", {}, entry.reason))));
+      h("td", {}, when(entry.at)), h("td", {}, availabilityLabel(entry.from)),
+      h("td", {}, availabilityLabel(entry.to)),
+      h("td", {}, REASONS[entry.reason] || entry.reason))));
   } catch (failure) {
     showError(error, failure.message);
   }

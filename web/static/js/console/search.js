@@ -4,6 +4,7 @@
 // mark ranges by highlight.js, never given to innerHTML.
 
 import { h, replaceChildren } from "../dom.js";
+import { format, formatNumber } from "../i18n.js";
 import { showError } from "../state.js";
 import { archive, exportPageUrl, exportStart, listOf, when } from "./common.js";
 import { highlightNodes } from "./highlight.js";
@@ -23,10 +24,20 @@ const contextList = document.getElementById("context-list");
 const exportForm = document.getElementById("search-export-form");
 
 const EVENT_LABELS = {
-  "message.posted": "Message", "message.edited": "Edited", "message.deleted": "Deleted",
-  "message.removed_by_manager": "Removed by a manager", "file.uploaded": "File",
-  "participant.joined": "Joined", "participant.left": "Left",
-  "conversation.created": "Conversation created",
+  "message.posted": pgettext("archive event", "Message"),
+  "message.edited": pgettext("archive event", "Edited"),
+  "message.deleted": pgettext("archive event", "Deleted"),
+  "message.removed_by_manager": pgettext("archive event", "Removed by a manager"),
+  "file.uploaded": pgettext("archive event", "File"),
+  "participant.joined": pgettext("archive event", "Joined"),
+  "participant.left": pgettext("archive event", "Left"),
+  "conversation.created": pgettext("archive event", "Conversation created"),
+};
+const KIND_CONVERSATIONS = {
+  direct: gettext("direct conversation"),
+  group: gettext("group conversation"),
+  room: gettext("room"),
+  external: gettext("external conversation"),
 };
 
 const pickers = {
@@ -62,27 +73,30 @@ function hitItem(hit) {
     h("div", { class: "hit-meta" },
       h("span", { class: "record-event" }, label),
       h("span", {}, hit.sender.display_name, " (", hit.sender.username, ")"),
-      h("span", { class: "conversation-name" }, hit.conversation_name || `${hit.conversation_kind} conversation`),
+      h("span", { class: "conversation-name" },
+        hit.conversation_name || KIND_CONVERSATIONS[hit.conversation_kind] || hit.conversation_kind),
       when(hit.created_at)),
     hit.body || !hit.description
       ? h("p", { class: "hit-text" }, highlightNodes(hit.highlight, hit.body))
       : h("p", { class: "hit-text record-description" }, hit.description),
     h("button", {
       type: "button", class: "link-button", onclick: () => contextOpen(hit),
-      "aria-label": `Open the context of record ${hit.record}`,
-    }, "Open context"));
+      "aria-label": format(gettext("Open the context of record %(record)s"), { record: hit.record }),
+    }, gettext("Open context")));
 }
 
 function renderFacets(facets) {
-  const titles = { senders: "Senders", conversations: "Conversations", days: "Days" };
+  const titles = {
+    senders: gettext("Senders"), conversations: gettext("Conversations"), days: gettext("Days"),
+  };
   const groups = Object.entries(facets || {}).filter(([, counts]) => counts.length);
   replaceChildren(facetsElement, groups.length ? groups.map(([name, counts]) =>
     h("section", {},
       h("h3", {}, titles[name] || name),
       h("ul", {}, counts.slice(0, 10).map((facet) =>
-        h("li", {}, name === "conversations" ? (facet.label || "(unnamed conversation)") : `${facet.value}`,
-          h("span", { class: "muted" }, ` · ${facet.count}`))))))
-    : h("p", { class: "muted" }, "No facets for this search."));
+        h("li", {}, name === "conversations" ? (facet.label || gettext("(unnamed conversation)")) : `${facet.value}`,
+          h("span", { class: "muted" }, ` · ${formatNumber(facet.count)}`))))))
+    : h("p", { class: "muted" }, gettext("No facets for this search.")));
 }
 
 async function searchRun({ more = false } = {}) {
@@ -102,9 +116,13 @@ async function searchRun({ more = false } = {}) {
       contextCard.hidden = true;
     }
     hitList.append(...page.hits.map(hitItem));
-    statusLine.textContent = total === 0 ? "Nothing matches."
-      : `${totalIsExact ? "" : "at least "}${total} ${total === 1 ? "record" : "records"}; `
-        + `showing ${hitList.children.length}.`;
+    const counts = { total: formatNumber(total), shown: formatNumber(hitList.children.length) };
+    statusLine.textContent = total === 0 ? gettext("Nothing matches.")
+      : totalIsExact
+        ? format(ngettext("%(total)s record; showing %(shown)s.", "%(total)s records; showing %(shown)s.",
+          total), counts)
+        : format(ngettext("at least %(total)s record; showing %(shown)s.",
+          "at least %(total)s records; showing %(shown)s.", total), counts);
     moreButton.hidden = !nextCursor;
     exportForm.hidden = total === 0;
   } catch (failure) {
@@ -118,8 +136,10 @@ async function contextOpen(hit) {
       params: { before: 10, after: 10, include_history_views: filters.include_history_views ? 1 : 0 },
     });
     contextCard.hidden = false;
-    contextWhere.textContent = `${context.conversation_name}, `
-      + "in archive order; edits and deletions are marked where they happened.";
+    contextWhere.textContent = format(
+      gettext("%(conversation)s, in archive order; edits and deletions are marked where they happened."),
+      { conversation: context.conversation_name },
+    );
     replaceChildren(contextList, context.records.map((record) => {
       const kind = record.event.split(".").pop();
       return h("li", {
@@ -129,7 +149,8 @@ async function contextOpen(hit) {
       h("div", { class: "hit-meta" },
         h("span", { class: "record-event" }, EVENT_LABELS[record.event] || record.event),
         h("span", {}, record.sender.display_name),
-        record.message_seq ? h("span", {}, `message #${record.message_seq}`) : null,
+        record.message_seq
+          ? h("span", {}, format(gettext("message #%(seq)s"), { seq: record.message_seq })) : null,
         when(record.created_at)),
       h("p", { class: "hit-text record-description" }, record.description || record.body));
     }));
@@ -151,7 +172,9 @@ exportForm.addEventListener("submit", async (event) => {
   const search = Object.fromEntries(Object.entries(filters).filter(([, value]) =>
     (Array.isArray(value) ? value.length : value)));
   try {
-    const job = await exportStart({ search, format: exportForm.elements.format.value });
+    const job = await exportStart({
+      search, format: exportForm.elements.format.value, language: exportForm.elements.language.value,
+    });
     location.assign(exportPageUrl(job));
   } catch (failure) {
     showError(error, failure.message);
