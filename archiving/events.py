@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 
 from archiving.models import ArchiveEvent
 
@@ -502,13 +502,19 @@ def _delivery_failed(c: _Context) -> EventDescription:
 
 @describes(ArchiveEvent.MESSAGE_NOT_DELIVERED)
 def _not_delivered(c: _Context) -> EventDescription:
-    offline = ", ".join(c.payload.get("offline") or []) or "the recipient"
+    people = c.payload.get("offline") or []
+    offline = ", ".join(people) or _("the recipient")
+    sentence = ngettext(
+        "%(who)s sent a message that was not delivered because %(offline)s was offline and "
+        "offline delivery is off",
+        "%(who)s sent a message that was not delivered because %(offline)s were offline and "
+        "offline delivery is off",
+        max(1, len(people)),
+    ) % {"who": c.who, "offline": offline}
     return c.make(
-        f"{c.who} sent a message that was not delivered because {offline} "
-        f"{'were' if len(c.payload.get('offline') or []) > 1 else 'was'} offline "
-        "and offline delivery is off",
+        sentence,
         text=c.record.body,
-        details=(("Not delivered to", offline), ("Reason", "recipient offline")),
+        details=((_("Not delivered to"), offline), (_("Reason"), _("recipient offline"))),
     )
 
 

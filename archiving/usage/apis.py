@@ -76,14 +76,18 @@ class UsageReportApi(APIView):
     renderer_classes = [JSONRenderer, UsageCsvRenderer]
 
     def finalize_response(self, request, response, *args, **kwargs):
-        if response.status_code >= 400:
-            # Refusals keep the API's JSON error document, whatever format was asked for.
+        if response.status_code >= 400 or request.method != "GET":
+            # Refusals (and OPTIONS) keep JSON, whatever format was asked for.
             request.accepted_renderer, request.accepted_media_type = (
                 JSONRenderer(),
                 "application/json",
             )
         response = super().finalize_response(request, response, *args, **kwargs)
-        if response.status_code == 200 and request.accepted_renderer.format == "csv":
+        if (
+            request.method == "GET"
+            and response.status_code == 200
+            and (request.accepted_renderer.format == "csv")
+        ):
             name = "parley-usage-{}-{}-{}.csv".format(
                 self.group_by, self.start_day or "start", self.end_day or "end"
             )

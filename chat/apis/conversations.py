@@ -334,8 +334,17 @@ class SearchApi(APIView):
         return Response({"results": results, "next_before": next_before})
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only (DRF's BooleanField also takes 0, 1, "yes", "on"...)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class NoticePreferenceInputSerializer(serializers.Serializer):
-    missed_im_email = serializers.BooleanField()
+    missed_im_email = StrictBooleanField()
 
 
 class NoticePreferenceApi(APIView):

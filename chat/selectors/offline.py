@@ -94,10 +94,16 @@ def offline_refusal(*, conversation_ref, sender_ref, kind_field: str) -> Case:
             sender_ref=OuterRef(sender_ref) if isinstance(sender_ref, OuterRef) else sender_ref,
         )
     )
+    # Nested CASE: PostgreSQL evaluates a WHEN's result only for the branch taken, so a room
+    # (however many members) never runs the subqueries.
     return Case(
         When(
-            Q(**{f"{kind_field}__in": OFFLINE_KINDS}) & Q(Exists(others)) & ~Q(Exists(reachable)),
-            then=Value(True),
+            Q(**{f"{kind_field}__in": OFFLINE_KINDS}),
+            then=Case(
+                When(Q(Exists(others)) & ~Q(Exists(reachable)), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
         ),
         default=Value(False),
         output_field=BooleanField(),

@@ -124,8 +124,12 @@ def _is_in_do_not_disturb(person: Person, now: datetime) -> bool:
     return state is not None and manual_availability(state, now=now) == "do-not-disturb"
 
 
-def missed_im_digest_collect(*, person: Person, now: datetime) -> list[MissedConversation]:
-    """Return what a digest for the person would announce now (locking their rows)."""
+def missed_im_digest_collect(
+    *, person: Person, now: datetime
+) -> tuple[list[MissedConversation], dict[int, int]]:
+    """Return what a digest for the person would announce now (locking their rows), and
+    {conversation id: seq} of conversations whose unread messages are all from people they
+    blocked (marked as announced without a word, so they are not looked at every run)."""
     due = now - timedelta(minutes=settings.PARLEY_MISSED_IM_EMAIL_MINUTES)
     participations = list(
         Participant.objects.select_for_update(skip_locked=True, of=("self",))
@@ -140,7 +144,7 @@ def missed_im_digest_collect(*, person: Person, now: datetime) -> list[MissedCon
         .filter(conversation__last_seq__gt=F("floor"))
     )
     if not participations:
-        return []
+        return [], {}
     relationships = dict(
         Contact.objects.filter(owner=person).values_list("person_id", "relationship")
     )
@@ -151,12 +155,14 @@ def missed_im_digest_collect(*, person: Person, now: datetime) -> list[MissedCon
     for p in participations:
         floors |= Q(conversation_id=p.conversation_id, seq__gt=p.floor)
     messages = defaultdict(list)
+    newest: dict[int, int] = {}
     for message in (
         Message.objects.filter(floors, deleted_at__isnull=True)
         .exclude(sender_id=person.pk)
         .select_related("sender")
         .order_by("conversation_id", "seq")
     ):
+        newest[message.conversation_id] = message.seq
         if message.sender_id not in blocked:
             messages[message.conversation_id].append(message)
     members = defaultdict(list)
@@ -164,9 +170,12 @@ def missed_im_digest_collect(*, person: Person, now: datetime) -> list[MissedCon
         left_at__isnull=True, conversation_id__in=[p.conversation_id for p in participations]
     ).select_related("person"):
         members[p.conversation_id].append(p.person)
-    missed = []
+    missed, silenced = [], {}
     for p in participations:
         unread = messages.get(p.conversation_id, [])
+        if not unread and p.conversation_id in newest:
+            silenced[p.conversation_id] = newest[p.conversation_id]
+            continue
         if not unread or min(m.created_at for m in unread) > due:
             continue
         if is_dnd and not any(m.sender_id in workgroup for m in unread):
@@ -184,7 +193,7 @@ def missed_im_digest_collect(*, person: Person, now: datetime) -> list[MissedCon
                 last_seq=unread[-1].seq,
             )
         )
-    return missed
+    return missed, silenced
 
 
 def _digest_mail(*, person: Person, missed: list[MissedConversation], connection):
@@ -248,15 +257,15 @@ def missed_im_notices_send(*, now: datetime | None = None) -> int:
                     - timedelta(seconds=settings.PARLEY_ENDPOINT_EXPIRY_SECONDS),
                 ).exists():
                     continue
-                missed = missed_im_digest_collect(person=person, now=now)
-                if not missed:
-                    continue
-                _digest_mail(person=person, missed=missed, connection=connection).send()
-                for c in missed:
+                missed, silenced = missed_im_digest_collect(person=person, now=now)
+                if missed:
+                    _digest_mail(person=person, missed=missed, connection=connection).send()
+                    sent += 1
+                announced = {**silenced, **{c.conversation_id: c.last_seq for c in missed}}
+                for conversation_id, seq in announced.items():
                     Participant.objects.filter(
-                        person=person, conversation_id=c.conversation_id, left_at__isnull=True
-                    ).update(noticed_seq=Greatest("noticed_seq", c.last_seq))
-                sent += 1
+                        person=person, conversation_id=conversation_id, left_at__isnull=True
+                    ).update(noticed_seq=Greatest("noticed_seq", seq))
     finally:
         connection.close()
     return sent

@@ -229,6 +229,19 @@ CASES = [
         "disclaimer",
     ),
     (
+        "message not delivered: the recipients were offline",
+        record(
+            ArchiveEvent.MESSAGE_NOT_DELIVERED,
+            kind="group",
+            body="Anyone there?",
+            payload={"offline": ["Bob Chen", "Carol Diaz"], "client_id": "c1"},
+        ),
+        None,
+        "Alice Martin sent a message that was not delivered because Bob Chen, Carol Diaz were "
+        "offline and offline delivery is off: Anyone there?",
+        "disclaimer",
+    ),
+    (
         "conversation closed by an information barrier",
         record(
             ArchiveEvent.CONVERSATION_CLOSED,

@@ -339,3 +339,11 @@ def test_csv_download_refusals_stay_json(scenario, officer_client, api_client_fo
     assert bad.json()["error"]["code"] == "invalid"
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "not_allowed"
+
+
+def test_options_on_the_report_answers_json_even_when_csv_is_asked(scenario, officer_client):
+    response = officer_client.options(REPORT + "?format=csv")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert "Content-Disposition" not in response

@@ -118,6 +118,8 @@ def test_offline_person_gets_one_digest_naming_senders_and_conversations_not_tex
         assert hidden not in text.replace("Deal room", ""), hidden
         assert hidden not in html.replace("Deal room", ""), hidden
 
+    # dave's message is never announced, and not looked at again either.
+    assert Participant.objects.get(person=carol, conversation=blocked).noticed_seq == 1
     # Never again for the same messages ...
     _age()
     assert _send() == 0
@@ -221,7 +223,8 @@ def test_people_turn_the_digest_off_and_on_through_the_api(carol, api_client_for
     response = client.put("/api/v1/me/notices/", {"missed_im_email": False}, format="json")
     assert response.status_code == 200
     assert client.get("/api/v1/me/notices/").json() == {"missed_im_email": False}
-    bad = client.put("/api/v1/me/notices/", {"missed_im_email": "maybe"}, format="json")
-    assert bad.status_code == 400
-    assert bad.json()["error"]["code"] == "invalid"
+    for bad_value in ("maybe", 0, "true", None):
+        bad = client.put("/api/v1/me/notices/", {"missed_im_email": bad_value}, format="json")
+        assert bad.status_code == 400, bad_value
+        assert bad.json()["error"]["code"] == "invalid"
     assert client.get("/api/v1/me/notices/").json() == {"missed_im_email": False}

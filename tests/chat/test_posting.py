@@ -249,11 +249,9 @@ def test_batch_refuses_replies_that_cannot_be_answered_and_stores_the_others(ali
     ]
     stored, created = results[4]
     assert (stored.seq, stored.reply_to_id, created) == (3, asked.pk, True)
-    assert list(Message.objects.filter(conversation=ab).values_list("body", flat=True)) == [
-        "q?",
-        "",
-        "answer",
-    ]
+    assert list(
+        Message.objects.filter(conversation=ab).order_by("seq").values_list("body", flat=True)
+    ) == ["q?", "", "answer"]
     assert ArchiveRecord.objects.filter(event="message.replied").count() == 1
 
 

@@ -17,6 +17,7 @@ const expiry = document.getElementById("presence-expiry");
 const note = document.getElementById("presence-note");
 const locationInput = document.getElementById("presence-location");
 const error = document.getElementById("presence-error");
+const noticeEmail = document.getElementById("notice-email");
 const photoInput = document.getElementById("presence-photo");
 const photoPreview = document.getElementById("presence-photo-preview");
 const photoRemove = document.getElementById("presence-photo-remove");
@@ -67,6 +68,12 @@ async function open() {
   note.value = mine.note || "";
   locationInput.value = mine.location || "";
   expiry.value = "";
+  try {
+    noticeEmail.checked = (await api("me/notices/")).missed_im_email;
+  } catch (failure) {
+    showError(error, failure.message);
+  }
+  noticeEmail.dataset.was = String(noticeEmail.checked);
   dialogOpen(dialog);
 }
 
@@ -84,6 +91,9 @@ form.addEventListener("submit", async (event) => {
   try {
     const own = await api("presence/", { method: "PUT", body });
     connection.presenceStore(own);
+    if (String(noticeEmail.checked) !== noticeEmail.dataset.was) {
+      await api("me/notices/", { method: "PUT", body: { missed_im_email: noticeEmail.checked } });
+    }
     dialog.close();
   } catch (failure) {
     showError(error, failure.message);
