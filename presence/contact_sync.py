@@ -101,16 +101,17 @@ class _Sync:
         """Make the Parley contact what the mailbox item says (its group), then write the
         directory's fields back when the item's differ."""
         group = _group_of(item)
-        with transaction.atomic():
-            if contact is None:
-                contact = services.contact_add(
-                    owner=self.owner, username=person.username, group=group
-                )
-            elif contact.group != group:
-                contact = services.contact_update(
-                    owner=self.owner, username=person.username, group=group
-                )
-        self.run.to_parley += 1
+        if contact is None or contact.group != group:
+            with transaction.atomic():
+                if contact is None:
+                    contact = services.contact_add(
+                        owner=self.owner, username=person.username, group=group
+                    )
+                else:
+                    contact = services.contact_update(
+                        owner=self.owner, username=person.username, group=group
+                    )
+            self.run.to_parley += 1
         version = mailboxes.ItemVersion(item.item_id, item.change_key)
         wanted = contact_fields(contact)
         if (item.display_name, item.email, item.groups[:1]) != (
