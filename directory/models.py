@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 
@@ -170,10 +171,13 @@ class MailboxSync(models.Model):
     person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="mailbox_sync")
     keeps_conversation_history = models.BooleanField(
         default=False,
-        help_text="Write each conversation-day to the Conversation History folder of the mailbox.",
+        help_text=gettext_lazy(
+            "Write each conversation-day to the Conversation History folder of the mailbox."
+        ),
     )
     syncs_contacts = models.BooleanField(
-        default=False, help_text="Keep Parley contacts and a contacts folder of the mailbox alike."
+        default=False,
+        help_text=gettext_lazy("Keep Parley contacts and a contacts folder of the mailbox alike."),
     )
     history_checked_until = models.DateTimeField(null=True, blank=True)
     contacts_synced_at = models.DateTimeField(null=True, blank=True)

@@ -192,17 +192,18 @@ def conversation_history_write(*, person: Person, mailbox: mailboxes.Mailbox) ->
     return run
 
 
-def conversation_history_people() -> list[int]:
-    """Return the ids of the people whose conversation history is to be written."""
+def conversation_history_people(*, person_id: int | None = None) -> list[int]:
+    """Return the ids of the people whose conversation history is to be written (this
+    person's alone, or nobody, when person_id is given)."""
     if not directory_services.mailbox_feature_is_on(feature="conversation_history"):
         return []
+    syncs = MailboxSync.objects.filter(
+        keeps_conversation_history=True, person__is_active=True, person__is_external=False
+    )
+    if person_id is not None:
+        syncs = syncs.filter(person_id=person_id)
     return list(
-        MailboxSync.objects.filter(
-            keeps_conversation_history=True, person__is_active=True, person__is_external=False
-        )
-        .exclude(person__email="")
-        .order_by("person_id")
-        .values_list("person_id", flat=True)
+        syncs.exclude(person__email="").order_by("person_id").values_list("person_id", flat=True)
     )
 
 
@@ -215,7 +216,7 @@ def conversation_history_write_person(*, person_id: int) -> HistoryRun | None:
     """
     mailbox = mailboxes.mailbox_get()
     person = Person.objects.filter(pk=person_id, is_active=True).first()
-    if mailbox is None or person is None or person_id not in conversation_history_people():
+    if mailbox is None or person is None or not conversation_history_people(person_id=person_id):
         return None
     try:
         run = conversation_history_write(person=person, mailbox=mailbox)

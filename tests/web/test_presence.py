@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from presence import services as presence
-from presence.models import Contact, CustomPresenceState, Endpoint
+from presence.models import Contact, CustomPresenceState, Endpoint, PresenceState
 from tests.web.conftest import IDLE_SECONDS, api_call, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -82,6 +82,32 @@ def test_the_embedded_element_shows_each_viewer_what_they_may_see(browsing, alic
     carol_seen = alice_view.page.locator("parley-presence[user='carol']")
     wait_for_label(carol_seen, "Carol Diaz — Available")  # her own page is open
     screenshot(alice_view.page, "presence-element-page")
+
+
+def test_a_meetings_subject_and_place_show_to_the_workgroup_only(browsing, alice, bob, carol):
+    presence.contact_add(owner=bob, username="alice", relationship="workgroup")
+    presence.contact_add(owner=alice, username="bob", group="Desk")
+    presence.presence_set(person=bob, note="")
+    # What calendar presence stores from Exchange (tests/presence/test_calendar.py reads it
+    # from the wire): bob is in a meeting for the next hour.
+    PresenceState.objects.filter(person=bob).update(
+        calendar_activity="in-a-meeting",
+        calendar_until=timezone.now() + timedelta(hours=1),
+        calendar_subject="Budget review",
+        calendar_location="Room 4.12",
+    )
+    browsing.client(bob)
+    alice_page = browsing.client(alice)
+    carol_page = browsing.page(browsing.context(carol), "/presence-element/?user=bob")
+
+    bob_for_alice = contact_entry(alice_page, "bob")
+    wait_for_label(bob_for_alice, "Bob Chen — In a meeting: Budget review (Room 4.12)")
+    assert bob_for_alice.get_attribute("data-colour") == "busy"
+    assert bob_for_alice.locator(".note").inner_text() == "Budget review (Room 4.12)"
+    bob_for_carol = carol_page.locator("parley-presence[user='bob']")
+    wait_for_label(bob_for_carol, "Bob Chen — In a meeting")
+    assert bob_for_carol.locator(".note").is_hidden()
+    screenshot(alice_page, "client-contact-in-a-meeting")
 
 
 def test_the_presence_picker_sets_busy_for_an_hour_with_a_note(browsing, alice, bob):

@@ -219,7 +219,9 @@ class ExchangeWebServicesMailbox:
             surname=fields.surname or None,
             company_name=fields.company or None,
             job_title=fields.job_title or None,
-            email_addresses=[EmailAddress(email=fields.email, label="EmailAddress1")],
+            email_addresses=(
+                [EmailAddress(email=fields.email, label="EmailAddress1")] if fields.email else None
+            ),
             categories=list(fields.groups) or None,
             **ids,
         )

@@ -82,10 +82,12 @@ export class ParleyPresence extends HTMLElement {
 
   render() {
     const projection = this.presence;
-    const { colour, label } = presenceLook(projection);
+    const { colour, label, meeting } = presenceLook(projection);
     const name = (projection && projection.display_name) || this.getAttribute("name")
       || this.username;
-    const note = projection && projection.availability !== "offline" ? projection.note || "" : "";
+    // Under the name: the note, or else the meeting the person is in (workgroup viewers).
+    const note = projection && projection.availability !== "offline"
+      ? projection.note || meeting : "";
     this.dataset.availability = projection ? projection.availability : "unknown";
     this.dataset.colour = colour;
     this.dot.className = `dot dot--${colour}`;

@@ -47,21 +47,30 @@ export function customStateLabel(state) {
   return translations[language] || translations[language.split("-")[0]] || state.label;
 }
 
-/** Return {colour, label} for a projection (unknown people show as offline). */
+/** Return {colour, label, meeting} for a projection (unknown people show as offline);
+ * meeting is the subject and place of the meeting the person is in, when the viewer may see
+ * them. */
 export function presenceLook(projection) {
-  if (!projection || !projection.availability) return { colour: "offline", label: "Offline" };
+  if (!projection || !projection.availability) {
+    return { colour: "offline", label: "Offline", meeting: "" };
+  }
   const availability = projection.availability;
   let colour = availabilityColour(availability);
   let label = availabilityLabel(availability);
+  let meeting = "";
   if (projection.manual_availability === "appear-offline") {
     label = availabilityLabel("appear-offline"); // only the person sees this of themselves
   } else if (projection.custom_state) {
     label = customStateLabel(projection.custom_state);
   } else if (projection.activity && availability !== "offline") {
     label = activityLabel(projection.activity);
+    // The meeting's subject and place reach only the workgroup level (and the person).
+    const place = projection.meeting_place ? `(${projection.meeting_place})` : "";
+    meeting = [projection.meeting_subject, place].filter(Boolean).join(" ");
+    if (meeting) label = `${label}: ${meeting}`;
   } else if (availability === "available" && projection.is_idle) {
     colour = "away";
     label = "Inactive";
   }
-  return { colour, label };
+  return { colour, label, meeting };
 }
