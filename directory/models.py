@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
-from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 
@@ -171,13 +170,13 @@ class MailboxSync(models.Model):
     person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="mailbox_sync")
     keeps_conversation_history = models.BooleanField(
         default=False,
-        help_text=gettext_lazy(
+        help_text=_(
             "Write each conversation-day to the Conversation History folder of the mailbox."
         ),
     )
     syncs_contacts = models.BooleanField(
         default=False,
-        help_text=gettext_lazy("Keep Parley contacts and a contacts folder of the mailbox alike."),
+        help_text=_("Keep Parley contacts and a contacts folder of the mailbox alike."),
     )
     history_checked_until = models.DateTimeField(null=True, blank=True)
     contacts_synced_at = models.DateTimeField(null=True, blank=True)
@@ -189,6 +188,8 @@ class MailboxSync(models.Model):
 
     def __str__(self) -> str:
         return f"mailbox of {self.person}"
+
+
 class OrganisationSettings(models.Model):
     """The organisation's defaults, one row (pk 1), set by an administrator in the admin."""
 
