@@ -363,8 +363,7 @@ function decorate() {
     if (at && (!previous || dayKey(previous.dataset.at) !== dayKey(at))) {
       const label = dayKey(at) === new Date().toDateString() ? gettext("Today")
         : dayFormat.format(new Date(at));
-      messageList.insertBefore(h("li", { class: "day-divider", role: "separator",
-        "aria-label": label }, h("span", { "aria-hidden": "true" }, label)), item);
+      messageList.insertBefore(h("li", { class: "day-divider" }, h("span", {}, label)), item);
       previous = null;
     }
     const isContinued = Boolean(previous && previous.dataset.sender === item.dataset.sender
@@ -378,8 +377,7 @@ document.addEventListener("parley:messages-changed", decorate);
 
 /** A line in the conversation such as "Bob Chen left" (seen live, not kept in history). */
 function noticeElement(notice) {
-  return h("li", { class: "system-notice", role: "status", dataset: { seq: notice.seq } },
-    notice.text);
+  return h("li", { class: "system-notice", dataset: { seq: notice.seq } }, notice.text);
 }
 
 function noticeAdd(conversation, text) {
@@ -388,6 +386,7 @@ function noticeAdd(conversation, text) {
   if (conversation.id === state.currentId) {
     const wasNearEnd = nearEnd();
     messageList.append(noticeElement(notice));
+    announcer.textContent = text;
     decorate();
     if (wasNearEnd) scrollToEnd();
   }
