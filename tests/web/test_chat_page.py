@@ -49,9 +49,7 @@ def in_viewport(page, locator) -> bool:
     )
 
 
-def test_on_a_phone_the_composer_with_send_and_attach_stays_on_screen(
-    browsing, alice, bob, direct
-):
+def test_on_a_phone_the_composer_with_send_and_attach_stays_on_screen(browsing, alice, bob, direct):
     for n in range(1, 31):
         post(bob, direct, f"line {n}")
     page = browsing.client(alice, viewport=PHONE)
@@ -267,9 +265,7 @@ def test_a_contact_card_shows_what_the_projection_allows(browsing, alice, bob, c
     screenshot(carol_page, "contact-card-phone-blocked")
 
 
-def test_a_removed_member_keeps_the_draft_and_a_group_sees_who_left(
-    browsing, alice, bob, carol
-):
+def test_a_removed_member_keeps_the_draft_and_a_group_sees_who_left(browsing, alice, bob, carol):
     category = chat.category_create(name="Trading")
     room = chat.room_create(creator=alice, title="FX desk", category_id=category.pk)
     chat.room_member_add(actor=alice, room_id=room.pk, username="bob")
@@ -296,9 +292,7 @@ def test_a_removed_member_keeps_the_draft_and_a_group_sees_who_left(
     assert alice_page.locator("#conversation-people").inner_text() == "1 member"
 
     alice_page.get_by_role("button", name="Bob Chen, Carol Diaz").click()
-    api_call(
-        browsing.server, carol, "DELETE", f"conversations/{group.pk}/participants/carol/"
-    )
+    api_call(browsing.server, carol, "DELETE", f"conversations/{group.pk}/participants/carol/")
     alice_page.locator("#message-list .system-notice").filter(has_text="Carol Diaz left").wait_for()
     screenshot(alice_page, "group-someone-left")
 
