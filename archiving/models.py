@@ -66,6 +66,11 @@ class ArchiveEvent(models.TextChoices):
     CONVERSATION_CLOSED = "conversation.closed"
     CONVERSATION_REOPENED = "conversation.reopened"
     MESSAGE_DELIVERY_FAILED = "message.delivery_failed"
+    MESSAGE_REPLIED = "message.replied"
+    MESSAGE_MENTIONED = "message.mentioned"
+    REACTION_ADDED = "reaction.added"
+    REACTION_REMOVED = "reaction.removed"
+    CONVERSATION_READ = "conversation.read"
 
 
 class ArchiveRecord(models.Model):

@@ -75,7 +75,10 @@ def _sync(person, conversation_id: int, after_seq: int, limit: int) -> dict:
     return {
         "type": "sync.batch",
         "conversation": conversation_id,
-        "messages": [message_to_dict(m) for m in messages[:limit]],
+        "messages": [
+            message_to_dict(m, visible_after_seq=participation.visible_after_seq)
+            for m in messages[:limit]
+        ],
         "has_more": len(messages) > limit,
         "last_seq": participation.conversation.last_seq,
     }
@@ -257,6 +260,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
                 conversation_id=conversation_id,
                 body=content.get("body"),
                 client_id=client_id,
+                reply_to=content.get("reply_to"),
             )
         except Overloaded as exc:
             await self._overloaded(ref, exc)

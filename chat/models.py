@@ -163,6 +163,13 @@ class Message(models.Model):
     file = models.ForeignKey(
         "chat.File", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The message this one answers, in the same conversation (chat.services.message_post).
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # [{"emoji", "count", "people": [usernames]}], rewritten from the Reaction rows under the
+    # message's row lock by chat.services.reactions: lists and frames read it without a join.
+    reactions = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -178,6 +185,25 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class Reaction(models.Model):
+    """One person's emoji reaction to a message (one row per person and emoji)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reaction_rows")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "person", "emoji"], name="one_reaction_per_person_emoji"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} on {self.message_id}"
 
 
 class SearchOutbox(models.Model):

@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer  # noqa: TID251
 
 from chat.models import Conversation, Message
-from chat.selectors import conversation_members
+from chat.selectors import active_participants, conversation_members
 from chat.serializers import conversation_to_dict, invitation_to_dict, message_to_dict
 from directory import realtime as fanout
 from directory.models import Person
@@ -22,12 +22,35 @@ OUTBOUND_DELIVERY_GROUP = "chat.outbound-delivery"
 frame = fanout.frame_text
 
 
-def message_new(message: Message) -> None:
-    """Announce a stored message to everyone in its conversation."""
+def _message_send(message: Message, frame_type: str) -> None:
+    """Send a message frame to its conversation, serialised once; a reply whose original some
+    members cannot read (they joined after it) goes to them without the quote."""
+    hidden: list[int] = []
+    if message.reply_to_id is not None:
+        hidden = list(
+            active_participants(message.conversation_id)
+            .filter(visible_after_seq__gte=message.reply_to.seq)
+            .values_list("person_id", flat=True)
+        )
     fanout.conversation_frame_send(
         conversation_id=message.conversation_id,
-        frame=frame({"type": "message.new", "message": message_to_dict(message)}),
+        frame=frame({"type": frame_type, "message": message_to_dict(message)}),
+        exclude_people=hidden,
     )
+    if hidden:
+        quoteless = frame(
+            {
+                "type": frame_type,
+                "message": message_to_dict(message, visible_after_seq=message.reply_to.seq),
+            }
+        )
+        for person_id in hidden:
+            fanout.person_frame_send(person_id=person_id, frame=quoteless)
+
+
+def message_new(message: Message) -> None:
+    """Announce a stored message to everyone in its conversation."""
+    _message_send(message, "message.new")
 
 
 def outbound_delivery_wake() -> None:
@@ -45,11 +68,8 @@ def outbound_delivery_wake() -> None:
 
 
 def message_updated(message: Message) -> None:
-    """Announce an edit or deletion."""
-    fanout.conversation_frame_send(
-        conversation_id=message.conversation_id,
-        frame=frame({"type": "message.updated", "message": message_to_dict(message)}),
-    )
+    """Announce an edit, a deletion or a change of its reactions."""
+    _message_send(message, "message.updated")
 
 
 def _conversation_frame(conversation: Conversation, **extra) -> str:
@@ -166,7 +186,8 @@ def invitation_new(*, invitation) -> None:
 
 def feed_match(*, message: Message, notices: list[tuple[int, int, str, int]]) -> None:
     """Tell each feed owner's sockets that a new message matched their feed."""
-    body = message_to_dict(message)
+    # The owners' history floors are not at hand here: a quoted reply shows no text.
+    body = message_to_dict(message, visible_after_seq=message.seq)
     for owner_id, feed_id, name, unread in notices:
         fanout.person_frame_send(
             person_id=owner_id,

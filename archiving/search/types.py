@@ -40,6 +40,10 @@ EVENT_ALIASES: dict[str, tuple[list[str], list[str]]] = {
     "file": ([], ["file."]),
     "history": ([], ["history."]),
     "invite": ([], ["invitation."]),
+    "reply": (["message.replied"], []),
+    "mention": (["message.mentioned"], []),
+    "reaction": ([], ["reaction."]),
+    "read": (["conversation.read"], []),
 }
 KINDS = ("direct", "group", "room", "external")
 

@@ -14,6 +14,7 @@ from chat.selectors.conversations import (
     participation_active,
     participation_get,
     unwalled,
+    visible_after_seqs,
 )
 from chat.selectors.feeds import feed_get, feed_list_for_person, feed_matches_list
 from chat.selectors.rooms import (
@@ -60,4 +61,5 @@ __all__ = [
     "room_members_list",
     "room_queryset_visible_to",
     "unwalled",
+    "visible_after_seqs",
 ]

@@ -42,6 +42,7 @@ from chat.services.messages import (
     search_index_pending,
 )
 from chat.services.posting import message_post_batch
+from chat.services.reactions import emoji_validate, reaction_add, reaction_remove
 from chat.services.rooms import (
     invitation_answer,
     invitation_create,
@@ -66,6 +67,7 @@ __all__ = [
     "conversation_create",
     "conversation_direct_get_or_create",
     "conversation_mark_read",
+    "emoji_validate",
     "feed_create",
     "feed_delete",
     "feed_mark_read",
@@ -89,6 +91,8 @@ __all__ = [
     "participant_add",
     "participant_leave",
     "posting_check",
+    "reaction_add",
+    "reaction_remove",
     "room_create",
     "room_join",
     "room_leave",

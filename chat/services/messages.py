@@ -264,6 +264,47 @@ def _body_validate(body) -> str:
     return body
 
 
+def reply_to_validate(reply_to) -> int | None:
+    """Return the id a post answers (None: not a reply), or refuse what is not an id."""
+    if reply_to is None:
+        return None
+    if isinstance(reply_to, bool) or not isinstance(reply_to, int) or reply_to < 1:
+        raise InvalidInput(
+            "reply_to must be the id (a positive integer) of the message you answer, or null.",
+            code="invalid_reply_to",
+        )
+    return reply_to
+
+
+def reply_to_check(
+    *, original: Message | None, reply_to: int, participation: Participant
+) -> Message:
+    """Return the message a post answers: one of the same conversation that the sender can
+    read and that is not deleted. Unknown ids and other conversations' messages get the same
+    refusal, so a reply learns nothing about messages the sender cannot read."""
+    if (
+        original is None
+        or original.conversation_id != participation.conversation_id
+        or original.seq <= participation.visible_after_seq
+    ):
+        raise InvalidInput(
+            f"reply_to: message {reply_to} is not in this conversation; reply to a message "
+            "of the conversation you post in.",
+            code="reply_to_not_found",
+        )
+    if original.deleted_at is not None:
+        raise Conflict(
+            f"reply_to: message {reply_to} was deleted; it cannot be answered.",
+            code="reply_to_deleted",
+        )
+    return original
+
+
+def reply_capture_payload(*, original: Message) -> dict:
+    """Return the archive payload of a reply (message.replied), the same in both post paths."""
+    return {"reply_to_seq": original.seq, "reply_to_sender": original.sender.username}
+
+
 @transaction.atomic
 def message_post(
     *,
@@ -272,12 +313,14 @@ def message_post(
     body: str,
     client_id: str | None = None,
     file: File | None = None,
+    reply_to: int | None = None,
 ) -> tuple[Message, bool]:
     """Store a message and its archive record; broadcast after commit.
 
     Returns (message, created); a retry with the same client_id returns the stored message.
     """
     body = _body_validate(body)
+    reply_to = reply_to_validate(reply_to)
     if client_id is None or client_id == "":
         client_id = uuid.uuid4().hex
     if not isinstance(client_id, str) or len(client_id) > CLIENT_ID_MAX:
@@ -308,6 +351,15 @@ def message_post(
             )
         existing.sender = sender
         return existing, False
+    original = (
+        reply_to_check(
+            original=Message.objects.select_related("sender").filter(pk=reply_to).first(),
+            reply_to=reply_to,
+            participation=participation,
+        )
+        if reply_to is not None
+        else None
+    )
     now = timezone.now()
     seq = conversation.last_seq + 1
     message = Message.objects.create(
@@ -318,6 +370,7 @@ def message_post(
         client_id=client_id,
         created_at=now,
         file=file,
+        reply_to=original,
     )
     Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message_at=now)
     conversation.last_seq, conversation.last_message_at = seq, now
@@ -330,6 +383,15 @@ def message_post(
         message=message,
         body=body,
     )
+    if original is not None:
+        _capture(
+            conversation,
+            event=ArchiveEvent.MESSAGE_REPLIED,
+            actor=sender,
+            occurred_at=now,
+            message=message,
+            payload=reply_capture_payload(original=original),
+        )
     SearchOutbox.objects.create(message_id=message.pk)
     if conversation.is_external:
         delivery.outbound_delivery_enqueue(message=message, conversation=conversation)
@@ -362,7 +424,9 @@ def posting_check(*, conversation: Conversation, participation: Participant) -> 
 _search_index_queue = DebouncedRun("chat.tasks.search_index_pending", delay=0.5)
 
 
-def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Participant]:
+def message_lock_for_change(*, actor: Person, message_id: int) -> tuple[Message, Participant]:
+    """Lock a message the actor can read and that is not deleted; return it with the actor's
+    participation (its conversation loaded), or refuse as for an unknown id."""
     if not isinstance(message_id, int):
         raise InvalidInput("id must be a message id (an integer).")
     message = Message.objects.select_for_update().filter(pk=message_id).first()
@@ -386,7 +450,7 @@ def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Par
 def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
     """Change the text of one's own message; the archive keeps the original and the edit."""
     body = _body_validate(body)
-    message, participation = _message_for_change(actor=editor, message_id=message_id)
+    message, participation = message_lock_for_change(actor=editor, message_id=message_id)
     if message.sender_id != editor.pk:
         raise Forbidden("You can only edit your own messages.", code="not_sender")
     posting_check(conversation=participation.conversation, participation=participation)
@@ -411,7 +475,7 @@ def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
 @transaction.atomic
 def message_delete(*, actor: Person, message_id: int) -> Message:
     """Delete a message (own, or any as a room manager); the archive keeps its text."""
-    message, participation = _message_for_change(actor=actor, message_id=message_id)
+    message, participation = message_lock_for_change(actor=actor, message_id=message_id)
     conversation = participation.conversation
     is_room_manager = (
         conversation.kind == Conversation.Kind.ROOM and participation.role == "manager"

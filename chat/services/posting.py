@@ -48,6 +48,9 @@ from chat.services.messages import (
     _search_index_queue,
     message_post,
     posting_check,
+    reply_capture_payload,
+    reply_to_check,
+    reply_to_validate,
 )
 from directory.exceptions import Conflict, InvalidInput, NotFound, ServiceError
 
@@ -103,6 +106,7 @@ def _batch(requests: list[dict[str, Any]]) -> list[PostResult]:
     for i, request in enumerate(requests):
         try:
             request["body"] = _body_validate(request.get("body"))
+            request["reply_to"] = reply_to_validate(request.get("reply_to"))
             client_id = request.get("client_id")
             if client_id is None or client_id == "":
                 request["client_id"] = uuid.uuid4().hex
@@ -159,6 +163,38 @@ def _batch(requests: list[dict[str, Any]]) -> list[PostResult]:
     return results  # type: ignore[return-value]
 
 
+def _capture_events(messages: list[Message], touched: dict, now) -> list:
+    """The archive events of the posts, in message_post's order: each post's message.posted,
+    then its message.replied when it answers another."""
+    events = []
+    for m in messages:
+        conversation = touched[m.conversation_id]
+
+        def event(kind: str, *, body: str = "", payload=None, m=m, conversation=conversation):
+            return archiving.CaptureEvent(
+                conversation_id=m.conversation_id,
+                conversation_kind=conversation.kind,
+                is_external=conversation.is_external,
+                event=kind,
+                actor=m.sender,
+                occurred_at=now,
+                body=body,
+                message_id=m.pk,
+                message_seq=m.seq,
+                payload=payload,
+            )
+
+        events.append(event(ArchiveEvent.MESSAGE_POSTED, body=m.body))
+        if m.reply_to is not None:
+            events.append(
+                event(
+                    ArchiveEvent.MESSAGE_REPLIED,
+                    payload=reply_capture_payload(original=m.reply_to),
+                )
+            )
+    return events
+
+
 def _store(requests, accepted, conversations, participations, results) -> None:
     # Dedupe on (sender, client_id): earlier posts, then repeats inside this batch.
     wanted = {(requests[i]["sender"].pk, requests[i]["client_id"]) for i in accepted}
@@ -169,6 +205,9 @@ def _store(requests, accepted, conversations, participations, results) -> None:
         )
         if (m.sender_id, m.client_id) in wanted
     }
+    # The messages answered, one statement for the batch (none when no post is a reply).
+    reply_ids = {requests[i]["reply_to"] for i in accepted if requests[i]["reply_to"]}
+    originals = Message.objects.select_related("sender").in_bulk(reply_ids) if reply_ids else {}
     now = timezone.now()
     new: dict[tuple[int, str], Message] = {}
     repeats: list[int] = []
@@ -179,6 +218,17 @@ def _store(requests, accepted, conversations, participations, results) -> None:
         if earlier is not None:
             repeats.append(i)
             continue
+        original = None
+        if request["reply_to"] is not None:
+            try:
+                original = reply_to_check(
+                    original=originals.get(request["reply_to"]),
+                    reply_to=request["reply_to"],
+                    participation=participations[(request["conversation_id"], sender.pk)],
+                )
+            except ServiceError as exc:
+                results[i] = exc
+                continue
         conversation = conversations[request["conversation_id"]]
         conversation.last_seq += 1
         conversation.last_message_at = now
@@ -189,6 +239,7 @@ def _store(requests, accepted, conversations, participations, results) -> None:
             body=request["body"],
             client_id=request["client_id"],
             created_at=now,
+            reply_to=original,
         )
         new[key] = message
         results[i] = (message, True)
@@ -213,20 +264,7 @@ def _store(requests, accepted, conversations, participations, results) -> None:
             )
         )
         archiving.capture_many(
-            events=[
-                archiving.CaptureEvent(
-                    conversation_id=m.conversation_id,
-                    conversation_kind=touched[m.conversation_id].kind,
-                    is_external=touched[m.conversation_id].is_external,
-                    event=ArchiveEvent.MESSAGE_POSTED,
-                    actor=m.sender,
-                    occurred_at=now,
-                    body=m.body,
-                    message_id=m.pk,
-                    message_seq=m.seq,
-                )
-                for m in messages
-            ],
+            events=_capture_events(messages, touched, now),
             members=Participant.objects.filter(ACTIVE, conversation_id__in=list(touched)).values(
                 "conversation_id", "person_id"
             ),

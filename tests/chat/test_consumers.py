@@ -220,6 +220,8 @@ async def test_message_send_acks_the_sender_and_delivers_message_new_to_the_othe
         "delivery_error": None,
         "removed_by": None,
         "file": None,
+        "reply_to": None,
+        "reactions": [],
     }
     assert await receive(bob_ws) == [{"type": "message.new", "message": expected_message}]
     assert frames["message.new"] == {"type": "message.new", "message": expected_message}
@@ -358,6 +360,8 @@ async def test_message_edit_broadcasts_the_update_and_the_archive_keeps_the_orig
             "delivery_error": None,
             "removed_by": None,
             "file": None,
+            "reply_to": None,
+            "reactions": [],
         },
     }
     assert frames["message.updated"] == updated

@@ -67,6 +67,8 @@ def test_message_sent_on_one_server_reaches_a_socket_on_the_other(
         "delivery_error": None,
         "removed_by": None,
         "file": None,
+        "reply_to": None,
+        "reactions": [],
     }
     assert new["message"]["created_at"].endswith("Z")
     assert bob_ws.unread == []
