@@ -417,7 +417,7 @@ def test_replies_and_reactions_between_two_people(browsing, alice, bob, direct):
 
 
 def test_typing_at_suggests_people_of_the_conversation(browsing, alice, bob, carol):
-    group, _ = chat.conversation_create(creator=alice, usernames=["bob", "carol"], title="Desk")
+    chat.conversation_create(creator=alice, usernames=["bob", "carol"], title="Desk")
     page = browsing.client(alice, viewport=PHONE)
     page.get_by_role("button", name="Desk").first.click()
 
