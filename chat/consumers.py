@@ -324,9 +324,18 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
 
     async def on_read(self, content: dict, ref) -> None:
         conversation_id = _int_field(content, "conversation", minimum=1)
-        participation = await database_sync_to_async(services.conversation_mark_read)(
-            person=self.person, conversation_id=conversation_id, seq=_int_field(content, "seq")
-        )
+        # A read that moves the marker of a direct or group conversation is archived (its
+        # receipt): it shares the posts' writer and its bound, as edits do.
+        try:
+            participation = await committer_get().call(
+                services.conversation_mark_read,
+                person=self.person,
+                conversation_id=conversation_id,
+                seq=_int_field(content, "seq"),
+            )
+        except Overloaded as exc:
+            await self._overloaded(ref, exc)
+            return
         await self._reply(
             ref,
             {

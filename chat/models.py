@@ -170,6 +170,9 @@ class Message(models.Model):
     # [{"emoji", "count", "people": [usernames]}], rewritten from the Reaction rows under the
     # message's row lock by chat.services.reactions: lists and frames read it without a join.
     reactions = models.JSONField(default=list, blank=True)
+    # Usernames the body @mentions, of people who could read the conversation when it was
+    # posted (chat.services.mentions); MessageMention holds the same for unread counts.
+    mentions = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -204,6 +207,25 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.emoji} on {self.message_id}"
+
+
+class MessageMention(models.Model):
+    """A person a message @mentions: a conversation's unread mentions are the rows above the
+    person's read marker (Participant.last_read_seq), so reading resets the count."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "person"], name="one_mention_per_person")
+        ]
+        indexes = [models.Index(fields=["person", "conversation", "seq"])]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} in {self.message_id}"
 
 
 class SearchOutbox(models.Model):

@@ -12,6 +12,7 @@ from chat.serializers import conversation_to_dict, invitation_to_dict, message_t
 from directory import realtime as fanout
 from directory.models import Person
 from directory.serializers import person_summary
+from presence.selectors import presence_blocked_view_watchers
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def conversation_left(
 
 
 def conversation_read(
-    *, person_id: int, conversation_id: int, last_read_seq: int, unread: int
+    *, person_id: int, conversation_id: int, last_read_seq: int, unread: int, mention_count: int
 ) -> None:
     """Tell all of a person's sockets that they have read up to a seq."""
     fanout.person_frame_send(
@@ -145,8 +146,36 @@ def conversation_read(
                 "conversation": conversation_id,
                 "last_read_seq": last_read_seq,
                 "unread": unread,
+                "mention_count": mention_count,
             }
         ),
+    )
+
+
+def read_receipt(*, conversation_id: int, person: Person, seq: int) -> None:
+    """Tell the others in a direct or group conversation how far the person has read; those
+    who see the person's blocked view (blocked, or outside their contacts in privacy mode) are
+    not told, as they are not shown the person's presence."""
+    others = list(
+        active_participants(conversation_id)
+        .exclude(person_id=person.pk)
+        .values_list("person_id", flat=True)
+    )
+    hidden = presence_blocked_view_watchers(person=person, watcher_ids=others)
+    if len(hidden) == len(others):
+        return
+    fanout.conversation_frame_send(
+        conversation_id=conversation_id,
+        frame=frame(
+            {
+                "type": "read.receipt",
+                "conversation": conversation_id,
+                "user": person_summary(person),
+                "seq": seq,
+            }
+        ),
+        exclude_person=person.pk,
+        exclude_people=sorted(hidden),
     )
 
 

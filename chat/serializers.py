@@ -53,6 +53,7 @@ def message_to_dict(message: Message, *, visible_after_seq: int = 0) -> dict:
         "file": file_to_dict(message.file) if message.file_id is not None else None,
         "reply_to": reply_to_dict(message, visible_after_seq=visible_after_seq),
         "reactions": message.reactions,
+        "mentions": message.mentions,
     }
 
 
@@ -74,8 +75,11 @@ def conversation_to_dict(
     members: list[Participant],
     member_count: int,
     participation: Participant | None = None,
+    read_by: list[dict] | None = None,
 ) -> dict:
-    """Return the public form of a conversation, with the viewer's read state if given.
+    """Return the public form of a conversation, with the viewer's read state if given (a
+    participation annotated with mention_count: its unread @mentions of the viewer) and how
+    far the others have read (read_by, direct and group conversations only).
 
     Rooms list no participants here (a room can have thousands); participant_count is there.
     """
@@ -105,6 +109,9 @@ def conversation_to_dict(
             conversation.last_seq
             - max(participation.last_read_seq, participation.visible_after_seq),
         )
+        data["mention_count"] = participation.mention_count
+    if read_by is not None:
+        data["read_by"] = read_by
     return data
 
 
@@ -242,3 +249,7 @@ class MessageSerializer(serializers.Serializer):
     file = serializers.DictField(allow_null=True)
     reply_to = ReplyToSerializer(allow_null=True)
     reactions = ReactionSummarySerializer(many=True)
+    mentions = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Usernames the body @mentions, of people who can read the conversation.",
+    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import prefetch_related_objects
+from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
 from django.utils import timezone
 
 from directory.models import Person
@@ -200,6 +200,42 @@ def presence_for_watcher_many(*, people: list[Person], watcher: Person) -> list[
             )
         result.append((key, data))
     return result
+
+
+def presence_blocked_view_watchers(*, person: Person, watcher_ids: list[int]) -> set[int]:
+    """Return which watchers see the person's blocked view (blocked, or outside the person's
+    contacts while they keep privacy mode): they must learn nothing of the person's activity
+    either, such as how far the person has read."""
+    if not watcher_ids:
+        return set()
+    granted = dict(
+        Contact.objects.filter(owner=person, person_id__in=watcher_ids).values_list(
+            "person_id", "relationship"
+        )
+    )
+    is_private = PresenceState.objects.filter(person=person, is_privacy_mode=True).exists()
+    return {
+        watcher_id
+        for watcher_id in watcher_ids
+        if granted.get(watcher_id) == Relationship.BLOCKED
+        or (is_private and watcher_id not in granted)
+    }
+
+
+def presence_people_showing_blocked_view(*, person_ids: list[int], watcher: Person) -> set[int]:
+    """Return which of the people show the watcher their blocked view (see above), in one
+    query."""
+    if not person_ids:
+        return set()
+    listed = Contact.objects.filter(owner_id=OuterRef("pk"), person=watcher)
+    return set(
+        Person.objects.filter(pk__in=person_ids)
+        .filter(
+            Exists(listed.filter(relationship=Relationship.BLOCKED))
+            | (Q(presence__is_privacy_mode=True) & ~Exists(listed))
+        )
+        .values_list("pk", flat=True)
+    )
 
 
 def presence_own_view(

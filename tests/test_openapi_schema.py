@@ -81,6 +81,7 @@ def test_messages_carry_their_reply_and_reactions_and_reactions_have_their_endpo
     assert set(quoted["properties"]) == {"id", "seq", "sender", "excerpt", "deleted"}
     assert reply_to.get("nullable") is True
     assert set(_resolve(schema, reactions["items"])["properties"]) == {"emoji", "count", "people"}
+    assert message["properties"]["mentions"]["items"]["type"] == "string"
     assert request["properties"]["reply_to"]["type"] == "integer"
     assert {"200", "201", "400", "404"} <= set(add["responses"])
     assert {"204", "400", "404"} <= set(remove["responses"])

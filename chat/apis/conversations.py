@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import search, selectors, services
-from chat.models import Participant
+from chat.models import Conversation, Participant
 from chat.serializers import (
     ConversationCreateInputSerializer,
     MessageCreateInputSerializer,
@@ -40,16 +40,24 @@ def _int_param(request, name: str, *, default: int | None, minimum: int = 0) -> 
     return value
 
 
-def _conversation_payload(conversation_id: int, person_id: int) -> dict:
+def _conversation_payload(conversation_id: int, person) -> dict:
     participation = selectors.participation_get(
-        person_id=person_id, conversation_id=conversation_id
+        person_id=person.pk, conversation_id=conversation_id
     )
-    members, member_count = selectors.conversation_members(conversation=participation.conversation)
+    conversation = participation.conversation
+    members, member_count = selectors.conversation_members(conversation=conversation)
+    participation.mention_count = selectors.conversation_mention_count(participation=participation)
     return conversation_to_dict(
-        participation.conversation,
+        conversation,
         members=members,
         member_count=member_count,
         participation=participation,
+        # Read receipts are for direct and group conversations, not rooms.
+        read_by=(
+            selectors.conversation_read_by(conversation=conversation, viewer=person)
+            if conversation.kind != Conversation.Kind.ROOM
+            else None
+        ),
     )
 
 
@@ -82,7 +90,7 @@ class ConversationListCreateApi(APIView):
             title=data.validated_data["title"],
         )
         return Response(
-            _conversation_payload(conversation.pk, request.user.pk),
+            _conversation_payload(conversation.pk, request.user),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -92,7 +100,7 @@ class ConversationDetailApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, conversation_id: int):
-        return Response(_conversation_payload(conversation_id, request.user.pk))
+        return Response(_conversation_payload(conversation_id, request.user))
 
 
 class ParticipantAddApi(APIView):
@@ -108,7 +116,7 @@ class ParticipantAddApi(APIView):
             username=data.validated_data["username"],
         )
         return Response(
-            _conversation_payload(conversation.pk, request.user.pk),
+            _conversation_payload(conversation.pk, request.user),
             status=status.HTTP_201_CREATED,
         )
 
@@ -214,7 +222,7 @@ class ConversationReadApi(APIView):
         services.conversation_mark_read(
             person=request.user, conversation_id=conversation_id, seq=data.validated_data["seq"]
         )
-        return Response(_conversation_payload(conversation_id, request.user.pk))
+        return Response(_conversation_payload(conversation_id, request.user))
 
 
 class MessageDetailApi(APIView):

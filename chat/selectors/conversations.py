@@ -1,10 +1,13 @@
 """Reads of conversations and messages, always from one person's point of view."""
 
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Greatest
 
-from chat.models import Conversation, Message, Participant
+from chat.models import Conversation, Message, MessageMention, Participant
 from chat.selectors.walls import category_walled_ids
 from directory.exceptions import NotFound
+from directory.serializers import person_summary
+from presence.selectors import presence_people_showing_blocked_view
 
 ACTIVE = Q(left_at__isnull=True)
 
@@ -54,6 +57,53 @@ def participant_person_ids(*, conversation_id: int) -> QuerySet:
     return active_participants(conversation_id).values("person_id")
 
 
+def _unread_mentions(person_id: int) -> Coalesce:
+    """Return, for a participation row, how many messages above its read marker that the
+    person can read and that are not deleted @mention the person."""
+    mentions = (
+        MessageMention.objects.filter(
+            person_id=person_id,
+            conversation_id=OuterRef("conversation_id"),
+            seq__gt=Greatest(OuterRef("last_read_seq"), OuterRef("visible_after_seq")),
+            message__deleted_at__isnull=True,
+        )
+        .order_by()
+        .values("person_id")
+        .annotate(total=Count("id"))
+        .values("total")
+    )
+    return Coalesce(Subquery(mentions), 0)
+
+
+def conversation_mention_count(*, participation: Participant) -> int:
+    """Return the person's unread mentions in the conversation of a participation."""
+    return (
+        Participant.objects.filter(pk=participation.pk)
+        .annotate(count=_unread_mentions(participation.person_id))
+        .values_list("count", flat=True)
+        .get()
+    )
+
+
+def conversation_read_by(*, conversation: Conversation, viewer) -> list[dict]:
+    """Return how far each other member of a direct or group conversation has read, as the
+    viewer may see it: people who show the viewer their blocked view are left out."""
+    others = list(
+        active_participants(conversation.pk)
+        .exclude(person_id=viewer.pk)
+        .select_related("person")
+        .order_by("id")
+    )
+    hidden = presence_people_showing_blocked_view(
+        person_ids=[p.person_id for p in others], watcher=viewer
+    )
+    return [
+        {"user": person_summary(p.person), "seq": p.last_read_seq}
+        for p in others
+        if p.person_id not in hidden
+    ]
+
+
 def conversation_list_for_person(*, person_id: int) -> list[Participant]:
     """Return the person's participations, newest activity first.
 
@@ -79,7 +129,7 @@ def conversation_list_for_person(*, person_id: int) -> list[Participant]:
         Participant.objects.filter(ACTIVE, unwalled(person_id), person_id=person_id)
         .select_related("conversation")
         .prefetch_related(members)
-        .annotate(member_count=Subquery(member_count))
+        .annotate(member_count=Subquery(member_count), mention_count=_unread_mentions(person_id))
         .order_by(F("conversation__last_message_at").desc(nulls_last=True), "-conversation_id")
     )
 

@@ -23,11 +23,12 @@ from chat import realtime, search
 from chat.models import Conversation, File, Message, Participant, SearchOutbox
 from chat.selectors import (
     active_participants,
+    conversation_mention_count,
     participant_person_ids,
     participation_active,
     participation_get,
 )
-from chat.services import barriers, delivery, feeds
+from chat.services import barriers, delivery, feeds, mentions
 from config.debounce import DebouncedRun
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.models import Person
@@ -360,6 +361,7 @@ def message_post(
         if reply_to is not None
         else None
     )
+    [mentioned] = mentions.mentions_resolve(posts=[(conversation, body)])
     now = timezone.now()
     seq = conversation.last_seq + 1
     message = Message.objects.create(
@@ -371,7 +373,9 @@ def message_post(
         created_at=now,
         file=file,
         reply_to=original,
+        mentions=[username for _, username in mentioned],
     )
+    mentions.mention_rows_store(mentioned=[(message, mentioned)])
     Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message_at=now)
     conversation.last_seq, conversation.last_message_at = seq, now
     Participant.objects.filter(pk=participation.pk).update(last_read_seq=seq)
@@ -391,6 +395,15 @@ def message_post(
             occurred_at=now,
             message=message,
             payload=reply_capture_payload(original=original),
+        )
+    if message.mentions:
+        _capture(
+            conversation,
+            event=ArchiveEvent.MESSAGE_MENTIONED,
+            actor=sender,
+            occurred_at=now,
+            message=message,
+            payload={"people": message.mentions},
         )
     SearchOutbox.objects.create(message_id=message.pk)
     if conversation.is_external:
@@ -508,27 +521,48 @@ def message_delete(*, actor: Person, message_id: int) -> Message:
     return message
 
 
+@transaction.atomic
 def conversation_mark_read(*, person: Person, conversation_id: int, seq: int) -> Participant:
-    """Move the person's read marker forward (never backward) and tell their other sockets."""
-    if not isinstance(seq, int) or seq < 0:
+    """Move the person's read marker forward (never backward) and tell their other sockets;
+    in a direct or group conversation, archive the read and send the others a read receipt."""
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise InvalidInput("seq must be a non-negative integer.")
     participation = participation_get(person_id=person.pk, conversation_id=conversation_id)
-    seq = min(seq, participation.conversation.last_seq)
+    conversation = participation.conversation
+    seq = min(seq, conversation.last_seq)
     if seq > participation.last_read_seq:
-        Participant.objects.filter(pk=participation.pk, last_read_seq__lt=seq).update(
+        moved = Participant.objects.filter(pk=participation.pk, last_read_seq__lt=seq).update(
             last_read_seq=seq
         )
         participation.last_read_seq = seq
-        person_id, unread = person.pk, participation.conversation.last_seq - seq
+        person_id, unread = person.pk, conversation.last_seq - seq
+        mention_count = conversation_mention_count(participation=participation)
         transaction.on_commit(
             lambda: realtime.conversation_read(
                 person_id=person_id,
                 conversation_id=conversation_id,
                 last_read_seq=seq,
                 unread=unread,
+                mention_count=mention_count,
             ),
             robust=True,
         )
+        # Rooms have no read receipts (a room can have thousands of readers). A concurrent
+        # read that moved the marker first has archived and announced it.
+        if moved and conversation.kind != Conversation.Kind.ROOM:
+            _capture(
+                conversation,
+                event=ArchiveEvent.CONVERSATION_READ,
+                actor=person,
+                occurred_at=timezone.now(),
+                payload={"seq": seq},
+            )
+            transaction.on_commit(
+                lambda: realtime.read_receipt(
+                    conversation_id=conversation_id, person=person, seq=seq
+                ),
+                robust=True,
+            )
     return participation
 
 

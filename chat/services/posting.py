@@ -14,7 +14,9 @@ last_seq, the senders' read markers, two for the archiving policies, lock the ch
 the records, move the chain heads, the two outbox inserts, the feed terms), and one COMMIT.
 Conversations are locked in ascending id order in one statement, so two batches (two
 processes, or two writer threads) never deadlock; a conversation's seq and its chain advance
-under that lock, as in message_post.
+under that lock, as in message_post. A batch holding replies reads the messages they answer
+in one more statement; one holding @mentions reads who they name and inserts the mention rows
+in two more (chat/services/mentions.py), whatever the number of posts or people named.
 
 Refusals (not a member, auditorium, reused client_id, invalid body) are decided in Python
 before any write and refuse that post only. Anything the set-based path does not handle
@@ -40,7 +42,7 @@ from archiving.models import ArchiveEvent
 from chat import realtime
 from chat.models import Conversation, Message, Participant, SearchOutbox
 from chat.selectors import ACTIVE, participation_active
-from chat.services import feeds
+from chat.services import feeds, mentions
 from chat.services.delivery import outbound_delivery_enqueue
 from chat.services.messages import (
     CLIENT_ID_MAX,
@@ -165,7 +167,7 @@ def _batch(requests: list[dict[str, Any]]) -> list[PostResult]:
 
 def _capture_events(messages: list[Message], touched: dict, now) -> list:
     """The archive events of the posts, in message_post's order: each post's message.posted,
-    then its message.replied when it answers another."""
+    then its message.replied when it answers another, then its message.mentioned."""
     events = []
     for m in messages:
         conversation = touched[m.conversation_id]
@@ -192,6 +194,8 @@ def _capture_events(messages: list[Message], touched: dict, now) -> list:
                     payload=reply_capture_payload(original=m.reply_to),
                 )
             )
+        if m.mentions:
+            events.append(event(ArchiveEvent.MESSAGE_MENTIONED, payload={"people": m.mentions}))
     return events
 
 
@@ -208,6 +212,19 @@ def _store(requests, accepted, conversations, participations, results) -> None:
     # The messages answered, one statement for the batch (none when no post is a reply).
     reply_ids = {requests[i]["reply_to"] for i in accepted if requests[i]["reply_to"]}
     originals = Message.objects.select_related("sender").in_bulk(reply_ids) if reply_ids else {}
+    # Who each post @mentions, one statement for the batch (none when no body mentions).
+    mentioned = dict(
+        zip(
+            accepted,
+            mentions.mentions_resolve(
+                posts=[
+                    (conversations[requests[i]["conversation_id"]], requests[i]["body"])
+                    for i in accepted
+                ]
+            ),
+            strict=True,
+        )
+    )
     now = timezone.now()
     new: dict[tuple[int, str], Message] = {}
     repeats: list[int] = []
@@ -240,13 +257,16 @@ def _store(requests, accepted, conversations, participations, results) -> None:
             client_id=request["client_id"],
             created_at=now,
             reply_to=original,
+            mentions=[username for _, username in mentioned[i]],
         )
+        message.mentioned = mentioned[i]
         new[key] = message
         results[i] = (message, True)
         participations[(conversation.pk, sender.pk)].last_read_seq = conversation.last_seq
     messages = list(new.values())
     if messages:
         Message.objects.bulk_create(messages)
+        mentions.mention_rows_store(mentioned=[(m, m.mentioned) for m in messages])
         touched = {m.conversation_id: conversations[m.conversation_id] for m in messages}
         # The counters move to the rows just inserted, one UPDATE each whatever the batch
         # holds: bulk_update's CASE per row cost more CPU than the rest of the batch together.

@@ -21,6 +21,7 @@ MESSAGE_FIELDS = {
     "file",
     "reply_to",
     "reactions",
+    "mentions",
 }
 
 

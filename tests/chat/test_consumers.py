@@ -222,6 +222,7 @@ async def test_message_send_acks_the_sender_and_delivers_message_new_to_the_othe
         "file": None,
         "reply_to": None,
         "reactions": [],
+        "mentions": [],
     }
     assert await receive(bob_ws) == [{"type": "message.new", "message": expected_message}]
     assert frames["message.new"] == {"type": "message.new", "message": expected_message}
@@ -362,6 +363,7 @@ async def test_message_edit_broadcasts_the_update_and_the_archive_keeps_the_orig
             "file": None,
             "reply_to": None,
             "reactions": [],
+            "mentions": [],
         },
     }
     assert frames["message.updated"] == updated
@@ -729,6 +731,7 @@ async def test_read_acks_and_lowers_the_unread_count(
         "conversation": direct.pk,
         "last_read_seq": 2,
         "unread": 1,
+        "mention_count": 0,
     }
     bob_api = await database_sync_to_async(api_client_for)(bob)
     response = await database_sync_to_async(lambda: bob_api.get("/api/v1/conversations/"))()

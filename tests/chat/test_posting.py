@@ -153,6 +153,79 @@ def test_batch_writes_what_message_post_writes_for_a_reply(alice, bob, carol):
     assert archive_verify().is_intact
 
 
+def test_batch_writes_what_message_post_writes_for_mentions(alice, bob, carol, make_person):
+    make_person("dave")
+    reference, batched = _direct(alice, bob), _direct(alice, carol)
+    before = _rows()
+    one, _ = services.message_post(
+        sender=alice, conversation_id=reference.pk, body="@BOB @dave ping", client_id="r1"
+    )
+    after_one = _rows()
+    [(other, _)] = services.message_post_batch(
+        requests=[_post(alice, batched, "@Carol @dave ping", "b1")]
+    )
+    after_batch = _rows()
+
+    assert {k: after_one[k] - before[k] for k in before} == {
+        k: after_batch[k] - after_one[k] for k in before
+    }
+    assert (one.mentions, other.mentions) == (["bob"], ["carol"])
+    events = ArchiveRecord.objects.order_by("chain_index").values_list("event", "payload")
+    assert list(events.filter(message_id=one.pk)) == [
+        ("message.posted", {}),
+        ("message.mentioned", {"people": ["bob"]}),
+    ]
+    assert list(events.filter(message_id=other.pk)) == [
+        ("message.posted", {}),
+        ("message.mentioned", {"people": ["carol"]}),
+    ]
+    assert archive_verify().is_intact
+
+
+# A batch holding replies reads the answered messages (1); one holding mentions reads who is
+# named and inserts the mention rows (2): whatever the number of posts and people named.
+REPLY_QUERIES, MENTION_QUERIES = 1, 2
+
+
+def test_batch_statements_stay_flat_as_replies_and_mentions_grow(
+    alice, make_person, django_assert_num_queries
+):
+    people = [make_person() for _ in range(8)]
+    group, _ = services.conversation_create(
+        creator=alice, usernames=[p.username for p in people], title="crowd"
+    )
+    directs = [_direct(alice, p) for p in people]
+    asked = [
+        services.message_post(sender=alice, conversation_id=d.pk, body="q?")[0] for d in directs
+    ]
+    asked.append(services.message_post(sender=alice, conversation_id=group.pk, body="q?")[0])
+    with django_assert_num_queries(BATCH_QUERIES + REPLY_QUERIES + MENTION_QUERIES):
+        services.message_post_batch(
+            requests=[
+                {
+                    **_post(alice, directs[0], f"@{people[0].username}", "one"),
+                    "reply_to": asked[0].pk,
+                }
+            ]
+        )
+
+    everyone = " ".join(f"@{p.username}" for p in people)
+    requests = [
+        {**_post(alice, d, f"@{p.username} hi", f"d{i}"), "reply_to": asked[i].pk}
+        for i, (d, p) in enumerate(zip(directs, people, strict=True))
+    ]
+    requests += [
+        {**_post(p, group, f"{everyone} {i}", f"g{i}"), "reply_to": asked[-1].pk}
+        for i, p in enumerate(people)
+    ]
+    with django_assert_num_queries(BATCH_QUERIES + REPLY_QUERIES + MENTION_QUERIES):
+        results = services.message_post_batch(requests=requests)
+
+    assert all(created for _, created in results)
+    assert len(results[-1][0].mentions) == 8
+    assert archive_verify().is_intact
+
+
 def test_batch_refuses_replies_that_cannot_be_answered_and_stores_the_others(alice, bob, carol):
     ab, ac = _direct(alice, bob), _direct(alice, carol)
     asked, _ = services.message_post(sender=bob, conversation_id=ab.pk, body="q?")

@@ -69,6 +69,7 @@ def test_message_sent_on_one_server_reaches_a_socket_on_the_other(
         "file": None,
         "reply_to": None,
         "reactions": [],
+        "mentions": [],
     }
     assert new["message"]["created_at"].endswith("Z")
     assert bob_ws.unread == []
