@@ -434,3 +434,36 @@ def test_typing_at_suggests_people_of_the_conversation(browsing, alice, bob, car
     assert page.locator("#mention-list").is_hidden()
     page.keyboard.press("Enter")
     wait_for_bodies(page, ["thanks @carol"])
+
+
+def test_a_mention_is_flagged_and_highlighted_and_the_sender_sees_it_seen(
+    browsing, alice, bob, carol
+):
+    group, _ = chat.conversation_create(creator=alice, usernames=["bob", "carol"], title="Desk")
+    chat.conversation_create(creator=alice, usernames=["bob"])
+    alice_page = browsing.client(alice)
+    bob_page = browsing.client(bob)
+
+    alice_page.get_by_role("button", name="Desk").first.click()
+    send(alice_page, "@bob please check the fixing, @carol FYI")
+
+    flag = bob_page.locator(f"[data-conversation='{group.pk}'] .badge--mention")
+    flag.wait_for()
+    assert flag.get_attribute("aria-label") == "1 mention of you"
+    bob_page.get_by_role("button", name="Desk").first.click()
+    message = bob_page.locator("#message-list .message--mentions-me")
+    message.wait_for()
+    assert message.locator(".mention--me").inner_text() == "@bob"
+    assert message.locator(".mention:not(.mention--me)").inner_text() == "@carol"
+    assert flag.count() == 0
+    screenshot(bob_page, "mention-highlighted")
+
+    seen = alice_page.locator("#message-list .seen")
+    seen.filter(has_text="Seen by Bob Chen").wait_for()
+
+    alice_page.get_by_role("button", name="Bob Chen").first.click()
+    send(alice_page, "and one for you alone")
+    bob_page.get_by_role("button", name="Alice Martin").first.click()
+    alice_page.locator("#message-list .seen").filter(has_text="Seen").wait_for()
+    assert alice_page.locator("#message-list .seen").inner_text() == "Seen"
+    screenshot(alice_page, "direct-seen")

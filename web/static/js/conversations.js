@@ -86,12 +86,17 @@ export function conversationUpsert(data) {
   if ("last_read_seq" in data) conversation.last_read_seq = data.last_read_seq;
   if ("mention_count" in data) conversation.mention_count = data.mention_count;
   if ("read_by" in data) {
-    conversation.readBy = new Map((data.read_by || []).map((r) => [r.user, r.seq]));
+    conversation.readBy = new Map((data.read_by || []).map((r) => [userName(r.user), r.seq]));
   }
   for (const person of data.participants || []) {
     if (person.username !== state.me) connection.watch(person.username);
   }
   return conversation;
+}
+
+/** A frame's person: {username, display_name} (or a bare username). */
+function userName(user) {
+  return typeof user === "string" ? user : user.username;
 }
 
 function others(conversation) {
@@ -1047,13 +1052,18 @@ connection.addEventListener("conversation.read", (event) => {
   const conversation = state.conversations.get(event.detail.conversation);
   if (!conversation) return;
   conversation.unread = event.detail.unread;
-  if (event.detail.unread === 0) conversation.mention_count = 0;
+  if ("mention_count" in event.detail) {
+    conversation.mention_count = event.detail.mention_count;
+  } else if (event.detail.unread === 0) {
+    conversation.mention_count = 0;
+  }
   conversation.last_read_seq = event.detail.last_read_seq;
   renderList();
 });
 
 connection.addEventListener("read.receipt", (event) => {
-  const { conversation: id, user, seq } = event.detail;
+  const { conversation: id, seq } = event.detail;
+  const user = userName(event.detail.user);
   const conversation = state.conversations.get(id);
   if (!conversation) return;
   conversation.readBy = conversation.readBy || new Map();
