@@ -126,22 +126,22 @@ function previewUpdate(conversation, message) {
   }
 }
 
-/** Fetch the last message of conversations the page has not loaded (for the previews). */
-async function previewsLoad() {
+/**
+ * Ask for the last message of conversations the page has not loaded (for the previews): a
+ * `sync` from the seq before it, which reads forward (a backward page of history would be
+ * archived as a history view). The sync.batch handler below takes the answers.
+ */
+function previewsLoad() {
   const missing = [...state.conversations.values()]
-    .filter((c) => !c.preview && c.last_seq > 0 && !c.previewAsked).slice(0, 40);
-  await Promise.all(missing.map(async (conversation) => {
+    .filter((c) => !c.preview && !c.loaded && c.last_seq > 0 && !c.previewAsked).slice(0, 40);
+  for (const conversation of missing) {
     conversation.previewAsked = true;
-    try {
-      const page = await api(`conversations/${conversation.id}/messages/`, {
-        params: { before_seq: conversation.last_seq + 1, limit: 1 },
-      });
-      if (page.results.length) previewUpdate(conversation, page.results[page.results.length - 1]);
-    } catch {
+    connection.request({
+      type: "sync", conversation: conversation.id, after_seq: conversation.last_seq - 1,
+    }).catch(() => {
       conversation.previewAsked = false; // a preview is a convenience: try at the next hello
-    }
-  }));
-  if (missing.length) renderList();
+    });
+  }
 }
 
 export function renderList() {
@@ -987,6 +987,13 @@ connection.addEventListener("sync.batch", (event) => {
   const batch = event.detail;
   const conversation = state.conversations.get(batch.conversation);
   if (!conversation) return;
+  if (!conversation.loaded) {
+    // A preview's answer (or a sync asked before a reconnect): the history loads on opening.
+    const last = batch.messages[batch.messages.length - 1];
+    if (last) previewUpdate(conversation, last);
+    renderList();
+    return;
+  }
   for (const message of batch.messages) messageStore(conversation, message);
   conversation.isSyncing = false;
   if (batch.has_more) {
