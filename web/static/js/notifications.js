@@ -34,7 +34,8 @@ export function notifyMessage(conversation, message, title) {
   if (!isSupported || Notification.permission !== "granted" || !document.hidden) return;
   if (!mayInterrupt(message.sender.username)) return;
   const sender = message.sender.display_name;
-  const isMention = conversation.kind !== "direct" && (message.mentions || []).includes(state.me);
+  const isMention = conversation.kind !== "direct"
+    && (message.mentions || []).includes(state.me);
   const heading = isMention
     ? format(gettext("%(name)s mentioned you in %(title)s"), { name: sender, title })
     : conversation.kind === "direct" ? sender : title;
