@@ -134,6 +134,8 @@ def test_a_history_search_hit_opens_the_conversation_at_the_message_marked(
     marked = page.locator("#message-list .message--target")
     marked.wait_for()
     assert marked.locator(".message-body").inner_text() == "the quarterly figures"
+    # everything from the hit to the newest is there, without a hole
+    assert page.locator("#message-list .message").count() == 80
     page.wait_for_function(
         "() => { const r = document.querySelector('.message--target').getBoundingClientRect();"
         " const s = document.getElementById('message-scroller').getBoundingClientRect();"

@@ -246,7 +246,8 @@ export async function conversationOpen(id, { focusComposer = true, seq = null,
 async function messageReveal(conversation, seq) {
   while (!conversation.messages.has(seq) && conversation.hasMore
     && conversation.firstSeq !== null && conversation.firstSeq > seq) {
-    if (!await earlierLoad(conversation, { before: Math.min(conversation.firstSeq, seq + 1) })) {
+    // Whole pages back from what is held, so the list never has a hole.
+    if (!await earlierLoad(conversation, { before: conversation.firstSeq })) {
       break;
     }
   }
