@@ -140,6 +140,34 @@ async def test_a_managers_removal_shows_its_notice_in_message_updated(socket_of,
     assert frame["message"]["removed_by"] == "alice"
 
 
+async def test_a_removed_member_is_told_by_whom_and_the_others_who_left(
+    socket_of, alice, bob, carol
+):
+    room = await database_sync_to_async(services.room_create)(
+        creator=alice, title="Flow", members=[bob, carol]
+    )
+    bob_ws = await socket_of(bob)
+    carol_ws = await socket_of(carol)
+
+    await database_sync_to_async(services.room_member_remove)(
+        actor=alice, room_id=room.pk, username="bob"
+    )
+
+    assert (await frames_until(bob_ws, "conversation.left"))[-1] == {
+        "type": "conversation.left",
+        "conversation": room.pk,
+        "title": "Flow",
+        "reason": "removed_by_manager",
+        "by": {"username": "alice", "display_name": "Alice Martin"},
+    }
+    updated = (await frames_until(carol_ws, "conversation.updated"))[-1]
+    assert updated["left"] == {
+        "user": {"username": "bob", "display_name": "Bob Chen"},
+        "reason": "removed_by_manager",
+    }
+    assert updated["conversation"]["participant_count"] == 2
+
+
 async def test_a_newcomers_sync_of_the_backlog_is_one_history_view(socket_of, alice, bob):
     room = await database_sync_to_async(services.room_create)(creator=alice, title="Flow")
     for i in range(3):

@@ -254,3 +254,26 @@ def test_an_officer_picks_people_and_conversations_by_name_and_sees_them_named(
         "Direct: Alice Martin and Bob Chen"
     )
     assert "Direct: Alice Martin and Bob Chen" in page.locator("#facets").inner_text()
+
+
+def test_a_failed_search_clears_the_previous_hits_and_says_why(browsing, officer, alice, bob):
+    from archiving.search import indexing
+
+    conversation, _ = chat.conversation_create(creator=alice, usernames=["bob"])
+    chat.message_post(sender=alice, conversation_id=conversation.pk, body="Project Blue")
+    indexing.search_index_pending()
+    page = browsing.page(browsing.context(officer), "/console/")
+    page.wait_for_selector("body[data-ready]")
+    query = page.get_by_label("Query", exact=True)
+    query.fill("blue")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.locator("#hit-list .hit").first.wait_for()
+
+    query.fill('"blue')
+    page.get_by_role("button", name="Search", exact=True).click()
+
+    error = page.get_by_role("alert").filter(has_text="The search failed")
+    error.wait_for()
+    assert "never closed" in error.inner_text()
+    assert page.locator("#hit-list .hit").count() == 0
+    assert page.locator("#search-status").inner_text() == ""

@@ -3,6 +3,7 @@
 // interrupt me, as in Lync).
 
 import { connection } from "./connection.js";
+import { format, gettext } from "./i18n.js";
 import { state } from "./state.js";
 
 const panel = document.getElementById("notifications-panel");
@@ -33,7 +34,12 @@ export function notifyMessage(conversation, message, title) {
   if (!isSupported || Notification.permission !== "granted" || !document.hidden) return;
   if (!mayInterrupt(message.sender.username)) return;
   const sender = message.sender.display_name;
-  const notification = new Notification(conversation.kind === "direct" ? sender : title, {
+  const isMention = conversation.kind !== "direct"
+    && (message.mentions || []).includes(state.me);
+  const heading = isMention
+    ? format(gettext("%(name)s mentioned you in %(title)s"), { name: sender, title })
+    : conversation.kind === "direct" ? sender : title;
+  const notification = new Notification(heading, {
     body: conversation.kind === "direct" ? message.body : `${sender}: ${message.body}`,
     tag: `parley-conversation-${conversation.id}`,
   });

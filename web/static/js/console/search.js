@@ -4,7 +4,7 @@
 // mark ranges by highlight.js, never given to innerHTML.
 
 import { h, replaceChildren } from "../dom.js";
-import { format, formatNumber } from "../i18n.js";
+import { format, formatNumber, gettext } from "../i18n.js";
 import { showError } from "../state.js";
 import { archive, exportPageUrl, exportStart, listOf, when } from "./common.js";
 import { highlightNodes } from "./highlight.js";
@@ -126,7 +126,15 @@ async function searchRun({ more = false } = {}) {
     moreButton.hidden = !nextCursor;
     exportForm.hidden = total === 0;
   } catch (failure) {
-    showError(error, failure.message);
+    if (!more) {
+      // Never leave the previous search's hits on screen under this one's error.
+      replaceChildren(hitList);
+      statusLine.textContent = "";
+      moreButton.hidden = true;
+      exportForm.hidden = true;
+      contextCard.hidden = true;
+    }
+    showError(error, `${gettext("The search failed:")} ${failure.message}`);
   }
 }
 
