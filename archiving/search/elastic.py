@@ -28,6 +28,7 @@ from archiving.search.types import (
     EPOCH,
     FacetCount,
     HistoryRequest,
+    HoldScope,
     MessageItem,
     Readable,
     Scope,
@@ -162,13 +163,37 @@ def scope_filters(scope: Scope) -> list[dict]:
         events.extend({"prefix": {"event": {"value": p}}} for p in scope.event_prefixes)
         filters.append({"bool": {"should": events, "minimum_should_match": 1}})
     if scope.start is not None or scope.end is not None:
-        bounds = {}
-        if scope.start is not None:
-            bounds["gte"] = microseconds(scope.start)
-        if scope.end is not None:
-            bounds["lt"] = microseconds(scope.end)
-        filters.append({"range": {"occurred_us": bounds}})
+        filters.append(_between(scope.start, scope.end))
+    if scope.holds:
+        holds = [_under_hold(hold) for hold in scope.holds]
+        filters.append({"bool": {"should": holds, "minimum_should_match": 1}})
     return filters
+
+
+def _between(start, end) -> dict:
+    bounds = {}
+    if start is not None:
+        bounds["gte"] = microseconds(start)
+    if end is not None:
+        bounds["lt"] = microseconds(end)
+    return {"range": {"occurred_us": bounds}}
+
+
+def _under_hold(hold: HoldScope) -> dict:
+    """Return the records one legal hold covers."""
+    who = [
+        {"terms": {field: list(ids)}}
+        for field, ids in (("conversation", hold.conversation_ids), ("sender_id", hold.actor_ids))
+        if ids
+    ]
+    if not who:  # a hold without custodians or conversations covers nothing
+        return {"bool": {"must_not": [{"match_all": {}}]}}
+    clauses: list[dict] = [{"bool": {"should": who, "minimum_should_match": 1}}]
+    if hold.start is not None or hold.end is not None:
+        clauses.append(_between(hold.start, hold.end))
+    if hold.node is not None:
+        clauses.append(text_query(hold.node))
+    return {"bool": {"filter": clauses}}
 
 
 def document(item: IndexItem) -> dict:

@@ -47,6 +47,7 @@ from archiving.search.types import (
     EPOCH,
     FacetCount,
     HistoryRequest,
+    HoldScope,
     MessageItem,
     Readable,
     Scope,
@@ -455,17 +456,47 @@ class TantivyBackend:
             )
             filters.append(query.boolean_query([(tantivy.Occur.Should, q) for q in events]))
         if scope.start is not None or scope.end is not None:
+            filters.append(self._between(scope.start, scope.end))
+        if scope.holds:
             filters.append(
-                query.range_query(
-                    schema,
-                    "occurred_us",
-                    tantivy.FieldType.Integer,
-                    lower_bound=microseconds(scope.start) if scope.start is not None else None,
-                    upper_bound=microseconds(scope.end) if scope.end is not None else None,
-                    include_upper=scope.end is None,
+                query.boolean_query(
+                    [(tantivy.Occur.Should, self._under_hold(hold)) for hold in scope.holds]
                 )
             )
         return filters
+
+    def _between(self, start: datetime | None, end: datetime | None) -> tantivy.Query:
+        """Return start <= occurred < end (either bound optional)."""
+        return tantivy.Query.range_query(
+            self.schema,
+            "occurred_us",
+            tantivy.FieldType.Integer,
+            lower_bound=microseconds(start) if start is not None else None,
+            upper_bound=microseconds(end) if end is not None else None,
+            include_upper=end is None,
+        )
+
+    def _under_hold(self, hold: HoldScope) -> tantivy.Query:
+        """Return the records one legal hold covers."""
+        query, schema = tantivy.Query, self.schema
+        who = [
+            query.term_set_query(schema, field, list(ids))
+            for field, ids in (
+                ("conversation", hold.conversation_ids),
+                ("sender_id", hold.actor_ids),
+            )
+            if ids
+        ]
+        if not who:  # a hold without custodians or conversations covers nothing
+            return query.term_query(schema, "record", -1)
+        clauses = [
+            (tantivy.Occur.Must, query.boolean_query([(tantivy.Occur.Should, q) for q in who]))
+        ]
+        if hold.start is not None or hold.end is not None:
+            clauses.append((tantivy.Occur.Must, self._between(hold.start, hold.end)))
+        if hold.node is not None:
+            clauses.append((tantivy.Occur.Must, self.text_query(hold.node)))
+        return query.boolean_query(clauses)
 
     def _query(self, node: Node | None, filters: list[tantivy.Query]) -> tantivy.Query:
         clauses = [(tantivy.Occur.Must, q) for q in filters]
