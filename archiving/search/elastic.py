@@ -11,6 +11,10 @@ Writes. One bulk request per batch, each document with `version_type=external` a
 version the indexer passes (the outbox row id, which only grows): a replay of an older row is
 answered 409 and ignored, so it never overwrites a newer write or revives a deleted record.
 
+History search. Messages live in an index of their own (`<index>-messages`, with its own
+template of higher priority): their current words, conversation, seq and time; the employee's
+readable conversations are a `bool.filter`, newest first on the message id.
+
 Reads. The scope is in `bool.filter`, the text in `bool.must`; newest first on
 (occurred_us, record) with search_after; facets are aggregations over every match.
 """

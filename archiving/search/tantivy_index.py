@@ -24,6 +24,17 @@ microseconds when nothing changed), so a committed batch is searchable at once. 
 (`PARLEY_SEARCH_INDEX_DIR`) must therefore be on a disk every web and worker process of the
 host reads; a deployment on several hosts uses Elasticsearch.
 
+History search. Messages (their current text, conversation, seq and time) are a second
+index beside the records' one (`messages-v1/`), written by the same task from the same
+outbox; the employee's scope is a set of filter clauses on those fields, so it never depends
+on the query text.
+
+Identity. The folder lives outside the database, so it names the database it was built from
+(`parley-identity.json`, the SearchIndexIdentity row's id). Each process checks it once,
+under a lock on that row, before it reads or writes: a folder that names another database,
+or holds records newer than the database has (a restored backup), is emptied and rebuilt
+through search_reindex; nothing it held is ever answered.
+
 Versions. Records are append-only, so an entry only ever goes from written to removed. A
 removal runs after the record left the archive (retention deletes the row, then queues the
 removal); a write re-reads which records still exist once it holds the writer lock, so a
