@@ -373,9 +373,12 @@ class ElasticsearchBackend:
     def messages_search(self, request: HistoryRequest) -> list[int]:
         if not request.readable:
             return []
-        response = self.client.search(
-            index=self.messages_index_name, **self.messages_search_body(request)
-        )
+        try:
+            response = self.client.search(
+                index=self.messages_index_name, **self.messages_search_body(request)
+            )
+        except NotFoundError:  # no message indexed yet (the index is created by the first)
+            return []
         return [hit["_source"]["message"] for hit in response["hits"]["hits"]]
 
     def search_body(self, request: SearchRequest) -> dict:
