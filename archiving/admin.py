@@ -276,9 +276,17 @@ class SavedSearchAdmin(ComplianceReadOnlyAdmin):
 
 @admin.register(ArchiveIndexOutbox)
 class ArchiveIndexOutboxAdmin(admin.ModelAdmin):
-    """Records waiting for the search index; the changelist shows the capture lag."""
+    """Records and messages waiting for the search index; the changelist shows the capture lag."""
 
-    list_display = ("id", "record_id", "operation", "created_at", "parked_at", "parked_reason")
+    list_display = (
+        "id",
+        "record_id",
+        "message_id",
+        "operation",
+        "created_at",
+        "parked_at",
+        "parked_reason",
+    )
     list_filter = (("parked_at", admin.EmptyFieldListFilter),)
     ordering = ("created_at",)
     actions = ("unpark_selected",)

@@ -35,6 +35,7 @@ from archiving.models import (
     SavedSearch,
 )
 from archiving.search.query import query_matches, query_parse
+from archiving.search.types import HoldScope
 from directory.exceptions import Conflict, InvalidInput, NotFound
 from directory.exceptions import sentence_gettext as _
 from directory.models import Person
@@ -316,6 +317,26 @@ def hold_scope_q(hold: LegalHold) -> Q:
     if hold.end_at:
         scope &= Q(occurred_at__lt=hold.end_at)
     return scope
+
+
+def hold_search_scope(hold: LegalHold) -> HoldScope:
+    """Return what the hold covers as a search filter (the same rule as hold_scope_q and
+    hold_covered_ids, resolved to ids now, so every search backend applies it in its index)."""
+    custodian_ids = tuple(sorted(p.pk for p in hold.custodians.all()))
+    conversations = set(hold.conversation_ids or ())
+    if custodian_ids:
+        conversations |= set(
+            ArchiveParticipant.objects.filter(person_id__in=custodian_ids).values_list(
+                "conversation_id", flat=True
+            )
+        )
+    return HoldScope(
+        conversation_ids=tuple(sorted(conversations)),
+        actor_ids=custodian_ids,
+        start=hold.start_at,
+        end=hold.end_at,
+        node=query_parse(hold.query) if hold.query else None,
+    )
 
 
 def hold_covered_ids(*, hold: LegalHold, records: QuerySet) -> set[int]:

@@ -237,10 +237,12 @@ def _index(args, backend_name: str) -> float:
 
     settings.PARLEY_ARCHIVE_SEARCH_BACKEND = backend_name
     backend_reset()
+    # Nothing counts as indexed any more: a new tantivy folder then needs no rebuild of its own
+    # (its identity check rebuilds only a folder the database believes filled).
+    ArchiveSearchEntry.objects.all().delete()
     backend = backend_get()
     backend.ensure_setup()
     backend.clear()
-    ArchiveSearchEntry.objects.all().delete()
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM archiving_archiveindexoutbox")
         cursor.execute(

@@ -1,8 +1,9 @@
 """Parley settings: everything from the environment, with embedded defaults.
 
 With no environment at all Parley runs on one machine: SQLite in WAL mode, the in-memory
-channel layer, Celery tasks run in-process, database search. `DJANGO_PRODUCTION=1` makes the
-secret key and the service URLs mandatory and refuses to start when one is missing.
+channel layer, Celery tasks run in-process, the embedded tantivy search index.
+`DJANGO_PRODUCTION=1` makes the secret key and the service URLs mandatory and refuses to start
+when one is missing.
 """
 
 import os

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install and run Parley on the embedded defaults: SQLite (WAL) in var/, the in-memory channel
-# layer, Celery tasks in-process, database search. Serves http://127.0.0.1:8000.
+# layer, Celery tasks in-process, the embedded tantivy search index. Serves http://127.0.0.1:8000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh requirements.txt

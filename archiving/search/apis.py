@@ -46,6 +46,7 @@ class ArchiveSearchInputSerializer(serializers.Serializer):
     participants = serializers.ListField(child=serializers.CharField(), default=list)
     senders = serializers.ListField(child=serializers.CharField(), default=list)
     conversations = serializers.ListField(child=serializers.IntegerField(min_value=1), default=list)
+    holds = serializers.ListField(child=serializers.IntegerField(min_value=1), default=list)
     kinds = serializers.ListField(child=serializers.ChoiceField(choices=KINDS), default=list)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=[*EVENT_ALIASES, *ArchiveEvent.values]), default=list
@@ -169,6 +170,7 @@ class ArchiveSearchApi(APIView):
             participants=data["participants"],
             senders=data["senders"],
             conversations=data["conversations"],
+            holds=data["holds"],
             kinds=data["kinds"],
             events=events_without_history_views(
                 data["events"], include_history_views=data["include_history_views"]

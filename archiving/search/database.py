@@ -153,7 +153,32 @@ def scope_filter(records: QuerySet, scope: Scope) -> QuerySet:
         records = records.filter(occurred_at__gte=scope.start)
     if scope.end is not None:
         records = records.filter(occurred_at__lt=scope.end)
+    if scope.holds:
+        covered = Q(pk__in=[])
+        for hold in scope.holds:
+            under = Q(conversation_id__in=hold.conversation_ids) | Q(actor_id__in=hold.actor_ids)
+            if hold.start is not None:
+                under &= Q(occurred_at__gte=hold.start)
+            if hold.end is not None:
+                under &= Q(occurred_at__lt=hold.end)
+            if hold.node is not None:
+                under &= Q(id__in=text_ids(hold.node))
+            covered |= under
+        records = records.filter(covered)
     return records
+
+
+def text_ids(node: Node) -> RawSQL:
+    """Return the subquery of the ids of the records whose text matches a query tree."""
+    if connection.vendor == "postgresql":
+        return RawSQL(
+            "SELECT record_id FROM archiving_search_vector WHERE vector @@ %s::tsquery",
+            [tsquery_expression(node)],
+        )
+    return RawSQL(
+        "SELECT rowid FROM archiving_search_fts WHERE archiving_search_fts MATCH %s",
+        [fts5_expression(node)],
+    )
 
 
 class DatabaseBackend:
@@ -339,17 +364,7 @@ class DatabaseBackend:
         """Return the records matching the query and scope, unordered."""
         records = scope_filter(ArchiveRecord.objects.all(), request.scope)
         if request.node is not None:
-            if self.is_postgresql:
-                text = RawSQL(
-                    "SELECT record_id FROM archiving_search_vector WHERE vector @@ %s::tsquery",
-                    [tsquery_expression(request.node)],
-                )
-            else:
-                text = RawSQL(
-                    "SELECT rowid FROM archiving_search_fts WHERE archiving_search_fts MATCH %s",
-                    [fts5_expression(request.node)],
-                )
-            records = records.filter(id__in=text)
+            records = records.filter(id__in=text_ids(request.node))
         return records
 
     def search(self, request: SearchRequest) -> SearchResult:

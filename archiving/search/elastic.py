@@ -11,6 +11,10 @@ Writes. One bulk request per batch, each document with `version_type=external` a
 version the indexer passes (the outbox row id, which only grows): a replay of an older row is
 answered 409 and ignored, so it never overwrites a newer write or revives a deleted record.
 
+History search. Messages live in an index of their own (`<index>-messages`, with its own
+template of higher priority): their current words, conversation, seq and time; the employee's
+readable conversations are a `bool.filter`, newest first on the message id.
+
 Reads. The scope is in `bool.filter`, the text in `bool.must`; newest first on
 (occurred_us, record) with search_after; facets are aggregations over every match.
 """
@@ -28,6 +32,7 @@ from archiving.search.types import (
     EPOCH,
     FacetCount,
     HistoryRequest,
+    HoldScope,
     MessageItem,
     Readable,
     Scope,
@@ -162,13 +167,37 @@ def scope_filters(scope: Scope) -> list[dict]:
         events.extend({"prefix": {"event": {"value": p}}} for p in scope.event_prefixes)
         filters.append({"bool": {"should": events, "minimum_should_match": 1}})
     if scope.start is not None or scope.end is not None:
-        bounds = {}
-        if scope.start is not None:
-            bounds["gte"] = microseconds(scope.start)
-        if scope.end is not None:
-            bounds["lt"] = microseconds(scope.end)
-        filters.append({"range": {"occurred_us": bounds}})
+        filters.append(_between(scope.start, scope.end))
+    if scope.holds:
+        holds = [_under_hold(hold) for hold in scope.holds]
+        filters.append({"bool": {"should": holds, "minimum_should_match": 1}})
     return filters
+
+
+def _between(start, end) -> dict:
+    bounds = {}
+    if start is not None:
+        bounds["gte"] = microseconds(start)
+    if end is not None:
+        bounds["lt"] = microseconds(end)
+    return {"range": {"occurred_us": bounds}}
+
+
+def _under_hold(hold: HoldScope) -> dict:
+    """Return the records one legal hold covers."""
+    who = [
+        {"terms": {field: list(ids)}}
+        for field, ids in (("conversation", hold.conversation_ids), ("sender_id", hold.actor_ids))
+        if ids
+    ]
+    if not who:  # a hold without custodians or conversations covers nothing
+        return {"bool": {"must_not": [{"match_all": {}}]}}
+    clauses: list[dict] = [{"bool": {"should": who, "minimum_should_match": 1}}]
+    if hold.start is not None or hold.end is not None:
+        clauses.append(_between(hold.start, hold.end))
+    if hold.node is not None:
+        clauses.append(text_query(hold.node))
+    return {"bool": {"filter": clauses}}
 
 
 def document(item: IndexItem) -> dict:
@@ -344,9 +373,12 @@ class ElasticsearchBackend:
     def messages_search(self, request: HistoryRequest) -> list[int]:
         if not request.readable:
             return []
-        response = self.client.search(
-            index=self.messages_index_name, **self.messages_search_body(request)
-        )
+        try:
+            response = self.client.search(
+                index=self.messages_index_name, **self.messages_search_body(request)
+            )
+        except NotFoundError:  # no message indexed yet (the index is created by the first)
+            return []
         return [hit["_source"]["message"] for hit in response["hits"]["hits"]]
 
     def search_body(self, request: SearchRequest) -> dict:

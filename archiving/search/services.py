@@ -12,7 +12,8 @@ from django.db import transaction
 
 from archiving.access import compliance_officer_require
 from archiving.audit import audit_append
-from archiving.models import ArchiveRecord, AuditAction
+from archiving.holds import hold_search_scope
+from archiving.models import ArchiveRecord, AuditAction, LegalHold
 from archiving.search.backend import backend_get
 from archiving.search.query import query_parse
 from archiving.search.types import (
@@ -60,6 +61,20 @@ def _person_ids(usernames: list[str], *, field: str) -> tuple[int, ...]:
     return tuple(sorted(set(found.values())))
 
 
+def _holds_resolve(hold_ids) -> tuple:
+    """Return what each named legal hold covers (released holds too: what a hold kept is
+    still a question an investigation asks), or raise InvalidInput naming the unknown ones."""
+    if len(hold_ids) > MAX_FILTER_VALUES:
+        raise InvalidInput(f"holds takes at most {MAX_FILTER_VALUES} ids.")
+    found = LegalHold.objects.prefetch_related("custodians").in_bulk(set(hold_ids))
+    unknown = sorted(set(hold_ids) - set(found))
+    if unknown:
+        raise InvalidInput(
+            f"holds: no legal hold {', '.join(map(str, unknown))}.", code="unknown_hold"
+        )
+    return tuple(hold_search_scope(found[pk]) for pk in sorted(found))
+
+
 def search_scope_build(
     *,
     participants: list[str],
@@ -69,6 +84,7 @@ def search_scope_build(
     events: list[str],
     start: datetime | None,
     end: datetime | None,
+    holds: list[int] | tuple[int, ...] = (),
 ) -> Scope:
     """Return the scope of a search, or raise InvalidInput saying which filter is wrong."""
     unknown_kinds = [kind for kind in kinds if kind not in KINDS]
@@ -86,6 +102,7 @@ def search_scope_build(
         raise InvalidInput(_("start must be before end."))
     exact_events, event_prefixes = scope_event_resolve(events)
     return Scope(
+        holds=_holds_resolve(holds),
         participant_ids=_person_ids(participants, field="participants"),
         sender_ids=_person_ids(senders, field="senders"),
         conversation_ids=tuple(sorted(set(conversations))),
@@ -112,6 +129,7 @@ def archive_search(
     page_size: int,
     with_facets: bool = True,
     exact_total: bool = False,
+    holds: list[int] | tuple[int, ...] = (),
 ) -> ArchiveSearchPage:
     """Return one page of archive hits for an officer; audit the search with its result count.
 
@@ -133,6 +151,7 @@ def archive_search(
         events=events,
         start=start,
         end=end,
+        holds=holds,
     )
     fingerprint = request_fingerprint(query_text=query, scope=scope)
     after = cursor_decode(cursor=cursor, fingerprint=fingerprint) if cursor else None
@@ -162,6 +181,7 @@ def archive_search(
                 "events": events,
                 "start": start.isoformat() if start else None,
                 "end": end.isoformat() if end else None,
+                "holds": sorted(set(holds)),
                 "page_size": page_size,
                 "is_next_page": after is not None,
                 "backend": backend.name,

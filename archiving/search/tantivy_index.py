@@ -24,6 +24,17 @@ microseconds when nothing changed), so a committed batch is searchable at once. 
 (`PARLEY_SEARCH_INDEX_DIR`) must therefore be on a disk every web and worker process of the
 host reads; a deployment on several hosts uses Elasticsearch.
 
+History search. Messages (their current text, conversation, seq and time) are a second
+index beside the records' one (`messages-v1/`), written by the same task from the same
+outbox; the employee's scope is a set of filter clauses on those fields, so it never depends
+on the query text.
+
+Identity. The folder lives outside the database, so it names the database it was built from
+(`parley-identity.json`, the SearchIndexIdentity row's id). Each process checks it once,
+under a lock on that row, before it reads or writes: a folder that names another database,
+or holds records newer than the database has (a restored backup), is emptied and rebuilt
+through search_reindex; nothing it held is ever answered.
+
 Versions. Records are append-only, so an entry only ever goes from written to removed. A
 removal runs after the record left the archive (retention deletes the row, then queues the
 removal); a write re-reads which records still exist once it holds the writer lock, so a
@@ -47,6 +58,7 @@ from archiving.search.types import (
     EPOCH,
     FacetCount,
     HistoryRequest,
+    HoldScope,
     MessageItem,
     Readable,
     Scope,
@@ -455,17 +467,47 @@ class TantivyBackend:
             )
             filters.append(query.boolean_query([(tantivy.Occur.Should, q) for q in events]))
         if scope.start is not None or scope.end is not None:
+            filters.append(self._between(scope.start, scope.end))
+        if scope.holds:
             filters.append(
-                query.range_query(
-                    schema,
-                    "occurred_us",
-                    tantivy.FieldType.Integer,
-                    lower_bound=microseconds(scope.start) if scope.start is not None else None,
-                    upper_bound=microseconds(scope.end) if scope.end is not None else None,
-                    include_upper=scope.end is None,
+                query.boolean_query(
+                    [(tantivy.Occur.Should, self._under_hold(hold)) for hold in scope.holds]
                 )
             )
         return filters
+
+    def _between(self, start: datetime | None, end: datetime | None) -> tantivy.Query:
+        """Return start <= occurred < end (either bound optional)."""
+        return tantivy.Query.range_query(
+            self.schema,
+            "occurred_us",
+            tantivy.FieldType.Integer,
+            lower_bound=microseconds(start) if start is not None else None,
+            upper_bound=microseconds(end) if end is not None else None,
+            include_upper=end is None,
+        )
+
+    def _under_hold(self, hold: HoldScope) -> tantivy.Query:
+        """Return the records one legal hold covers."""
+        query, schema = tantivy.Query, self.schema
+        who = [
+            query.term_set_query(schema, field, list(ids))
+            for field, ids in (
+                ("conversation", hold.conversation_ids),
+                ("sender_id", hold.actor_ids),
+            )
+            if ids
+        ]
+        if not who:  # a hold without custodians or conversations covers nothing
+            return query.term_query(schema, "record", -1)
+        clauses = [
+            (tantivy.Occur.Must, query.boolean_query([(tantivy.Occur.Should, q) for q in who]))
+        ]
+        if hold.start is not None or hold.end is not None:
+            clauses.append((tantivy.Occur.Must, self._between(hold.start, hold.end)))
+        if hold.node is not None:
+            clauses.append((tantivy.Occur.Must, self.text_query(hold.node)))
+        return query.boolean_query(clauses)
 
     def _query(self, node: Node | None, filters: list[tantivy.Query]) -> tantivy.Query:
         clauses = [(tantivy.Occur.Must, q) for q in filters]

@@ -50,6 +50,20 @@ KINDS = ("direct", "group", "room", "external")
 
 
 @dataclass(frozen=True)
+class HoldScope:
+    """What one legal hold covers (archiving.holds), resolved for a search: a record of one of
+    `conversation_ids` (those it lists and those a custodian took part in) or by one of
+    `actor_ids` (its custodians), within [start, end), whose text matches `node` if it has one.
+    """
+
+    conversation_ids: tuple[int, ...]
+    actor_ids: tuple[int, ...]
+    start: datetime | None = None
+    end: datetime | None = None
+    node: Node | None = None
+
+
+@dataclass(frozen=True)
 class Scope:
     """The filters outside the query text. Empty lists mean "no restriction"."""
 
@@ -61,6 +75,7 @@ class Scope:
     event_prefixes: tuple[str, ...] = ()  # event families ("file.")
     start: datetime | None = None  # inclusive
     end: datetime | None = None  # exclusive
+    holds: tuple[HoldScope, ...] = ()  # records under any of these legal holds
 
 
 @dataclass(frozen=True)

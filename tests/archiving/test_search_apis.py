@@ -245,7 +245,7 @@ def test_health_reports_pending_records_and_capture_lag(
 
     assert response.status_code == 200
     body = response.json()
-    assert body["backend"] == "database"
+    assert body["backend"] == "tantivy"  # the embedded default
     assert body["pending"] == pending > 0
     assert body["oldest_pending_at"] is not None
     assert body["capture_lag_seconds"] >= 0
@@ -269,8 +269,17 @@ def test_an_end_date_includes_its_whole_day(api_client_for, officer, messages):
     assert before_today.json()["total"] == 0
 
 
+@pytest.fixture
+def database_search(settings):
+    """The database backend: it stops counting at the threshold (tantivy always counts)."""
+    from archiving.search.backend import backend_reset
+
+    settings.PARLEY_ARCHIVE_SEARCH_BACKEND = "database"
+    backend_reset()
+
+
 def test_totals_past_the_threshold_say_at_least_unless_the_exact_count_is_asked(
-    api_client_for, officer, messages, settings
+    database_search, api_client_for, officer, messages, settings
 ):
     settings.PARLEY_ARCHIVE_SEARCH_EXACT_TOTAL_UP_TO = 2
     client = api_client_for(officer)
@@ -285,3 +294,35 @@ def test_totals_past_the_threshold_say_at_least_unless_the_exact_count_is_asked(
     assert len(capped["hits"]) == len(exact["hits"]) == 1
     entry = AuditEntry.objects.filter(action=AuditAction.SEARCH).order_by("sequence").first()
     assert (entry.result_count, entry.parameters["total_is_exact"]) == (2, False)
+
+
+def test_search_by_legal_hold_keeps_what_the_hold_covers_and_is_audited(
+    api_client_for, officer, alice, bob, carol, conversation, messages
+):
+    from archiving import holds
+
+    other, _ = chat.conversation_direct_get_or_create(person=bob, other=carol)
+    chat.message_post(sender=carol, conversation_id=other.pk, body="merger, says carol")
+    search_index_pending()
+    case = holds.case_create(actor=officer, name="Inquiry")
+    hold = holds.hold_place(actor=officer, case_id=case.pk, custodians=["alice"])
+    client = api_client_for(officer)
+
+    response = client.post(SEARCH, {"query": "merger", "holds": [hold.pk]}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert [hit["body"] for hit in response.json()["hits"]] == [
+        "ok, merger it is",
+        "merger <b>draft</b> attached",
+        "The merger is on",
+    ]
+    entry = AuditEntry.objects.filter(action=AuditAction.SEARCH).latest("sequence")
+    assert entry.parameters["holds"] == [hold.pk]
+
+
+def test_search_by_an_unknown_hold_is_refused_and_audits_nothing(api_client_for, officer):
+    response = api_client_for(officer).post(SEARCH, {"holds": [424242]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unknown_hold"
+    assert not AuditEntry.objects.filter(action=AuditAction.SEARCH).exists()

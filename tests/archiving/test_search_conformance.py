@@ -16,6 +16,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
+from archiving import holds
 from archiving.access import COMPLIANCE_GROUP
 from archiving.models import ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
 from archiving.search import services
@@ -78,6 +79,7 @@ def run(officer, corpus, query="", *, cursor=None, page_size=200, **filters):
         cursor=cursor,
         page_size=page_size,
         exact_total=filters.get("exact_total", False),
+        holds=filters.get("holds", []),
     )
     return corpus.labels(hit.record_id for hit in page.result.hits), page
 
@@ -207,6 +209,43 @@ def test_filters_apply_outside_the_query(officer, corpus, filters, query, expect
 
     assert labels == expected
     assert page.result.total == len(expected)
+
+
+# Legal holds as a filter: records under hold X, exactly what the hold keeps from retention
+# (archiving.holds.hold_covered_ids, the reference), whichever backend answers.
+HOLD_CASES = [
+    ([{"custodians": ["dave"]}], ""),
+    ([{"custodians": ["carol"], "end": (DAY1 + timedelta(days=3)).isoformat()}], ""),
+    ([{"conversations": [ROOM], "query": "merger OR numbers"}], ""),
+    ([{"conversations": [DIRECT]}], "blue OR merger"),
+    ([{"conversations": [GROUP]}, {"custodians": ["dave"], "query": "draft"}], "merg*"),
+]
+
+
+@pytest.mark.parametrize(("placed", "query"), HOLD_CASES)
+def test_a_hold_filter_finds_exactly_the_records_the_hold_keeps(officer, corpus, placed, query):
+    case = holds.case_create(actor=officer, name="Inquiry")
+    hold_list = [holds.hold_place(actor=officer, case_id=case.pk, **hold) for hold in placed]
+    covered = set().union(
+        *(holds.hold_covered_ids(hold=h, records=ArchiveRecord.objects.all()) for h in hold_list)
+    )
+    tree = query_parse(query)
+    expected = {
+        record.pk
+        for record in ArchiveRecord.objects.filter(pk__in=covered)
+        if tree is None or query_matches(tree, record.body)
+    }
+
+    labels, page = run(officer, corpus, query, holds=[h.pk for h in hold_list])
+
+    assert expected, "the case must find something"
+    assert sorted(labels) == sorted(corpus.labels(expected))
+    assert page.result.total == len(expected)
+
+
+def test_an_unknown_hold_is_refused(officer, corpus):
+    with pytest.raises(InvalidInput, match="no legal hold 999"):
+        run(officer, corpus, "merger", holds=[999])
 
 
 def test_paging_returns_every_record_once_across_identical_timestamps(officer, corpus):

@@ -19,7 +19,6 @@ from archiving.models import (
 )
 from archiving.search import services
 from archiving.search.backend import backend_get
-from archiving.search.database import DatabaseBackend
 from archiving.search.indexing import (
     search_index_forget,
     search_index_pending,
@@ -135,7 +134,7 @@ def test_forget_removes_records_from_the_index(officer, alice, room):
 def test_search_reindex_rebuilds_from_the_archive_and_is_audited(officer, alice, room):
     chat.message_post(sender=alice, conversation_id=room.pk, body="merger soon")
     search_index_pending()
-    DatabaseBackend().clear()  # the index is gone (a restored database, say)
+    backend_get().clear()  # the index is gone (a lost folder, say)
     ArchiveSearchEntry.objects.all().delete()
     assert _search(officer, "merger") == []
 

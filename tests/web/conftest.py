@@ -98,6 +98,15 @@ def browser(chromium_path):
         yield launched
 
 
+@pytest.fixture(autouse=True)
+def _search_in_the_database(settings):
+    """What the test process indexes, the web server searches: the database backend."""
+    from archiving.search.backend import backend_reset
+
+    settings.PARLEY_ARCHIVE_SEARCH_BACKEND = "database"
+    backend_reset()
+
+
 @pytest.fixture(scope="package")
 def web_server(chromium_path, django_db_setup, tmp_path_factory) -> Iterator[Server]:
     """One uvicorn process on the test database; tasks run in it (search indexing)."""
@@ -105,6 +114,9 @@ def web_server(chromium_path, django_db_setup, tmp_path_factory) -> Iterator[Ser
         "PARLEY_TASKS_EAGER": "1",
         "PARLEY_CHANNEL_PREFIX": f"parley-web-{uuid.uuid4().hex[:12]}",
         "PARLEY_WEB_IDLE_SECONDS": str(IDLE_SECONDS),
+        # The server outlives each test's database (flushed between tests) and the test
+        # process indexes beside it: both use the index inside the database.
+        "PARLEY_ARCHIVE_SEARCH_BACKEND": "database",
     }
     with cluster_running(
         tmp_path_factory.mktemp("web-logs"),

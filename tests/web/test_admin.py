@@ -107,6 +107,10 @@ def test_rebuild_search_index_action_queues_every_record(admin_client, alice, bo
 
     records = ArchiveRecord.objects.count()
     assert records > 0
-    assert f"{records} records queued for indexing" in response.content.decode()
-    assert ArchiveIndexOutbox.objects.count() == records
+    assert f"{records} records and 1 messages (history search) queued" in (
+        response.content.decode()
+    )
+    queued = ArchiveIndexOutbox.objects
+    assert queued.filter(record_id__isnull=False).count() == records
+    assert queued.filter(message_id__isnull=False).count() == 1
     assert AuditEntry.objects.filter(action="search.reindex", actor_username="root").exists()
