@@ -67,7 +67,7 @@ def _publish(
     # each reading the endpoints the previous one committed: a tab opening on one server while
     # another closes on a second would otherwise each miss the other's endpoint, and the
     # person would be published (and logged) offline while connected.
-    state, _ = (
+    state, _ignored = (
         PresenceState.objects.select_for_update(of=("self",))
         .select_related("custom_state")
         .get_or_create(person=person)
@@ -138,7 +138,7 @@ def presence_set(
 
     availability "" (or null) clears the manual state, returning to the machine state.
     """
-    state, _ = PresenceState.objects.select_for_update().get_or_create(person=person)
+    state, _ignored = PresenceState.objects.select_for_update().get_or_create(person=person)
     if availability is not NOT_GIVEN:
         if availability is not None and not isinstance(availability, str):
             raise InvalidInput(_("availability must be text, or null to clear it."))
@@ -455,7 +455,7 @@ def _calendar_activity_set(
     if state is None:
         if not activity:
             return False
-        state, _ = PresenceState.objects.get_or_create(person=person)
+        state, _ignored = PresenceState.objects.get_or_create(person=person)
     if state.calendar_activity == activity and state.calendar_until == until:
         return False
     PresenceState.objects.filter(pk=state.pk).update(
