@@ -94,10 +94,11 @@ class ArchivingPolicyAdmin(admin.ModelAdmin):
         self.message_user(
             request,
             _(
-                "Search index emptied; %(queued)s records queued for indexing. The capture lag "
-                "on “Archive index outbox” shows the progress."
+                "Search index emptied; %(records)s records and %(messages)s messages (history "
+                "search) queued for indexing. The capture lag on “Archive index outbox” shows "
+                "the progress."
             )
-            % {"queued": queued},
+            % {"records": queued.records, "messages": queued.messages},
             messages.SUCCESS,
         )
 

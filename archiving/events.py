@@ -500,6 +500,18 @@ def _delivery_failed(c: _Context) -> EventDescription:
     )
 
 
+@describes(ArchiveEvent.MESSAGE_NOT_DELIVERED)
+def _not_delivered(c: _Context) -> EventDescription:
+    offline = ", ".join(c.payload.get("offline") or []) or "the recipient"
+    return c.make(
+        f"{c.who} sent a message that was not delivered because {offline} "
+        f"{'were' if len(c.payload.get('offline') or []) > 1 else 'was'} offline "
+        "and offline delivery is off",
+        text=c.record.body,
+        details=(("Not delivered to", offline), ("Reason", "recipient offline")),
+    )
+
+
 @describes(ArchiveEvent.CONVERSATION_CLOSED, ArchiveEvent.CONVERSATION_REOPENED)
 def _posting_closed(c: _Context) -> EventDescription:
     # Written by the information-barrier sweep: no person acted, the rule did.
@@ -522,6 +534,51 @@ def _posting_closed(c: _Context) -> EventDescription:
         sentence % {"reason": reason},
         details=(("Reason", reason),),
     )
+
+
+@describes(ArchiveEvent.MESSAGE_REPLIED)
+def _replied(c: _Context) -> EventDescription:
+    seq = c.payload.get("reply_to_seq")
+    author = c.payload.get("reply_to_sender") or ""
+    original = f"message #{seq}" if seq is not None else "a message"
+    by = f" by {c.name(author)}" if author else ""
+    return c.make(
+        f"{c.who} replied to {original}{by} with {c.message_label}",
+        subject=author,
+        details=(("In reply to", f"{original}{by}"),),
+    )
+
+
+@describes(ArchiveEvent.MESSAGE_MENTIONED)
+def _mentioned(c: _Context) -> EventDescription:
+    people = [c.name(u) for u in c.payload.get("people") or []]
+    if len(people) > 1:
+        named = f"{', '.join(people[:-1])} and {people[-1]}"
+    else:
+        named = people[0] if people else "nobody"
+    return c.make(
+        f"{c.who} mentioned {named} in {c.message_label}",
+        details=(("Mentioned", ", ".join(people)),),
+    )
+
+
+@describes(ArchiveEvent.REACTION_ADDED, ArchiveEvent.REACTION_REMOVED)
+def _reaction(c: _Context) -> EventDescription:
+    emoji = c.payload.get("emoji") or "an emoji"
+    author = c.payload.get("sender") or ""
+    by = f" by {c.name(author)}" if author else ""
+    if c.record.event == ArchiveEvent.REACTION_ADDED:
+        sentence = f"{c.who} reacted {emoji} to {c.message_label}{by}"
+    else:
+        sentence = f"{c.who} removed the reaction {emoji} from {c.message_label}{by}"
+    return c.make(sentence, subject=author, details=(("Reaction", emoji),))
+
+
+@describes(ArchiveEvent.CONVERSATION_READ)
+def _read(c: _Context) -> EventDescription:
+    seq = c.payload.get("seq")
+    upto = f"message #{seq}" if seq is not None else "the latest message"
+    return c.make(f"{c.who} read {c.place} up to {upto}", details=(("Read up to", upto),))
 
 
 def _generic(c: _Context) -> EventDescription:

@@ -1,5 +1,7 @@
 """Archiving policies and the append-only, hash-chained archive records."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -66,6 +68,14 @@ class ArchiveEvent(models.TextChoices):
     CONVERSATION_CLOSED = "conversation.closed"
     CONVERSATION_REOPENED = "conversation.reopened"
     MESSAGE_DELIVERY_FAILED = "message.delivery_failed"
+    MESSAGE_REPLIED = "message.replied"
+    MESSAGE_MENTIONED = "message.mentioned"
+    REACTION_ADDED = "reaction.added"
+    REACTION_REMOVED = "reaction.removed"
+    CONVERSATION_READ = "conversation.read"
+    # A post refused because its recipients were offline and their IM policy turns offline
+    # delivery off: never stored as a message, archived as the attempt it was.
+    MESSAGE_NOT_DELIVERED = "message.not_delivered"
 
 
 class ArchiveRecord(models.Model):
@@ -156,6 +166,11 @@ class AuditAction(models.TextChoices):
     HOLD_VIEW = "hold.view"
     RETENTION_VIEW = "retention.view"
     ACCESS_REFUSED = "access.refused"
+    SUPERVISION_POLICY_CREATE = "supervision.policy_create"
+    SUPERVISION_ITEM_VIEW = "supervision.item_view"
+    SUPERVISION_ITEM_CLAIM = "supervision.item_claim"
+    SUPERVISION_ITEM_RESOLVE = "supervision.item_resolve"
+    SUPERVISION_ITEM_REASSIGN = "supervision.item_reassign"
 
 
 class AuditEntry(models.Model):
@@ -513,14 +528,18 @@ class IndexOperation(models.TextChoices):
 
 
 class ArchiveIndexOutbox(models.Model):
-    """A record whose search index entry must be written or removed; drained by Celery.
+    """A record or a message whose search index entry must be written or removed; drained by
+    Celery (the one indexing pipeline of the search core).
 
-    Written in the capture transaction, so a committed record always has a row here until the
-    index holds it. The row id is also the external version sent to Elasticsearch: ids only
-    grow, so a stale replay of an older row never overwrites what a newer one wrote.
+    Written in the capture transaction (a record) or the posting, edit or deletion transaction
+    (a message: history search indexes its current text), so a committed change always has a
+    row here until the index holds it. Exactly one of record_id and message_id is set. The row
+    id is also the external version sent to Elasticsearch: ids only grow, so a stale replay of
+    an older row never overwrites what a newer one wrote.
     """
 
-    record_id = models.BigIntegerField()
+    record_id = models.BigIntegerField(null=True, blank=True)
+    message_id = models.BigIntegerField(null=True, blank=True)
     operation = models.CharField(
         max_length=6, choices=IndexOperation.choices, default=IndexOperation.INDEX
     )
@@ -533,8 +552,16 @@ class ArchiveIndexOutbox(models.Model):
 
     class Meta:
         verbose_name_plural = "archive index outbox"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(record_id__isnull=True) ^ models.Q(message_id__isnull=True),
+                name="index_outbox_record_xor_message",
+            )
+        ]
 
     def __str__(self) -> str:
+        if self.message_id is not None:
+            return f"{self.operation} message {self.message_id}"
         return f"{self.operation} record {self.record_id}"
 
 
@@ -550,6 +577,22 @@ class ArchiveSearchEntry(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id} v{self.version}"
+
+
+class SearchIndexIdentity(models.Model):
+    """Who this database is, for an index kept outside it (the embedded tantivy folder).
+
+    The folder records the id of the database it was built from; a folder that names another
+    database (a new database, a copied or stale folder) is emptied and rebuilt from the
+    archive before it answers anything, so an index never serves records of a database it was
+    not built from. One row; created by the migration, or on first use after a flush.
+    """
+
+    database_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"database {self.database_id}"
 
 
 class HistoryViewRepeat(models.Model):

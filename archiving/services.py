@@ -11,6 +11,11 @@ the conversation go on and leaves a CaptureFailure row for the administrators.
 
 Search. Each record also gets an ArchiveIndexOutbox row in the same transaction (drained by
 Celery after commit, archiving.search.indexing), so a committed record cannot miss the index.
+Follow-ups. Apps that judge captured records after the fact (supervision review) are named in
+PARLEY_CAPTURE_FOLLOW_UP_TASKS; each gets one Celery task per captured batch, queued after
+commit with the record ids (capture_follow_ups_queue). No query is added to the write path,
+and archiving names those tasks only through the setting, so it still depends on nothing above
+it. A task lost before it reached the broker is made up by that app's own sweep.
 Membership changes (and a conversation's first record) update ArchiveMembership under the
 same lock, so "who was in the conversation at this record" is exact for the search scope.
 """
@@ -19,10 +24,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from archiving.chain import canonical, link_hash
 from archiving.exceptions import ArchiveUnavailable
@@ -241,10 +249,22 @@ def _append(
     chain.save()
     membership_track(record=record, participant_ids=participant_ids)
     search_index_queue(record_ids=[record.pk])
+    capture_follow_ups_queue(record_ids=[record.pk])
     return record
 
 
 _MEMBERSHIP_EVENTS = {ArchiveEvent.CONVERSATION_CREATED, ArchiveEvent.PARTICIPANT_JOINED}
+
+
+def capture_follow_ups_queue(*, record_ids: list[int]) -> None:
+    """After commit, queue each follow-up task once for these records (one task per batch)."""
+    if record_ids and settings.PARLEY_CAPTURE_FOLLOW_UP_TASKS:
+        transaction.on_commit(partial(_follow_ups_send, list(record_ids)), robust=True)
+
+
+def _follow_ups_send(record_ids: list[int]) -> None:
+    for task_path in settings.PARLEY_CAPTURE_FOLLOW_UP_TASKS:
+        import_string(task_path).delay(record_ids)
 
 
 @dataclass(frozen=True)
@@ -323,5 +343,6 @@ def capture_many(*, events: list[CaptureEvent], members: QuerySet) -> list[Archi
         updated_at=timezone.now(),
     )
     search_index_queue(record_ids=[r.pk for r in records])
+    capture_follow_ups_queue(record_ids=[r.pk for r in records])
     by_event = dict(zip(map(id, archived), records, strict=True))
     return [by_event.get(id(e)) for e in events]

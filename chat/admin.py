@@ -2,8 +2,15 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from chat import services
-from chat.models import Category, Conversation, OutboundDelivery, Participant
-from chat.services import barriers
+from chat.models import (
+    Category,
+    Conversation,
+    ImPolicy,
+    ImPolicyAssignment,
+    OutboundDelivery,
+    Participant,
+)
+from chat.services import barriers, im_policies
 
 
 class ParticipantInline(admin.TabularInline):
@@ -126,3 +133,40 @@ class OutboundDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(ImPolicy)
+class ImPolicyAdmin(admin.ModelAdmin):
+    """Lync's IM policy: whether messages wait for people who are offline (audited)."""
+
+    list_display = ("name", "is_global", "delivers_offline")
+    list_filter = ("is_global", "delivers_offline")
+    search_fields = ("name",)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would bypass the audited service
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        im_policies.im_policy_save(actor=request.user, policy=obj)
+
+    def delete_model(self, request, obj):
+        im_policies.im_policy_delete(actor=request.user, policy=obj)
+
+
+@admin.register(ImPolicyAssignment)
+class ImPolicyAssignmentAdmin(admin.ModelAdmin):
+    list_display = ("person", "policy")
+    autocomplete_fields = ("person",)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        im_policies.im_assignment_save(actor=request.user, assignment=obj)
+
+    def delete_model(self, request, obj):
+        im_policies.im_assignment_delete(actor=request.user, assignment=obj)

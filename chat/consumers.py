@@ -8,6 +8,7 @@ socket; only a frame above the hard size limit does (1009), as does sign-out (44
 import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -22,7 +23,7 @@ from directory.exceptions import sentence_gettext as _
 from directory.input_screening import frame_decode
 from directory.locale import language_choose
 from directory.serializers import person_summary
-from directory.socket_access import SocketAccessMixin
+from directory.socket_access import AccessEnded, SocketAccessMixin
 from presence.consumers import PresenceConsumerMixin
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def _hello(person_id: int) -> dict:
     }
 
 
-def _sync(person, conversation_id: int, after_seq: int, limit: int) -> dict:
+def _sync(*, person, conversation_id: int, after_seq: int, limit: int) -> dict:
     participation = selectors.participation_get(
         person_id=person.pk, conversation_id=conversation_id
     )
@@ -81,7 +82,10 @@ def _sync(person, conversation_id: int, after_seq: int, limit: int) -> dict:
     return {
         "type": "sync.batch",
         "conversation": conversation_id,
-        "messages": [message_to_dict(m) for m in messages[:limit]],
+        "messages": [
+            message_to_dict(m, visible_after_seq=participation.visible_after_seq)
+            for m in messages[:limit]
+        ],
         "has_more": len(messages) > limit,
         "last_seq": participation.conversation.last_seq,
     }
@@ -89,6 +93,17 @@ def _sync(person, conversation_id: int, after_seq: int, limit: int) -> dict:
 
 class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsumer):
     """One browser tab or program connected to /ws/."""
+
+    async def dispatch(self, message) -> None:
+        # Channels' dispatch runs close_old_connections on the shared database thread before
+        # every event (a thread hop per frame and per broadcast). Every database call of this
+        # consumer runs in database_sync_to_async (which closes its thread's connections
+        # before and after) or on the committer's threads (likewise per batch), so no
+        # connection is left for that hop to close: it is skipped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -201,13 +216,28 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
             )
             return
         try:
-            # else deactivated, or the token ended: the socket is closed, the frame dropped
-            if await self.access_allows(frame_type):
+            # Data frames are checked against the socket's credentials in their own database
+            # work (FRAMES_CHECKED_BY_HANDLER); the others here. If deactivated or the token
+            # ended, the socket is closed and the frame dropped.
+            if self.is_access_ended:
+                return
+            if frame_type in self.FRAMES_CHECKED_BY_HANDLER or await self.access_allows(frame_type):
                 await handler(self, content, ref)
+        except AccessEnded as exc:
+            await self.access_end(exc.reason)
         except FrameError as exc:
             await self._error(ref, exc.code, exc.detail)
         except ServiceError as exc:
-            await self._error(ref, exc.code, exc.detail)
+            # Some refusals say more than code and detail (recipient_offline: who is offline).
+            await self._reply(
+                ref,
+                {
+                    "type": "error",
+                    "code": exc.code,
+                    "detail": exc.detail,
+                    **getattr(exc, "fields", {}),
+                },
+            )
         except Exception as exc:
             outage = database_unavailable(exc)
             if outage is None:
@@ -269,10 +299,12 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         # Group commit (chat/committer.py): acked only once the batch holding it committed.
         try:
             message, _created = await committer_get().post(
+                access=self.access_credentials,
                 sender=self.person,
                 conversation_id=conversation_id,
                 body=content.get("body"),
                 client_id=client_id,
+                reply_to=content.get("reply_to"),
             )
         except Overloaded as exc:
             await self._overloaded(ref, exc)
@@ -285,6 +317,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         try:
             message = await committer_get().call(
                 services.message_edit,
+                access=self.access_credentials,
                 editor=self.person,
                 message_id=_int_field(content, "id", minimum=1),
                 body=content.get("body"),
@@ -298,6 +331,7 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         try:
             message = await committer_get().call(
                 services.message_delete,
+                access=self.access_credentials,
                 actor=self.person,
                 message_id=_int_field(content, "id", minimum=1),
             )
@@ -322,7 +356,13 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
         after_seq = _int_field(content, "after_seq") if "after_seq" in content else 0
         limit = _int_field(content, "limit", minimum=1) if "limit" in content else None
         limit = min(limit or settings.PARLEY_SYNC_BATCH, settings.PARLEY_SYNC_BATCH)
-        batch = await database_sync_to_async(_sync)(self.person, conversation_id, after_seq, limit)
+        batch = await self.access_call(
+            _sync,
+            person=self.person,
+            conversation_id=conversation_id,
+            after_seq=after_seq,
+            limit=limit,
+        )
         await self._reply(ref, batch)
 
     async def on_typing(self, content: dict, ref) -> None:
@@ -337,8 +377,11 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
 
     async def on_read(self, content: dict, ref) -> None:
         conversation_id = _int_field(content, "conversation", minimum=1)
-        participation = await database_sync_to_async(services.conversation_mark_read)(
-            person=self.person, conversation_id=conversation_id, seq=_int_field(content, "seq")
+        participation = await self.access_call(
+            services.conversation_mark_read,
+            person=self.person,
+            conversation_id=conversation_id,
+            seq=_int_field(content, "seq"),
         )
         await self._reply(
             ref,
@@ -351,6 +394,12 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
 
     async def on_ping(self, content: dict, ref) -> None:
         await self._reply(ref, {"type": "pong"})
+
+    # Frames whose handler checks the socket's credentials in its own database work: the
+    # committer's batch (message writes) or access_call (sync, read).
+    FRAMES_CHECKED_BY_HANDLER = frozenset(
+        {"message.send", "message.edit", "message.delete", "sync", "read"}
+    )
 
     HANDLERS = {
         "message.send": on_message_send,

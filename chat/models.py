@@ -128,6 +128,9 @@ class Participant(models.Model):
     # said before they arrived (rooms keep their history visible to members).
     visible_after_seq = models.PositiveBigIntegerField(default=0)
     last_read_seq = models.PositiveBigIntegerField(default=0)
+    # The newest message a missed-IM e-mail already told the person about: each message is
+    # announced at most once (chat/services/notices.py).
+    noticed_seq = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -163,6 +166,13 @@ class Message(models.Model):
     file = models.ForeignKey(
         "chat.File", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The message this one answers, in the same conversation (chat.services.message_post).
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # [{"emoji", "count", "people": [usernames]}], rewritten from the Reaction rows under the
+    # message's row lock by chat.services.reactions: lists and frames read it without a join.
+    reactions = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -180,14 +190,23 @@ class Message(models.Model):
         return self.deleted_at is not None
 
 
-class SearchOutbox(models.Model):
-    """Messages whose search index entry must be (re)written; drained by a Celery task."""
+class Reaction(models.Model):
+    """One person's emoji reaction to a message (one row per person and emoji)."""
 
-    message_id = models.BigIntegerField()
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reaction_rows")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "person", "emoji"], name="one_reaction_per_person_emoji"
+            )
+        ]
+
     def __str__(self) -> str:
-        return f"index message {self.message_id}"
+        return f"{self.emoji} on {self.message_id}"
 
 
 class OutboundDelivery(models.Model):
@@ -356,3 +375,80 @@ class FeedMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feed_id} <- {self.message_id}"
+
+
+class ConversationHistoryDay(models.Model):
+    """One conversation-day written to a person's Conversation History folder, with the digest
+    of what was written: a day whose transcript now reads differently is written again."""
+
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    digest = models.CharField(max_length=64)
+    item_id = models.CharField(max_length=512, blank=True)
+    written_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "conversation", "day"], name="one_history_item_per_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.conversation_id} {self.day}"
+
+
+class ImPolicy(models.Model):
+    """Instant-messaging rules (Lync's IM policy): the global policy applies to everyone
+    without an assignment."""
+
+    name = models.CharField(max_length=100, unique=True)
+    is_global = models.BooleanField(default=False)
+    delivers_offline = models.BooleanField(
+        default=True,
+        help_text=(
+            "Keep direct and group messages for people who are offline until they connect. "
+            "Off: a message to someone with no live connection is not delivered and its "
+            "sender is told so (the attempt is archived)."
+        ),
+    )
+
+    class Meta:
+        verbose_name = "IM policy"
+        verbose_name_plural = "IM policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_global"], condition=Q(is_global=True), name="one_global_im_policy"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImPolicyAssignment(models.Model):
+    """A per-person override of the global IM policy (it applies to them as recipient)."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="im_policy_assignment"
+    )
+    policy = models.ForeignKey(ImPolicy, on_delete=models.PROTECT, related_name="assignments")
+
+    class Meta:
+        verbose_name = "IM policy assignment"
+
+    def __str__(self) -> str:
+        return f"{self.person} -> {self.policy}"
+
+
+class NoticePreference(models.Model):
+    """A person's choice about missed-IM e-mail (no row: the default, mail on)."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notice_preference"
+    )
+    is_missed_im_email_on = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.person}: missed-IM e-mail {'on' if self.is_missed_im_email_on else 'off'}"

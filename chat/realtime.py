@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer  # noqa: TID251
 
 from chat.models import Conversation, Message
-from chat.selectors import conversation_members
+from chat.selectors import active_participants, conversation_members
 from chat.serializers import conversation_to_dict, invitation_to_dict, message_to_dict
 from directory import realtime as fanout
 from directory.models import Person
@@ -22,12 +22,35 @@ OUTBOUND_DELIVERY_GROUP = "chat.outbound-delivery"
 frame = fanout.frame_text
 
 
-def message_new(message: Message) -> None:
-    """Announce a stored message to everyone in its conversation."""
+def _message_send(message: Message, frame_type: str) -> None:
+    """Send a message frame to its conversation, serialised once; a reply whose original some
+    members cannot read (they joined after it) goes to them without the quote."""
+    hidden: list[int] = []
+    if message.reply_to_id is not None:
+        hidden = list(
+            active_participants(message.conversation_id)
+            .filter(visible_after_seq__gte=message.reply_to.seq)
+            .values_list("person_id", flat=True)
+        )
     fanout.conversation_frame_send(
         conversation_id=message.conversation_id,
-        frame=frame({"type": "message.new", "message": message_to_dict(message)}),
+        frame=frame({"type": frame_type, "message": message_to_dict(message)}),
+        exclude_people=hidden,
     )
+    if hidden:
+        quoteless = frame(
+            {
+                "type": frame_type,
+                "message": message_to_dict(message, visible_after_seq=message.reply_to.seq),
+            }
+        )
+        for person_id in hidden:
+            fanout.person_frame_send(person_id=person_id, frame=quoteless)
+
+
+def message_new(message: Message) -> None:
+    """Announce a stored message to everyone in its conversation."""
+    _message_send(message, "message.new")
 
 
 def outbound_delivery_wake() -> None:
@@ -45,11 +68,8 @@ def outbound_delivery_wake() -> None:
 
 
 def message_updated(message: Message) -> None:
-    """Announce an edit or deletion."""
-    fanout.conversation_frame_send(
-        conversation_id=message.conversation_id,
-        frame=frame({"type": "message.updated", "message": message_to_dict(message)}),
-    )
+    """Announce an edit, a deletion or a change of its reactions."""
+    _message_send(message, "message.updated")
 
 
 def _conversation_frame(conversation: Conversation, **extra) -> str:
@@ -79,16 +99,37 @@ def conversation_joined(
         )
 
 
-def conversation_left(*, conversation_id: int, person_id: int) -> None:
-    """Detach the leaver's sockets and tell the rest of the conversation."""
+def conversation_left(
+    *, conversation_id: int, person_id: int, reason: str = "left", actor_id: int | None = None
+) -> None:
+    """Detach the leaver's sockets and tell the rest of the conversation.
+
+    reason: "left" (they left), "removed_by_manager" or "ethical_wall". The leaver's frame says
+    why and by whom, so their page can say so (and keep their draft); the others' says who.
+    """
     conversation = Conversation.objects.get(pk=conversation_id)
+    people = {p.pk: p for p in Person.objects.filter(pk__in={person_id, actor_id} - {None})}
+    leaver = people.get(person_id)
+    actor = people.get(actor_id) if actor_id is not None and actor_id != person_id else None
     fanout.person_frame_send(
         person_id=person_id,
-        frame=frame({"type": "conversation.left", "conversation": conversation_id}),
+        frame=frame(
+            {
+                "type": "conversation.left",
+                "conversation": conversation_id,
+                "title": conversation.title,
+                "reason": reason,
+                "by": person_summary(actor) if actor else None,
+            }
+        ),
         control={"action": "leave", "conversation": conversation_id},
     )
     fanout.conversation_frame_send(
-        conversation_id=conversation_id, frame=_conversation_frame(conversation)
+        conversation_id=conversation_id,
+        frame=_conversation_frame(
+            conversation,
+            left={"user": person_summary(leaver) if leaver else None, "reason": reason},
+        ),
     )
 
 
@@ -145,7 +186,8 @@ def invitation_new(*, invitation) -> None:
 
 def feed_match(*, message: Message, notices: list[tuple[int, int, str, int]]) -> None:
     """Tell each feed owner's sockets that a new message matched their feed."""
-    body = message_to_dict(message)
+    # The owners' history floors are not at hand here: a quoted reply shows no text.
+    body = message_to_dict(message, visible_after_seq=message.seq)
     for owner_id, feed_id, name, unread in notices:
         fanout.person_frame_send(
             person_id=owner_id,

@@ -5,9 +5,38 @@ from rest_framework import serializers
 from chat.models import Conversation, Message, Participant
 from directory.serializers import person_summary, timestamp
 
+EXCERPT_CHARS = 120
 
-def message_to_dict(message: Message) -> dict:
-    """Return the public form of a message (contract: DESIGN.md section 9)."""
+
+def message_excerpt(body: str) -> str:
+    """Return the first words of a text on one line, cut with an ellipsis when longer."""
+    line = " ".join(body.split())
+    return line if len(line) <= EXCERPT_CHARS else line[: EXCERPT_CHARS - 1].rstrip() + "\u2026"
+
+
+def reply_to_dict(message: Message, *, visible_after_seq: int = 0) -> dict | None:
+    """Return what a message shows of the message it answers, or None.
+
+    A reader who joined after the original (seq at or below their visible_after_seq) gets its
+    id and seq only, and a deleted original shows no text: neither leaks through a quote.
+    """
+    if message.reply_to_id is None:
+        return None
+    original = message.reply_to
+    is_visible = original.seq > visible_after_seq
+    is_deleted = original.deleted_at is not None
+    return {
+        "id": original.pk,
+        "seq": original.seq,
+        "sender": person_summary(original.sender) if is_visible else None,
+        "excerpt": message_excerpt(original.body) if is_visible and not is_deleted else None,
+        "deleted": is_deleted,
+    }
+
+
+def message_to_dict(message: Message, *, visible_after_seq: int = 0) -> dict:
+    """Return the public form of a message (contract: DESIGN.md section 9) as a reader whose
+    history starts after visible_after_seq sees it (that only changes a quoted reply)."""
     return {
         "id": message.pk,
         "conversation": message.conversation_id,
@@ -22,6 +51,8 @@ def message_to_dict(message: Message) -> dict:
         # The visible notice of a removal by a room manager (None otherwise).
         "removed_by": message.removed_by or None,
         "file": file_to_dict(message.file) if message.file_id is not None else None,
+        "reply_to": reply_to_dict(message, visible_after_seq=visible_after_seq),
+        "reactions": message.reactions,
     }
 
 
@@ -145,6 +176,42 @@ class ParticipantAddInputSerializer(serializers.Serializer):
 class MessageCreateInputSerializer(serializers.Serializer):
     body = StrictCharField(trim_whitespace=False, allow_blank=True)
     client_id = StrictCharField(max_length=64, required=False, allow_blank=True)
+    reply_to = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="The id of the message this one answers, in the same conversation.",
+    )
+
+
+class ReactionInputSerializer(serializers.Serializer):
+    emoji = StrictCharField(
+        max_length=64, help_text="One emoji (a single grapheme, e.g. a thumbs up)."
+    )
+
+
+class ReplyToSerializer(serializers.Serializer):
+    """Schema-only: the message a reply answers."""
+
+    id = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    sender = serializers.DictField(
+        allow_null=True, help_text="null when the reader joined after the original."
+    )
+    excerpt = serializers.CharField(
+        allow_null=True,
+        help_text="The original's first words; null when it was deleted or the reader joined "
+        "after it.",
+    )
+    deleted = serializers.BooleanField()
+
+
+class ReactionSummarySerializer(serializers.Serializer):
+    """Schema-only: one emoji's reactions to a message."""
+
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    people = serializers.ListField(child=serializers.CharField(), help_text="Usernames.")
 
 
 class MessageEditInputSerializer(serializers.Serializer):
@@ -173,3 +240,5 @@ class MessageSerializer(serializers.Serializer):
     )
     removed_by = serializers.CharField(allow_null=True)
     file = serializers.DictField(allow_null=True)
+    reply_to = ReplyToSerializer(allow_null=True)
+    reactions = ReactionSummarySerializer(many=True)

@@ -30,7 +30,18 @@ urlpatterns = [
         name="conversation-read",
     ),
     path("messages/<int:message_id>/", apis.MessageDetailApi.as_view(), name="message"),
+    path(
+        "messages/<int:message_id>/reactions/",
+        apis.MessageReactionAddApi.as_view(),
+        name="message-reactions",
+    ),
+    path(
+        "messages/<int:message_id>/reactions/<str:emoji>/",
+        apis.MessageReactionRemoveApi.as_view(),
+        name="message-reaction",
+    ),
     path("search/", apis.SearchApi.as_view(), name="search"),
+    path("me/notices/", apis.NoticePreferenceApi.as_view(), name="me-notices"),
     path(
         "conversations/<int:conversation_id>/files/",
         apis.FileUploadApi.as_view(),

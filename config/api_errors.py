@@ -38,6 +38,8 @@ def _flatten(detail, prefix: str = "") -> list[str]:
 
 def _service_error_response(exc: ServiceError) -> Response:
     body = error_body(exc.code, detail_text(exc.detail))
+    # Some refusals say more than code and detail (recipient_offline: who is offline).
+    body["error"].update(getattr(exc, "fields", {}))
     retry_after_ms = getattr(exc, "retry_after_ms", None)
     if retry_after_ms is None:
         return Response(body, status=exc.status)

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "chat",
     "presence",
     "federation",
+    "supervision",
     "web",
 ]
 
@@ -248,7 +249,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": env.int("PARLEY_TASK_RESTORE_THROTTLE", default=10),
 }
 CELERY_BEAT_SCHEDULE = {
-    "search-index-sweep": {"task": "chat.tasks.search_index_pending", "schedule": 60.0},
     "presence-sweep": {"task": "presence.tasks.presence_sweep", "schedule": 30.0},
     # Daily, at a quiet hour; each batch holds the retention lock only briefly.
     "archive-retention-run": {
@@ -294,19 +294,21 @@ PARLEY_POST_WRITERS = env.int("PARLEY_POST_WRITERS", default=1)
 PARLEY_POST_BATCH_MAX = env.int("PARLEY_POST_BATCH_MAX", default=100)
 PARLEY_POST_QUEUE_MAX = env.int("PARLEY_POST_QUEUE_MAX", default=1000)
 PARLEY_FILE_MAX_BYTES = env.int("PARLEY_FILE_MAX_BYTES", default=10 * 1024 * 1024)
+# A person's own photo (PUT /api/v1/me/photo/): JPEG, PNG or WebP of at most this size.
+PARLEY_PHOTO_MAX_BYTES = env.int("PARLEY_PHOTO_MAX_BYTES", default=2 * 1024 * 1024)
 # People moved into a denied department or group leave the walled rooms (reads keep them out at
 # once; this ends the memberships and detaches live sockets).
 CELERY_BEAT_SCHEDULE["category-walls-sweep"] = {
     "task": "chat.tasks.category_walls_sweep",
     "schedule": 300.0,
 }
-PARLEY_SEARCH_BACKEND = env.str("PARLEY_SEARCH_BACKEND", default="database")
-# Compliance archive search: Elasticsearch when ELASTICSEARCH_URL is set, else the database
-# (SQLite FTS5 or PostgreSQL full-text) or the embedded tantivy index (a folder on this host,
-# written only by the indexing task). All answer the same query language identically.
+# Search (the compliance archive and employees' history, one core): Elasticsearch when
+# ELASTICSEARCH_URL is set, else the embedded tantivy index (a folder on this host, written
+# only by the indexing task, tied to this database by its id), or the database itself
+# (SQLite FTS5 or PostgreSQL full-text) when asked. All answer the same query language alike.
 ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")
 PARLEY_ARCHIVE_SEARCH_BACKEND = env.str(
-    "PARLEY_ARCHIVE_SEARCH_BACKEND", default="elasticsearch" if ELASTICSEARCH_URL else "database"
+    "PARLEY_ARCHIVE_SEARCH_BACKEND", default="elasticsearch" if ELASTICSEARCH_URL else "tantivy"
 )
 if PARLEY_ARCHIVE_SEARCH_BACKEND not in ("database", "elasticsearch", "tantivy"):
     raise ImproperlyConfigured(
@@ -368,6 +370,36 @@ if PARLEY_EXCHANGE_EWS_URL:
         "schedule": PARLEY_CALENDAR_POLL_SECONDS,
     }
 
+# Calendar presence asks Exchange for the meeting's subject and place too (the "Detailed" view;
+# the service account then needs at least "Limited Details" on the calendars), shown at the
+# workgroup level only. False asks for the free/busy view alone, as before.
+PARLEY_EXCHANGE_MEETING_DETAILS = env.bool("PARLEY_EXCHANGE_MEETING_DETAILS", default=True)
+# The administrator's switches for what Parley keeps in people's own mailboxes (each person
+# then opts in): conversation history (Lync's Conversation History folder) and contacts kept
+# alike both ways. Both act by impersonation: the service account above needs Exchange's
+# ApplicationImpersonation role (README "Exchange").
+PARLEY_CONVERSATION_HISTORY = env.bool("PARLEY_CONVERSATION_HISTORY", default=False)
+PARLEY_CONTACT_SYNC = env.bool("PARLEY_CONTACT_SYNC", default=False)
+PARLEY_MAILBOX_SYNC_SECONDS = env.float("PARLEY_MAILBOX_SYNC_SECONDS", default=300.0)
+# A busy or throttled Exchange: retried 5 times, after this, then twice as long each time.
+PARLEY_MAILBOX_RETRY_SECONDS = env.float("PARLEY_MAILBOX_RETRY_SECONDS", default=30.0)
+for _name in ("PARLEY_CONVERSATION_HISTORY", "PARLEY_CONTACT_SYNC"):
+    if globals()[_name] and not PARLEY_EXCHANGE_EWS_URL:
+        raise ImproperlyConfigured(
+            f"{_name} is on, so Parley needs a mailbox server: set PARLEY_EXCHANGE_EWS_URL, "
+            f"PARLEY_EXCHANGE_USERNAME and PARLEY_EXCHANGE_PASSWORD, or turn {_name} off."
+        )
+if PARLEY_CONVERSATION_HISTORY:
+    CELERY_BEAT_SCHEDULE["conversation-history-write"] = {
+        "task": "chat.tasks.conversation_history_write_all",
+        "schedule": PARLEY_MAILBOX_SYNC_SECONDS,
+    }
+if PARLEY_CONTACT_SYNC:
+    CELERY_BEAT_SCHEDULE["contacts-mailbox-sync"] = {
+        "task": "presence.tasks.contacts_mailbox_sync_all",
+        "schedule": PARLEY_MAILBOX_SYNC_SECONDS,
+    }
+
 # Usage reports (archiving/usage/): conversation-day rows derived from the archive, refreshed
 # every few minutes, kept PARLEY_USAGE_RETENTION_DAYS whatever the archive's own retention.
 PARLEY_USAGE_RETENTION_DAYS = env.int("PARLEY_USAGE_RETENTION_DAYS", default=730)
@@ -378,6 +410,38 @@ CELERY_BEAT_SCHEDULE["usage-refresh"] = {
 CELERY_BEAT_SCHEDULE["usage-purge"] = {
     "task": "archiving.usage.tasks.usage_purge",
     "schedule": crontab(hour=3, minute=15),
+}
+
+# Supervision review (supervision/): capture queues these tasks after commit with the ids of
+# each captured batch; the sweep (beat) judges what a lost task left out, looking only at
+# records older than PARLEY_SUPERVISION_SETTLE_SECONDS (so their transactions have ended).
+PARLEY_CAPTURE_FOLLOW_UP_TASKS = env.list(
+    "PARLEY_CAPTURE_FOLLOW_UP_TASKS", default=["supervision.tasks.supervision_records_evaluate"]
+)
+PARLEY_SUPERVISION_SETTLE_SECONDS = env.float("PARLEY_SUPERVISION_SETTLE_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE["supervision-sweep"] = {
+    "task": "supervision.tasks.supervision_sweep",
+    "schedule": 60.0,
+}
+
+# Missed-IM e-mail (chat/services/notices.py): a person with unread direct or group messages
+# older than PARLEY_MISSED_IM_EMAIL_MINUTES and no live connection gets one digest through
+# Django's mail framework. Off while EMAIL_HOST is empty (the beat task then does nothing).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Parley <parley@localhost>")
+PARLEY_MISSED_IM_EMAIL_MINUTES = env.float("PARLEY_MISSED_IM_EMAIL_MINUTES", default=15.0)
+# Links in e-mail point here (the address people open Parley at).
+PARLEY_PUBLIC_URL = env.str("PARLEY_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
+CELERY_BEAT_SCHEDULE["missed-im-email"] = {
+    "task": "chat.tasks.missed_im_notices_send",
+    "schedule": 60.0,
 }
 
 # Compliance exports (archiving/exports/): files under PARLEY_EXPORT_ROOT; a running job whose

@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("presence.urls")),
     path("archive/", include("archiving.urls")),
     path("reports/", include("archiving.usage.urls")),
+    path("supervision/", include("supervision.urls")),
 ]
 
 urlpatterns = [

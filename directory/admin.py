@@ -17,6 +17,7 @@ from directory.models import (
     DirectoryChange,
     DirectoryGroup,
     FederationPartner,
+    MailboxSync,
     OrganisationSettings,
     Person,
 )
@@ -199,6 +200,22 @@ class DirectoryChangeAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(MailboxSync)
+class MailboxSyncAdmin(admin.ModelAdmin):
+    """Who keeps conversation history and contacts in their mailbox, and the last error."""
+
+    list_display = [
+        "person",
+        "keeps_conversation_history",
+        "syncs_contacts",
+        "history_checked_until",
+        "contacts_synced_at",
+        "last_error_at",
+    ]
+    list_filter = ["keeps_conversation_history", "syncs_contacts"]
+    search_fields = ["person__username", "person__email"]
+    readonly_fields = ["history_checked_until", "contacts_synced_at", "last_error", "last_error_at"]
+    autocomplete_fields = ["person"]
 @admin.register(OrganisationSettings)
 class OrganisationSettingsAdmin(admin.ModelAdmin):
     """The organisation's default language and time zone: one row, changed, never deleted."""

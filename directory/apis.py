@@ -1,17 +1,23 @@
 """HTTP edge for sign-in tokens and the directory."""
 
 from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse
 from django.utils import translation
+from django.utils.translation import gettext
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import permissions, status
+from rest_framework import permissions, serializers, status
+from rest_framework import serializers as drf_serializers
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from directory import selectors, services
-from directory.exceptions import InvalidInput
+from directory.exceptions import InvalidInput, NotFound
 from directory.exceptions import sentence_gettext as _
 from directory.locale import language_choose, time_zone_choose
-from directory.models import ApiToken, Person
+from directory.models import ApiToken, MailboxSync, Person
 from directory.serializers import (
     PersonSerializer,
     PreferencesSerializer,
@@ -19,7 +25,7 @@ from directory.serializers import (
     TokenCreateOutputSerializer,
     timestamp,
 )
-from presence.selectors import presence_for_watcher_many
+from presence.selectors import presence_for_watcher, presence_for_watcher_many
 
 
 class TokenApi(APIView):
@@ -65,11 +71,145 @@ class TokenApi(APIView):
 
 
 class MeApi(APIView):
-    """Return the signed-in person."""
+    """Return the signed-in person; PATCH sets their `time_zone` (contact cards show it)."""
 
     @extend_schema(responses=PersonSerializer)
     def get(self, request):
         return Response(PersonSerializer(request.user).data)
+
+    @extend_schema(
+        request=inline_serializer(
+            "MeChange", {"time_zone": serializers.CharField(max_length=64, allow_blank=True)}
+        ),
+        responses=PersonSerializer,
+    )
+    def patch(self, request):
+        unknown = set(request.data) - {"time_zone"}
+        if unknown:
+            raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        if "time_zone" in request.data:
+            services.person_time_zone_set(person=request.user, time_zone=request.data["time_zone"])
+            request.user.refresh_from_db()
+        return Response(PersonSerializer(request.user).data)
+
+
+# Multipart boundaries and part headers around the photo.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class MePhotoApi(APIView):
+    """PUT my photo (multipart field `file`: JPEG, PNG or WebP, at most PARLEY_PHOTO_MAX_BYTES)
+    -> 200 with my presence (its `photo` is the new URL); DELETE removes it -> 204."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": OpenApiTypes.OBJECT}, responses={200: OpenApiTypes.OBJECT}
+    )
+    def put(self, request):
+        limit = settings.PARLEY_PHOTO_MAX_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+            raise InvalidInput(
+                f"The upload is {declared} bytes; photos are limited to {limit} bytes.",
+                code="photo_too_large",
+            )
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput("Send the photo as the multipart field 'file'.", code="file_missing")
+        if upload.size > limit:
+            raise InvalidInput(
+                f"The photo is {upload.size} bytes; the limit is {limit} bytes.",
+                code="photo_too_large",
+            )
+        person = services.person_photo_set(person=request.user, content=upload.read())
+        return Response(presence_for_watcher(person=person, watcher=person))
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        services.person_photo_remove(person=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+PHOTO_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+class UserPhotoApi(APIView):
+    """A person's photo, if their privacy projection shows it to me (404 otherwise, the same
+    as for a person without a photo)."""
+
+    @extend_schema(responses={200: OpenApiTypes.BINARY})
+    def get(self, request, username: str):
+        person = selectors.person_get_active(username=username)
+        projection = presence_for_watcher(person=person, watcher=request.user) if person else {}
+        if not projection.get("photo") or not default_storage.exists(person.photo.name):
+            raise NotFound(f"{username} has no photo you may see.", code="photo_not_found")
+        extension = person.photo.name.rsplit(".", 1)[-1].lower()
+        response = FileResponse(
+            default_storage.open(person.photo.name, "rb"),
+            content_type=PHOTO_TYPES.get(extension, "image/jpeg"),
+        )
+        # The URL changes with the photo (?v=): private caches may keep it.
+        response["Cache-Control"] = "private, max-age=86400"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
+
+
+def mailbox_sync_to_dict(*, sync: MailboxSync) -> dict:
+    return {
+        "conversation_history": sync.keeps_conversation_history,
+        "contact_sync": sync.syncs_contacts,
+        "offered": {
+            feature: services.mailbox_feature_is_on(feature=feature)
+            for feature in services.MAILBOX_FEATURES
+        },
+        "history_checked_until": timestamp(sync.history_checked_until),
+        "contacts_synced_at": timestamp(sync.contacts_synced_at),
+        "last_error": sync.last_error,
+        "last_error_at": timestamp(sync.last_error_at),
+    }
+
+
+MAILBOX_SYNC_SCHEMA = inline_serializer(
+    "MailboxSync",
+    {
+        "conversation_history": drf_serializers.BooleanField(),
+        "contact_sync": drf_serializers.BooleanField(),
+        "offered": drf_serializers.DictField(child=drf_serializers.BooleanField()),
+        "history_checked_until": drf_serializers.DateTimeField(allow_null=True),
+        "contacts_synced_at": drf_serializers.DateTimeField(allow_null=True),
+        "last_error": drf_serializers.CharField(),
+        "last_error_at": drf_serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+class MailboxSyncApi(APIView):
+    """What Parley keeps in my own mailbox (conversation history, contacts) and how it went."""
+
+    @extend_schema(responses=MAILBOX_SYNC_SCHEMA)
+    def get(self, request):
+        sync = MailboxSync.objects.filter(person=request.user).first() or MailboxSync(
+            person=request.user
+        )
+        return Response(mailbox_sync_to_dict(sync=sync))
+
+    @extend_schema(
+        request=inline_serializer(
+            "MailboxSyncUpdate",
+            {
+                "conversation_history": drf_serializers.BooleanField(required=False),
+                "contact_sync": drf_serializers.BooleanField(required=False),
+            },
+        ),
+        responses=MAILBOX_SYNC_SCHEMA,
+    )
+    def patch(self, request):
+        if not isinstance(request.data, dict):
+            raise InvalidInput(gettext('Send an object, e.g. {"conversation_history": true}.'))
+        sync = services.mailbox_sync_update(person=request.user, choices=dict(request.data))
+        return Response(mailbox_sync_to_dict(sync=sync))
 
 
 class PreferencesApi(APIView):

@@ -48,7 +48,7 @@ class Person(AbstractUser):
     # Empty: the browser's Accept-Language, else the organisation's default (directory/locale.py).
     language = models.CharField(_("language"), max_length=10, blank=True, choices=language_choices)
     # An IANA zone ("Asia/Seoul"); empty: the organisation's default for pages, the browser's
-    # zone in the client.
+    # zone in the client. Contact cards show the person's local time in it.
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
 
     class Meta:
@@ -159,6 +159,32 @@ class DirectoryChange(models.Model):
         return f"{self.action} {self.target}"
 
 
+class MailboxSync(models.Model):
+    """What Parley keeps in a person's own mailbox (their choice, within the administrator's
+    switches PARLEY_CONVERSATION_HISTORY and PARLEY_CONTACT_SYNC), and how the last runs went.
+
+    history_checked_until: conversation-days before this moment's day are written; the day it
+    falls in is looked at again on the next run (a later message replaces that day's item).
+    """
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="mailbox_sync")
+    keeps_conversation_history = models.BooleanField(
+        default=False,
+        help_text="Write each conversation-day to the Conversation History folder of the mailbox.",
+    )
+    syncs_contacts = models.BooleanField(
+        default=False, help_text="Keep Parley contacts and a contacts folder of the mailbox alike."
+    )
+    history_checked_until = models.DateTimeField(null=True, blank=True)
+    contacts_synced_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "mailbox sync"
+
+    def __str__(self) -> str:
+        return f"mailbox of {self.person}"
 class OrganisationSettings(models.Model):
     """The organisation's defaults, one row (pk 1), set by an administrator in the admin."""
 

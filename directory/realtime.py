@@ -202,8 +202,11 @@ class Hub:
         if frame is None:
             return
         exclude = event.get("exclude_person")
+        excluded = set(event.get("exclude_people") or ())
         for socket in list(sockets):
-            if exclude is not None and socket.person_id == exclude:
+            if (exclude is not None and socket.person_id == exclude) or (
+                socket.person_id in excluded
+            ):
                 continue
             try:
                 await socket.deliver_frame(frame)
@@ -284,6 +287,7 @@ async def apublish(
     control: dict | None = None,
     exclude_person: int | None = None,
     level: str | None = None,
+    exclude_people: list[int] | None = None,
 ) -> None:
     """Publish one event to every process holding sockets for the conversation or person."""
     event: dict[str, Any] = {"type": "fanout", "kind": kind, "id": object_id}
@@ -295,6 +299,8 @@ async def apublish(
         event["control"] = control
     if exclude_person is not None:
         event["exclude_person"] = exclude_person
+    if exclude_people:
+        event["exclude_people"] = exclude_people
     await get_channel_layer().group_send(shard_group(kind, object_id), event)
 
 
@@ -355,11 +361,20 @@ def person_frame_send(*, person_id: int, frame: str, control: dict | None = None
 
 
 def conversation_frame_send(
-    *, conversation_id: int, frame: str, exclude_person: int | None = None
+    *,
+    conversation_id: int,
+    frame: str,
+    exclude_person: int | None = None,
+    exclude_people: list[int] | None = None,
 ) -> None:
-    """Send a serialised frame to every socket attached to a conversation."""
+    """Send a serialised frame to every socket attached to a conversation (but those of the
+    excluded people)."""
     publish(
-        kind=CONVERSATION, object_id=conversation_id, frame=frame, exclude_person=exclude_person
+        kind=CONVERSATION,
+        object_id=conversation_id,
+        frame=frame,
+        exclude_person=exclude_person,
+        exclude_people=exclude_people,
     )
 
 

@@ -2,6 +2,7 @@
 
 import hashlib
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -103,6 +104,42 @@ def socket_access_ended(*, person_id: int, token_id: int | None) -> str | None:
     return PERSON_DEACTIVATED if people else TOKEN_ENDED
 
 
+def sockets_access_ended(
+    *, credentials: set[tuple[int, int | None]]
+) -> dict[tuple[int, int | None], str]:
+    """Return, for those of these sockets' (person_id, token_id) whose credentials no longer
+    hold, why (PERSON_DEACTIVATED, TOKEN_ENDED): what socket_access_ended says of each, for a
+    whole batch of frames. One query when every socket has a token (or none has one), two
+    for a mix; the ended ones cost two more (rare)."""
+    token_ids = {token for _, token in credentials if token is not None}
+    session_people = {person for person, token in credentials if token is None}
+    held: set[tuple[int, int | None]] = set()
+    if token_ids:
+        held.update(
+            ApiToken.objects.filter(
+                token_usable_q(now=timezone.now()), pk__in=token_ids, person__is_active=True
+            ).values_list("person_id", "pk")
+        )
+    if session_people:
+        held.update(
+            (pk, None)
+            for pk in Person.objects.filter(pk__in=session_people, is_active=True).values_list(
+                "pk", flat=True
+            )
+        )
+    ended = credentials - held
+    if not ended:
+        return {}
+    people, _ = socket_credentials_ended(
+        person_ids={person for person, _ in ended},
+        token_ids={token for _, token in ended if token is not None},
+    )
+    return {
+        (person, token): PERSON_DEACTIVATED if person in people else TOKEN_ENDED
+        for person, token in ended
+    }
+
+
 def person_list_search(*, query: str, limit: int = 50) -> QuerySet[Person]:
     """Return active people whose username, name or e-mail contains the query."""
     people = (
@@ -130,3 +167,12 @@ def person_get_active(*, username: str) -> Person | None:
 def person_get_any(*, username: str) -> Person | None:
     """Return the person with this username, active or not (for the archive), or None."""
     return Person.objects.filter(username=username).first()
+
+
+def person_photo_url(person: Person) -> str | None:
+    """Where a person's photo is read (through the privacy projection), versioned by file so
+    browsers may cache it; None when they have none."""
+    if not person.photo:
+        return None
+    version = hashlib.sha256(person.photo.name.encode()).hexdigest()[:12]
+    return f"/api/v1/users/{quote(person.username, safe='')}/photo/?v={version}"

@@ -1,18 +1,25 @@
 """The only code that changes people and tokens."""
 
+import hashlib
+import logging
 import secrets
+import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from directory import realtime
 from directory.exceptions import InvalidInput, NotAuthenticated
 from directory.exceptions import sentence_gettext as _
-from directory.models import ApiToken, Department, Person
+from directory.integrations import mailbox
+from directory.models import ApiToken, Department, MailboxSync, Person
 from directory.selectors import token_hash
 
 
@@ -128,6 +135,156 @@ def tokens_in_use_touch(*, token_ids: set[int]) -> None:
     ).update(last_used_at=now)
 
 
+# What an uploaded photo may be, told by its first bytes (the name and the browser's
+# Content-Type are the sender's word, not the file's).
+PHOTO_SIGNATURES = (
+    (b"\xff\xd8\xff", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+)
+UPLOADED_PHOTOS = "photos/uploaded/"
+
+
+def _photo_extension(content: bytes) -> str | None:
+    for signature, extension in PHOTO_SIGNATURES:
+        if content.startswith(signature):
+            return extension
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _photo_file_drop(person: Person) -> None:
+    """Delete the person's previous uploaded photo file (a directory photo stays the sync's)."""
+    if person.photo and person.photo.name.startswith(UPLOADED_PHOTOS):
+        name = person.photo.name
+        transaction.on_commit(lambda: default_storage.delete(name), robust=True)
+
+
+@transaction.atomic
+def person_photo_set(*, person: Person, content: bytes) -> Person:
+    """Store a person's own photo (JPEG, PNG or WebP, at most PARLEY_PHOTO_MAX_BYTES); the
+    privacy projection decides who sees it, and watchers are told the new one."""
+    from presence.services import presence_republish
+
+    limit = settings.PARLEY_PHOTO_MAX_BYTES
+    if not content:
+        raise InvalidInput("The photo is empty.", code="photo_empty")
+    if len(content) > limit:
+        raise InvalidInput(
+            f"The photo is {len(content)} bytes; the limit is {limit} bytes.",
+            code="photo_too_large",
+        )
+    extension = _photo_extension(content)
+    if extension is None:
+        raise InvalidInput(
+            "A photo must be a JPEG, PNG or WebP image.", code="photo_type_not_allowed"
+        )
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    _photo_file_drop(person)
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    name = default_storage.save(
+        f"{UPLOADED_PHOTOS}{person.username}-{digest}.{extension}", ContentFile(content)
+    )
+    person.photo.name = name
+    person.save(update_fields=["photo"])
+    presence_republish(person=person)
+    return person
+
+
+@transaction.atomic
+def person_photo_remove(*, person: Person) -> None:
+    """Remove a person's photo; watchers see their initials again."""
+    from presence.services import presence_republish
+
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if not person.photo:
+        return
+    _photo_file_drop(person)
+    person.photo = ""
+    person.save(update_fields=["photo"])
+    presence_republish(person=person)
+
+
+@transaction.atomic
+def person_time_zone_set(*, person: Person, time_zone: str) -> Person:
+    """Set the IANA time zone whose local time the person's contact card shows ("" clears)."""
+    from presence.services import presence_republish
+
+    if not isinstance(time_zone, str) or len(time_zone) > 64:
+        raise InvalidInput("time_zone must be an IANA time zone name such as Europe/Paris.")
+    if time_zone and time_zone not in zoneinfo.available_timezones():
+        raise InvalidInput(f"Unknown time zone {time_zone!r}.", code="unknown_time_zone")
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if person.time_zone != time_zone:
+        person.time_zone = time_zone
+        person.save(update_fields=["time_zone"])
+        presence_republish(person=person)
+    return person
+
+
+# -- the person's mailbox (conversation history, contacts) -----------------------------------
+
+log = logging.getLogger(__name__)
+MAILBOX_FEATURES = {
+    "conversation_history": ("keeps_conversation_history", "PARLEY_CONVERSATION_HISTORY"),
+    "contact_sync": ("syncs_contacts", "PARLEY_CONTACT_SYNC"),
+}
+
+
+def mailbox_feature_is_on(*, feature: str) -> bool:
+    """Return whether the administrator turned this mailbox feature on (and a server is set)."""
+    return bool(getattr(settings, MAILBOX_FEATURES[feature][1])) and mailbox.is_configured()
+
+
+@transaction.atomic
+def mailbox_sync_update(*, person: Person, choices: dict) -> MailboxSync:
+    """Store the person's choice of what Parley keeps in their mailbox."""
+    sync, _created = MailboxSync.objects.select_for_update().get_or_create(person=person)
+    for feature, value in choices.items():
+        if feature not in MAILBOX_FEATURES:
+            raise InvalidInput(
+                gettext("Unknown setting %(name)s: use %(known)s.")
+                % {"name": feature, "known": ", ".join(MAILBOX_FEATURES)},
+                code="invalid_mailbox_setting",
+            )
+        if not isinstance(value, bool):
+            raise InvalidInput(
+                gettext("%(name)s must be true or false.") % {"name": feature},
+                code="invalid_mailbox_setting",
+            )
+        if value and not mailbox_feature_is_on(feature=feature):
+            raise InvalidInput(
+                gettext("%(name)s is not offered on this server (an administrator turns it on).")
+                % {"name": feature},
+                code="mailbox_feature_off",
+            )
+        if value and not person.email:
+            raise InvalidInput(
+                gettext("%(name)s needs an e-mail address (your mailbox) in your directory entry.")
+                % {"name": feature},
+                code="no_mailbox",
+            )
+        field = MAILBOX_FEATURES[feature][0]
+        if value and not getattr(sync, field) and feature == "conversation_history":
+            # Conversation history starts when it is turned on, as in Lync: the backlog of
+            # years is not poured into the mailbox.
+            sync.history_checked_until = sync.history_checked_until or timezone.now()
+        setattr(sync, field, value)
+    sync.save()
+    return sync
+
+
+def mailbox_sync_report(*, person_id: int, error: str | None) -> None:
+    """Record how the last mailbox run of a person ended (None: it succeeded)."""
+    if error is None:
+        MailboxSync.objects.filter(person_id=person_id).exclude(last_error="").update(
+            last_error="", last_error_at=None
+        )
+        return
+    log.warning("Mailbox of person %s: %s", person_id, error)
+    MailboxSync.objects.filter(person_id=person_id).update(
+        last_error=error[:500], last_error_at=timezone.now()
+    )
 def person_preferences_set(
     *, person: Person, language: str | None = None, time_zone: str | None = None
 ) -> Person:
@@ -155,6 +312,11 @@ def person_preferences_set(
         fields.append("time_zone")
     if fields:
         person.save(update_fields=fields)
+    if "time_zone" in fields:
+        from presence.services import presence_republish
+
+        # Contact cards show the person's local time: watchers are told the new zone.
+        presence_republish(person=person)
     return person
 
 

@@ -5,9 +5,13 @@ deactivated and its token revoked or expired in many ways: a service, the admin 
 action, a plain `save()`, a queryset `.update()`, a directory sync. Hooks on those writes would
 miss some of them (and signals are not used for domain logic), so the socket side checks:
 
-- every frame that reads or writes data is preceded by a check of the socket's person and
-  token (one primary-key query in the thread hop the frame pays anyway), so no such frame of
-  a deactivated person, or on an ended token, is handled however recent the change;
+- every frame that reads or writes data is checked against the socket's person and token
+  before it touches data, so no such frame of a deactivated person, or on an ended token, is
+  handled however recent the change. The check costs no hop of its own: the message writes
+  (posts, edits, deletes) are checked by the group committer right before it writes their
+  batch, one query for all the batch's sockets (chat/committer.py), and the other data
+  frames in the same thread hop as their handler (access_call); frames whose handler does
+  neither are checked before the handler (access_allows, one hop and one query);
 - each server process sweeps its sockets every PARLEY_WS_ACCESS_SWEEP_SECONDS (three queries
   for all of them, whatever their number) and closes those whose person is deactivated (4403),
   whose token was revoked, expired or idle too long, or whose browser session ended without a
@@ -32,6 +36,8 @@ import asyncio
 import logging
 import time
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -46,14 +52,33 @@ CLOSE_FORBIDDEN = 4403
 FRAMES_WITHOUT_DATA = frozenset({"ping", "typing"})
 
 
+class AccessEnded(Exception):
+    """The socket's person or token no longer holds; nothing of the frame was done."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _checked_call(
+    person_id: int, token_id: int | None, function: Callable[..., Any], kwargs: dict
+) -> Any:
+    reason = selectors.socket_access_ended(person_id=person_id, token_id=token_id)
+    if reason is not None:
+        raise AccessEnded(reason)
+    return function(**kwargs)
+
+
 def close_code_for(reason: str) -> int:
     """Return the close code for why a socket's credentials ended."""
     return CLOSE_FORBIDDEN if reason == selectors.PERSON_DEACTIVATED else CLOSE_UNAUTHENTICATED
 
 
 class SocketAccessMixin:
-    """For the /ws/ consumer: call access_start() once authenticated, and handle a frame only
-    when `await self.access_allows(frame_type)` says so (it has closed the socket otherwise)."""
+    """For the /ws/ consumer: call access_start() once authenticated; then either handle a
+    frame only when `await self.access_allows(frame_type)` says so (it has closed the socket
+    otherwise), or do its database work through access_call (or the committer, with
+    access_credentials) and close the socket with access_end(exc.reason) on AccessEnded."""
 
     person_id: int
     token_id: int | None
@@ -82,8 +107,26 @@ class SocketAccessMixin:
         await self.access_end(reason)
         return False
 
+    @property
+    def access_credentials(self) -> tuple[int, int | None]:
+        """What the committer checks for this socket's writes: (person_id, token_id)."""
+        return (self.person_id, self.token_id)
+
+    async def access_call(self, function: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """Run function(**kwargs) on the database thread, after checking the socket's
+        credentials in the same hop; raise AccessEnded (nothing done) if they ended."""
+        if self.is_access_ended:
+            raise AccessEnded(selectors.TOKEN_ENDED)
+        result = await database_sync_to_async(_checked_call)(
+            self.person_id, self.token_id, function, kwargs
+        )
+        self.access_checked_at = time.monotonic()
+        return result
+
     async def access_end(self, reason: str) -> None:
-        """Close the socket because its credentials ended."""
+        """Close the socket because its credentials ended (once)."""
+        if self.is_access_ended:
+            return
         self.is_access_ended = True
         await self.close_for(close_code_for(reason), reason)
 

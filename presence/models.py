@@ -101,6 +101,10 @@ class PresenceState(models.Model):
         ],
     )
     calendar_until = models.DateTimeField(null=True, blank=True)
+    # The meeting's subject and place, shown at the workgroup level only (DESIGN.md section 4);
+    # empty for a private meeting or when Exchange gives the free/busy view alone.
+    calendar_subject = models.CharField(max_length=255, blank=True)
+    calendar_location = models.CharField(max_length=255, blank=True)
     # The last computed availability, kept so a change is announced once.
     published_availability = models.CharField(max_length=20, default=Availability.OFFLINE)
     published_is_idle = models.BooleanField(default=False)
@@ -122,6 +126,8 @@ class Contact(models.Model):
     group = models.CharField(max_length=100, blank=True)
     relationship = models.CharField(max_length=20, choices=Relationship.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the owner last changed it: the contact sync compares it with the mailbox's copy.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["group", "person__username"]
@@ -205,3 +211,24 @@ class ContactDistributionGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} -> group {self.group}"
+
+
+class MailboxContactLink(models.Model):
+    """A contact of the owner's list and its twin in their mailbox's contacts folder, as they
+    were when last alike. It outlives the contact: a link without its contact is a deletion
+    in Parley still to be made in the mailbox."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    item_id = models.CharField(max_length=512)
+    change_key = models.CharField(max_length=512)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "person"], name="one_mailbox_link"),
+            models.UniqueConstraint(fields=["owner", "item_id"], name="one_link_per_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} -> {self.person} in the mailbox"

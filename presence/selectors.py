@@ -14,6 +14,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from directory.models import Person
+from directory.selectors import person_photo_url
 from presence.models import (
     APPEAR_OFFLINE,
     Activity,
@@ -120,7 +121,7 @@ def presence_project(
         title=person.title,
         email=person.email,
         company=person.company,
-        photo=person.photo.url if person.photo else None,
+        photo=person_photo_url(person),
         availability=computed.availability,
         is_idle=computed.is_idle,
     )
@@ -138,6 +139,7 @@ def presence_project(
         data["out_of_office_note"] = state.out_of_office_note
         data["location"] = state.location
         data["work_phone"] = person.work_phone
+        data["time_zone"] = person.time_zone
         # Not in the table: shown with the work phone, as Lync shows external contacts only
         # name, title, e-mail, company and picture. Left out when the person has none.
         if person.department_id is not None:
@@ -148,7 +150,26 @@ def presence_project(
     if level == Relationship.WORKGROUP:
         data["mobile_phone"] = person.mobile_phone
         data["can_interrupt_do_not_disturb"] = True
+        data.update(meeting_details(state, computed=computed, now=now))
     return data
+
+
+def meeting_details(state: PresenceState, *, computed: Computed, now: datetime) -> dict:
+    """Return the subject and place of the meeting the person is in, as the calendar gives
+    them (DESIGN.md section 4: the workgroup level, and the person, see them; nobody else).
+    Nothing while offline, outside the meeting, or when the person set an activity by hand."""
+    if (
+        computed.availability == Availability.OFFLINE
+        or state.activity
+        or calendar_activity(state, now=now) != Activity.IN_A_MEETING
+    ):
+        return {}
+    details = {}
+    if state.calendar_subject:
+        details["meeting_subject"] = state.calendar_subject
+    if state.calendar_location:
+        details["meeting_place"] = state.calendar_location
+    return details
 
 
 def presence_for_watcher(*, person: Person, watcher: Person) -> dict:
@@ -210,6 +231,7 @@ def presence_own_view(
     data.update(
         manual_availability=state.manual_availability, is_privacy_mode=state.is_privacy_mode
     )
+    data.update(meeting_details(state, computed=computed, now=now))
     return data
 
 

@@ -7,6 +7,7 @@ of a change does not grow with the number of watchers.
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -237,6 +238,12 @@ def presence_set(
     return state
 
 
+@transaction.atomic
+def presence_republish(*, person: Person) -> None:
+    """Announce the person's projection again after their photo or time zone changed."""
+    _publish(person, reason=PresenceLog.Reason.MANUAL, force=True)
+
+
 def _relationship_validate(relationship) -> str:
     if relationship not in Relationship.values:
         raise InvalidInput(
@@ -428,10 +435,21 @@ CALENDAR_ACTIVITIES = (("OOF", Activity.OUT_OF_OFFICE), ("Busy", Activity.IN_A_M
 _calendar_off_said = False
 
 
+@dataclass(frozen=True)
+class CalendarNow:
+    """What the calendar gives at one moment: the activity, until when, and the meeting's
+    subject and place (in-a-meeting only; empty for a private meeting)."""
+
+    activity: str = ""
+    until: datetime | None = None
+    subject: str = ""
+    location: str = ""
+
+
 def calendar_activity_from_events(
     events: list[exchange.CalendarEvent], *, now: datetime
-) -> tuple[str, datetime | None]:
-    """Return the activity the calendar gives at this moment and when it ends ('', None)."""
+) -> CalendarNow:
+    """Return the activity the calendar gives at this moment and when it ends."""
     for busy_type, activity in CALENDAR_ACTIVITIES:
         blocks = [e for e in events if e.busy_type == busy_type]
         covering = [e for e in blocks if e.start <= now < e.end]
@@ -443,27 +461,36 @@ def calendar_activity_from_events(
             later = [e.end for e in blocks if e.start <= until < e.end]
             extended = bool(later)
             until = max([until, *later])
-        return activity, until
-    return "", None
+        if activity != Activity.IN_A_MEETING:
+            return CalendarNow(activity, until)
+        meeting = max(covering, key=lambda e: e.start)  # the one most recently begun
+        return CalendarNow(activity, until, meeting.subject, meeting.location)
+    return CalendarNow()
 
 
 @transaction.atomic
-def _calendar_activity_set(
-    *, person: Person, activity: str, until: datetime | None, now: datetime
-) -> bool:
+def _calendar_activity_set(*, person: Person, now: CalendarNow, at: datetime) -> bool:
     state = PresenceState.objects.select_for_update().filter(person=person).first()
     if state is None:
-        if not activity:
+        if not now.activity:
             return False
         state, _ignored = PresenceState.objects.get_or_create(person=person)
-    if state.calendar_activity == activity and state.calendar_until == until:
+    before = (state.calendar_activity, state.calendar_subject, state.calendar_location)
+    after = (now.activity, now.subject, now.location)
+    if before == after and state.calendar_until == now.until:
         return False
     PresenceState.objects.filter(pk=state.pk).update(
-        calendar_activity=activity, calendar_until=until, updated_at=now
+        calendar_activity=now.activity,
+        calendar_until=now.until,
+        calendar_subject=now.subject,
+        calendar_location=now.location,
+        updated_at=at,
     )
-    if state.calendar_activity == activity:
+    if before == after:
         return False  # the same meeting or absence, only longer or shorter: nothing to show
-    _publish(person, reason=PresenceLog.Reason.CALENDAR, now=now, force=True)
+    state.calendar_activity, state.calendar_until = now.activity, now.until
+    state.calendar_subject, state.calendar_location = now.subject, now.location
+    _publish(person, reason=PresenceLog.Reason.CALENDAR, now=at, force=True)
     return True
 
 
@@ -505,8 +532,7 @@ def calendar_presence_refresh(*, now: datetime | None = None) -> int:
             events = calendars.get(person.email)
             if events is None:
                 continue
-            activity, until = calendar_activity_from_events(events, now=now)
             changed += _calendar_activity_set(
-                person=person, activity=activity, until=until, now=now
+                person=person, now=calendar_activity_from_events(events, now=now), at=now
             )
     return changed

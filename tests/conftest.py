@@ -39,6 +39,18 @@ def _organisation_defaults():
     locale.organisation_defaults_forget()
 
 
+@pytest.fixture(autouse=True)
+def _search_index_of_this_test(settings, tmp_path):
+    """The embedded search index lives in a folder outside the database: each test (each
+    test database, rolled back or flushed after it) gets a folder of its own."""
+    from archiving.search.backend import backend_reset
+
+    settings.PARLEY_SEARCH_INDEX_DIR = tmp_path / "search-index"
+    backend_reset()
+    yield
+    backend_reset()
+
+
 def service_url_or_skip(variable: str, what: str) -> str:
     """Return a service URL from the environment; skip without it, but fail in CI."""
     url = os.environ.get(variable, "")

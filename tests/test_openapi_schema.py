@@ -66,3 +66,21 @@ def test_query_parameters_carry_the_bounds_the_server_enforces(schema):
 
     assert parameters["limit"]["minimum"] == 1
     assert parameters["offset"] == {"type": "integer", "minimum": 0, "maximum": 1_000_000}
+
+
+def test_messages_carry_their_reply_and_reactions_and_reactions_have_their_endpoints(schema):
+    message = _answer(schema, "/api/v1/messages/{message_id}/", "get", "200")
+    reply_to = message["properties"]["reply_to"]
+    reactions = message["properties"]["reactions"]
+    post = schema["paths"]["/api/v1/conversations/{conversation_id}/messages/"]["post"]
+    request = _resolve(schema, post["requestBody"]["content"]["application/json"]["schema"])
+    add = schema["paths"]["/api/v1/messages/{message_id}/reactions/"]["post"]
+    remove = schema["paths"]["/api/v1/messages/{message_id}/reactions/{emoji}/"]["delete"]
+
+    quoted = _resolve(schema, reply_to.get("allOf", [reply_to])[0])
+    assert set(quoted["properties"]) == {"id", "seq", "sender", "excerpt", "deleted"}
+    assert reply_to.get("nullable") is True
+    assert set(_resolve(schema, reactions["items"])["properties"]) == {"emoji", "count", "people"}
+    assert request["properties"]["reply_to"]["type"] == "integer"
+    assert {"200", "201", "400", "404"} <= set(add["responses"])
+    assert {"204", "400", "404"} <= set(remove["responses"])

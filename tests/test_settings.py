@@ -115,11 +115,13 @@ BACKEND = (
 )
 
 
-def test_archive_search_uses_the_database_without_elasticsearch(tmp_path):
-    result = _run(["-c", BACKEND], PARLEY_DATA_DIR=str(tmp_path))
+def test_search_uses_the_embedded_tantivy_index_without_elasticsearch(tmp_path):
+    result = _run(
+        ["-c", BACKEND + "; print(settings.PARLEY_SEARCH_INDEX_DIR)"], PARLEY_DATA_DIR=str(tmp_path)
+    )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "database"
+    assert result.stdout.split() == ["tantivy", str(tmp_path / "search-index")]
 
 
 def test_archive_search_uses_elasticsearch_when_its_url_is_set():

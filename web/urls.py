@@ -1,12 +1,19 @@
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from web import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Deep links: a conversation, and a message in it (the client opens them; a conversation I
+    # am not in gets the same 404 as one that does not exist).
+    path("c/<int:conversation_id>/", views.home, name="conversation"),
+    path("c/<int:conversation_id>/m/<int:seq>/", views.home, name="conversation-message"),
+    path("favicon.ico", RedirectView.as_view(url=static("img/parley.svg"), permanent=True)),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -29,4 +36,11 @@ urlpatterns = [
     path("console/audit/", views.console_audit, name="console-audit"),
     path("console/health/", views.console_health, name="console-health"),
     path("console/presence/", views.console_presence, name="console-presence"),
+    path("console/supervision/", views.console_supervision, name="console-supervision"),
+    path(
+        "console/supervision/policies/",
+        views.console_supervision_policies,
+        name="console-supervision-policies",
+    ),
+    path("console/usage/", views.console_usage, name="console-usage"),
 ]

@@ -5,6 +5,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
@@ -12,13 +13,25 @@ from django.views.decorators.http import require_POST
 
 from archiving.access import compliance_refusal_record, is_compliance_officer
 from archiving.models import AuditAction
+from chat.selectors import participation_get
 from directory import services
+from directory.exceptions import NotFound
 from directory.locale import language_supported, organisation_defaults
+from supervision.access import is_supervisor, supervision_refusal_record
 
 
 @login_required
-def home(request):
-    """The employee client: contacts, presence, conversations (web/static/js/app.js)."""
+def home(request, conversation_id: int | None = None, seq: int | None = None):
+    """The employee client: contacts, presence, conversations (web/static/js/app.js).
+
+    /c/<id>/ and /c/<id>/m/<seq>/ open a conversation (and a message in it); a conversation
+    I am not in answers the same 404 page as one that does not exist.
+    """
+    if conversation_id is not None:
+        try:
+            participation_get(person_id=request.user.pk, conversation_id=conversation_id)
+        except NotFound:
+            raise Http404("No such conversation.") from None
     return render(request, "web/home.html", {"idle_seconds": int(settings.PARLEY_WEB_IDLE_SECONDS)})
 
 
@@ -151,3 +164,113 @@ def _audit_actions() -> dict:
 console_audit = _console("audit.html", "audit", extra=_audit_actions)
 console_health = _console("health.html", "health")
 console_presence = _console("presence.html", "presence")
+
+
+# -- supervision review: members of the Supervision group, refused here as well as by the API --
+
+
+def supervisor_required(view):
+    """Sign-in first; then a 403 page for anyone outside the Supervision group (audited)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not is_supervisor(request.user):
+            supervision_refusal_record(request=request, reason="not_supervisor")
+            return render(request, "web/console/supervision_forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _supervision_strings() -> dict[str, str]:
+    """Words the supervision pages' scripts show, translated here (the scripts have no catalog)."""
+    return {
+        "lexicon": _("Lexicon"),
+        "policy": _("Policy"),
+        "reason": _("Reason"),
+        "status": _("Status"),
+        "reviewer": _("Reviewer"),
+        "decision": _("Decision"),
+        "comment": _("Comment"),
+        "sample": _("Sample"),
+        "open": _("Open"),
+        "claimed": _("Claimed"),
+        "resolved": _("Resolved"),
+        "compliant": _("Compliant"),
+        "escalated": _("Escalated"),
+        "violation": _("Violation"),
+        "matched": _("Matched"),
+        "review": _("Review"),
+        "claim": _("Claim"),
+        "no_items": _("No items to review here."),
+        "edited": _("edited since it was captured"),
+        "deleted": _("deleted since it was captured"),
+        "captured": _("As captured"),
+        "case_opened": _("Case opened"),
+        "nobody": _("nobody"),
+        "everyone_internal": _("Internal"),
+        "everyone_external": _("External"),
+        "both": _("Internal and external"),
+        "from": _("from"),
+        "until": _("until"),
+        "items_open": _("open"),
+        "items_claimed": _("claimed"),
+        "no_policies": _("You review no policy yet."),
+        "created": _("Policy created."),
+    }
+
+
+@supervisor_required
+def console_supervision(request):
+    """The review queue (web/static/js/console/supervision.js)."""
+    return render(
+        request,
+        "web/console/supervision.html",
+        {"section": "supervision", "strings": _supervision_strings()},
+    )
+
+
+@supervisor_required
+def console_supervision_policies(request):
+    """Supervision policies: those I review, and a new one (supervision-policies.js)."""
+    return render(
+        request,
+        "web/console/supervision_policies.html",
+        {"section": "supervision-policies", "strings": _supervision_strings()},
+    )
+
+
+# -- usage reports: administrators and compliance officers ------------------------------------
+
+
+def can_see_usage(person) -> bool:
+    """Return whether the person may read usage reports (as the API decides)."""
+    return bool(
+        getattr(person, "is_authenticated", False)
+        and person.is_active
+        and (person.is_staff or is_compliance_officer(person))
+    )
+
+
+@login_required
+def console_usage(request):
+    """Usage charts, table and CSV download over /api/v1/reports/usage/ (no content)."""
+    if not can_see_usage(request.user):
+        compliance_refusal_record(request=request, reason="not_allowed")
+        return render(request, "web/console/usage_forbidden.html", status=403)
+    strings = {
+        "none": _("No activity in this range."),
+        "summary": _("%(messages)s messages; up to %(people)s people active on one day."),
+        "share": _("External share overall: %(share)s"),
+        "groups": {
+            "day": _("Day"),
+            "kind": _("Conversation kind"),
+            "department": _("Department"),
+            "room": _("Room"),
+        },
+        "no_department": _("(no department)"),
+        "messages": _("messages"),
+        "people": _("people"),
+    }
+    return render(request, "web/console/usage.html", {"section": "usage", "strings": strings})

@@ -1,4 +1,12 @@
-"""The one interface every archive search backend implements, and the choice between them.
+"""The one interface every search backend implements, and the choice between them.
+
+One search core serves both audiences. It holds two collections, written by one outbox and
+one indexing task (archiving.search.indexing): the archive's records, searched by compliance
+officers within the compliance scope, and the conversations' messages as they read now (an
+edit replaces the text, a deletion removes the message), searched by the people in them
+within "my conversations" (HistoryRequest). Messages are a collection of their own, not
+archive records: the archive keeps originals, may not hold a conversation no policy archives,
+and purges by retention what the conversation still shows.
 
 `PARLEY_ARCHIVE_SEARCH_BACKEND` = "database" (SQLite FTS5 or PostgreSQL tsvector, whichever the
 database is), "tantivy" (an embedded index in `PARLEY_SEARCH_INDEX_DIR`) or "elasticsearch"
@@ -16,7 +24,12 @@ from django.conf import settings
 
 from archiving.models import ArchiveRecord
 from archiving.search.query import words_of
-from archiving.search.types import SearchRequest, SearchResult
+from archiving.search.types import (
+    HistoryRequest,
+    MessageItem,
+    SearchRequest,
+    SearchResult,
+)
 
 
 @dataclass(frozen=True)
@@ -51,10 +64,42 @@ class SearchBackend(Protocol):
     def search(self, request: SearchRequest) -> SearchResult:
         """Return one page of hits, newest first, with total and facets."""
 
+    def messages_index(self, items: list[MessageItem]) -> dict[int, str]:
+        """Write messages' current text to the history collection; return the ids refused."""
+
+    def messages_forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
+        """Remove (message id, version) entries from the history collection."""
+
+    def messages_search(self, request: HistoryRequest) -> list[int]:
+        """Return the ids of the matching messages within the readable scope, newest first."""
+
 
 def index_text(body: str) -> str:
     """Return the text a backend indexes: the normalised words, separated by single spaces."""
     return " ".join(words_of(body))
+
+
+class MessageSource(Protocol):
+    """Where the history collection's documents come from (chat registers it: the search core
+    does not import the apps above it)."""
+
+    def documents(self, message_ids: list[int]) -> dict[int, MessageItem]:
+        """Return the messages to index by id; a deleted or missing message is left out."""
+
+    def ids_after(self, last_id: int, limit: int) -> list[int]:
+        """Return up to `limit` ids of messages not deleted, after `last_id`, in id order."""
+
+
+_message_source: list[MessageSource] = []
+
+
+def message_source_register(source: MessageSource) -> None:
+    """Name the source of the history collection (chat's AppConfig.ready calls this)."""
+    _message_source[:] = [source]
+
+
+def message_source() -> MessageSource | None:
+    return _message_source[0] if _message_source else None
 
 
 @cache

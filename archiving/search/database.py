@@ -14,8 +14,14 @@ expression built from the parsed tree, never from the user's text:
   words are not indexed).
 
 The scope is an ORM filter on ArchiveRecord beside an `id IN (index subquery)` condition.
+
+History search (the messages collection) has a table of its own beside the records' one,
+holding each message's current words and where it sits (conversation, seq, time): the
+person's readable conversations are joined in as an array of (conversation, after seq,
+until) rows, so the scope is a join condition, never text.
 """
 
+import json
 from collections import Counter
 from datetime import UTC
 
@@ -29,10 +35,13 @@ from archiving.search.backend import IndexItem, index_text
 from archiving.search.query import And, Node, Not, Or, Term
 from archiving.search.types import (
     FacetCount,
+    HistoryRequest,
+    MessageItem,
     Scope,
     SearchRequest,
     SearchResult,
     hit_from_record,
+    microseconds,
 )
 
 FACET_SIZE = 20
@@ -52,6 +61,21 @@ CREATE_POSTGRESQL = [
 ]
 DROP_SQLITE = ["DROP TABLE IF EXISTS archiving_search_fts"]
 DROP_POSTGRESQL = ["DROP TABLE IF EXISTS archiving_search_vector"]
+
+CREATE_MESSAGES_SQLITE = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS archiving_search_message_fts USING fts5("
+    "words, conversation UNINDEXED, seq UNINDEXED, created_us UNINDEXED, "
+    "tokenize=\"ascii tokenchars '_'\")"
+]
+CREATE_MESSAGES_POSTGRESQL = [
+    "CREATE TABLE IF NOT EXISTS archiving_search_message ("
+    " message_id bigint PRIMARY KEY, conversation_id bigint NOT NULL, seq bigint NOT NULL,"
+    " created_us bigint NOT NULL, vector tsvector NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS archiving_search_message_gin"
+    " ON archiving_search_message USING GIN (vector)",
+]
+DROP_MESSAGES_SQLITE = ["DROP TABLE IF EXISTS archiving_search_message_fts"]
+DROP_MESSAGES_POSTGRESQL = ["DROP TABLE IF EXISTS archiving_search_message"]
 
 
 def _quote_fts5(words: tuple[str, ...]) -> str:
@@ -141,8 +165,13 @@ class DatabaseBackend:
         return connection.vendor == "postgresql"
 
     def ensure_setup(self) -> None:
+        statements = (
+            CREATE_POSTGRESQL + CREATE_MESSAGES_POSTGRESQL
+            if self.is_postgresql
+            else CREATE_SQLITE + CREATE_MESSAGES_SQLITE
+        )
         with connection.cursor() as cursor:
-            for statement in CREATE_POSTGRESQL if self.is_postgresql else CREATE_SQLITE:
+            for statement in statements:
                 cursor.execute(statement)
 
     def index(self, items: list[IndexItem]) -> dict[int, str]:
@@ -193,11 +222,115 @@ class DatabaseBackend:
 
     def clear(self) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(
-                "DELETE FROM archiving_search_vector"
-                if self.is_postgresql
-                else "DELETE FROM archiving_search_fts"
+            if self.is_postgresql:
+                cursor.execute("DELETE FROM archiving_search_vector")
+                cursor.execute("DELETE FROM archiving_search_message")
+            else:
+                cursor.execute("DELETE FROM archiving_search_fts")
+                cursor.execute("DELETE FROM archiving_search_message_fts")
+
+    # -- history search: the messages collection -----------------------------------------
+
+    def messages_index(self, items: list[MessageItem]) -> dict[int, str]:
+        if not items:
+            return {}
+        with connection.cursor() as cursor:
+            if self.is_postgresql:
+                cursor.execute(
+                    "INSERT INTO archiving_search_message "
+                    "(message_id, conversation_id, seq, created_us, vector) "
+                    "SELECT m, c, s, t, v::tsvector FROM unnest(%s::bigint[], %s::bigint[], "
+                    "%s::bigint[], %s::bigint[], %s::text[]) AS batch(m, c, s, t, v) "
+                    "ON CONFLICT (message_id) DO UPDATE SET vector = EXCLUDED.vector",
+                    [
+                        [item.message_id for item in items],
+                        [item.conversation_id for item in items],
+                        [item.seq for item in items],
+                        [microseconds(item.created_at) for item in items],
+                        [tsvector_literal(index_text(item.body)) for item in items],
+                    ],
+                )
+            else:
+                self._messages_delete(cursor, [item.message_id for item in items])
+                cursor.executemany(
+                    "INSERT INTO archiving_search_message_fts "
+                    "(rowid, words, conversation, seq, created_us) VALUES (%s, %s, %s, %s, %s)",
+                    [
+                        (
+                            item.message_id,
+                            index_text(item.body),
+                            item.conversation_id,
+                            item.seq,
+                            microseconds(item.created_at),
+                        )
+                        for item in items
+                    ],
+                )
+        return {}
+
+    def _messages_delete(self, cursor, ids: list[int]) -> None:
+        placeholders = ",".join(["%s"] * len(ids))
+        table, column = (
+            ("archiving_search_message", "message_id")
+            if self.is_postgresql
+            else ("archiving_search_message_fts", "rowid")
+        )
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {column} IN ({placeholders})",  # noqa: S608
+            ids,
+        )
+
+    def messages_forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
+        if entries:
+            with connection.cursor() as cursor:
+                self._messages_delete(cursor, [message_id for message_id, _ in entries])
+        return {}
+
+    def messages_search(self, request: HistoryRequest) -> list[int]:
+        if not request.readable:
+            return []
+        readable = [
+            (
+                r.conversation_id,
+                r.after_seq,
+                microseconds(r.until) if r.until is not None else None,
             )
+            for r in request.readable
+        ]
+        before = request.before_id if request.before_id is not None else 2**62
+        if self.is_postgresql:
+            sql = """
+                SELECT s.message_id FROM archiving_search_message s
+                JOIN unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS r(c, after_seq, until)
+                  ON r.c = s.conversation_id
+                WHERE s.vector @@ %s::tsquery AND s.seq > r.after_seq
+                  AND (r.until IS NULL OR s.created_us <= r.until) AND s.message_id < %s
+                ORDER BY s.message_id DESC LIMIT %s
+            """
+            params = [
+                [row[0] for row in readable],
+                [row[1] for row in readable],
+                [row[2] for row in readable],
+                tsquery_expression(request.node),
+                before,
+                request.limit,
+            ]
+        else:
+            sql = """
+                SELECT f.rowid FROM archiving_search_message_fts f
+                JOIN json_each(%s) r
+                  ON json_extract(r.value, '$[0]') = CAST(f.conversation AS INTEGER)
+                WHERE archiving_search_message_fts MATCH %s
+                  AND CAST(f.seq AS INTEGER) > json_extract(r.value, '$[1]')
+                  AND (json_extract(r.value, '$[2]') IS NULL
+                       OR CAST(f.created_us AS INTEGER) <= json_extract(r.value, '$[2]'))
+                  AND f.rowid < %s
+                ORDER BY f.rowid DESC LIMIT %s
+            """
+            params = [json.dumps(readable), fts5_expression(request.node), before, request.limit]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
 
     def refresh(self) -> None:
         """Nothing to do: the index is written in the database transaction."""

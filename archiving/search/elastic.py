@@ -25,17 +25,21 @@ from elasticsearch import Elasticsearch, NotFoundError
 from archiving.search.backend import IndexItem, index_text
 from archiving.search.query import Node, Not, Or, Term
 from archiving.search.types import (
+    EPOCH,
     FacetCount,
+    HistoryRequest,
+    MessageItem,
+    Readable,
     Scope,
     SearchHit,
     SearchRequest,
     SearchResult,
     highlight,
+    microseconds,
 )
 
 logger = logging.getLogger(__name__)
 FACET_SIZE = 20
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 TEMPLATE = {
     "settings": {
@@ -67,13 +71,42 @@ TEMPLATE = {
 }
 
 
+# History search: each message's current words in an index of its own beside the records'
+# (`<index>-messages`), its template ranked above the records' one whose pattern also covers it.
+MESSAGES_TEMPLATE = {
+    "settings": TEMPLATE["settings"],
+    "mappings": {
+        "dynamic": "strict",
+        "properties": {
+            "message": {"type": "long"},
+            "conversation": {"type": "long"},
+            "seq": {"type": "long"},
+            "created_us": {"type": "long"},
+            "words": {"type": "text", "analyzer": "parley_words"},
+        },
+    },
+}
+
+
+def readable_filter(readable: tuple[Readable, ...]) -> dict:
+    """Return the employee's scope: any readable conversation, within its bounds."""
+    whole = [r.conversation_id for r in readable if r.after_seq == 0 and r.until is None]
+    should: list[dict] = [{"terms": {"conversation": whole}}] if whole else []
+    for r in readable:
+        if r.after_seq == 0 and r.until is None:
+            continue
+        clauses: list[dict] = [
+            {"term": {"conversation": r.conversation_id}},
+            {"range": {"seq": {"gt": r.after_seq}}},
+        ]
+        if r.until is not None:
+            clauses.append({"range": {"created_us": {"lte": microseconds(r.until)}}})
+        should.append({"bool": {"filter": clauses}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
 class BulkRejected(ConnectionError):
     """Elasticsearch could not take a bulk request now (overloaded or failing): retry it."""
-
-
-def _microseconds(moment: datetime) -> int:
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _moment(microseconds: int) -> datetime:
@@ -131,9 +164,9 @@ def scope_filters(scope: Scope) -> list[dict]:
     if scope.start is not None or scope.end is not None:
         bounds = {}
         if scope.start is not None:
-            bounds["gte"] = _microseconds(scope.start)
+            bounds["gte"] = microseconds(scope.start)
         if scope.end is not None:
-            bounds["lt"] = _microseconds(scope.end)
+            bounds["lt"] = microseconds(scope.end)
         filters.append({"range": {"occurred_us": bounds}})
     return filters
 
@@ -151,7 +184,7 @@ def document(item: IndexItem) -> dict:
         "sender_id": record.actor_id,
         "participants": list(item.participant_ids),
         "occurred_at": record.occurred_at.astimezone(UTC).isoformat(),
-        "occurred_us": _microseconds(record.occurred_at),
+        "occurred_us": microseconds(record.occurred_at),
         "words": index_text(record.body),
         "body": record.body,
     }
@@ -164,6 +197,7 @@ class ElasticsearchBackend:
     def __init__(self, *, url: str) -> None:
         self.client = Elasticsearch(url, request_timeout=30, max_retries=2, retry_on_timeout=True)
         self.index_name = settings.PARLEY_ARCHIVE_SEARCH_INDEX
+        self.messages_index_name = f"{self.index_name}-messages"
 
     def ensure_setup(self) -> None:
         self.client.indices.put_index_template(
@@ -172,8 +206,15 @@ class ElasticsearchBackend:
             priority=100,
             template=TEMPLATE,
         )
-        if not self.client.indices.exists(index=self.index_name):
-            self.client.indices.create(index=self.index_name)
+        self.client.indices.put_index_template(
+            name=self.messages_index_name,
+            index_patterns=[f"{self.messages_index_name}*"],
+            priority=200,
+            template=MESSAGES_TEMPLATE,
+        )
+        for name in (self.index_name, self.messages_index_name):
+            if not self.client.indices.exists(index=name):
+                self.client.indices.create(index=name)
 
     def _bulk(self, operations: list[dict], *, ignore: set[int]) -> dict[int, str]:
         """Send one bulk request; return the ids Elasticsearch refused for good, with why.
@@ -239,16 +280,74 @@ class ElasticsearchBackend:
         return self._bulk(operations, ignore={404, 409})
 
     def clear(self) -> None:
-        with contextlib.suppress(NotFoundError):  # no index yet: nothing to clear
-            self.client.delete_by_query(
-                index=self.index_name,
-                query={"match_all": {}},
-                conflicts="proceed",
-                refresh=True,
-            )
+        for name in (self.index_name, self.messages_index_name):
+            with contextlib.suppress(NotFoundError):  # no index yet: nothing to clear
+                self.client.delete_by_query(
+                    index=name, query={"match_all": {}}, conflicts="proceed", refresh=True
+                )
 
     def refresh(self) -> None:
-        self.client.indices.refresh(index=self.index_name)
+        for name in (self.index_name, self.messages_index_name):
+            self.client.indices.refresh(index=name)
+
+    # -- history search: the messages collection -----------------------------------------
+
+    def messages_index(self, items: list[MessageItem]) -> dict[int, str]:
+        operations: list[dict] = []
+        for item in items:
+            operations.append(
+                {
+                    "index": {
+                        "_index": self.messages_index_name,
+                        "_id": str(item.message_id),
+                        "version": item.version,
+                        "version_type": "external",
+                    }
+                }
+            )
+            operations.append(
+                {
+                    "message": item.message_id,
+                    "conversation": item.conversation_id,
+                    "seq": item.seq,
+                    "created_us": microseconds(item.created_at),
+                    "words": index_text(item.body),
+                }
+            )
+        return self._bulk(operations, ignore={409})  # searchable at the next refresh (1 s)
+
+    def messages_forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
+        operations = [
+            {
+                "delete": {
+                    "_index": self.messages_index_name,
+                    "_id": str(message_id),
+                    "version": version,
+                    "version_type": "external",
+                }
+            }
+            for message_id, version in entries
+        ]
+        return self._bulk(operations, ignore={404, 409})
+
+    def messages_search_body(self, request: HistoryRequest) -> dict:
+        filters = [readable_filter(request.readable)]
+        if request.before_id is not None:
+            filters.append({"range": {"message": {"lt": request.before_id}}})
+        return {
+            "query": {"bool": {"filter": filters, "must": [text_query(request.node)]}},
+            "sort": [{"message": "desc"}],
+            "size": request.limit,
+            "track_total_hits": False,
+        }
+
+    def messages_search(self, request: HistoryRequest) -> list[int]:
+        if not request.readable:
+            return []
+        response = self.client.search(
+            index=self.messages_index_name, **self.messages_search_body(request)
+        )
+        return [hit["_source"]["message"] for hit in response["hits"]["hits"]]
 
     def search_body(self, request: SearchRequest) -> dict:
         """Return the keyword arguments of the search request (the body sent)."""
@@ -263,7 +362,7 @@ class ElasticsearchBackend:
             query["bool"]["must"] = [text_query(request.node)]
         if request.after is not None:
             occurred_at, record_id = request.after
-            body["search_after"] = [_microseconds(occurred_at), record_id]
+            body["search_after"] = [microseconds(occurred_at), record_id]
         if request.with_facets:
             body["aggs"] = {
                 "senders": {"terms": {"field": "sender", "size": FACET_SIZE}},

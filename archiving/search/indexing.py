@@ -10,10 +10,16 @@ database index upserts by record id, and Elasticsearch receives the same externa
 (the outbox row id) and answers 409, which is ignored. Reconciliation (Celery beat) re-queues
 any record without an entry and forgets entries whose record is gone; `search_reindex`
 rebuilds everything from the archive through the same outbox.
+
+Messages (history search) go through the same outbox and the same task: chat queues a row
+when a message is posted, edited or deleted, and the task writes the message's text as it
+reads at that moment, or removes it once deleted (backend.MessageSource gives the text).
+A replay writes the same current text again, so it is harmless as well. `search_reindex`
+queues every message not deleted too.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -28,7 +34,7 @@ from archiving.models import (
     AuditAction,
     IndexOperation,
 )
-from archiving.search.backend import IndexItem, backend_get
+from archiving.search.backend import IndexItem, backend_get, message_source
 from archiving.search.selectors import record_participants
 from config.debounce import DebouncedRun
 from directory.models import Person
@@ -87,13 +93,23 @@ def search_index_queue(*, record_ids: list[int], operation: str = IndexOperation
     transaction.on_commit(_index_run_queue, robust=True)
 
 
+def search_index_queue_messages(*, message_ids: list[int]) -> None:
+    """Queue messages for history search, in the transaction that posts, edits or deletes
+    them: the task indexes each one's text as it is then, or removes it once deleted."""
+    ArchiveIndexOutbox.objects.bulk_create(
+        ArchiveIndexOutbox(message_id=message_id) for message_id in message_ids
+    )
+    transaction.on_commit(_index_run_queue, robust=True)
+
+
 def search_index_forget(*, record_ids: list[int]) -> None:
     """Queue the removal of records from the search index (retention purges call this)."""
     search_index_queue(record_ids=record_ids, operation=IndexOperation.DELETE)
 
 
 def search_index_pending(*, batch: int = 500, max_batches: int | None = None) -> int:
-    """Write queued records to the index (or remove them); return how many were handled.
+    """Write queued records and messages to the index (or remove them); return how many were
+    handled.
 
     A record the backend refuses for good is parked aside with the reason (shown in archive
     health) and the run goes on: left at the head of the queue, such rows would be taken
@@ -110,46 +126,83 @@ def search_index_pending(*, batch: int = 500, max_batches: int | None = None) ->
                 ArchiveIndexOutbox.objects.select_for_update(skip_locked=True)
                 .filter(parked_at__isnull=True)
                 .order_by("id")
-                .values_list("id", "record_id", "operation")[:batch]
+                .values_list("id", "record_id", "message_id", "operation")[:batch]
             )
             if not rows:
                 break
-            latest: dict[int, tuple[int, str]] = {}
-            for row_id, record_id, operation in rows:  # by id: the newest operation wins
-                latest[record_id] = (row_id, operation)
-            records = ArchiveRecord.objects.defer("prev_hash", "record_hash").in_bulk(list(latest))
-            participants = (
-                record_participants(records.values()) if backend.needs_participants else {}
+            done += _records_handle(
+                backend, [(row_id, rid, op) for row_id, rid, _, op in rows if rid is not None]
             )
-            to_index = [
-                IndexItem(records[rid], version=version, participant_ids=participants.get(rid, ()))
-                for rid, (version, operation) in latest.items()
-                if operation == IndexOperation.INDEX and rid in records
-            ]
-            to_forget = [
-                (rid, version)
-                for rid, (version, operation) in latest.items()
-                if operation == IndexOperation.DELETE or rid not in records
-            ]
-            refused = backend.index(to_index) | backend.forget(to_forget)
-            _entries_write([item for item in to_index if item.record.pk not in refused])
-            ArchiveSearchEntry.objects.filter(
-                record_id__in=[rid for rid, _ in to_forget if rid not in refused]
-            ).delete()
-            handled = [rid for rid in latest if rid not in refused]
-            # Rows parked earlier for a record handled now (a newer write or a purge) are done.
-            ArchiveIndexOutbox.objects.filter(
-                Q(pk__in=[row[0] for row in rows if row[1] not in refused])
-                | Q(record_id__in=handled, parked_at__isnull=False)
-            ).delete()
-            if refused:
-                now = timezone.now()
-                for record_id, reason in refused.items():
-                    ArchiveIndexOutbox.objects.filter(
-                        pk__in=[row[0] for row in rows if row[1] == record_id]
-                    ).update(parked_at=now, parked_reason=reason[:2000])
-            done += len(latest)
+            done += _messages_handle(
+                backend, [(row_id, mid) for row_id, rid, mid, _ in rows if rid is None]
+            )
     return done
+
+
+def _park(row_ids: list[int], reason: str) -> None:
+    ArchiveIndexOutbox.objects.filter(pk__in=row_ids).update(
+        parked_at=timezone.now(), parked_reason=reason[:2000]
+    )
+
+
+def _records_handle(backend, rows: list[tuple[int, int, str]]) -> int:
+    """Index or forget the records of a batch's rows; return how many records were handled."""
+    if not rows:
+        return 0
+    latest: dict[int, tuple[int, str]] = {}
+    for row_id, record_id, operation in rows:  # by id: the newest operation wins
+        latest[record_id] = (row_id, operation)
+    records = ArchiveRecord.objects.defer("prev_hash", "record_hash").in_bulk(list(latest))
+    participants = record_participants(records.values()) if backend.needs_participants else {}
+    to_index = [
+        IndexItem(records[rid], version=version, participant_ids=participants.get(rid, ()))
+        for rid, (version, operation) in latest.items()
+        if operation == IndexOperation.INDEX and rid in records
+    ]
+    to_forget = [
+        (rid, version)
+        for rid, (version, operation) in latest.items()
+        if operation == IndexOperation.DELETE or rid not in records
+    ]
+    refused = backend.index(to_index) | backend.forget(to_forget)
+    _entries_write([item for item in to_index if item.record.pk not in refused])
+    ArchiveSearchEntry.objects.filter(
+        record_id__in=[rid for rid, _ in to_forget if rid not in refused]
+    ).delete()
+    handled = [rid for rid in latest if rid not in refused]
+    # Rows parked earlier for a record handled now (a newer write or a purge) are done.
+    ArchiveIndexOutbox.objects.filter(
+        Q(pk__in=[row[0] for row in rows if row[1] not in refused])
+        | Q(record_id__in=handled, parked_at__isnull=False)
+    ).delete()
+    for record_id, reason in refused.items():
+        _park([row[0] for row in rows if row[1] == record_id], reason)
+    return len(latest)
+
+
+def _messages_handle(backend, rows: list[tuple[int, int]]) -> int:
+    """Write the batch's messages as they read now (or remove the deleted ones) to the history
+    collection; return how many messages were handled."""
+    if not rows:
+        return 0
+    latest = {message_id: row_id for row_id, message_id in rows}  # newest row wins
+    source = message_source()
+    documents = source.documents(list(latest)) if source is not None else {}
+    to_index = [
+        replace(documents[mid], version=version)
+        for mid, version in latest.items()
+        if mid in documents
+    ]
+    to_forget = [(mid, version) for mid, version in latest.items() if mid not in documents]
+    refused = backend.messages_index(to_index) | backend.messages_forget(to_forget)
+    handled = [mid for mid in latest if mid not in refused]
+    ArchiveIndexOutbox.objects.filter(
+        Q(pk__in=[row_id for row_id, mid in rows if mid not in refused])
+        | Q(message_id__in=handled, parked_at__isnull=False)
+    ).delete()
+    for message_id, reason in refused.items():
+        _park([row_id for row_id, mid in rows if mid == message_id], reason)
+    return len(latest)
 
 
 def search_index_unpark(*, record_ids: list[int] | None = None) -> int:
@@ -223,8 +276,15 @@ def search_reconcile(*, chunk: int = 5000) -> ReconcileReport:
     return ReconcileReport(requeued=requeued, forgotten=len(orphans))
 
 
-def search_reindex(*, actor: Person | None, chunk: int = 5000) -> int:
-    """Empty the index and queue every archive record again; return how many were queued."""
+@dataclass(frozen=True)
+class ReindexReport:
+    records: int
+    messages: int
+
+
+def search_reindex(*, actor: Person | None, chunk: int = 5000, reason: str = "") -> ReindexReport:
+    """Empty the index and queue every archive record and every message again (history
+    search's collection); return how many of each were queued."""
     from archiving.audit import audit_append
 
     backend = backend_get()
@@ -246,11 +306,22 @@ def search_reindex(*, actor: Person | None, chunk: int = 5000) -> int:
             search_index_queue(record_ids=ids)
             queued += len(ids)
             last_id = ids[-1]
+        source = message_source()
+        messages = 0
+        last_id = 0
+        while source is not None:
+            ids = source.ids_after(last_id, chunk)
+            if not ids:
+                break
+            search_index_queue_messages(message_ids=ids)
+            messages += len(ids)
+            last_id = ids[-1]
         audit_append(
             actor=actor,
             action=AuditAction.SEARCH_REINDEX,
             target=backend.name,
-            parameters={"backend": backend.name},
+            parameters={"backend": backend.name, "messages": messages}
+            | ({"reason": reason} if reason else {}),
             result_count=queued,
         )
-    return queued
+    return ReindexReport(records=queued, messages=messages)

@@ -8,7 +8,12 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from archiving.models import ArchiveIndexOutbox, ArchiveMembership, ArchiveRecord
+from archiving.models import (
+    ArchiveIndexOutbox,
+    ArchiveMembership,
+    ArchiveRecord,
+    SearchIndexIdentity,
+)
 
 
 def record_participants(records: Iterable[ArchiveRecord]) -> dict[int, tuple[int, ...]]:
@@ -89,3 +94,16 @@ def search_parked_list(*, limit: int = 20) -> list[ParkedRow]:
         .order_by("-parked_at", "-id")
         .values_list("record_id", "operation", "parked_at", "parked_reason")[:limit]
     ]
+
+
+def search_database_id(*, lock: bool = False) -> str:
+    """Return this database's id (what an index kept outside it must name); with lock, hold
+    the row until the caller's transaction ends (one process rebuilds a foreign index)."""
+    rows = SearchIndexIdentity.objects.order_by("pk")
+    if lock:
+        rows = rows.select_for_update()
+    identity = rows.first()
+    if identity is None:  # a flushed database (tests) or one whose row was lost
+        SearchIndexIdentity.objects.get_or_create(pk=1)
+        identity = rows.first()
+    return str(identity.database_id)

@@ -34,26 +34,32 @@ import json
 import re
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import tantivy
-from django.db import connection
+from django.db import connection, transaction
 
-from archiving.models import ArchiveRecord
+from archiving.models import ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
 from archiving.search.backend import IndexItem, index_text
 from archiving.search.query import Node, Not, Or, Term
 from archiving.search.types import (
+    EPOCH,
     FacetCount,
+    HistoryRequest,
+    MessageItem,
+    Readable,
     Scope,
     SearchRequest,
     SearchResult,
     hit_from_record,
+    microseconds,
 )
 
 FACET_SIZE = 20
+IDENTITY_FILE = "parley-identity.json"  # the id of the database the folder was built from
 SCHEMA_VERSION = 1  # a new schema goes to a new sub-folder, filled by search_reindex
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MESSAGES_SCHEMA_VERSION = 1
 DAY_US = 86_400_000_000
 WRITER_HEAP = 64_000_000
 WRITER_WAIT_SECONDS = 30.0
@@ -76,10 +82,15 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
-def microseconds(moment: datetime) -> int:
-    """Return a moment as whole microseconds since the epoch (the index's time field)."""
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+def _message_schema() -> tantivy.Schema:
+    """The history collection: a message's current words and where it sits."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("message", stored=True, indexed=True, fast=True)
+    builder.add_integer_field("conversation", indexed=True, fast=True)
+    builder.add_integer_field("seq", indexed=True, fast=True)
+    builder.add_integer_field("created_us", indexed=True, fast=True)
+    builder.add_text_field("words", tokenizer_name="whitespace", index_option="position")
+    return builder.build()
 
 
 def records_existing(record_ids: list[int]) -> set[int]:
@@ -107,41 +118,124 @@ class TantivyBackend:
     needs_participants = True  # documents carry who was in the conversation
 
     def __init__(self, *, path: Path) -> None:
+        self.root = Path(path)
+        self._identity_checked = False
         self.path = Path(path) / f"v{SCHEMA_VERSION}"
+        self.messages_path = Path(path) / f"messages-v{MESSAGES_SCHEMA_VERSION}"
         self.schema = _schema()
-        self._index: tantivy.Index | None = None
+        self.messages_schema = _message_schema()
+        self._indexes: dict[Path, tantivy.Index] = {}
         self._lock = threading.Lock()
 
     # -- opening -------------------------------------------------------------------------
 
+    def _open(self, path: Path, schema: tantivy.Schema) -> tantivy.Index:
+        with self._lock:
+            if path not in self._indexes:
+                path.mkdir(parents=True, exist_ok=True)
+                self._indexes[path] = tantivy.Index(schema, path=str(path), reuse=True)
+            return self._indexes[path]
+
     @property
     def index_handle(self) -> tantivy.Index:
-        with self._lock:
-            if self._index is None:
-                self.path.mkdir(parents=True, exist_ok=True)
-                self._index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
-            return self._index
+        """The records' index (compliance search)."""
+        return self._open(self.path, self.schema)
+
+    @property
+    def messages_handle(self) -> tantivy.Index:
+        """The messages' index (history search)."""
+        return self._open(self.messages_path, self.messages_schema)
 
     def ensure_setup(self) -> None:
         self.index_handle  # noqa: B018 - opening creates the folder and the empty index
+        self.messages_handle  # noqa: B018
+        self.identity_check()
 
-    def _writer(self) -> tantivy.IndexWriter:
-        """Take the index's single writer, waiting while another process holds it."""
+    # -- identity: the folder answers for one database only --------------------------------
+
+    @property
+    def identity_path(self) -> Path:
+        return self.root / IDENTITY_FILE
+
+    def _stored_identity(self) -> str | None:
+        try:
+            return json.loads(self.identity_path.read_text())["database_id"]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def _document_count(self) -> int:
+        return sum(index.searcher().num_docs for index in (self.index_handle, self.messages_handle))
+
+    def _newest_record(self) -> int:
+        found = self.index_handle.searcher().search(
+            tantivy.Query.all_query(), limit=1, count=False, order_by_field="record"
+        )
+        return int(found.hits[0][0]) if found.hits else 0
+
+    def identity_check(self) -> None:
+        """Make sure the folder was built from this database before it answers (once per
+        process): a folder naming another database, or holding records this database does
+        not have yet (a restored backup), is emptied and rebuilt from the archive."""
+        if self._identity_checked:
+            return
+        from archiving.search.indexing import search_reindex
+        from archiving.search.selectors import search_database_id
+
+        with transaction.atomic():
+            database_id = search_database_id(lock=True)  # one process decides, the others wait
+            for index in (self.index_handle, self.messages_handle):
+                index.reload()
+            stored = self._stored_identity()
+            # Records waiting for their removal may still be in the folder.
+            newest = max(
+                ArchiveRecord.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+                ArchiveIndexOutbox.objects.filter(record_id__isnull=False)
+                .order_by("-record_id")
+                .values_list("record_id", flat=True)
+                .first()
+                or 0,
+            )
+            if stored == database_id and self._newest_record() <= newest:
+                self._identity_checked = True
+                return
+            if stored is None and self._document_count() == 0:
+                reason = ""  # a new folder: the outbox fills it (or search_reindex, if told)
+            elif stored != database_id:
+                reason = f"the index was built from another database ({stored or 'unknown'})"
+            else:
+                reason = "the index holds records this database does not (a restored backup)"
+            self.clear()
+            self.identity_path.parent.mkdir(parents=True, exist_ok=True)
+            written = self.identity_path.with_suffix(".tmp")
+            written.write_text(json.dumps({"database_id": database_id}))
+            written.replace(self.identity_path)
+            self._identity_checked = True
+            already_indexed = ArchiveSearchEntry.objects.exists()
+            if reason or already_indexed:
+                # What the database believes indexed is not in this folder: rebuild it all.
+                search_reindex(
+                    actor=None,
+                    reason=reason or "a new index folder for a database already indexed",
+                )
+
+    def _writer(self, index: tantivy.Index | None = None) -> tantivy.IndexWriter:
+        """Take an index's single writer, waiting while another process holds it."""
+        index = index or self.index_handle
         deadline = time.monotonic() + WRITER_WAIT_SECONDS
         delay = 0.01
         while True:
             try:
-                return self.index_handle.writer(heap_size=WRITER_HEAP, num_threads=1)
+                return index.writer(heap_size=WRITER_HEAP, num_threads=1)
             except ValueError as exc:  # tantivy's LockBusy
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise WriterBusy(f"The search index writer is busy: {exc}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
-    def _commit(self, writer: tantivy.IndexWriter) -> None:
+    def _commit(self, writer: tantivy.IndexWriter, index: tantivy.Index | None = None) -> None:
         writer.commit()
         writer.wait_merging_threads()  # releases the writer lock for the next batch
-        self.index_handle.reload()
+        (index or self.index_handle).reload()
 
     # -- writing -------------------------------------------------------------------------
 
@@ -165,6 +259,7 @@ class TantivyBackend:
     def index(self, items: list[IndexItem]) -> dict[int, str]:
         if not items:
             return {}
+        self.identity_check()
         writer = self._writer()
         try:
             # Under the writer lock: a record purged since the batch was read stays out.
@@ -182,6 +277,7 @@ class TantivyBackend:
     def forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
         if not entries:
             return {}
+        self.identity_check()
         writer = self._writer()
         try:
             for record_id, _ in entries:
@@ -193,18 +289,115 @@ class TantivyBackend:
         return {}
 
     def clear(self) -> None:
-        writer = self._writer()
-        writer.delete_all_documents()
-        self._commit(writer)
+        for index in (self.index_handle, self.messages_handle):
+            writer = self._writer(index)
+            writer.delete_all_documents()
+            self._commit(writer, index)
+
+    # -- history search: the messages collection -----------------------------------------
+
+    def messages_index(self, items: list[MessageItem]) -> dict[int, str]:
+        if not items:
+            return {}
+        self.identity_check()
+        index = self.messages_handle
+        writer = self._writer(index)
+        try:
+            for item in items:
+                writer.delete_documents_by_term("message", item.message_id)
+                writer.add_document(
+                    tantivy.Document.from_dict(
+                        {
+                            "message": item.message_id,
+                            "conversation": item.conversation_id,
+                            "seq": item.seq,
+                            "created_us": microseconds(item.created_at),
+                            "words": index_text(item.body),
+                        },
+                        self.messages_schema,
+                    )
+                )
+            self._commit(writer, index)
+        except BaseException:
+            writer.rollback()
+            raise
+        return {}
+
+    def messages_forget(self, entries: list[tuple[int, int]]) -> dict[int, str]:
+        if not entries:
+            return {}
+        self.identity_check()
+        index = self.messages_handle
+        writer = self._writer(index)
+        try:
+            for message_id, _ in entries:
+                writer.delete_documents_by_term("message", message_id)
+            self._commit(writer, index)
+        except BaseException:
+            writer.rollback()
+            raise
+        return {}
+
+    def readable_query(self, readable: tuple[Readable, ...]) -> tantivy.Query:
+        """Return the employee's scope: any readable conversation, within its bounds."""
+        schema, query, integer = self.messages_schema, tantivy.Query, tantivy.FieldType.Integer
+        whole = [r.conversation_id for r in readable if r.after_seq == 0 and r.until is None]
+        should: list[tantivy.Query] = []
+        if whole:
+            should.append(query.term_set_query(schema, "conversation", whole))
+        for r in readable:
+            if r.after_seq == 0 and r.until is None:
+                continue
+            clauses = [
+                query.term_query(schema, "conversation", r.conversation_id),
+                query.range_query(
+                    schema, "seq", integer, lower_bound=r.after_seq, include_lower=False
+                ),
+            ]
+            if r.until is not None:
+                clauses.append(
+                    query.range_query(
+                        schema, "created_us", integer, upper_bound=microseconds(r.until)
+                    )
+                )
+            should.append(query.boolean_query([(tantivy.Occur.Must, c) for c in clauses]))
+        return query.boolean_query([(tantivy.Occur.Should, q) for q in should])
+
+    def messages_search(self, request: HistoryRequest) -> list[int]:
+        if not request.readable:
+            return []
+        self.identity_check()
+        index = self.messages_handle
+        index.reload()
+        clauses = [
+            (tantivy.Occur.Must, self.readable_query(request.readable)),
+            (tantivy.Occur.Must, self.text_query(request.node, schema=self.messages_schema)),
+        ]
+        if request.before_id is not None:
+            before = tantivy.Query.range_query(
+                self.messages_schema,
+                "message",
+                tantivy.FieldType.Integer,
+                upper_bound=request.before_id,
+                include_upper=False,
+            )
+            clauses.append((tantivy.Occur.Must, before))
+        found = index.searcher().search(
+            tantivy.Query.boolean_query(clauses),
+            limit=request.limit,
+            count=False,
+            order_by_field="message",
+        )
+        return [int(message_id) for message_id, _ in found.hits]
 
     def refresh(self) -> None:
         self.index_handle.reload()
 
     # -- reading -------------------------------------------------------------------------
 
-    def text_query(self, node: Node) -> tantivy.Query:
+    def text_query(self, node: Node, *, schema: tantivy.Schema | None = None) -> tantivy.Query:
         """Return the engine query of a tree, on the normalised words."""
-        schema = self.schema
+        schema = schema or self.schema
         if isinstance(node, Term):
             if node.is_prefix:
                 return tantivy.Query.regex_query(schema, "words", re.escape(node.words[0]) + ".*")
@@ -213,15 +406,18 @@ class TantivyBackend:
             return tantivy.Query.term_query(schema, "words", node.words[0])
         if isinstance(node, Or):
             return tantivy.Query.boolean_query(
-                [(tantivy.Occur.Should, self.text_query(child)) for child in node.children]
+                [
+                    (tantivy.Occur.Should, self.text_query(child, schema=schema))
+                    for child in node.children
+                ]
             )
         if isinstance(node, Not):  # pragma: no cover - the parser refuses a NOT standing alone
             raise ValueError("a NOT must be ANDed with a positive term")
         return tantivy.Query.boolean_query(
             [
-                (tantivy.Occur.MustNot, self.text_query(child.child))
+                (tantivy.Occur.MustNot, self.text_query(child.child, schema=schema))
                 if isinstance(child, Not)
-                else (tantivy.Occur.Must, self.text_query(child))
+                else (tantivy.Occur.Must, self.text_query(child, schema=schema))
                 for child in node.children
             ]
         )
@@ -334,6 +530,7 @@ class TantivyBackend:
         return sorted(keys, reverse=True)[:size]
 
     def search(self, request: SearchRequest) -> SearchResult:
+        self.identity_check()
         index = self.index_handle
         index.reload()  # another process (the indexing worker) may have committed since
         searcher = index.searcher()

@@ -41,6 +41,10 @@ EVENT_ALIASES: dict[str, tuple[list[str], list[str]]] = {
     "file": ([], ["file."]),
     "history": ([], ["history."]),
     "invite": ([], ["invitation."]),
+    "reply": (["message.replied"], []),
+    "mention": (["message.mentioned"], []),
+    "reaction": ([], ["reaction."]),
+    "read": (["conversation.read"], []),
 }
 KINDS = ("direct", "group", "room", "external")
 
@@ -70,6 +74,38 @@ class SearchRequest:
     # track_total_hits): counting every match of a common word is what a page costs most.
     exact_total: bool = False
     total_threshold: int = 10_000
+
+
+@dataclass(frozen=True)
+class MessageItem:
+    """A conversation message as history search indexes it: its current text, where it is."""
+
+    message_id: int
+    conversation_id: int
+    seq: int
+    created_at: datetime
+    body: str
+    version: int = 0  # the outbox row that asked for it (Elasticsearch's external version)
+
+
+@dataclass(frozen=True)
+class Readable:
+    """One conversation a person may read: messages after `after_seq` (what was said before a
+    newcomer joined stays hidden), sent at or before `until` (when they left), if set."""
+
+    conversation_id: int
+    after_seq: int = 0
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    """A person's search of their own conversations: the employee's scope, outside the text."""
+
+    node: Node
+    readable: tuple[Readable, ...]
+    limit: int = 20
+    before_id: int | None = None  # messages older than this one (the previous page's last)
 
 
 @dataclass(frozen=True)
@@ -155,6 +191,15 @@ def cursor_decode(*, cursor: str, fingerprint: str) -> tuple[datetime, int]:
             code="invalid_cursor",
         )
     return occurred_at, record_id
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def microseconds(moment: datetime) -> int:
+    """Return a moment as whole microseconds since the epoch (how indexes store time)."""
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _normalised(word: str) -> str:

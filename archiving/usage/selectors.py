@@ -4,9 +4,10 @@ from datetime import date
 
 from django.db.models import Count, Sum
 
+from archiving.naming import conversation_names
 from archiving.usage.models import UsageConversationDay, UsageParticipantDay
 
-GROUPINGS = ("day", "department", "kind")
+GROUPINGS = ("day", "department", "kind", "room")
 
 
 def _key(value) -> str | None:
@@ -22,7 +23,8 @@ def usage_report(*, start: date | None, end: date | None, group_by: str) -> list
 
     conversations counts distinct conversations, people distinct active people (who posted a
     message or a file). By department, a conversation counts for every department that was
-    active in it, and messages and files count for their sender's department.
+    active in it, and messages and files count for their sender's department. By room, one
+    row per room (its name from the archive, its id in "conversation"), busiest first.
     """
     days = UsageConversationDay.objects.all()
     people = UsageParticipantDay.objects.all()
@@ -32,6 +34,8 @@ def usage_report(*, start: date | None, end: date | None, group_by: str) -> list
     if end is not None:
         days = days.filter(day__lte=end)
         people = people.filter(conversation_day__day__lte=end)
+    if group_by == "room":
+        return _rooms(days.filter(kind="room"), people.filter(conversation_day__kind="room"))
     if group_by == "department":
         groups = (
             people.values("department")
@@ -84,3 +88,32 @@ def usage_report(*, start: date | None, end: date | None, group_by: str) -> list
         for g in groups
     ]
     return sorted(rows, key=_sort_key)
+
+
+def _rooms(days, people) -> list[dict]:
+    people_by_room = dict(
+        people.values_list("conversation_day__conversation_id")
+        .annotate(people=Count("person", distinct=True))
+        .order_by()
+    )
+    groups = list(
+        days.values("conversation_id")
+        .annotate(
+            messages=Sum("messages"), files=Sum("files"), external_messages=Sum("external_messages")
+        )
+        .order_by()
+    )
+    names = conversation_names(g["conversation_id"] for g in groups)
+    rows = [
+        {
+            "key": names.get(g["conversation_id"], f"Room {g['conversation_id']}"),
+            "conversation": g["conversation_id"],
+            "conversations": 1,
+            "messages": g["messages"],
+            "files": g["files"],
+            "people": people_by_room.get(g["conversation_id"], 0),
+            "external_messages": g["external_messages"],
+        }
+        for g in groups
+    ]
+    return sorted(rows, key=lambda row: (-row["messages"], row["key"], row["conversation"]))

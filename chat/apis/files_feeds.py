@@ -160,7 +160,13 @@ class FeedMatchListApi(APIView):
         return Response(
             {
                 "results": [
-                    {**message_to_dict(m), "conversation_title": m.conversation.title} for m in page
+                    # Feeds read rooms whose history floors are not at hand: a quoted reply
+                    # shows no text here (the conversation itself shows it).
+                    {
+                        **message_to_dict(m, visible_after_seq=m.seq),
+                        "conversation_title": m.conversation.title,
+                    }
+                    for m in page
                 ],
                 "next_before": page[-1].pk if len(messages) > limit else None,
                 "unread": feed.unread_count,

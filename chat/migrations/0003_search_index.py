@@ -1,6 +1,17 @@
 from django.db import migrations
 
-from chat.search import CREATE_POSTGRESQL, CREATE_SQLITE
+# The history search index of this release (replaced by the search core's messages collection
+# in 0009, which drops these tables).
+CREATE_SQLITE = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS chat_message_fts USING fts5("
+    "body, tokenize=\"ascii tokenchars '_'\")"
+)
+CREATE_POSTGRESQL = [
+    "CREATE TABLE IF NOT EXISTS chat_message_search ("
+    " message_id bigint PRIMARY KEY, vector tsvector NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS chat_message_search_vector"
+    " ON chat_message_search USING GIN (vector)",
+]
 
 
 def create_index(apps, schema_editor):

@@ -14,8 +14,15 @@ from chat.selectors.conversations import (
     participation_active,
     participation_get,
     unwalled,
+    visible_after_seqs,
 )
 from chat.selectors.feeds import feed_get, feed_list_for_person, feed_matches_list
+from chat.selectors.history import (
+    MessageDocuments,
+    history_query_parse,
+    history_readable,
+    history_search,
+)
 from chat.selectors.rooms import (
     category_get,
     invitation_list_for_person,
@@ -34,6 +41,7 @@ from chat.selectors.walls import (
 
 __all__ = [
     "ACTIVE",
+    "MessageDocuments",
     "active_participants",
     "category_can_create",
     "category_get",
@@ -47,6 +55,9 @@ __all__ = [
     "feed_get",
     "feed_list_for_person",
     "feed_matches_list",
+    "history_query_parse",
+    "history_readable",
+    "history_search",
     "invitation_list_for_person",
     "message_get_visible",
     "message_list_after",
@@ -60,4 +71,5 @@ __all__ = [
     "room_members_list",
     "room_queryset_visible_to",
     "unwalled",
+    "visible_after_seqs",
 ]

@@ -99,7 +99,7 @@ def message_list_after(*, participant: Participant, after_seq: int, limit: int) 
     floor = max(after_seq, participant.visible_after_seq)
     return list(
         Message.objects.filter(conversation_id=participant.conversation_id, seq__gt=floor)
-        .select_related("sender", "file")
+        .select_related("sender", "file", "reply_to__sender")
         .order_by("seq")[:limit]
     )
 
@@ -112,7 +112,7 @@ def message_list_before(*, participant: Participant, before_seq: int, limit: int
             seq__lt=before_seq,
             seq__gt=participant.visible_after_seq,
         )
-        .select_related("sender", "file")
+        .select_related("sender", "file", "reply_to__sender")
         .order_by("-seq")[:limit]
     )
     messages.reverse()
@@ -121,7 +121,11 @@ def message_list_before(*, participant: Participant, before_seq: int, limit: int
 
 def message_get_visible(*, person_id: int, message_id: int) -> tuple[Message, Participant]:
     """Return a message the person may read with their participation, or NotFound."""
-    message = Message.objects.select_related("sender", "file").filter(pk=message_id).first()
+    message = (
+        Message.objects.select_related("sender", "file", "reply_to__sender")
+        .filter(pk=message_id)
+        .first()
+    )
     if message is not None:
         participant = (
             participation_active(person_id=person_id, conversation_id=message.conversation_id)
@@ -139,5 +143,16 @@ def message_get_visible(*, person_id: int, message_id: int) -> tuple[Message, Pa
 
 def messages_by_ids(ids: list[int]) -> list[Message]:
     """Return messages in the order of ids."""
-    found = Message.objects.select_related("sender", "conversation", "file").in_bulk(ids)
+    found = Message.objects.select_related(
+        "sender", "conversation", "file", "reply_to__sender"
+    ).in_bulk(ids)
     return [found[i] for i in ids if i in found]
+
+
+def visible_after_seqs(*, person_id: int) -> dict[int, int]:
+    """Return where the person's readable history starts, by conversation id."""
+    return dict(
+        Participant.objects.filter(ACTIVE, person_id=person_id).values_list(
+            "conversation_id", "visible_after_seq"
+        )
+    )

@@ -42,5 +42,7 @@ def feed_matches_list(*, feed: Feed, limit: int, before_id: int | None) -> list[
     ids = list(
         matches.order_by(F("message_id").desc()).values_list("message_id", flat=True)[:limit]
     )
-    found = Message.objects.select_related("sender", "file", "conversation").in_bulk(ids)
+    found = Message.objects.select_related(
+        "sender", "file", "conversation", "reply_to__sender"
+    ).in_bulk(ids)
     return [found[i] for i in ids if i in found]

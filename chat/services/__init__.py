@@ -39,9 +39,9 @@ from chat.services.messages import (
     participant_add,
     participant_leave,
     posting_check,
-    search_index_pending,
 )
 from chat.services.posting import message_post_batch
+from chat.services.reactions import emoji_validate, reaction_add, reaction_remove
 from chat.services.rooms import (
     invitation_answer,
     invitation_create,
@@ -66,6 +66,7 @@ __all__ = [
     "conversation_create",
     "conversation_direct_get_or_create",
     "conversation_mark_read",
+    "emoji_validate",
     "feed_create",
     "feed_delete",
     "feed_mark_read",
@@ -89,6 +90,8 @@ __all__ = [
     "participant_add",
     "participant_leave",
     "posting_check",
+    "reaction_add",
+    "reaction_remove",
     "room_create",
     "room_join",
     "room_leave",
@@ -96,5 +99,4 @@ __all__ = [
     "room_member_remove",
     "room_member_role_change",
     "room_update",
-    "search_index_pending",
 ]

@@ -15,20 +15,23 @@ import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from archiving import services as archiving
 from archiving.models import ArchiveEvent
-from chat import realtime, search
-from chat.models import Conversation, File, Message, Participant, SearchOutbox
+from archiving.search.indexing import search_index_queue_messages
+from chat import realtime
+from chat.models import Conversation, File, Message, Participant
 from chat.selectors import (
     active_participants,
     participant_person_ids,
     participation_active,
     participation_get,
 )
+from chat.selectors.offline import offline_refusal
 from chat.services import barriers, delivery, feeds
-from config.debounce import DebouncedRun
+from chat.services.offline import RecipientOffline, offline_attempt_record
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from directory.exceptions import sentence_gettext as _
 from directory.models import Person
@@ -281,7 +284,47 @@ def _body_validate(body) -> str:
     return body
 
 
-@transaction.atomic
+def reply_to_validate(reply_to) -> int | None:
+    """Return the id a post answers (None: not a reply), or refuse what is not an id."""
+    if reply_to is None:
+        return None
+    if isinstance(reply_to, bool) or not isinstance(reply_to, int) or reply_to < 1:
+        raise InvalidInput(
+            "reply_to must be the id (a positive integer) of the message you answer, or null.",
+            code="invalid_reply_to",
+        )
+    return reply_to
+
+
+def reply_to_check(
+    *, original: Message | None, reply_to: int, participation: Participant
+) -> Message:
+    """Return the message a post answers: one of the same conversation that the sender can
+    read and that is not deleted. Unknown ids and other conversations' messages get the same
+    refusal, so a reply learns nothing about messages the sender cannot read."""
+    if (
+        original is None
+        or original.conversation_id != participation.conversation_id
+        or original.seq <= participation.visible_after_seq
+    ):
+        raise InvalidInput(
+            f"reply_to: message {reply_to} is not in this conversation; reply to a message "
+            "of the conversation you post in.",
+            code="reply_to_not_found",
+        )
+    if original.deleted_at is not None:
+        raise Conflict(
+            f"reply_to: message {reply_to} was deleted; it cannot be answered.",
+            code="reply_to_deleted",
+        )
+    return original
+
+
+def reply_capture_payload(*, original: Message) -> dict:
+    """Return the archive payload of a reply (message.replied), the same in both post paths."""
+    return {"reply_to_seq": original.seq, "reply_to_sender": original.sender.username}
+
+
 def message_post(
     *,
     sender: Person,
@@ -289,12 +332,39 @@ def message_post(
     body: str,
     client_id: str | None = None,
     file: File | None = None,
+    reply_to: int | None = None,
 ) -> tuple[Message, bool]:
     """Store a message and its archive record; broadcast after commit.
 
     Returns (message, created); a retry with the same client_id returns the stored message.
+    Raises RecipientOffline, after committing the archived attempt, when the offline IM
+    switch refuses it (chat/services/offline.py).
     """
+    result = _message_post(
+        sender=sender,
+        conversation_id=conversation_id,
+        body=body,
+        client_id=client_id,
+        file=file,
+        reply_to=reply_to,
+    )
+    if isinstance(result, RecipientOffline):
+        raise result
+    return result
+
+
+@transaction.atomic
+def _message_post(
+    *,
+    sender: Person,
+    conversation_id: int,
+    body: str,
+    client_id: str | None,
+    file: File | None,
+    reply_to: int | None,
+) -> tuple[Message, bool] | RecipientOffline:
     body = _body_validate(body)
+    reply_to = reply_to_validate(reply_to)
     if client_id is None or client_id == "":
         client_id = uuid.uuid4().hex
     if not isinstance(client_id, str) or len(client_id) > CLIENT_ID_MAX:
@@ -303,7 +373,15 @@ def message_post(
             % {"CLIENT_ID_MAX": CLIENT_ID_MAX}
         )
     conversation = (
-        Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        Conversation.objects.select_for_update()
+        .filter(pk=conversation_id)
+        # The offline IM switch rides on the lock statement: no query of its own.
+        .annotate(
+            is_offline_refused=offline_refusal(
+                conversation_ref=OuterRef("pk"), sender_ref=sender.pk, kind_field="kind"
+            )
+        )
+        .first()
         if isinstance(conversation_id, int)
         else None
     )
@@ -331,6 +409,19 @@ def message_post(
             )
         existing.sender = sender
         return existing, False
+    original = (
+        reply_to_check(
+            original=Message.objects.select_related("sender").filter(pk=reply_to).first(),
+            reply_to=reply_to,
+            participation=participation,
+        )
+        if reply_to is not None
+        else None
+    )
+    if conversation.is_offline_refused and not sender.is_external:
+        return offline_attempt_record(
+            conversation=conversation, sender=sender, body=body, client_id=client_id
+        )
     now = timezone.now()
     seq = conversation.last_seq + 1
     message = Message.objects.create(
@@ -341,6 +432,7 @@ def message_post(
         client_id=client_id,
         created_at=now,
         file=file,
+        reply_to=original,
     )
     Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message_at=now)
     conversation.last_seq, conversation.last_message_at = seq, now
@@ -353,12 +445,20 @@ def message_post(
         message=message,
         body=body,
     )
-    SearchOutbox.objects.create(message_id=message.pk)
+    if original is not None:
+        _capture(
+            conversation,
+            event=ArchiveEvent.MESSAGE_REPLIED,
+            actor=sender,
+            occurred_at=now,
+            message=message,
+            payload=reply_capture_payload(original=original),
+        )
+    search_index_queue_messages(message_ids=[message.pk])  # history search
     if conversation.is_external:
         delivery.outbound_delivery_enqueue(message=message, conversation=conversation)
     feeds.message_index(message=message)
     transaction.on_commit(lambda: realtime.message_new(message), robust=True)
-    transaction.on_commit(_search_index_queue, robust=True)
     return message, True
 
 
@@ -381,11 +481,9 @@ def posting_check(*, conversation: Conversation, participation: Participant) -> 
         )
 
 
-# One queued indexing run drains every message committed before it starts (config/debounce.py).
-_search_index_queue = DebouncedRun("chat.tasks.search_index_pending", delay=0.5)
-
-
-def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Participant]:
+def message_lock_for_change(*, actor: Person, message_id: int) -> tuple[Message, Participant]:
+    """Lock a message the actor can read and that is not deleted; return it with the actor's
+    participation (its conversation loaded), or refuse as for an unknown id."""
     if not isinstance(message_id, int):
         raise InvalidInput(_("id must be a message id (an integer)."))
     message = Message.objects.select_for_update().filter(pk=message_id).first()
@@ -411,7 +509,7 @@ def _message_for_change(*, actor: Person, message_id: int) -> tuple[Message, Par
 def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
     """Change the text of one's own message; the archive keeps the original and the edit."""
     body = _body_validate(body)
-    message, participation = _message_for_change(actor=editor, message_id=message_id)
+    message, participation = message_lock_for_change(actor=editor, message_id=message_id)
     if message.sender_id != editor.pk:
         raise Forbidden(_("You can only edit your own messages."), code="not_sender")
     posting_check(conversation=participation.conversation, participation=participation)
@@ -426,17 +524,16 @@ def message_edit(*, editor: Person, message_id: int, body: str) -> Message:
         message=message,
         body=body,
     )
-    SearchOutbox.objects.create(message_id=message.pk)
+    search_index_queue_messages(message_ids=[message.pk])  # history search
     feeds.hashtags_reindex(message=message)
     transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
-    transaction.on_commit(_search_index_queue, robust=True)
     return message
 
 
 @transaction.atomic
 def message_delete(*, actor: Person, message_id: int) -> Message:
     """Delete a message (own, or any as a room manager); the archive keeps its text."""
-    message, participation = _message_for_change(actor=actor, message_id=message_id)
+    message, participation = message_lock_for_change(actor=actor, message_id=message_id)
     conversation = participation.conversation
     is_room_manager = (
         conversation.kind == Conversation.Kind.ROOM and participation.role == "manager"
@@ -465,10 +562,9 @@ def message_delete(*, actor: Person, message_id: int) -> Message:
         message=message,
         payload={"sender": message.sender.username},
     )
-    SearchOutbox.objects.create(message_id=message.pk)
+    search_index_queue_messages(message_ids=[message.pk])  # history search
     feeds.hashtags_reindex(message=message)
     transaction.on_commit(lambda: realtime.message_updated(message), robust=True)
-    transaction.on_commit(_search_index_queue, robust=True)
     return message
 
 
@@ -494,36 +590,3 @@ def conversation_mark_read(*, person: Person, conversation_id: int, seq: int) ->
             robust=True,
         )
     return participation
-
-
-def search_index_pending(*, batch: int = 500) -> int:
-    """Write queued messages to the search index; return how many were indexed.
-
-    Idempotent: rows are removed only after their index entry is written, and rewriting an
-    entry twice gives the same index.
-    """
-    done = 0
-    while True:
-        with transaction.atomic():
-            # SKIP LOCKED: concurrent runs (several workers, several eager processes) take
-            # different rows instead of writing the same entries twice.
-            rows = list(
-                SearchOutbox.objects.select_for_update(skip_locked=True).order_by("id")[:batch]
-            )
-            if not rows:
-                return done
-            ids = {row.message_id for row in rows}
-            messages = Message.objects.in_bulk(ids)
-            search.index_write(
-                entries=[
-                    (
-                        mid,
-                        None
-                        if mid not in messages or messages[mid].is_deleted
-                        else messages[mid].body,
-                    )
-                    for mid in sorted(ids)
-                ]
-            )
-            SearchOutbox.objects.filter(pk__in=[row.pk for row in rows]).delete()
-            done += len(ids)

@@ -37,18 +37,23 @@ from django.utils import timezone
 
 from archiving import services as archiving
 from archiving.models import ArchiveEvent
+from archiving.search.indexing import search_index_queue_messages
 from chat import realtime
-from chat.models import Conversation, Message, Participant, SearchOutbox
+from chat.models import Conversation, Message, Participant
 from chat.selectors import ACTIVE, participation_active
+from chat.selectors.offline import offline_refusal
 from chat.services import feeds
 from chat.services.delivery import outbound_delivery_enqueue
 from chat.services.messages import (
     CLIENT_ID_MAX,
     _body_validate,
-    _search_index_queue,
     message_post,
     posting_check,
+    reply_capture_payload,
+    reply_to_check,
+    reply_to_validate,
 )
+from chat.services.offline import offline_attempt_record
 from directory.exceptions import Conflict, InvalidInput, NotFound, ServiceError
 from directory.exceptions import sentence_gettext as _
 
@@ -104,6 +109,7 @@ def _batch(requests: list[dict[str, Any]]) -> list[PostResult]:
     for i, request in enumerate(requests):
         try:
             request["body"] = _body_validate(request.get("body"))
+            request["reply_to"] = reply_to_validate(request.get("reply_to"))
             client_id = request.get("client_id")
             if client_id is None or client_id == "":
                 request["client_id"] = uuid.uuid4().hex
@@ -127,6 +133,14 @@ def _batch(requests: list[dict[str, Any]]) -> list[PostResult]:
         Participant.objects.select_related("conversation")
         .select_for_update(of=("conversation",))
         .filter(ACTIVE, conversation_id__in=ids, person_id__in=senders)
+        # The offline IM switch rides on this statement (chat/selectors/offline.py).
+        .annotate(
+            is_offline_refused=offline_refusal(
+                conversation_ref=OuterRef("conversation_id"),
+                sender_ref=OuterRef("person_id"),
+                kind_field="conversation__kind",
+            )
+        )
         .order_by("conversation_id", "pk")
     ):
         # One instance per conversation: its seq advances post by post below.
@@ -161,6 +175,38 @@ def _batch(requests: list[dict[str, Any]]) -> list[PostResult]:
     return results  # type: ignore[return-value]
 
 
+def _capture_events(messages: list[Message], touched: dict, now) -> list:
+    """The archive events of the posts, in message_post's order: each post's message.posted,
+    then its message.replied when it answers another."""
+    events = []
+    for m in messages:
+        conversation = touched[m.conversation_id]
+
+        def event(kind: str, *, body: str = "", payload=None, m=m, conversation=conversation):
+            return archiving.CaptureEvent(
+                conversation_id=m.conversation_id,
+                conversation_kind=conversation.kind,
+                is_external=conversation.is_external,
+                event=kind,
+                actor=m.sender,
+                occurred_at=now,
+                body=body,
+                message_id=m.pk,
+                message_seq=m.seq,
+                payload=payload,
+            )
+
+        events.append(event(ArchiveEvent.MESSAGE_POSTED, body=m.body))
+        if m.reply_to is not None:
+            events.append(
+                event(
+                    ArchiveEvent.MESSAGE_REPLIED,
+                    payload=reply_capture_payload(original=m.reply_to),
+                )
+            )
+    return events
+
+
 def _store(requests, accepted, conversations, participations, results) -> None:
     # Dedupe on (sender, client_id): earlier posts, then repeats inside this batch.
     wanted = {(requests[i]["sender"].pk, requests[i]["client_id"]) for i in accepted}
@@ -171,6 +217,9 @@ def _store(requests, accepted, conversations, participations, results) -> None:
         )
         if (m.sender_id, m.client_id) in wanted
     }
+    # The messages answered, one statement for the batch (none when no post is a reply).
+    reply_ids = {requests[i]["reply_to"] for i in accepted if requests[i]["reply_to"]}
+    originals = Message.objects.select_related("sender").in_bulk(reply_ids) if reply_ids else {}
     now = timezone.now()
     new: dict[tuple[int, str], Message] = {}
     repeats: list[int] = []
@@ -181,7 +230,30 @@ def _store(requests, accepted, conversations, participations, results) -> None:
         if earlier is not None:
             repeats.append(i)
             continue
+        original = None
+        if request["reply_to"] is not None:
+            try:
+                original = reply_to_check(
+                    original=originals.get(request["reply_to"]),
+                    reply_to=request["reply_to"],
+                    participation=participations[(request["conversation_id"], sender.pk)],
+                )
+            except ServiceError as exc:
+                results[i] = exc
+                continue
         conversation = conversations[request["conversation_id"]]
+        if (
+            participations[(conversation.pk, sender.pk)].is_offline_refused
+            and not sender.is_external
+        ):
+            # Rare: the archived attempt goes through capture() (a few statements of its own).
+            results[i] = offline_attempt_record(
+                conversation=conversation,
+                sender=sender,
+                body=request["body"],
+                client_id=request["client_id"],
+            )
+            continue
         conversation.last_seq += 1
         conversation.last_message_at = now
         message = Message(
@@ -191,6 +263,7 @@ def _store(requests, accepted, conversations, participations, results) -> None:
             body=request["body"],
             client_id=request["client_id"],
             created_at=now,
+            reply_to=original,
         )
         new[key] = message
         results[i] = (message, True)
@@ -215,32 +288,18 @@ def _store(requests, accepted, conversations, participations, results) -> None:
             )
         )
         archiving.capture_many(
-            events=[
-                archiving.CaptureEvent(
-                    conversation_id=m.conversation_id,
-                    conversation_kind=touched[m.conversation_id].kind,
-                    is_external=touched[m.conversation_id].is_external,
-                    event=ArchiveEvent.MESSAGE_POSTED,
-                    actor=m.sender,
-                    occurred_at=now,
-                    body=m.body,
-                    message_id=m.pk,
-                    message_seq=m.seq,
-                )
-                for m in messages
-            ],
+            events=_capture_events(messages, touched, now),
             members=Participant.objects.filter(ACTIVE, conversation_id__in=list(touched)).values(
                 "conversation_id", "person_id"
             ),
         )
-        SearchOutbox.objects.bulk_create(SearchOutbox(message_id=m.pk) for m in messages)
+        search_index_queue_messages(message_ids=[m.pk for m in messages])  # history search
         for m in messages:
             if touched[m.conversation_id].is_external:
                 outbound_delivery_enqueue(message=m, conversation=touched[m.conversation_id])
         feeds.message_index_many(messages=messages)
         for m in messages:
             transaction.on_commit(lambda m=m: realtime.message_new(m), robust=True)
-        transaction.on_commit(_search_index_queue, robust=True)
     for i in repeats:
         request = requests[i]
         key = (request["sender"].pk, request["client_id"])

@@ -184,8 +184,11 @@ def _member_remove(
     participant.left_at = timezone.now()
     participant.save(update_fields=["left_at"])
     room_id, person_id = room.pk, participant.person_id
+    actor_id = actor.pk if actor is not None else None
     transaction.on_commit(
-        lambda: realtime.conversation_left(conversation_id=room_id, person_id=person_id),
+        lambda: realtime.conversation_left(
+            conversation_id=room_id, person_id=person_id, reason=reason, actor_id=actor_id
+        ),
         robust=True,
     )
 

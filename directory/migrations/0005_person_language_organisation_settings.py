@@ -8,6 +8,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('directory', '0004_directory_sync'),
+        # Person.time_zone is added there (contact cards' local time); this one names it.
+        ('directory', '0005_person_time_zone'),
     ]
 
     operations = [
@@ -28,7 +30,7 @@ class Migration(migrations.Migration):
             name='language',
             field=models.CharField(blank=True, choices=directory.models.language_choices, max_length=10, verbose_name='language'),
         ),
-        migrations.AddField(
+        migrations.AlterField(
             model_name='person',
             name='time_zone',
             field=models.CharField(blank=True, max_length=64, verbose_name='time zone'),

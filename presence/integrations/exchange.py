@@ -1,8 +1,11 @@
 """Exchange free/busy through EWS GetUserAvailability (exchangelib), for calendar presence.
 
 Off unless settings.PARLEY_EXCHANGE_EWS_URL is set. A service account allowed to read
-free/busy asks for the "FreeBusy" view: start, end and busy type of each event, never subjects
-or locations, which calendar presence does not need and should not hold.
+free/busy asks for the "Detailed" view: start, end and busy type of each event, and the subject
+and location that Lync showed its workgroup contacts (DESIGN.md section 4). Exchange gives the
+details only where the account holds "Limited Details" (or more) on the calendar, and never
+those of a private meeting; without them an event comes back as free/busy alone. With
+PARLEY_EXCHANGE_MEETING_DETAILS off, the "FreeBusy" view is asked: no subject leaves Exchange.
 
 Requests name Exchange 2016 (API version "Exchange2016", also understood by Exchange 2019),
 so exchangelib sends no version-guessing or autodiscover requests: a call costs exactly two
@@ -36,6 +39,9 @@ class CalendarEvent:
     start: datetime
     end: datetime
     busy_type: str
+    subject: str = ""
+    location: str = ""
+    is_private: bool = False
 
 
 class ExchangeUnavailableError(Exception):
@@ -68,6 +74,20 @@ def _aware_utc(value: datetime) -> datetime:
     return datetime.fromtimestamp(value.timestamp(), tz=UTC)
 
 
+def _event(event) -> CalendarEvent:
+    details = event.details
+    is_private = bool(details and details.is_private)
+    return CalendarEvent(
+        start=_aware_utc(event.start),
+        end=_aware_utc(event.end),
+        busy_type=event.busy_type,
+        # A private meeting's subject and place stay private, whatever the server sent.
+        subject="" if is_private or not details else (details.subject or "")[:255],
+        location="" if is_private or not details else (details.location or "")[:255],
+        is_private=is_private,
+    )
+
+
 def free_busy_list(
     *, emails: Sequence[str], start: datetime, end: datetime
 ) -> dict[str, list[CalendarEvent]]:
@@ -94,7 +114,9 @@ def free_busy_list(
                 accounts=[(email, "Required", False) for email in emails],
                 start=EWSDateTime.from_datetime(start).astimezone(utc),
                 end=EWSDateTime.from_datetime(end).astimezone(utc),
-                requested_view="FreeBusy",
+                requested_view=(
+                    "Detailed" if settings.PARLEY_EXCHANGE_MEETING_DETAILS else "FreeBusy"
+                ),
             )
         )
     except (EWSError, requests.RequestException, OSError, ValueError) as error:
@@ -110,10 +132,5 @@ def free_busy_list(
                 "Exchange has no free/busy for %s: %s: %s", email, type(view).__name__, view
             )
             continue
-        result[email] = [
-            CalendarEvent(
-                start=_aware_utc(event.start), end=_aware_utc(event.end), busy_type=event.busy_type
-            )
-            for event in view.calendar_events or []
-        ]
+        result[email] = [_event(event) for event in view.calendar_events or []]
     return result

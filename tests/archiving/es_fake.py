@@ -235,13 +235,16 @@ class ElasticsearchFake:
             if method == "PUT":
                 if index is not None:
                     return 400, _error("resource_already_exists_exception", name, 400)
-                template = next(
-                    (
-                        t["template"]
-                        for t in self.templates.values()
-                        if any(fnmatch.fnmatch(name, p) for p in t["index_patterns"])
-                    ),
-                    {},
+                # The matching template of the highest priority applies, as in Elasticsearch.
+                matching = [
+                    t
+                    for t in self.templates.values()
+                    if any(fnmatch.fnmatch(name, p) for p in t["index_patterns"])
+                ]
+                template = (
+                    max(matching, key=lambda t: t.get("priority", 0))["template"]
+                    if matching
+                    else {}
                 )
                 self.indices[name] = FakeIndex(
                     settings=template.get("settings", {}), mappings=template.get("mappings", {})
@@ -330,9 +333,12 @@ class ElasticsearchFake:
             raise RequestError("x_content_parse_exception", f"fake: unsupported {sorted(unknown)}")
         query = body.get("query", {"match_all": {}})
         query_check(query, index)
-        everything = [
-            d["source"] for d in index.visible.values() if matches(query, d["source"], index)
-        ]
+        found_ids = {
+            id(d["source"]): key
+            for key, d in index.visible.items()
+            if matches(query, d["source"], index)
+        }
+        everything = [d["source"] for d in index.visible.values() if id(d["source"]) in found_ids]
         sort = [next(iter(s.items())) for s in body.get("sort", [])]
 
         def key(source: dict) -> tuple:
@@ -342,7 +348,7 @@ class ElasticsearchFake:
         found = sorted(everything, key=key, reverse=True)
         total, relation = len(found), "eq"
         tracked = body.get("track_total_hits", 10_000)
-        if tracked is not True and total > tracked:
+        if tracked is not True and tracked is not False and total > tracked:
             total, relation = tracked, "gte"
         if "search_after" in body:
             after = tuple(body["search_after"])
@@ -350,7 +356,7 @@ class ElasticsearchFake:
         hits = [
             {
                 "_index": "i",
-                "_id": str(source["record"]),
+                "_id": found_ids[id(source)],
                 "_source": source,
                 "sort": list(key(source)),
             }
@@ -361,6 +367,8 @@ class ElasticsearchFake:
             "timed_out": False,
             "hits": {"total": {"value": total, "relation": relation}, "hits": hits},
         }
+        if tracked is False:  # no count asked: Elasticsearch leaves `total` out
+            del response["hits"]["total"]
         if "aggs" in body:
             response["aggregations"] = {
                 name: _aggregate(spec, everything) for name, spec in body["aggs"].items()

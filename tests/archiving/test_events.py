@@ -253,15 +253,70 @@ CASES = [
         "disclaimer",
     ),
     (
-        "a kind from elsewhere (reactions)",
+        "a kind from elsewhere (polls)",
         record(
-            "reaction.added",
+            "poll.voted",
             "bob",
-            payload={"emoji": "thumbs up", "storage_path": "x/y", "message": 5},
+            payload={"choice": "thumbs up", "storage_path": "x/y", "message": 5},
         ),
         None,
-        "Bob Chen: reaction added (emoji: thumbs up; message: 5).",
+        "Bob Chen: poll voted (choice: thumbs up; message: 5).",
         "unknown",
+    ),
+    (
+        "a reply",
+        record(
+            ArchiveEvent.MESSAGE_REPLIED,
+            "bob",
+            kind="group",
+            payload={"reply_to_seq": 12, "reply_to_sender": "alice"},
+            message=14,
+            seq=13,
+        ),
+        None,
+        "Bob Chen replied to message #12 by Alice Martin with message #13.",
+        "disclaimer",
+    ),
+    (
+        "a mention of two people",
+        record(
+            ArchiveEvent.MESSAGE_MENTIONED, payload={"people": ["bob", "carol"]}, message=3, seq=3
+        ),
+        None,
+        "Alice Martin mentioned Bob Chen and Carol Diaz in message #3.",
+        "disclaimer",
+    ),
+    (
+        "a reaction",
+        record(
+            ArchiveEvent.REACTION_ADDED,
+            payload={"emoji": "\N{THUMBS UP SIGN}", "sender": "bob"},
+            message=9,
+            seq=12,
+        ),
+        None,
+        "Alice Martin reacted \N{THUMBS UP SIGN} to message #12 by Bob Chen.",
+        "disclaimer",
+    ),
+    (
+        "a reaction taken back",
+        record(
+            ArchiveEvent.REACTION_REMOVED,
+            "bob",
+            payload={"emoji": "\N{THUMBS UP SIGN}", "sender": "bob"},
+            message=9,
+            seq=12,
+        ),
+        None,
+        "Bob Chen removed the reaction \N{THUMBS UP SIGN} from message #12 by Bob Chen.",
+        "disclaimer",
+    ),
+    (
+        "a read receipt",
+        record(ArchiveEvent.CONVERSATION_READ, "carol", kind="direct", payload={"seq": 8}),
+        None,
+        "Carol Diaz read the conversation up to message #8.",
+        "disclaimer",
     ),
 ]
 

@@ -19,7 +19,7 @@ from django.db import connection
 from archiving.access import COMPLIANCE_GROUP
 from archiving.models import ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
 from archiving.search import services
-from archiving.search.backend import backend_get, backend_reset
+from archiving.search.backend import backend_get
 from archiving.search.indexing import search_index_pending
 from archiving.search.query import query_matches, query_parse
 from directory.exceptions import InvalidInput
@@ -32,37 +32,15 @@ from tests.archiving.search_corpus import (
     ROOM,
     corpus_build,
 )
+from tests.search_backends import BACKENDS, search_backend_use
 
 ROOT = Path(__file__).resolve().parents[2]
-BACKENDS = ["database", "tantivy", "elasticsearch_fake"]
-if os.environ.get("ELASTICSEARCH_URL"):
-    BACKENDS.append("elasticsearch")
 
 
 @pytest.fixture(params=BACKENDS)
 def backend_name(request, settings, tmp_path):
-    if request.param == "tantivy":
-        settings.PARLEY_ARCHIVE_SEARCH_BACKEND = "tantivy"
-        settings.PARLEY_SEARCH_INDEX_DIR = tmp_path / "search-index"
-    elif request.param == "elasticsearch_fake":
-        from tests.archiving.es_fake import ElasticsearchFake
-
-        fake = ElasticsearchFake()
-        fake.start()
-        settings.ELASTICSEARCH_URL = fake.url
-        settings.PARLEY_ARCHIVE_SEARCH_BACKEND = "elasticsearch"
-        settings.PARLEY_ARCHIVE_SEARCH_INDEX = "parley-archive-test"
-    elif request.param == "elasticsearch":
-        settings.ELASTICSEARCH_URL = os.environ["ELASTICSEARCH_URL"]
-        settings.PARLEY_ARCHIVE_SEARCH_BACKEND = "elasticsearch"
-        settings.PARLEY_ARCHIVE_SEARCH_INDEX = f"parley-archive-test-{os.getpid()}"
-    else:
-        settings.PARLEY_ARCHIVE_SEARCH_BACKEND = "database"
-    backend_reset()
-    yield request.param
-    backend_reset()
-    if request.param == "elasticsearch_fake":
-        fake.stop()
+    with search_backend_use(request.param, settings=settings, tmp_path=tmp_path) as name:
+        yield name
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from elasticsearch import BadRequestError
 
 from archiving.models import ArchiveEvent, ArchiveIndexOutbox, ArchiveSearchEntry
 from archiving.search.backend import IndexItem, backend_get, backend_reset
-from archiving.search.elastic import TEMPLATE, BulkRejected
+from archiving.search.elastic import MESSAGES_TEMPLATE, TEMPLATE, BulkRejected
 from archiving.search.indexing import (
     search_index_forget,
     search_index_pending,
@@ -62,13 +62,22 @@ def test_setup_puts_the_index_template_then_creates_the_index(fake):
 
     assert [(r.method, r.path) for r in fake.requests] == [
         ("PUT", f"/_index_template/{INDEX}"),
+        ("PUT", f"/_index_template/{INDEX}-messages"),
         ("HEAD", f"/{INDEX}"),
         ("PUT", f"/{INDEX}"),
+        ("HEAD", f"/{INDEX}-messages"),
+        ("PUT", f"/{INDEX}-messages"),
     ]
     assert fake.requests[0].body == {
         "index_patterns": [f"{INDEX}*"],
         "priority": 100,
         "template": TEMPLATE,
+    }
+    # History search's messages index: its own template, ranked above the records' pattern.
+    assert fake.requests[1].body == {
+        "index_patterns": [f"{INDEX}-messages*"],
+        "priority": 200,
+        "template": MESSAGES_TEMPLATE,
     }
     # The text is searched on the normalised words only; the body is kept, not indexed.
     assert TEMPLATE["mappings"]["properties"]["body"] == {"type": "text", "index": False}
@@ -81,9 +90,11 @@ def test_setup_puts_the_index_template_then_creates_the_index(fake):
     }
 
     backend_get().ensure_setup()
-    assert [(r.method, r.path) for r in fake.requests[3:]] == [
+    assert [(r.method, r.path) for r in fake.requests[6:]] == [
         ("PUT", f"/_index_template/{INDEX}"),
+        ("PUT", f"/_index_template/{INDEX}-messages"),
         ("HEAD", f"/{INDEX}"),
+        ("HEAD", f"/{INDEX}-messages"),
     ]
 
 

@@ -27,6 +27,7 @@ from archiving.search.indexing import (
 )
 from archiving.search.selectors import search_capture_lag
 from chat import services as chat
+from chat.models import Message
 
 
 @pytest.fixture
@@ -63,11 +64,18 @@ def _indexed_ids() -> list[int]:
 
 
 def test_every_captured_record_gets_an_outbox_row_in_its_transaction(alice, bob, room):
-    chat.message_post(sender=alice, conversation_id=room.pk, body="hello")
+    message, _ = chat.message_post(sender=alice, conversation_id=room.pk, body="hello")
 
     records = sorted(ArchiveRecord.objects.values_list("pk", flat=True))
-    assert sorted(ArchiveIndexOutbox.objects.values_list("record_id", flat=True)) == records
+    queued = ArchiveIndexOutbox.objects.filter(record_id__isnull=False)
+    assert sorted(queued.values_list("record_id", flat=True)) == records
     assert set(ArchiveIndexOutbox.objects.values_list("operation", flat=True)) == {"index"}
+    # The same pipeline carries the message to history search.
+    assert list(
+        ArchiveIndexOutbox.objects.filter(message_id__isnull=False).values_list(
+            "message_id", flat=True
+        )
+    ) == [message.pk]
 
 
 def test_indexing_runs_after_commit_in_process(alice, room, django_capture_on_commit_callbacks):
@@ -136,7 +144,9 @@ def test_search_reindex_rebuilds_from_the_archive_and_is_audited(officer, alice,
 
     assert _search(officer, "merger") == ["merger soon"]
     assert _indexed_ids() == sorted(ArchiveRecord.objects.values_list("pk", flat=True))
-    assert f"{ArchiveRecord.objects.count()} records indexed" in out.getvalue()
+    records, messages = ArchiveRecord.objects.count(), Message.objects.count()
+    assert f"{records} records and {messages} messages queued" in out.getvalue()
+    assert f"{records + messages} records and messages indexed" in out.getvalue()
     entry = AuditEntry.objects.get(action=AuditAction.SEARCH_REINDEX)
     assert entry.actor is None
     assert entry.result_count == ArchiveRecord.objects.count()

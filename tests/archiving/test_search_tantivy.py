@@ -9,7 +9,14 @@ import pytest
 import tantivy
 
 from archiving import retention
-from archiving.models import ArchiveIndexOutbox, ArchiveRecord, ArchiveSearchEntry
+from archiving.models import (
+    ArchiveIndexOutbox,
+    ArchiveRecord,
+    ArchiveSearchEntry,
+    AuditAction,
+    AuditEntry,
+    SearchIndexIdentity,
+)
 from archiving.search import tantivy_index
 from archiving.search.backend import IndexItem, backend_get, backend_reset
 from archiving.search.indexing import search_index_pending, search_reindex
@@ -113,7 +120,69 @@ def test_reindex_rebuilds_the_index_from_the_archive(index_dir, archive_record, 
     backend.clear()
     assert _found(backend, "falcon") == (0, [])
 
-    assert search_reindex(actor=officer) == 3
+    assert search_reindex(actor=officer).records == 3
     search_index_pending()
 
     assert _found(backend, "falcon") == (3, [r.pk for r in reversed(records)])
+
+
+def test_a_folder_built_from_another_database_is_emptied_and_rebuilt_before_it_answers(
+    index_dir, archive_record, alice, bob
+):
+    here = archive_record(conversation_id=7, actor=alice, at=1, body="falcon here")
+    search_index_pending()
+    backend = backend_get()
+    # Another database's folder: its documents name records this database never had.
+    foreign = IndexItem(
+        ArchiveRecord(
+            pk=here.pk + 1000,
+            conversation_id=99,
+            conversation_kind="direct",
+            chain_index=0,
+            event="message.posted",
+            actor_username="mallory",
+            body="falcon elsewhere",
+            occurred_at=day(2),
+        ),
+        version=1,
+    )
+    writer = backend._writer()  # written there, where the record existed
+    writer.add_document(backend._document(foreign))
+    backend._commit(writer)
+    identity = backend.identity_path
+    identity.write_text('{"database_id": "00000000-0000-0000-0000-000000000000"}')
+    backend_reset()
+
+    reopened = backend_get()  # a new process on this database
+    assert _found(reopened, "falcon") == (0, [])  # nothing foreign is ever answered
+    search_index_pending()
+
+    assert _found(reopened, "falcon") == (1, [here.pk])
+    entry = AuditEntry.objects.get(action=AuditAction.SEARCH_REINDEX)
+    assert entry.parameters["reason"].startswith("the index was built from another database")
+    assert str(SearchIndexIdentity.objects.get().database_id) in identity.read_text()
+
+
+def test_a_folder_ahead_of_a_restored_database_is_rebuilt(index_dir, archive_record, alice):
+    kept = archive_record(conversation_id=7, actor=alice, at=1, body="falcon kept")
+    lost = archive_record(conversation_id=7, actor=alice, at=2, body="falcon after backup")
+    search_index_pending()
+    ArchiveRecord.objects.filter(pk=lost.pk).delete()  # the backup was taken before it
+    ArchiveSearchEntry.objects.filter(record_id=lost.pk).delete()
+    backend_reset()
+
+    reopened = backend_get()
+    assert _found(reopened, "falcon") == (0, [])
+    search_index_pending()
+
+    assert _found(reopened, "falcon") == (1, [kept.pk])
+    entry = AuditEntry.objects.get(action=AuditAction.SEARCH_REINDEX)
+    assert "restored backup" in entry.parameters["reason"]
+
+
+def test_a_new_folder_is_filled_by_the_outbox_without_a_rebuild(index_dir, archive_record, alice):
+    record = archive_record(conversation_id=7, actor=alice, at=1, body="falcon")
+    search_index_pending()
+
+    assert _found(backend_get(), "falcon") == (1, [record.pk])
+    assert not AuditEntry.objects.filter(action=AuditAction.SEARCH_REINDEX).exists()

@@ -218,7 +218,7 @@ def test_report_days_from_start_to_end_included(scenario, officer_client):
 
 
 def test_report_refuses_an_unknown_grouping_and_a_bad_date(scenario, officer_client):
-    response = officer_client.get(REPORT, {"group_by": "room"})
+    response = officer_client.get(REPORT, {"group_by": "colour"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"
 
@@ -254,3 +254,88 @@ def test_refresh_task_builds_the_rows(scenario):
     tasks.usage_refresh.delay()
 
     assert UsageConversationDay.objects.count() == 4
+
+
+def test_report_by_room_names_the_busiest_rooms_first(people, officer_client):
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    quiet, busy = 40, 41
+    capture(
+        conversation_id=busy,
+        conversation_kind="room",
+        is_external=False,
+        participant_ids=[alice.pk, bob.pk],
+        event=ArchiveEvent.CONVERSATION_CREATED,
+        actor=alice,
+        occurred_at=at(D1, 8),
+        payload={"participants": ["alice", "bob"], "title": "Trading floor"},
+    )
+    capture(
+        conversation_id=quiet,
+        conversation_kind="room",
+        is_external=False,
+        participant_ids=[carol.pk],
+        event=ArchiveEvent.CONVERSATION_CREATED,
+        actor=carol,
+        occurred_at=at(D1, 8),
+        payload={"participants": ["carol"], "title": "Research notes"},
+    )
+    for hour in (9, 10, 11):
+        _record(busy, "room", alice if hour % 2 else bob, at(D1, hour), members=[alice, bob])
+    _record(quiet, "room", carol, at(D1, 12), members=[carol])
+    _record(7, "direct", alice, at(D1, 12), members=[alice, bob])  # not a room
+
+    response = officer_client.get(REPORT, {"group_by": "room"})
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "rows": [
+            _row(key="Trading floor", conversation=busy, conversations=1, messages=3, people=2),
+            _row(key="Research notes", conversation=quiet, conversations=1, messages=1, people=1),
+        ]
+    }
+
+
+def test_report_downloads_as_csv_with_quoting(people, officer_client):
+    alice, bob = people["alice"], people["bob"]
+    Department.objects.filter(name="Trading").update(name='Trading, "Desk" 1')
+    alice.refresh_from_db()
+    capture(
+        conversation_id=50,
+        conversation_kind="room",
+        is_external=False,
+        participant_ids=[alice.pk],
+        event=ArchiveEvent.CONVERSATION_CREATED,
+        actor=alice,
+        occurred_at=at(D1, 8),
+        payload={"participants": ["alice"], "title": '=HYPERLINK("http://x")'},
+    )
+    _record(50, "room", alice, at(D1, 9), members=[alice])
+    _record(51, "direct", bob, at(D1, 9), members=[alice, bob])
+
+    by_department = officer_client.get(REPORT, {"group_by": "department", "format": "csv"})
+    by_room = officer_client.get(REPORT, {"group_by": "room", "format": "csv"})
+
+    assert by_department.status_code == 200
+    assert by_department["Content-Type"] == "text/csv; charset=utf-8"
+    assert by_department["Content-Disposition"] == (
+        'attachment; filename="parley-usage-department-start-end.csv"'
+    )
+    assert by_department.content.decode() == (
+        "key,conversations,messages,files,people,external_messages\r\n"
+        '"Trading, ""Desk"" 1",2,2,0,2,0\r\n'
+    )
+    # A room name a spreadsheet would run as a formula is written as text.
+    assert by_room.content.decode() == (
+        "key,conversations,messages,files,people,external_messages,conversation\r\n"
+        '"\'=HYPERLINK(""http://x"")",1,1,0,1,0,50\r\n'
+    )
+
+
+def test_csv_download_refusals_stay_json(scenario, officer_client, api_client_for):
+    bad = officer_client.get(REPORT, {"group_by": "colour", "format": "csv"})
+    refused = api_client_for(scenario["alice"]).get(REPORT, {"format": "csv"})
+
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "invalid"
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "not_allowed"

@@ -19,6 +19,8 @@ MESSAGE_FIELDS = {
     "delivery_error",
     "removed_by",
     "file",
+    "reply_to",
+    "reactions",
 }
 
 

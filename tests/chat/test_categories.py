@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from archiving.models import ArchiveRecord
+from archiving.search.indexing import search_index_pending
 from chat import services, tasks
 from chat.models import Category, Invitation, Message, Participant
 from directory.exceptions import Forbidden, NotFound
@@ -200,7 +201,7 @@ def test_history_search_never_shows_messages_of_a_walled_room(alice, bob, resear
     category = services.category_create(name="Trading")
     room = services.room_create(creator=alice, title="R", category_id=category.pk, members=[bob])
     services.message_post(sender=alice, conversation_id=room.pk, body="merger rumour")
-    services.search_index_pending()
+    search_index_pending()
     before = api_client_for(bob).get("/api/v1/search/", {"q": "merger"}).json()
 
     bob.department = research

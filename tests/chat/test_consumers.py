@@ -220,6 +220,8 @@ async def test_message_send_acks_the_sender_and_delivers_message_new_to_the_othe
         "delivery_error": None,
         "removed_by": None,
         "file": None,
+        "reply_to": None,
+        "reactions": [],
     }
     assert await receive(bob_ws) == [{"type": "message.new", "message": expected_message}]
     assert frames["message.new"] == {"type": "message.new", "message": expected_message}
@@ -358,6 +360,8 @@ async def test_message_edit_broadcasts_the_update_and_the_archive_keeps_the_orig
             "delivery_error": None,
             "removed_by": None,
             "file": None,
+            "reply_to": None,
+            "reactions": [],
         },
     }
     assert frames["message.updated"] == updated
@@ -955,11 +959,24 @@ async def test_a_person_who_leaves_a_group_stops_getting_its_messages(
     )()
 
     assert response.status_code == 204
-    assert await receive(bob_ws) == [{"type": "conversation.left", "conversation": group.pk}]
+    assert await receive(bob_ws) == [
+        {
+            "type": "conversation.left",
+            "conversation": group.pk,
+            "title": "Team",
+            "reason": "left",
+            "by": None,
+        }
+    ]
     for ws in (alice_ws, carol_ws):
         [frame] = await receive(ws)
         assert frame["type"] == "conversation.updated"
         assert frame["conversation"]["participants"] == [ALICE, CAROL]
+        # so their pages can say "Bob Chen left"
+        assert frame["left"] == {
+            "user": {"username": "bob", "display_name": "Bob Chen"},
+            "reason": "left",
+        }
     await send_message(alice_ws, group.pk, "after bob", "a", client_id="c1")
     await receive_by_type(alice_ws, 2)
     assert (await receive(carol_ws))[0]["message"]["body"] == "after bob"

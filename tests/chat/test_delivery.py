@@ -69,8 +69,9 @@ def test_delivery_fail_announces_the_error_after_commit(reply, django_capture_on
         )
 
     assert message.pk == reply.pk
-    # after commit: the message.updated frame, and the archive's indexing of the failure record
-    assert len(callbacks) == 2
+    # after commit: the message.updated frame, the archive's indexing of the failure record and
+    # the capture's follow-ups (supervision review)
+    assert len(callbacks) == 3
     [record] = ArchiveRecord.objects.filter(event="message.delivery_failed")
     assert (record.message_id, record.payload["error"]) == (
         reply.pk,

@@ -19,7 +19,6 @@ from chat.models import (
     Conversation,
     Message,
     Participant,
-    SearchOutbox,
 )
 from directory.exceptions import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 
@@ -72,9 +71,8 @@ def test_batch_stores_every_post_with_its_seq_archive_record_and_outbox(alice, b
     posted = ArchiveRecord.objects.filter(event="message.posted")
     assert sorted(posted.values_list("message_id", flat=True)) == sorted(m.pk for m in messages)
     assert ArchiveIndexOutbox.objects.filter(record_id__in=posted.values("pk")).count() == 5
-    assert sorted(SearchOutbox.objects.values_list("message_id", flat=True)) == sorted(
-        m.pk for m in messages
-    )
+    queued = ArchiveIndexOutbox.objects.filter(message_id__isnull=False)  # history search
+    assert sorted(queued.values_list("message_id", flat=True)) == sorted(m.pk for m in messages)
     # The sender has read up to their own last post.
     assert Participant.objects.get(conversation=group, person=bob).last_read_seq == 2
     assert Participant.objects.get(conversation=group, person=carol).last_read_seq == 3
@@ -119,6 +117,71 @@ def test_batch_writes_what_message_post_writes(alice, bob, carol):
     services.message_post_batch(requests=[_post(bob, reference, "after", "b2")])
     services.message_post(sender=carol, conversation_id=batched.pk, body="after", client_id="r2")
     assert archive_verify().is_intact
+
+
+def test_batch_writes_what_message_post_writes_for_a_reply(alice, bob, carol):
+    reference, batched = _direct(alice, bob), _direct(alice, carol)
+    first, _ = services.message_post(sender=alice, conversation_id=reference.pk, body="q?")
+    second, _ = services.message_post(sender=alice, conversation_id=batched.pk, body="q?")
+    before = _rows()
+    one, _ = services.message_post(
+        sender=alice, conversation_id=reference.pk, body="a!", client_id="r1", reply_to=first.pk
+    )
+    after_one = _rows()
+    [(other, _)] = services.message_post_batch(
+        requests=[{**_post(alice, batched, "a!", "b1"), "reply_to": second.pk}]
+    )
+    after_batch = _rows()
+
+    assert {k: after_one[k] - before[k] for k in before} == {
+        k: after_batch[k] - after_one[k] for k in before
+    }
+    fields = ["event", "chain_index", "conversation_kind", "actor_id", "body", "payload"]
+    records = ArchiveRecord.objects.order_by("chain_index")
+    assert list(records.filter(message_id=one.pk).values(*fields)) == list(
+        records.filter(message_id=other.pk).values(*fields)
+    )
+    assert [
+        r["event"] for r in ArchiveRecord.objects.filter(message_id=one.pk).values("event")
+    ] == [
+        "message.posted",
+        "message.replied",
+    ]
+    assert (one.reply_to_id, other.reply_to_id) == (first.pk, second.pk)
+    assert archive_verify().is_intact
+
+
+def test_batch_refuses_replies_that_cannot_be_answered_and_stores_the_others(alice, bob, carol):
+    ab, ac = _direct(alice, bob), _direct(alice, carol)
+    asked, _ = services.message_post(sender=bob, conversation_id=ab.pk, body="q?")
+    elsewhere, _ = services.message_post(sender=carol, conversation_id=ac.pk, body="private")
+    gone, _ = services.message_post(sender=bob, conversation_id=ab.pk, body="oops")
+    services.message_delete(actor=bob, message_id=gone.pk)
+
+    results = services.message_post_batch(
+        requests=[
+            {**_post(alice, ab, "to the other", "x1"), "reply_to": elsewhere.pk},
+            {**_post(alice, ab, "to the deleted", "x2"), "reply_to": gone.pk},
+            {**_post(alice, ab, "to nothing", "x3"), "reply_to": 999_999},
+            {**_post(alice, ab, "bad", "x4"), "reply_to": "1"},
+            {**_post(alice, ab, "answer", "x5"), "reply_to": asked.pk},
+        ]
+    )
+
+    assert [getattr(r, "code", None) for r in results[:4]] == [
+        "reply_to_not_found",
+        "reply_to_deleted",
+        "reply_to_not_found",
+        "invalid_reply_to",
+    ]
+    stored, created = results[4]
+    assert (stored.seq, stored.reply_to_id, created) == (3, asked.pk, True)
+    assert list(Message.objects.filter(conversation=ab).values_list("body", flat=True)) == [
+        "q?",
+        "",
+        "answer",
+    ]
+    assert ArchiveRecord.objects.filter(event="message.replied").count() == 1
 
 
 def test_batch_refuses_one_post_and_stores_the_others(alice, bob, carol, make_person):

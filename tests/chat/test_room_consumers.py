@@ -61,9 +61,13 @@ async def test_a_wall_change_detaches_the_removed_members_socket_from_the_room(
     )
 
     # then bob's socket leaves the room, hears nothing more of it and cannot post to it
+    # (its page says why, and keeps what bob was typing)
     assert (await frames_until(bob_ws, "conversation.left"))[-1] == {
         "type": "conversation.left",
         "conversation": room.pk,
+        "title": "Flow",
+        "reason": "ethical_wall",
+        "by": {"username": "alice", "display_name": "Alice Martin"},
     }
     await database_sync_to_async(services.message_post)(
         sender=alice, conversation_id=room.pk, body="after the wall"

@@ -18,6 +18,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from archiving.models import ArchiveRecord
+from archiving.search.indexing import search_index_pending
 from chat import services
 from chat.models import Conversation, Invitation, Message, Participant
 from config.asgi import application
@@ -79,7 +80,7 @@ def world_build(make_person, *, privacy: str, kind: str, wall: str, role: str) -
         content_type="text/plain",
         data=b"quarterly notes",
     )
-    services.search_index_pending()
+    search_index_pending()
     Conversation.objects.filter(pk=room.pk).update(room_kind=kind)
     actor = {"manager": manager, "presenter": presenter, "member": member}.get(role, outsider)
     if wall == "walled":

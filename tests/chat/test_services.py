@@ -349,44 +349,6 @@ def test_non_critical_mode_delivers_and_records_the_capture_failure(alice, bob, 
     assert "tablespace is full" in failure.error
 
 
-def test_search_index_pending_indexes_edits_and_drops_deletes(alice, bob):
-    from chat import search
-    from chat.models import SearchOutbox
-
-    conversation = _direct(alice, bob)
-    kept, _ = services.message_post(sender=alice, conversation_id=conversation.pk, body="apples")
-    gone, _ = services.message_post(sender=alice, conversation_id=conversation.pk, body="pears")
-    services.message_edit(editor=alice, message_id=kept.pk, body="oranges")
-    services.message_delete(actor=alice, message_id=gone.pk)
-    services.search_index_pending()
-
-    def found(text):
-        return search.message_ids_search(
-            person_id=bob.pk, query=search.query_parse(text), limit=10, before_id=None
-        )
-
-    assert found("oranges") == [kept.pk]
-    assert found("apples") == []
-    assert found("pears") == []
-    assert not SearchOutbox.objects.exists()
-
-
-def test_writing_the_same_index_entry_twice_is_harmless(alice, bob):
-    from chat import search
-
-    conversation = _direct(alice, bob)
-    message, _ = services.message_post(sender=alice, conversation_id=conversation.pk, body="x")
-
-    # Two indexing runs that picked the same row (e.g. a retried task) must not fail.
-    search.index_write(entries=[(message.pk, "kiwi")])
-    search.index_write(entries=[(message.pk, "kiwi mango")])
-
-    found = search.message_ids_search(
-        person_id=bob.pk, query=search.query_parse("mango"), limit=5, before_id=None
-    )
-    assert found == [message.pk]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_broadcast_after_commit_does_not_fail_the_send(alice, bob, monkeypatch):
     from chat import realtime

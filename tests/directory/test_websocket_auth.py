@@ -3,6 +3,9 @@
 Through the full ASGI stack (config.asgi.application), as a client would meet it.
 """
 
+import asyncio
+import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -14,8 +17,10 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
+from archiving.models import ArchiveRecord
+from chat import committer
 from chat import services as chat
-from chat.models import Message
+from chat.models import Message, Participant
 from config.asgi import application
 from directory import realtime as fanout
 from directory import services as directory
@@ -382,6 +387,112 @@ async def test_a_plain_save_deactivating_a_person_refuses_their_next_frame_and_s
     assert await bob_listening.receive_nothing(timeout=0.2)
 
 
+def _data_frame(kind: str, conversation_id: int, message_id: int) -> dict:
+    return {
+        "message.edit": {"type": "message.edit", "id": message_id, "body": "changed"},
+        "message.delete": {"type": "message.delete", "id": message_id},
+        "read": {"type": "read", "conversation": conversation_id, "seq": 1},
+        "sync": {"type": "sync", "conversation": conversation_id, "after_seq": 0},
+    }[kind] | {"ref": kind}
+
+
+@socket_test
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", ["message.edit", "message.delete", "read", "sync"])
+async def test_a_plain_save_deactivation_refuses_every_data_frame_and_changes_nothing(
+    kind, no_periodic_sweep, signed_in, alice, bob, direct, alice_token, bob_listening
+):
+    # given a message of alice's that bob has not read, and alice's open socket
+    message, _ = await database_sync_to_async(chat.message_post)(
+        sender=alice, conversation_id=direct.pk, body="before", client_id="b"
+    )
+    assert (await receive(bob_listening))["type"] == "message.new"
+    program_ws, _ = await signed_in(bearer(alice_token[1]))
+    await database_sync_to_async(Participant.objects.filter(person=alice).update)(last_read_seq=0)
+    records_before = await database_sync_to_async(ArchiveRecord.objects.count)()
+
+    # when alice is deactivated behind every service's back, then sends the frame
+    alice.is_active = False
+    await database_sync_to_async(alice.save)()
+    await program_ws.send_json_to(_data_frame(kind, direct.pk, message.pk))
+
+    # then the socket closes with 4403 and nothing was answered, changed or broadcast
+    assert await program_ws.receive_output(timeout=TIMEOUT) == CLOSED_FORBIDDEN
+    stored = await database_sync_to_async(Message.objects.get)(pk=message.pk)
+    assert (stored.body, stored.deleted_at, stored.edited_at) == ("before", None, None)
+    participation = await database_sync_to_async(Participant.objects.get)(
+        person=alice, conversation=direct
+    )
+    assert participation.last_read_seq == 0
+    assert await database_sync_to_async(ArchiveRecord.objects.count)() == records_before
+    assert await bob_listening.receive_nothing(timeout=0.2)
+
+
+@socket_test
+@pytest.mark.asyncio
+async def test_a_deactivated_persons_post_in_a_batch_is_refused_and_the_others_are_stored(
+    no_periodic_sweep,
+    settings,
+    monkeypatch,
+    signed_in,
+    alice,
+    bob,
+    direct,
+    alice_token,
+    bob_listening,
+):
+    """The committer checks every socket of a batch in one query before writing it."""
+    settings.PARLEY_POST_WRITERS = 1
+    committer.committer_reset()
+    started, release = threading.Event(), threading.Event()
+    real_batch = chat.message_post_batch
+
+    def held_batch(*, requests):
+        started.set()
+        release.wait(TIMEOUT)
+        return real_batch(requests=requests)
+
+    monkeypatch.setattr(chat, "message_post_batch", held_batch)
+    try:
+        program_ws, _ = await signed_in(bearer(alice_token[1]))
+        _, bob_plaintext = await database_sync_to_async(directory.token_create)(person=bob)
+        bob_ws, _ = await signed_in(bearer(bob_plaintext))
+        # a post of bob's holds the writer; alice's and bob's next posts queue behind it
+        await bob_listening.send_json_to(
+            {"type": "message.send", "conversation": direct.pk, "body": "b1", "ref": "b1"}
+        )
+        assert await asyncio.to_thread(started.wait, TIMEOUT)
+        alice.is_active = False
+        await database_sync_to_async(alice.save)()
+        await program_ws.send_json_to(
+            {"type": "message.send", "conversation": direct.pk, "body": "a1", "ref": "a1"}
+        )
+        await bob_ws.send_json_to(
+            {"type": "message.send", "conversation": direct.pk, "body": "b2", "ref": "b2"}
+        )
+        async with asyncio.timeout(TIMEOUT):
+            while committer.committer_get().pending < 2:
+                await asyncio.sleep(0.01)
+        release.set()
+
+        # then alice's socket closes without an ack (it may see bob's posts go by until then:
+        # a socket that only listens is closed by the sweep), and bob's two posts are stored
+        before_close = []
+        while (output := await program_ws.receive_output(timeout=TIMEOUT)) != CLOSED_FORBIDDEN:
+            before_close.append(json.loads(output["text"]))
+        assert {f["type"] for f in before_close} <= {"message.new"}
+        frames = [await receive(ws) for ws in (bob_listening, bob_ws) for _ in range(3)]
+        acks = sorted(f["ref"] for f in frames if f["type"] == "message.ack")
+        assert acks == ["b1", "b2"]
+        bodies = await database_sync_to_async(
+            lambda: list(Message.objects.order_by("seq").values_list("body", "seq"))
+        )()
+        assert bodies == [("b1", 1), ("b2", 2)]
+    finally:
+        release.set()
+        committer.committer_reset()
+
+
 @socket_test
 @pytest.mark.asyncio
 async def test_the_sweep_closes_listening_sockets_of_a_person_deactivated_by_an_update(
@@ -547,3 +658,41 @@ def test_origin_is_allowed_compares_scheme_host_and_port(
     settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.com", "https://*.parley.example"]
 
     assert origin_is_allowed(origin, host=host, is_secure=is_secure) is is_allowed
+
+
+@pytest.mark.django_db
+def test_the_batch_check_says_what_the_one_socket_check_says_in_one_query(
+    django_assert_num_queries, alice, bob, carol
+):
+    from directory import selectors
+
+    alice_token, _ = directory.token_create(person=alice)
+    bob_token, _ = directory.token_create(person=bob)
+    revoked, _ = directory.token_create(person=bob)
+    ApiToken.objects.filter(pk=revoked.pk).update(revoked_at=timezone.now())
+    carol_token, _ = directory.token_create(person=carol)
+    Person.objects.filter(pk=carol.pk).update(is_active=False)
+    sockets = {
+        (alice.pk, alice_token.pk),
+        (bob.pk, bob_token.pk),
+        (bob.pk, revoked.pk),
+        (carol.pk, carol_token.pk),
+        (alice.pk, None),  # a browser session
+        (carol.pk, None),
+    }
+
+    with django_assert_num_queries(2):  # tokens, then the session sockets' people
+        assert selectors.sockets_access_ended(credentials={(alice.pk, alice_token.pk)}) == {}
+        assert selectors.sockets_access_ended(credentials={(alice.pk, None)}) == {}
+    ended = selectors.sockets_access_ended(credentials=sockets)
+
+    expected = {
+        (person, token): selectors.socket_access_ended(person_id=person, token_id=token)
+        for person, token in sockets
+    }
+    assert ended == {key: reason for key, reason in expected.items() if reason is not None}
+    assert ended == {
+        (bob.pk, revoked.pk): selectors.TOKEN_ENDED,
+        (carol.pk, carol_token.pk): selectors.PERSON_DEACTIVATED,
+        (carol.pk, None): selectors.PERSON_DEACTIVATED,
+    }

@@ -369,7 +369,8 @@ def cluster_running(
         redis_url=redis_url,
         broker_url=broker_url,
         task_queue=task_queue,
-        extra=extra_env,
+        # The embedded search index of this cluster's processes (one host): a folder of its own.
+        extra={"PARLEY_SEARCH_INDEX_DIR": str(Path(log_dir) / "search-index"), **(extra_env or {})},
     )
     cluster = Cluster(
         servers=[],

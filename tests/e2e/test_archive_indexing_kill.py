@@ -35,6 +35,10 @@ def _wait(what: str, condition, timeout: float = TIMEOUT) -> None:
         time.sleep(0.1)
 
 
+# The database backend: the test holds its index table's lock to catch the worker mid-batch.
+DATABASE_SEARCH = {"PARLEY_ARCHIVE_SEARCH_BACKEND": "database"}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(
     make_person, tmp_path, monkeypatch
@@ -53,7 +57,9 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(
         psycopg.connect(url, autocommit=True) as admin,
     ):
         blocker.execute("LOCK TABLE archiving_search_vector IN SHARE MODE")
-        with cluster_running(tmp_path / "first", server_names=()) as first:
+        with cluster_running(
+            tmp_path / "first", server_names=(), extra_env=DATABASE_SEARCH
+        ) as first:
             first.task_send("archiving.tasks.search_index_pending")
             _wait("the worker is inside a batch", lambda: index_table_lock_waited_on(admin))
             first.worker.kill()
@@ -62,7 +68,7 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(
     assert ArchiveSearchEntry.objects.count() == 0
     assert ArchiveIndexOutbox.objects.count() == RECORDS
 
-    with cluster_running(tmp_path / "second", server_names=()) as second:
+    with cluster_running(tmp_path / "second", server_names=(), extra_env=DATABASE_SEARCH) as second:
         second.task_send("archiving.tasks.search_reconcile")  # what beat sends
         _wait("the outbox is drained", lambda: not ArchiveIndexOutbox.objects.exists())
         second.wait_until_worker_idle()

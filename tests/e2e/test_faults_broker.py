@@ -85,7 +85,12 @@ def test_worker_survives_a_broker_restart_with_tasks_in_flight(
         psycopg.connect(url, autocommit=False) as blocker,
         psycopg.connect(url, autocommit=True) as admin,
         cluster_running(
-            tmp_path, server_names=("server-a",), broker_url=rabbitmq.url, with_worker=False
+            tmp_path,
+            server_names=("server-a",),
+            broker_url=rabbitmq.url,
+            with_worker=False,
+            # the database backend: the test holds its index table's lock to stall a task
+            extra_env={"PARLEY_ARCHIVE_SEARCH_BACKEND": "database"},
         ) as cluster,
     ):
         # The pool a deployment runs: a prefork worker is where a Redis broker's restart

@@ -35,6 +35,7 @@ def own(**changes) -> dict:
         "out_of_office_note": "",
         "location": "",
         "work_phone": "",
+        "time_zone": "",
         "mobile_phone": "",
         "home_phone": "",
         "manual_availability": "",
@@ -551,6 +552,7 @@ def bob_as_alice_sees_him(**changes) -> dict:
         "out_of_office_note": "",
         "location": "",
         "work_phone": "",
+        "time_zone": "",
         **changes,
     }
 

@@ -98,6 +98,18 @@ def envelope(body: str) -> bytes:
     ).encode()
 
 
+def event_details(subject: str = "", location: str = "", is_private: bool = False) -> str:
+    """CalendarEventDetails as Exchange writes them in the Detailed view: a private meeting
+    keeps its subject and location to itself."""
+    shown = "" if is_private else f"<Subject>{subject}</Subject><Location>{location}</Location>"
+    return (
+        "<CalendarEventDetails><ID>0000000010</ID>"
+        f"{shown}<IsMeeting>true</IsMeeting><IsRecurring>false</IsRecurring>"
+        "<IsException>false</IsException><IsReminderSet>true</IsReminderSet>"
+        f"<IsPrivate>{str(is_private).lower()}</IsPrivate></CalendarEventDetails>"
+    )
+
+
 def ews_time(value: datetime) -> str:
     """Exchange writes times in the request's time zone (UTC here) without an offset."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -198,17 +210,19 @@ class FakeExchange:
             if address in self.unknown:
                 answers.append(RECIPIENT_NOT_FOUND.format(address=address))
                 continue
+            view = request.find(f".//{{{TYPES}}}RequestedView").text
             events = "".join(
                 f"<CalendarEvent><StartTime>{ews_time(first)}</StartTime>"
                 f"<EndTime>{ews_time(last)}</EndTime><BusyType>{busy_type}</BusyType>"
-                "</CalendarEvent>"
-                for first, last, busy_type in self.calendars.get(address, [])
+                + (event_details(*details) if view == "Detailed" else "")
+                + "</CalendarEvent>"
+                for first, last, busy_type, *details in self.calendars.get(address, [])
                 if first < end and last > start  # Exchange returns what overlaps the window
             )
             answers.append(
                 '<ResponseMessage ResponseClass="Success"><ResponseCode>NoError</ResponseCode>'
                 "</ResponseMessage><FreeBusyView>"
-                f'<FreeBusyViewType xmlns="{TYPES}">FreeBusy</FreeBusyViewType>'
+                f'<FreeBusyViewType xmlns="{TYPES}">{view}</FreeBusyViewType>'
                 + (f'<CalendarEventArray xmlns="{TYPES}">{events}</CalendarEventArray>')
                 + f"{WORKING_HOURS}</FreeBusyView>"
             )
@@ -316,7 +330,7 @@ def test_busy_event_now_shows_busy_in_a_meeting_and_announces_it(
     assert exchange.availability_requests == [
         {
             "mailboxes": [ALICE_MAIL],
-            "view": "FreeBusy",  # start, end and busy type only: no subjects leave Exchange
+            "view": "Detailed",  # with the subject and place, for the workgroup level
             "bias": "0",
             "start": now,
             "end": now + timedelta(days=1),
@@ -519,6 +533,127 @@ def test_an_unknown_mailbox_is_left_unchanged_and_the_others_refreshed(
     ]
 
 
+MEETING = {"meeting_subject": "Budget review", "meeting_place": "Room 4.12"}
+
+
+@pytest.fixture
+def watchers(alice, make_person):
+    """One watcher at each level alice can grant, by the level's name."""
+    people = {
+        "friends_family": make_person("carol"),
+        "workgroup": make_person("dana"),
+        "colleagues": make_person("erin"),  # alice chose nothing: the default for colleagues
+        "external": make_person("gus", email="gus@fabrikam.test", is_external=True),
+        "blocked": make_person("hal"),
+    }
+    for level, watcher in people.items():
+        if level not in ("colleagues", "external"):
+            services.contact_add(owner=alice, username=watcher.username, relationship=level)
+    return people
+
+
+def meeting_seen(person, watcher) -> dict:
+    view = selectors.presence_for_watcher(person=person, watcher=watcher)
+    return {k: view[k] for k in ("meeting_subject", "meeting_place") if k in view}
+
+
+def test_meeting_subject_and_place_show_at_the_workgroup_level_only(
+    exchange, refresh, alice, watchers, published, api_client_for
+):
+    services.endpoint_open(person=alice)
+    now = now_whole_second()
+    exchange.calendars[ALICE_MAIL] = [
+        (now - timedelta(minutes=30), now + timedelta(minutes=30), "Busy", *MEETING.values())
+    ]
+
+    refresh(now=now)
+
+    assert {level: meeting_seen(alice, w) for level, w in watchers.items()} == {
+        "friends_family": {},
+        "workgroup": MEETING,
+        "colleagues": {},
+        "external": {},
+        "blocked": {},
+    }
+    assert meeting_seen(alice, alice) == MEETING  # the person sees their own
+    rest = api_client_for(watchers["workgroup"]).get("/api/v1/presence/alice/").json()
+    assert (rest["activity"], rest["meeting_subject"], rest["meeting_place"]) == (
+        "in-a-meeting",
+        "Budget review",
+        "Room 4.12",
+    )
+    colleague = api_client_for(watchers["colleagues"]).get("/api/v1/presence/alice/").json()
+    assert colleague["activity"] == "in-a-meeting"
+    assert "meeting_subject" not in colleague
+    assert "meeting_place" not in colleague
+    # The frames: one per watch key, the subject only in the workgroup's and alice's own.
+    [frame] = published
+    assert {
+        key for key, view in frame.items() if isinstance(view, dict) and "meeting_subject" in view
+    } == {
+        "workgroup",
+        "own",
+    }
+
+
+def test_a_private_meeting_keeps_its_subject_and_place_from_everyone(
+    exchange, refresh, alice, watchers
+):
+    services.endpoint_open(person=alice)
+    now = now_whole_second()
+    exchange.calendars[ALICE_MAIL] = [
+        (now - timedelta(minutes=5), now + timedelta(hours=1), "Busy", "Offer", "HR", True)
+    ]
+
+    refresh(now=now)
+
+    assert shown(alice, watchers["workgroup"]) == ("busy", "in-a-meeting")
+    assert meeting_seen(alice, watchers["workgroup"]) == {}
+    assert PresenceState.objects.get(person=alice).calendar_subject == ""
+
+
+def test_the_next_meeting_replaces_the_subject_and_the_end_clears_it(
+    exchange, refresh, alice, watchers, published, settings
+):
+    # Only connected people's calendars are read: the endpoint outlives the test's clock.
+    settings.PARLEY_ENDPOINT_EXPIRY_SECONDS = 4 * 3600
+    services.endpoint_open(person=alice)
+    now = now_whole_second()
+    switch, end = now + timedelta(minutes=30), now + timedelta(minutes=60)
+    exchange.calendars[ALICE_MAIL] = [
+        (now - timedelta(minutes=30), switch, "Busy", *MEETING.values()),
+        (switch, end, "Busy", "1:1 with Bob", ""),
+    ]
+    refresh(now=now)
+
+    refresh(now=switch)
+
+    assert meeting_seen(alice, watchers["workgroup"]) == {"meeting_subject": "1:1 with Bob"}
+    assert len(published) == 2
+
+    refresh(now=end)
+
+    assert meeting_seen(alice, watchers["workgroup"]) == {}
+    assert calendar_state(alice) == ("", None)
+
+
+def test_without_meeting_details_only_free_busy_is_asked(
+    exchange, refresh, alice, watchers, settings
+):
+    settings.PARLEY_EXCHANGE_MEETING_DETAILS = False
+    services.endpoint_open(person=alice)
+    now = now_whole_second()
+    exchange.calendars[ALICE_MAIL] = [
+        (now - timedelta(minutes=5), now + timedelta(hours=1), "Busy", *MEETING.values())
+    ]
+
+    refresh(now=now)
+
+    assert exchange.availability_requests[0]["view"] == "FreeBusy"
+    assert shown(alice, watchers["workgroup"]) == ("busy", "in-a-meeting")
+    assert meeting_seen(alice, watchers["workgroup"]) == {}
+
+
 def test_feature_is_off_without_an_ews_url_and_says_so_once(
     exchange, alice, settings, monkeypatch, caplog
 ):
@@ -576,13 +711,36 @@ def test_beat_polls_the_calendar_only_when_an_ews_url_is_set():
         "category-walls-sweep",
         "export-resume-stale",
         "information-barriers-sweep",
+        "missed-im-email",
         "presence-sweep",
-        "search-index-sweep",
+        "supervision-sweep",
         "usage-purge",
         "usage-refresh",
     ]
     assert off.stdout == f"{sorted(always)}\n"
     assert on.stdout == f"{sorted([*always, 'calendar-presence-refresh'])}\n"
+    # The administrator's switches for people's mailboxes add their entries.
+    mailboxes = _settings_in_fresh_interpreter(
+        PARLEY_EXCHANGE_EWS_URL="https://mail.contoso.test/EWS/Exchange.asmx",
+        PARLEY_EXCHANGE_USERNAME=SERVICE_USER,
+        PARLEY_EXCHANGE_PASSWORD=SERVICE_PASSWORD,
+        PARLEY_CONVERSATION_HISTORY="true",
+        PARLEY_CONTACT_SYNC="true",
+    )
+    mailbox_entries = ["contacts-mailbox-sync", "conversation-history-write"]
+    assert mailboxes.stdout == (
+        f"{sorted([*always, 'calendar-presence-refresh', *mailbox_entries])}\n"
+    )
+
+
+@pytest.mark.parametrize("switch", ["PARLEY_CONVERSATION_HISTORY", "PARLEY_CONTACT_SYNC"])
+def test_a_mailbox_switch_without_an_ews_url_stops_start_up_naming_it(switch):
+    result = _settings_in_fresh_interpreter(**{switch: "true"})
+
+    assert result.returncode != 0
+    assert f"{switch} is on, so Parley needs a mailbox server: set PARLEY_EXCHANGE_EWS_URL" in (
+        result.stderr
+    )
 
 
 def test_an_ews_url_without_credentials_stops_start_up_naming_the_variable():

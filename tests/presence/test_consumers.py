@@ -45,7 +45,9 @@ def alice_seen(key: str, availability: str = "available", note: str = "", **extr
         **extra,
     }
     if level in ("friends_family", "workgroup", "colleagues"):
-        seen.update(note=note, out_of_office_note="", location="", work_phone=WORK_PHONE)
+        seen.update(
+            note=note, out_of_office_note="", location="", work_phone=WORK_PHONE, time_zone=""
+        )
     if level == "friends_family":
         seen.update(mobile_phone=MOBILE_PHONE, home_phone="")
     if level == "workgroup":
@@ -192,6 +194,7 @@ async def test_presence_subscribe_replies_at_once_with_what_the_watcher_may_see(
         "out_of_office_note": "",
         "location": "",
         "work_phone": "",
+        "time_zone": "",
     }
     await assert_silent(bob_ws)
 
@@ -372,6 +375,7 @@ async def test_contacts_are_watched_from_connect_without_subscribing(
         "out_of_office_note": "",
         "location": "",
         "work_phone": "",
+        "time_zone": "",
         "mobile_phone": "",
         "home_phone": "",
         "manual_availability": "",

@@ -6,6 +6,8 @@ own fields as well as their presence) and the selector that every other read pat
 member lists, search results) uses.
 """
 
+from hashlib import sha256
+
 import pytest
 
 from directory.models import Department
@@ -22,13 +24,14 @@ ALICE = {
     "title": "Head of Treasury",
     "email": "alice@example.com",
     "company": "Parley Ltd",
-    "photo": "/media/photos/alice.png",
+    "photo": "/api/v1/users/alice/photo/?v=" + sha256(b"photos/alice.png").hexdigest()[:12],
     "availability": "available",
     "is_idle": False,
     "note": "Back from Lisbon",
     "out_of_office_note": "Out until Monday",
     "location": "Paris, 3rd floor",
     "work_phone": "+33 1 11 11 11 11",
+    "time_zone": "Europe/Paris",
     "department": "Treasury",
     "mobile_phone": "+33 6 22 22 22 22",
     "home_phone": "+33 1 33 33 33 33",
@@ -40,7 +43,8 @@ def shown(keys: list[str]) -> dict:
     return {key: ALICE[key] for key in keys}
 
 
-NOTE_LOCATION = ["note", "out_of_office_note", "location"]
+# The person's time zone goes with their location (contact cards show their local time).
+NOTE_LOCATION = ["note", "out_of_office_note", "location", "time_zone"]
 IDENTITY = ["title", "email", "company", "photo"]
 
 # field of the design table -> (the keys that carry it, what each level sees of them).
@@ -177,7 +181,8 @@ def alice(make_person):
     )
     person.home_phone = "+33 1 33 33 33 33"
     person.photo.name = "photos/alice.png"
-    person.save(update_fields=["home_phone", "photo"])
+    person.time_zone = "Europe/Paris"
+    person.save(update_fields=["home_phone", "photo", "time_zone"])
     services.presence_set(
         person=person,
         note="Back from Lisbon",

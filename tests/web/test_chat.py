@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from archiving.search.indexing import search_index_pending
 from chat import services as chat
 from tests.web.conftest import api_call, screenshot
 
@@ -96,10 +97,12 @@ def test_edits_and_deletes_show_on_the_other_side(browsing, alice, bob, direct):
     assert bob_page.locator("#message-list").get_by_role("button", name="Edit").count() == 0
 
     first = alice_page.locator("#message-list .message").nth(0)
+    first.hover()  # Edit and Delete show on hover (or keyboard focus)
     first.get_by_role("button", name="Edit").click()
     alice_page.get_by_label("Edit message").fill("Price is 102")
     alice_page.get_by_label("Edit message").press("Enter")
     second = alice_page.locator("#message-list .message").nth(1)
+    second.hover()
     second.get_by_role("button", name="Delete").click()
     second.get_by_role("button", name="Confirm delete").click()
 
@@ -203,7 +206,7 @@ def test_history_search_finds_my_messages_and_opens_them(browsing, alice, bob, c
     chat.message_post(sender=alice, conversation_id=direct.pk, body="Lunch?", client_id="")
     other, _ = chat.conversation_create(creator=alice, usernames=["carol"])
     chat.message_post(sender=alice, conversation_id=other.pk, body="quarterly, for carol only")
-    chat.search_index_pending()  # what the worker does (tasks of this process may be queued)
+    search_index_pending()  # what the worker does (tasks of this process may be queued)
     bob_page = browsing.client(bob)
 
     bob_page.get_by_label("Words in my conversations").fill("quarterly")

@@ -52,3 +52,21 @@ def test_an_officer_opens_the_console_without_a_refusal(client, make_person):
 
     assert response.status_code == 200
     assert not AuditEntry.objects.filter(action="access.refused").exists()
+
+
+def test_the_usage_page_is_for_administrators_and_officers(client, alice, make_person):
+    admin = make_person("ada", is_staff=True)
+    officer = make_person("cora")
+    officer.groups.add(Group.objects.get(name="Compliance"))
+
+    client.force_login(alice)
+    refused = client.get("/console/usage/")
+    assert refused.status_code == 403
+    assert b"Administrators and compliance officers only" in refused.content
+    assert list(AuditEntry.objects.values_list("actor_username", "action", "target")) == [
+        ("alice", "access.refused", "/console/usage/")
+    ]
+    for person in (admin, officer):
+        client.force_login(person)
+        assert client.get("/console/usage/").status_code == 200
+    assert AuditEntry.objects.count() == 1

@@ -49,7 +49,11 @@ def officer(make_person):
 @pytest.fixture
 def korean_chat(alice, bob):
     conversation, _ = chat.conversation_create(creator=alice, usernames=["bob"], title="")
-    for body in ("내일 회의록을 보내 드리겠습니다", "회의 록은 금요일에 공유합니다", "明天的會議紀要"):
+    for body in (
+        "내일 회의록을 보내 드리겠습니다",
+        "회의 록은 금요일에 공유합니다",
+        "明天的會議紀要",
+    ):
         chat.message_post(sender=alice, conversation_id=conversation.pk, body=body, client_id="")
     indexing.search_index_pending()
     return conversation
@@ -61,9 +65,7 @@ def _no_script_errors(page) -> None:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_console_speaks_the_browsers_language(
-    browsing, officer, korean_chat, language
-):
+def test_the_console_speaks_the_browsers_language(browsing, officer, korean_chat, language):
     words = LANGUAGES[language]
     context = browsing.context(officer, locale=words["locale"])
     page = browsing.page(context, "/console/")
@@ -76,7 +78,9 @@ def test_the_console_speaks_the_browsers_language(
     page.locator("#search-form button[type=submit]").click()
     page.locator("#search-status").filter(has_text=words["records"]).wait_for()
     texts = page.locator("#hit-list .hit-text").all_inner_texts()
-    assert sorted(texts) == sorted(["내일 회의록을 보내 드리겠습니다", "회의 록은 금요일에 공유합니다"])
+    assert sorted(texts) == sorted(
+        ["내일 회의록을 보내 드리겠습니다", "회의 록은 금요일에 공유합니다"]
+    )
     # A date and time in the reader's language: 2026. 12. 2. 오후 4:45 / 2026年12月2日 下午4:45.
     when = page.locator("#hit-list time").first.inner_text()
     assert any(word in when for word in (("오전", "오후") if language == "ko" else ("年",)))

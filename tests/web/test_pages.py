@@ -48,7 +48,7 @@ def test_pages_carry_a_content_security_policy_they_do_not_break(browsing, alice
     login = browsing.page(browsing.context(), "/login/")
     client = browsing.client(alice)
     embed = browsing.page(client.context, "/presence-element/?user=alice")
-    embed.locator("parley-presence[data-availability='available']").wait_for()
+    embed.locator("main parley-presence[data-availability='available']").first.wait_for()
     pages = (login, client, embed)
 
     for page in pages:

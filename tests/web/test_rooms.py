@@ -89,6 +89,7 @@ def test_a_manager_removes_a_message_and_the_member_sees_the_notice(browsing, al
     wait_for_bodies(bob_page, ["Off-limits tip"])
 
     message = alice_page.locator("#message-list .message").first
+    message.hover()  # a message's actions show on hover (or keyboard focus)
     message.get_by_role("button", name="Remove").click()
     message.get_by_role("button", name="Confirm remove").click()
 

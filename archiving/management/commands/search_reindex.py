@@ -5,8 +5,8 @@ from archiving.search import indexing
 
 class Command(BaseCommand):
     help = (
-        "Rebuild the archive search index from the archive: empty it, queue every record and "
-        "index them now (audited as search.reindex)."
+        "Rebuild the search index: empty it, queue every archive record and every message "
+        "not deleted (history search), and index them now (audited as search.reindex)."
     )
 
     def add_arguments(self, parser):
@@ -18,8 +18,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         queued = indexing.search_reindex(actor=None)
-        self.stdout.write(f"{queued} records queued for indexing.")
+        self.stdout.write(
+            f"{queued.records} records and {queued.messages} messages queued for indexing."
+        )
         if options["queue_only"]:
             return
         done = indexing.search_index_pending()
-        self.stdout.write(self.style.SUCCESS(f"{done} records indexed."))
+        self.stdout.write(self.style.SUCCESS(f"{done} records and messages indexed."))

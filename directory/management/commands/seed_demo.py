@@ -6,9 +6,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from chat import services as chat
-from chat.models import Conversation
+from chat.models import Category, Conversation
+from chat.services.categories import category_create
 from directory import services
 from directory.models import Department, Person
+from presence import services as presence
+from presence.models import Contact
 
 # Documented in README.md; change them before letting anyone else near the server.
 DEMO_PASSWORD = "parley-demo-2026"  # noqa: S105 - a documented demo password
@@ -30,6 +33,24 @@ ROOMS = [
         "Research",
         ["dave", "erin", "alice", "carol"],
     ),
+]
+# Room categories, so the room directory starts grouped (name, description).
+CATEGORIES = [
+    ("Trading", "Desks, flows and positions"),
+    ("Research", "Notes and company updates"),
+]
+# Everyone starts with contacts: (owner, contact, group, relationship).
+CONTACTS = [
+    ("alice", "bob", "Desk", "workgroup"),
+    ("alice", "carol", "Desk", "colleagues"),
+    ("alice", "dave", "Research", "colleagues"),
+    ("bob", "alice", "Desk", "workgroup"),
+    ("bob", "carol", "Desk", "colleagues"),
+    ("carol", "alice", "Team", "colleagues"),
+    ("carol", "bob", "Team", "colleagues"),
+    ("dave", "erin", "Research", "workgroup"),
+    ("dave", "alice", "Trading", "colleagues"),
+    ("erin", "dave", "Research", "workgroup"),
 ]
 
 
@@ -71,13 +92,23 @@ class Command(BaseCommand):
                 if role == "compliance":
                     person.groups.add(compliance)
             people[username] = person
-        for title, topic, _department, members in ROOMS:
+        categories = {}
+        for name, description in CATEGORIES:
+            category = Category.objects.filter(name=name).first()
+            categories[name] = category or category_create(name=name, description=description)
+        for title, topic, department, members in ROOMS:
             if not Conversation.objects.filter(kind="room", title=title).exists():
                 chat.room_create(
                     creator=people[members[-1]],
                     title=title,
                     topic=topic,
+                    category_id=categories[department].pk,
                     members=[people[m] for m in members],
+                )
+        for owner, contact, group, relationship in CONTACTS:
+            if not Contact.objects.filter(owner=people[owner], person=people[contact]).exists():
+                presence.contact_add(
+                    owner=people[owner], username=contact, group=group, relationship=relationship
                 )
         if not Conversation.objects.filter(kind="direct").exists():
             direct, _ = chat.conversation_direct_get_or_create(

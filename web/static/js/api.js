@@ -46,11 +46,11 @@ export async function api(path, { method = "GET", body, params } = {}) {
 }
 
 /** POST a file as multipart field `file` to /api/v1/<path>; same answers as api(). */
-export async function apiUpload(path, file) {
+export async function apiUpload(path, file, { method = "POST" } = {}) {
   const form = new FormData();
   form.append("file", file, file.name);
   const response = await fetch(new URL(`/api/v1/${path}`, location.origin), {
-    method: "POST",
+    method,
     headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
     credentials: "same-origin",
     body: form,

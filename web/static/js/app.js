@@ -11,8 +11,10 @@
 
 import "./parley-presence.js";
 import { connection } from "./connection.js";
-import { contactsLoad, setMessageHandler } from "./contacts.js";
+import { cardActionsSet } from "./cards.js";
+import { contactDialogOpen, contactsLoad, setMessageHandler } from "./contacts.js";
 import { conversationOpen, conversationWith } from "./conversations.js";
+import { gettext } from "./i18n.js";
 import "./history.js";
 import "./idle.js";
 import "./presence-picker.js";
@@ -23,6 +25,7 @@ import "./distribution-groups.js";
 const status = document.getElementById("connection-status");
 
 setMessageHandler(conversationWith);
+cardActionsSet({ message: conversationWith, contact: (username) => contactDialogOpen(username) });
 
 connection.addEventListener("hello", (event) => {
   contactsLoad(event.detail.contacts || []);
@@ -36,15 +39,15 @@ connection.addEventListener("state", (event) => {
     status.textContent = "";
   } else if (state === "closed") {
     status.hidden = false;
-    status.textContent = "Connection lost. Reconnecting…";
+    status.textContent = gettext("Connection lost. Reconnecting…");
   } else if (state === "signed-out") {
     status.hidden = false;
-    status.textContent = "You were signed out. Reload the page to sign in again.";
+    status.textContent = gettext("You were signed out. Reload the page to sign in again.");
   }
 });
 
 document.addEventListener("parley:open-conversation", (event) => {
-  conversationOpen(event.detail.id);
+  conversationOpen(event.detail.id, { seq: event.detail.seq || null });
 });
 
 document.addEventListener("keydown", (event) => {

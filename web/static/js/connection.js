@@ -13,6 +13,9 @@ const SERVER = new URL(import.meta.url);
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 15_000;
+// A socket can stay "open" through a network drop: a ping unanswered this long means it is gone.
+const HEARTBEAT_EVERY_MS = 20_000;
+const HEARTBEAT_TIMEOUT_MS = 8_000;
 // 4401: signed out or session ended; 4403: this page's origin may not use the session.
 const FINAL_CLOSE_CODES = new Set([4401, 4403]);
 
@@ -31,6 +34,19 @@ class Connection extends EventTarget {
     this.me = null; // {username, display_name} from hello
     this.hello = null;
     window.addEventListener("online", () => this.retryNow());
+    // The browser knows the network is gone before the socket does: say so and reconnect
+    // when it is back.
+    window.addEventListener("offline", () => this.drop());
+    this.heartbeat = setInterval(() => this.ping(), HEARTBEAT_EVERY_MS);
+  }
+
+  /** Ask the server for a pong; a socket that does not answer is dropped (and retried). */
+  ping() {
+    if (!this.isOpen) return;
+    const socket = this.socket;
+    this.request({ type: "ping" }, { timeoutMs: HEARTBEAT_TIMEOUT_MS }).catch(() => {
+      if (this.socket === socket) this.drop();
+    });
   }
 
   /** Open the socket unless it is open or opening. */
@@ -83,7 +99,14 @@ class Connection extends EventTarget {
 
   /** Drop the socket as a network failure would (it reconnects with back-off). */
   drop() {
-    if (this.socket) this.socket.close(4000, "dropped by the page");
+    const socket = this.socket;
+    if (!socket) return;
+    // Closing a socket whose network is gone can take long to report: treat it as closed now.
+    this.socket = null;
+    socket.close(4000, "dropped by the page");
+    this.failPending("The connection was lost.");
+    this.setState("closed", { code: 4000 });
+    this.scheduleRetry();
   }
 
   setState(state, detail = {}) {
@@ -103,7 +126,7 @@ class Connection extends EventTarget {
   }
 
   /** Send a frame with a ref; resolve with the reply carrying it, reject on its error. */
-  request(frame) {
+  request(frame, { timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
     return new Promise((resolve, reject) => {
       const ref = `r${++this.nextRef}`;
       if (!this.send({ ...frame, ref })) {
@@ -113,7 +136,7 @@ class Connection extends EventTarget {
       const timer = setTimeout(() => {
         this.pending.delete(ref);
         reject(new Error("The server did not answer in time."));
-      }, REQUEST_TIMEOUT_MS);
+      }, timeoutMs);
       this.pending.set(ref, { resolve, reject, timer });
     });
   }

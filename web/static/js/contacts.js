@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { connection } from "./connection.js";
 import { avatar, h, replaceChildren } from "./dom.js";
+import { format, gettext } from "./i18n.js";
 import "./parley-presence.js";
 import { dialogOpen, showError, state } from "./state.js";
 
@@ -79,10 +80,13 @@ function contactItem(contact) {
   const name = nameOf(contact.username);
   return h("li", { class: "person", dataset: { username: contact.username } },
     h("button", {
+      type: "button", class: "avatar-button", dataset: { card: contact.username },
+      "aria-label": format(gettext("%(name)s: contact card"), { name }),
+    }, avatar({ name, photo: photoOf(contact.username) })),
+    h("button", {
       type: "button", class: "person-open", title: `Message ${name}`,
       onclick: () => onMessage(contact.username),
     },
-    avatar({ name, photo: photoOf(contact.username) }),
     h("parley-presence", { user: contact.username, name })),
     h("button", {
       type: "button", class: "person-edit icon-button", "aria-label": `Edit contact ${name}`,
@@ -152,7 +156,10 @@ function directoryItem(person) {
   const isContact = state.contacts.has(person.username);
   const isMe = person.username === state.me;
   return h("li", { class: "person", dataset: { username: person.username } },
-    avatar({ name: person.display_name, photo: person.presence && person.presence.photo }),
+    h("button", {
+      type: "button", class: "avatar-button", dataset: { card: person.username },
+      "aria-label": format(gettext("%(name)s: contact card"), { name: person.display_name }),
+    }, avatar({ name: person.display_name, photo: person.presence && person.presence.photo })),
     h("div", { class: "person-main" },
       h("parley-presence", { user: person.username, name: person.display_name }),
       h("span", { class: "muted person-detail" },
@@ -179,6 +186,7 @@ directoryForm.addEventListener("submit", async (event) => {
     replaceChildren(directoryResults);
     return;
   }
+  replaceChildren(directoryResults, h("li", { class: "muted" }, gettext("Searching…")));
   try {
     const { results } = await api("users/", { params: { q: query } });
     for (const person of results) {
@@ -187,7 +195,8 @@ directoryForm.addEventListener("submit", async (event) => {
     replaceChildren(directoryResults, results.length ? results.map(directoryItem)
       : h("li", { class: "muted" }, `Nobody matches “${query}”.`));
   } catch (failure) {
-    replaceChildren(directoryResults, h("li", { class: "error" }, failure.message));
+    replaceChildren(directoryResults, h("li", { class: "error", role: "alert" },
+      format(gettext("The search failed: %(reason)s"), { reason: failure.message })));
   }
 });
 

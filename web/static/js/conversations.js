@@ -9,9 +9,10 @@
 import { api } from "./api.js";
 import { connection } from "./connection.js";
 import { directorySuggest } from "./contacts.js";
-import { h, replaceChildren } from "./dom.js";
+import { h, replaceChildren, timeElement } from "./dom.js";
+import { format, gettext, ngettext } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
-import { messageElement } from "./messages.js";
+import { editStart, messageElement, personButton } from "./messages.js";
 import { notifyMessage } from "./notifications.js";
 import "./parley-presence.js";
 import { dialogOpen, showError, state } from "./state.js";
@@ -44,6 +45,13 @@ const addPersonInput = document.getElementById("add-person-username");
 const addPersonSuggestions = document.getElementById("add-person-suggestions");
 const addPersonHint = document.getElementById("add-person-hint");
 const addPersonError = document.getElementById("add-person-error");
+const leftNote = document.getElementById("left-note");
+const pageNotice = document.getElementById("page-notice");
+const dayFormat = new Intl.DateTimeFormat(undefined, {
+  weekday: "long", month: "long", day: "numeric", year: "numeric",
+});
+const GROUP_WITHIN_MS = 5 * 60 * 1000; // one sender's messages this close form one group
+const drafts = new Map(); // conversation id -> what I had typed there
 
 const outbox = new Map(); // client_id -> {conversation, body, element, seq}
 let lastTypingSent = 0;
@@ -88,6 +96,41 @@ export function conversationTitle(conversation) {
   return names.length ? names.join(", ") : "Just me";
 }
 
+/** The newest message I hold of a conversation, as "Bob: text" (or nothing). */
+function previewLine(conversation) {
+  const preview = conversation.preview;
+  if (!preview) return null;
+  const who = preview.sender.username === state.me ? gettext("You")
+    : preview.sender.display_name.split(" ")[0];
+  const text = preview.deleted ? gettext("(deleted)")
+    : preview.file ? `📎 ${preview.file.name}` : preview.body.replace(/\s+/g, " ");
+  return h("span", { class: "conversation-preview" }, `${who}: ${text}`);
+}
+
+function previewUpdate(conversation, message) {
+  if (!conversation.preview || conversation.preview.seq <= message.seq) {
+    conversation.preview = message;
+  }
+}
+
+/** Fetch the last message of conversations the page has not loaded (for the previews). */
+async function previewsLoad() {
+  const missing = [...state.conversations.values()]
+    .filter((c) => !c.preview && c.last_seq > 0 && !c.previewAsked).slice(0, 40);
+  await Promise.all(missing.map(async (conversation) => {
+    conversation.previewAsked = true;
+    try {
+      const page = await api(`conversations/${conversation.id}/messages/`, {
+        params: { before_seq: conversation.last_seq + 1, limit: 1 },
+      });
+      if (page.results.length) previewUpdate(conversation, page.results[page.results.length - 1]);
+    } catch {
+      conversation.previewAsked = false; // a preview is a convenience: try at the next hello
+    }
+  }));
+  if (missing.length) renderList();
+}
+
 export function renderList() {
   const conversations = [...state.conversations.values()].sort((a, b) =>
     (b.last_message_at || b.created_at || "")
@@ -109,7 +152,10 @@ export function renderList() {
         ? h("parley-presence", { user: direct.username, variant: "dot", name: direct.display_name })
         : h("span", { class: "kind-icon", "aria-hidden": "true" },
           conversation.kind === "room" ? "#" : String(conversation.participant_count || "")),
-      h("span", { class: "conversation-name" }, title),
+      h("span", { class: "conversation-text" },
+        h("span", { class: "conversation-name" }, title),
+        previewLine(conversation)),
+      conversation.last_message_at ? timeElement(conversation.last_message_at) : null,
       badge));
   }));
   listEmpty.hidden = state.conversations.size > 0;
@@ -123,10 +169,37 @@ export function current() {
   return state.conversations.get(state.currentId) || null;
 }
 
-/** Show a conversation (loading its recent history the first time). */
-export async function conversationOpen(id, { focusComposer = true } = {}) {
+/** Keep the address bar on what is shown: /c/<id>/, /c/<id>/m/<seq>/, or / for the list. */
+function addressSet(path, { replace = false } = {}) {
+  if (location.pathname === path) return;
+  if (replace) {
+    history.replaceState({ path }, "", path);
+  } else {
+    history.pushState({ path }, "", path);
+  }
+}
+
+function draftSave() {
+  if (state.currentId !== null) drafts.set(state.currentId, composerText.value);
+}
+
+/**
+ * Show a conversation (loading its recent history the first time). With `seq`, scroll to
+ * that message and mark it. `address`: "push" (a new history entry), "replace" or "keep".
+ */
+export async function conversationOpen(id, { focusComposer = true, seq = null,
+  address = "push" } = {}) {
   const conversation = state.conversations.get(id);
   if (!conversation) return;
+  if (state.currentId !== id) {
+    draftSave();
+    composerText.value = drafts.get(id) || "";
+  }
+  composerEnable(true);
+  leftNote.hidden = true;
+  if (address !== "keep") {
+    addressSet(seq ? `/c/${id}/m/${seq}/` : `/c/${id}/`, { replace: address === "replace" });
+  }
   state.currentId = id;
   client.dataset.view = "conversation";
   view.hidden = false;
@@ -138,9 +211,43 @@ export async function conversationOpen(id, { focusComposer = true } = {}) {
   renderList();
   document.dispatchEvent(new CustomEvent("parley:conversation-shown", { detail: conversation }));
   if (!conversation.loaded) await historyLoad(conversation);
+  if (seq) {
+    await messageReveal(conversation, seq);
+  } else {
+    scrollToEnd();
+    if (focusComposer) composerText.focus();
+  }
   markRead(conversation);
-  scrollToEnd();
-  if (focusComposer) composerText.focus();
+}
+
+/** Scroll to a message (loading earlier pages as needed), mark it and give it focus. */
+async function messageReveal(conversation, seq) {
+  while (!conversation.messages.has(seq) && conversation.hasMore
+    && conversation.firstSeq !== null && conversation.firstSeq > seq) {
+    if (!await earlierLoad(conversation, { before: Math.min(conversation.firstSeq, seq + 1) })) {
+      break;
+    }
+  }
+  if (conversation.id !== state.currentId) return;
+  const message = conversation.messages.get(seq);
+  const item = message && document.getElementById(`message-${message.id}`);
+  if (!item) {
+    alertLine(gettext("That message is not there any more, or you may not see it."));
+    scrollToEnd();
+    return;
+  }
+  for (const marked of messageList.querySelectorAll(".message--target")) {
+    marked.classList.remove("message--target");
+  }
+  item.classList.add("message--target");
+  item.setAttribute("tabindex", "-1");
+  item.scrollIntoView({ block: "center" });
+  item.focus({ preventScroll: true });
+}
+
+function composerEnable(isEnabled) {
+  composerText.readOnly = !isEnabled;
+  for (const button of composer.querySelectorAll("button")) button.disabled = !isEnabled;
 }
 
 /** Draw the shown conversation's messages again (a role change alters their actions). */
@@ -149,7 +256,9 @@ export function messagesRedraw() {
   if (conversation) renderMessages(conversation);
 }
 
-export function conversationClose() {
+export function conversationClose({ address = "push" } = {}) {
+  draftSave();
+  if (address !== "keep") addressSet("/", { replace: address === "replace" });
   state.currentId = null;
   client.dataset.view = "list";
   view.hidden = true;
@@ -184,11 +293,9 @@ function renderHeader(conversation) {
   replaceChildren(peopleElement,
     conversation.kind === "room"
       ? h("span", { class: "muted" }, [conversation.topic,
-        `${conversation.participant_count} members`].filter(Boolean).join(" · "))
-      : people.map((p) => h("parley-presence", {
-        user: p.username, name: p.display_name,
-        variant: conversation.kind === "direct" ? "status" : "name",
-      })));
+        format(ngettext("%(count)s member", "%(count)s members", conversation.participant_count),
+          { count: conversation.participant_count })].filter(Boolean).join(" · "))
+      : people.map((p) => personButton(p, conversation.kind === "direct" ? "status" : "name")));
   addPersonButton.hidden = conversation.kind === "room";
   leaveButton.hidden = conversation.kind === "direct";
 }
@@ -204,6 +311,8 @@ leaveButton.addEventListener("click", async () => {
         { method: "DELETE" });
     }
     state.conversations.delete(conversation.id);
+    drafts.delete(conversation.id);
+    composerText.value = "";
     conversationClose();
   } catch (failure) {
     alertLine(failure.message);
@@ -220,10 +329,68 @@ function scrollToEnd() {
 
 function renderMessages(conversation) {
   const sorted = [...conversation.messages.values()].sort((a, b) => a.seq - b.seq);
-  replaceChildren(messageList, sorted.map(messageElement));
+  replaceChildren(messageList, sorted.map(messageElement),
+    (conversation.notices || []).map(noticeElement));
+  for (const notice of [...messageList.querySelectorAll(".system-notice")]) {
+    const after = [...messageList.querySelectorAll(".message")]
+      .find((li) => Number(li.dataset.seq) > Number(notice.dataset.seq));
+    if (after) messageList.insertBefore(notice, after);
+  }
   replaceChildren(pendingList, [...outbox.values()]
     .filter((entry) => entry.conversation === conversation.id).map((entry) => entry.element));
   loadEarlierButton.hidden = !conversation.hasMore;
+  decorate();
+}
+
+function dayKey(iso) {
+  return iso ? new Date(iso).toDateString() : "";
+}
+
+/**
+ * Day dividers between messages of different days, and one sender's consecutive messages
+ * grouped (the later ones without a repeated name). Recomputed over the list as it is, so a
+ * message being edited keeps its form.
+ */
+function decorate() {
+  for (const divider of messageList.querySelectorAll(".day-divider")) divider.remove();
+  let previous = null;
+  for (const item of [...messageList.children]) {
+    if (!item.classList.contains("message")) {
+      previous = null;
+      continue;
+    }
+    const at = item.dataset.at;
+    if (at && (!previous || dayKey(previous.dataset.at) !== dayKey(at))) {
+      const label = dayKey(at) === new Date().toDateString() ? gettext("Today")
+        : dayFormat.format(new Date(at));
+      messageList.insertBefore(h("li", { class: "day-divider", role: "separator",
+        "aria-label": label }, h("span", { "aria-hidden": "true" }, label)), item);
+      previous = null;
+    }
+    const isContinued = Boolean(previous && previous.dataset.sender === item.dataset.sender
+      && new Date(at) - new Date(previous.dataset.at) < GROUP_WITHIN_MS);
+    item.classList.toggle("message--continued", isContinued);
+    previous = item;
+  }
+}
+
+document.addEventListener("parley:messages-changed", decorate);
+
+/** A line in the conversation such as "Bob Chen left" (seen live, not kept in history). */
+function noticeElement(notice) {
+  return h("li", { class: "system-notice", role: "status", dataset: { seq: notice.seq } },
+    notice.text);
+}
+
+function noticeAdd(conversation, text) {
+  const notice = { seq: conversation.last_seq + 0.5, text };
+  conversation.notices = [...(conversation.notices || []), notice];
+  if (conversation.id === state.currentId) {
+    const wasNearEnd = nearEnd();
+    messageList.append(noticeElement(notice));
+    decorate();
+    if (wasNearEnd) scrollToEnd();
+  }
 }
 
 export function messageStore(conversation, message) {
@@ -237,16 +404,21 @@ export function messageStore(conversation, message) {
     outbox.delete(message.client_id);
   }
   while (conversation.messages.has(conversation.syncedSeq + 1)) conversation.syncedSeq += 1;
+  previewUpdate(conversation, message);
   if (conversation.id !== state.currentId) return;
   const element = messageElement(message);
   const existing = document.getElementById(`message-${message.id}`);
   if (existing) {
+    if (existing.classList.contains("message--target")) element.classList.add("message--target");
     existing.replaceWith(element);
+    decorate();
     return;
   }
   const wasNearEnd = nearEnd();
-  const after = [...messageList.children].find((li) => Number(li.dataset.seq) > message.seq);
+  const after = [...messageList.children].find((li) => !li.classList.contains("day-divider")
+    && Number(li.dataset.seq) > message.seq);
   messageList.insertBefore(element, after || null);
+  decorate();
   if (wasNearEnd && !after) scrollToEnd();
 }
 
@@ -270,25 +442,34 @@ async function historyLoad(conversation) {
   }
 }
 
-loadEarlierButton.addEventListener("click", async () => {
-  const conversation = current();
-  if (!conversation || conversation.firstSeq === null) return;
+/** Load the page of history before a seq; resolve whether it worked. */
+async function earlierLoad(conversation, { before, limit = HISTORY_PAGE }) {
   try {
     const page = await api(`conversations/${conversation.id}/messages/`, {
-      params: { before_seq: conversation.firstSeq, limit: HISTORY_PAGE },
+      params: { before_seq: before, limit },
     });
-    const height = scroller.scrollHeight;
     conversation.hasMore = page.has_more;
     for (const message of page.results) {
       conversation.messages.set(message.seq, message);
-      conversation.firstSeq = Math.min(conversation.firstSeq, message.seq);
+      conversation.firstSeq = Math.min(conversation.firstSeq ?? message.seq, message.seq);
     }
-    renderMessages(conversation);
-    scroller.scrollTop += scroller.scrollHeight - height; // keep what was on screen in place
-    const first = messageList.firstElementChild;
-    if (first) first.setAttribute("tabindex", "-1");
+    if (conversation.id === state.currentId) renderMessages(conversation);
+    return page.results.length > 0;
   } catch (failure) {
-    alertLine(`Could not load earlier messages: ${failure.message}`);
+    alertLine(format(gettext("Could not load earlier messages: %(reason)s"),
+      { reason: failure.message }));
+    return false;
+  }
+}
+
+loadEarlierButton.addEventListener("click", async () => {
+  const conversation = current();
+  if (!conversation || conversation.firstSeq === null) return;
+  const height = scroller.scrollHeight;
+  if (await earlierLoad(conversation, { before: conversation.firstSeq })) {
+    scroller.scrollTop += scroller.scrollHeight - height; // keep what was on screen in place
+    const first = messageList.querySelector(".message");
+    if (first) first.setAttribute("tabindex", "-1");
   }
 });
 
@@ -382,7 +563,24 @@ function outboxSend(entry) {
     }
     outbox.delete(entry.clientId);
     entry.element.classList.add("message--failed");
-    entry.element.querySelector(".message-status").textContent = `Not sent: ${failure.message}`;
+    const status = entry.element.querySelector(".message-status");
+    status.textContent = format(gettext("Not sent: %(reason)s"), { reason: failure.message });
+    // The text is not lost: back in the box to shorten or fix and send again.
+    const restore = () => {
+      entry.element.remove();
+      if (state.currentId === entry.conversation) {
+        composerText.value = entry.body;
+        composerText.focus();
+      } else {
+        drafts.set(entry.conversation, entry.body);
+      }
+    };
+    status.append(" ", h("button", { type: "button", class: "link-button", onclick: restore },
+      gettext("Edit and send again")));
+    if (!composerText.value && state.currentId === entry.conversation) {
+      composerText.value = entry.body;
+      composerText.focus();
+    }
   });
 }
 
@@ -394,7 +592,7 @@ composer.addEventListener("submit", (event) => {
   const entry = { conversation: conversation.id, body, clientId: clientId(), seq: null };
   entry.element = h("li", { class: "message message--mine message--pending" },
     h("div", { class: "message-body" }, renderMarkdown(body)),
-    h("div", { class: "message-status muted" }, "Sending…"));
+    h("div", { class: "message-status muted" }, gettext("Sending…")));
   outbox.set(entry.clientId, entry);
   pendingList.append(entry.element);
   scrollToEnd();
@@ -408,6 +606,16 @@ composerText.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     composer.requestSubmit();
+  } else if (event.key === "ArrowUp" && !composerText.value && !event.isComposing) {
+    // Up in an empty box edits my last message, as in other chats.
+    const conversation = current();
+    const mine = conversation && [...conversation.messages.values()]
+      .filter((m) => m.sender.username === state.me && !m.deleted && !m.file)
+      .sort((a, b) => b.seq - a.seq)[0];
+    if (mine) {
+      event.preventDefault();
+      editStart(mine);
+    }
   }
 });
 
@@ -461,6 +669,37 @@ addPersonForm.addEventListener("submit", async (event) => {
   }
 });
 
+// -- the address bar -----------------------------------------------------------------------
+
+let routed = false;
+
+/** {id, seq} of the conversation (and message) the address names, or null. */
+function routeParse() {
+  const match = location.pathname.match(/^\/c\/(\d+)\/(?:m\/(\d+)\/)?$/);
+  if (match) return { id: Number(match[1]), seq: match[2] ? Number(match[2]) : null };
+  const legacy = Number(new URLSearchParams(location.search).get("conversation"));
+  return legacy ? { id: legacy, seq: null } : null;
+}
+
+window.addEventListener("popstate", () => {
+  const route = routeParse();
+  if (route && state.conversations.has(route.id)) {
+    conversationOpen(route.id, { seq: route.seq, address: "keep", focusComposer: false });
+  } else if (state.currentId !== null) {
+    conversationClose({ address: "keep" });
+  }
+});
+
+// A link to a message in this page (a message's time, a search hit) opens it without reloading.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href^='/c/']");
+  if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  const match = link.getAttribute("href").match(/^\/c\/(\d+)\/(?:m\/(\d+)\/)?$/);
+  if (!match || !state.conversations.has(Number(match[1]))) return;
+  event.preventDefault();
+  conversationOpen(Number(match[1]), { seq: match[2] ? Number(match[2]) : null });
+});
+
 // -- frames ---------------------------------------------------------------------------------
 
 async function conversationFetch(id) {
@@ -488,12 +727,16 @@ connection.addEventListener("hello", (event) => {
   }
   for (const entry of outbox.values()) outboxSend(entry);
   renderList();
-  // A link to a conversation (/?conversation=12, e.g. from the rooms page) opens it once.
-  const wanted = Number(new URLSearchParams(location.search).get("conversation"));
-  if (wanted && state.conversations.has(wanted) && state.currentId === null) {
-    history.replaceState(null, "", location.pathname);
-    conversationOpen(wanted);
-    return;
+  previewsLoad();
+  // The address names a conversation (/c/12/, /c/12/m/40/, or /?conversation=12 from older
+  // links): open it once, on the first hello.
+  if (!routed) {
+    routed = true;
+    const route = routeParse();
+    if (route && state.conversations.has(route.id)) {
+      conversationOpen(route.id, { seq: route.seq, address: "replace" });
+      return;
+    }
   }
   const conversation = current();
   if (conversation) {
@@ -560,6 +803,11 @@ connection.addEventListener("sync.batch", (event) => {
 
 connection.addEventListener("conversation.updated", (event) => {
   const conversation = conversationUpsert(event.detail.conversation);
+  const left = event.detail.left;
+  if (left && left.user && left.user.username !== state.me) {
+    noticeAdd(conversation, format(left.reason === "left" ? gettext("%(name)s left")
+      : gettext("%(name)s was removed"), { name: left.user.display_name }));
+  }
   renderList();
   if (conversation.id === state.currentId) {
     renderHeader(conversation);
@@ -569,9 +817,34 @@ connection.addEventListener("conversation.updated", (event) => {
   }
 });
 
+const LEFT_REASONS = {
+  removed_by_manager: () => gettext("You were removed from %(title)s by %(name)s."),
+  ethical_wall: () => gettext("You were removed from %(title)s: an information barrier now "
+    + "keeps you out of it."),
+};
+
 connection.addEventListener("conversation.left", (event) => {
-  state.conversations.delete(event.detail.conversation);
-  if (state.currentId === event.detail.conversation) conversationClose();
+  const { conversation: id, reason, by } = event.detail;
+  const conversation = state.conversations.get(id);
+  if (!conversation) return; // I left it myself: already gone from the page
+  const title = conversationTitle(conversation);
+  state.conversations.delete(id);
+  const text = format((LEFT_REASONS[reason] || (() => gettext("You left %(title)s.")))(),
+    { title, name: by ? by.display_name : gettext("a manager") });
+  if (state.currentId === id) {
+    // Stay on it, read-only, with the reason, and what I was typing still in the box.
+    leftNote.textContent = `${text} ${composerText.value
+      ? gettext("What you typed is kept below.") : ""}`;
+    leftNote.hidden = false;
+    composerEnable(false);
+    addPersonButton.hidden = true;
+    leaveButton.hidden = true;
+    document.getElementById("room-details").hidden = true;
+    drafts.delete(id);
+  } else {
+    pageNotice.textContent = text;
+    pageNotice.hidden = false;
+  }
   renderList();
 });
 

@@ -71,7 +71,7 @@ function render() {
 function matchItem(message) {
   return h("li", { class: "match" },
     h("div", { class: "message-meta" },
-      h("a", { href: `/?conversation=${message.conversation}` },
+      h("a", { href: `/c/${message.conversation}/m/${message.seq}/` },
         message.conversation_title || "Conversation"),
       h("span", {}, message.sender.display_name),
       timeElement(message.created_at)),

@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { h, replaceChildren, timeElement } from "./dom.js";
+import { format, gettext } from "./i18n.js";
 import { renderHighlight } from "./markdown.js";
 import { conversationOpen, conversationTitle } from "./conversations.js";
 import { state } from "./state.js";
@@ -21,7 +22,7 @@ function hitElement(hit) {
   return h("li", {},
     h("button", {
       type: "button", class: "history-hit",
-      onclick: () => conversationOpen(hit.conversation),
+      onclick: () => conversationOpen(hit.conversation, { seq: hit.seq }),
     },
     h("span", { class: "history-where" },
       h("parley-presence", {
@@ -32,6 +33,11 @@ function hitElement(hit) {
 }
 
 async function search(append) {
+  if (!append) {
+    // Never leave the previous query's hits on screen while (or if) this one fails.
+    replaceChildren(results, h("li", { class: "muted" }, gettext("Searching…")));
+    moreButton.hidden = true;
+  }
   try {
     const page = await api("search/", { params: { q: query, before: append ? nextBefore : null } });
     nextBefore = page.next_before;
@@ -40,11 +46,18 @@ async function search(append) {
       results.append(...items);
     } else {
       replaceChildren(results, items.length ? items
-        : h("li", { class: "muted" }, `Nothing found for “${query}”.`));
+        : h("li", { class: "muted" }, format(gettext("Nothing found for “%(query)s”."),
+          { query })));
     }
     moreButton.hidden = !nextBefore;
   } catch (failure) {
-    replaceChildren(results, h("li", { class: "error" }, failure.message));
+    const line = h("li", { class: "error", role: "alert" },
+      format(gettext("The search failed: %(reason)s"), { reason: failure.message }));
+    if (append) {
+      results.append(line);
+    } else {
+      replaceChildren(results, line);
+    }
     moreButton.hidden = true;
   }
 }

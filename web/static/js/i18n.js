@@ -1,11 +1,31 @@
-// Dates, times and numbers in the reader's language and time zone. Words come from Django's
-// JavaScript catalogue (/jsi18n/, loaded by every page before its modules): gettext(),
-// ngettext(), pgettext() and interpolate() are globals, in the page's language.
+// Words, dates, times and numbers in the reader's language and time zone. Words come from
+// Django's JavaScript catalogue (/jsi18n/, loaded by every page before its modules):
+// gettext(), ngettext(), pgettext() and interpolate() are globals, in the page's language.
+// Modules import them from here; should the catalogue be missing, the English text is shown
+// as written.
 //
 // The language is the page's (<html lang>, which the server chose: the person's setting, else
 // the browser's Accept-Language, else the organisation's default). The time zone is the
 // person's own setting (<html data-time-zone>), else the browser's. Stored and exported times
 // stay UTC ISO 8601; only what is shown changes.
+
+window.gettext = window.gettext || ((text) => text);
+window.ngettext = window.ngettext || ((singular, plural, count) => (count === 1 ? singular : plural));
+window.interpolate = window.interpolate || ((text, values) =>
+  text.replace(/%\((\w+)\)s/g, (_match, name) => String(values[name])));
+
+export function gettext(text) {
+  return window.gettext(text);
+}
+
+export function ngettext(singular, plural, count) {
+  return window.ngettext(singular, plural, count);
+}
+
+/** Fill "%(name)s" placeholders: format(gettext("%(name)s left"), {name}). */
+export function format(text, values) {
+  return window.interpolate(text, values, true);
+}
 
 const root = document.documentElement;
 
@@ -33,9 +53,4 @@ const numbers = numberFormat();
 /** 12345 -> "12,345" as the reader writes numbers. */
 export function formatNumber(value) {
   return numbers.format(value);
-}
-
-/** interpolate(gettext("%(n)s of %(total)s"), {...}, true) in one call. */
-export function format(text, values) {
-  return interpolate(text, values, true);
 }

@@ -50,10 +50,13 @@ export class ParleyPresence extends HTMLElement {
       this.nameElement = document.createElement("span");
       this.nameElement.setAttribute("part", "name");
       this.nameElement.className = "name";
+      this.stateElement = document.createElement("span");
+      this.stateElement.setAttribute("part", "state");
+      this.stateElement.className = "state";
       this.noteElement = document.createElement("span");
       this.noteElement.setAttribute("part", "note");
       this.noteElement.className = "note";
-      root.append(link, this.dot, this.nameElement, this.noteElement);
+      root.append(link, this.dot, this.nameElement, this.stateElement, this.noteElement);
     }
     connection.addEventListener("presence", this.onPresence);
     connection.watch(this.username);
@@ -89,6 +92,9 @@ export class ParleyPresence extends HTMLElement {
     const hasNote = this.variant === "full" || this.variant === "status";
     this.nameElement.textContent = { dot: "", status: label }[this.variant] ?? name;
     this.nameElement.hidden = this.variant === "dot";
+    // The full variant says the state in words too ("Busy", "In a meeting"), not colour alone.
+    this.stateElement.textContent = this.variant === "full" ? label : "";
+    this.stateElement.hidden = this.variant !== "full";
     this.noteElement.textContent = hasNote ? note : "";
     this.noteElement.hidden = !hasNote || !note;
     const description = `${name} — ${label}`;

@@ -6,7 +6,9 @@
 import { api, apiUpload } from "./api.js";
 import { connection } from "./connection.js";
 import { current, messagesRedraw, messageStore } from "./conversations.js";
+import { personButton } from "./messages.js";
 import { h, replaceChildren } from "./dom.js";
+import { format, ngettext } from "./i18n.js";
 import "./parley-presence.js";
 import { dialogOpen, showError, state } from "./state.js";
 
@@ -69,8 +71,8 @@ async function roomLoad(id) {
 
 function renderRoom() {
   details.hidden = false;
-  summary.textContent = `About this room · ${room.member_count} `
-    + (room.member_count === 1 ? "member" : "members");
+  summary.textContent = format(ngettext("About this room · %(count)s member",
+    "About this room · %(count)s members", room.member_count), { count: room.member_count });
   descriptionElement.textContent = room.description || "";
   descriptionElement.hidden = !room.description;
   factsElement.textContent = [
@@ -103,8 +105,7 @@ function memberItem(member) {
       h("option", { value, selected: value === member.role }, label)))
     : h("span", { class: `role role--${member.role}` }, ROLE_LABELS[member.role] || member.role);
   return h("li", { class: "person", dataset: { username: member.username } },
-    h("div", { class: "person-main" },
-      h("parley-presence", { user: member.username, name: member.display_name })),
+    h("div", { class: "person-main" }, personButton(member, "full")),
     role,
     isManager() && !isMe
       ? h("button", {

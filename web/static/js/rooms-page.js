@@ -1,6 +1,6 @@
 // The rooms page: the directory by category with search, creating a room, joining, the
 // invitations inbox (live `room.invited`), and topic feeds (feeds.js). A room I am in opens in
-// the chat client (/?conversation=<id>), where room-panel.js shows its members and settings.
+// the chat client (/c/<id>/), where room-panel.js shows its members and settings.
 
 import { api } from "./api.js";
 import { connection } from "./connection.js";
@@ -29,7 +29,7 @@ let categories = [];
 const invitations = new Map(); // id -> invitation
 
 function roomUrl(room) {
-  return `/?conversation=${encodeURIComponent(room.id)}`;
+  return `/c/${encodeURIComponent(room.id)}/`;
 }
 
 // -- directory --------------------------------------------------------------------------------
@@ -196,6 +196,21 @@ async function invitationsLoad() {
     showError(invitationError, failure.message);
   }
 }
+
+// The directory stays live: rooms I am in announce changes of members, names and settings;
+// for the others, the directory reloads whenever the page is looked at again.
+let reloadTimer = null;
+function directoryReloadSoon() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => directoryLoad(), 300);
+}
+for (const type of ["conversation.updated", "conversation.left"]) {
+  connection.addEventListener(type, directoryReloadSoon);
+}
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) directoryReloadSoon();
+});
+window.addEventListener("focus", directoryReloadSoon);
 
 connection.addEventListener("room.invited", (event) => {
   const invitation = event.detail.invitation;

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SupervisionConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "supervision"
+    verbose_name = "Supervision review"
