@@ -88,7 +88,8 @@ ensure_debian_packages nginx openssl
 # The browser tests (tests/web) drive Debian's Chromium through Playwright; Playwright never
 # downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-ensure_debian_packages chromium chromium-driver
+# An emoji font, so reactions in the screenshots are drawn as people see them.
+ensure_debian_packages chromium chromium-driver fonts-noto-color-emoji
 # The fault tests (tests/e2e/test_faults_*.py) start, stop and restart private instances of the
 # services: a RabbitMQ node, a redis-server and a PostgreSQL cluster.
 ensure_debian_packages rabbitmq-server redis-server postgresql

@@ -50,9 +50,7 @@ def in_viewport(page, locator) -> bool:
     )
 
 
-def test_on_a_phone_the_composer_with_send_and_attach_stays_on_screen(
-    browsing, alice, bob, direct
-):
+def test_on_a_phone_the_composer_with_send_and_attach_stays_on_screen(browsing, alice, bob, direct):
     for n in range(1, 31):
         post(bob, direct, f"line {n}")
     page = browsing.client(alice, viewport=PHONE)
@@ -268,9 +266,7 @@ def test_a_contact_card_shows_what_the_projection_allows(browsing, alice, bob, c
     screenshot(carol_page, "contact-card-phone-blocked")
 
 
-def test_a_removed_member_keeps_the_draft_and_a_group_sees_who_left(
-    browsing, alice, bob, carol
-):
+def test_a_removed_member_keeps_the_draft_and_a_group_sees_who_left(browsing, alice, bob, carol):
     category = chat.category_create(name="Trading")
     room = chat.room_create(creator=alice, title="FX desk", category_id=category.pk)
     chat.room_member_add(actor=alice, room_id=room.pk, username="bob")
@@ -297,9 +293,7 @@ def test_a_removed_member_keeps_the_draft_and_a_group_sees_who_left(
     assert alice_page.locator("#conversation-people").inner_text() == "1 member"
 
     alice_page.get_by_role("button", name="Bob Chen, Carol Diaz").click()
-    api_call(
-        browsing.server, carol, "DELETE", f"conversations/{group.pk}/participants/carol/"
-    )
+    api_call(browsing.server, carol, "DELETE", f"conversations/{group.pk}/participants/carol/")
     alice_page.locator("#message-list .system-notice").filter(has_text="Carol Diaz left").wait_for()
     screenshot(alice_page, "group-someone-left")
 
@@ -367,3 +361,75 @@ def test_the_room_directory_follows_joins_live(browsing, alice, bob):
     api_call(browsing.server, bob, "POST", f"rooms/{room.pk}/join/")
 
     count.filter(has_text="2 members").wait_for()
+
+
+def test_replies_and_reactions_between_two_people(browsing, alice, bob, direct):
+    post(alice, direct, "morning")
+    chat.conversation_mark_read(person=alice, conversation_id=direct.pk, seq=1)
+    question = post(bob, direct, "Can you send the EURUSD forwards?")
+    for n in range(1, 4):
+        post(bob, direct, f"filler {n}")
+    alice_page = browsing.client(alice)
+    bob_page = browsing.client(bob)
+    bob_page.get_by_role("button", name="Alice Martin").first.click()
+    alice_page.get_by_role("button", name="Bob Chen").first.click()
+
+    # the "new messages" line sits above what alice had not read
+    line = alice_page.locator("#message-list .new-messages")
+    line.wait_for()
+    assert line.inner_text() == "New messages"
+    assert (
+        line.evaluate("e => e.previousElementSibling.querySelector('.message-body').innerText")
+        == "morning"
+    )
+    assert line.evaluate("e => e.nextElementSibling.id") == f"message-{question.pk}"
+
+    item = alice_page.locator(f"#message-{question.pk}")
+    item.hover()
+    item.get_by_role("button", name="Reply").click()
+    alice_page.locator("#reply-bar").filter(has_text="Replying to Bob Chen").wait_for()
+    send(alice_page, "Sent, see the desk folder")
+
+    quote = bob_page.locator("#message-list .reply-quote")
+    quote.wait_for()
+    assert quote.locator(".reply-quote-sender").inner_text() == "Bob Chen"
+    assert quote.locator(".reply-quote-text").inner_text() == "Can you send the EURUSD forwards?"
+    assert alice_page.locator("#reply-bar").is_hidden()
+    quote.click()  # jumps to the original, marked
+    bob_page.wait_for_url(f"**/c/{direct.pk}/m/{question.seq}/")
+    bob_page.locator(f"#message-{question.pk}.message--target").wait_for()
+
+    # bob reacts to the reply; alice sees it live and adds hers
+    reply = bob_page.locator("#message-list .message").last
+    reply.hover()
+    reply.get_by_role("button", name="React").click()
+    bob_page.get_by_role("button", name="React with 👍").click()
+    chip = alice_page.locator("#message-list .message").last.locator(".reaction")
+    chip.filter(has_text="👍 1").wait_for()
+    assert chip.get_attribute("aria-pressed") == "false"
+    chip.click()
+    bob_chip = reply.locator(".reaction")
+    bob_chip.filter(has_text="👍 2").wait_for()
+    assert bob_chip.get_attribute("title") == "bob, alice"
+    screenshot(bob_page, "reply-and-reactions")
+    bob_chip.click()  # bob takes his back
+    chip.filter(has_text="👍 1").wait_for()
+    assert chip.get_attribute("aria-pressed") == "true"
+
+
+def test_typing_at_suggests_people_of_the_conversation(browsing, alice, bob, carol):
+    chat.conversation_create(creator=alice, usernames=["bob", "carol"], title="Desk")
+    page = browsing.client(alice, viewport=PHONE)
+    page.get_by_role("button", name="Desk").first.click()
+
+    page.locator("#composer-text").press_sequentially("thanks @ca")
+    options = page.locator("#mention-list [role=option]")
+    options.first.wait_for()
+    assert options.all_inner_texts() == ["Carol Diaz @carol"]
+    screenshot(page, "mention-suggestions-phone")
+    page.keyboard.press("Enter")
+
+    assert page.locator("#composer-text").input_value() == "thanks @carol "
+    assert page.locator("#mention-list").is_hidden()
+    page.keyboard.press("Enter")
+    wait_for_bodies(page, ["thanks @carol"])

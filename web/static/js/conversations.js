@@ -12,7 +12,7 @@ import { directorySuggest } from "./contacts.js";
 import { h, replaceChildren, timeElement } from "./dom.js";
 import { format, gettext, ngettext } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
-import { editStart, messageElement, personButton } from "./messages.js";
+import { editStart, messageElement, personButton, setReplyHandler } from "./messages.js";
 import { notifyMessage } from "./notifications.js";
 import "./parley-presence.js";
 import { dialogOpen, showError, state } from "./state.js";
@@ -52,6 +52,10 @@ const dayFormat = new Intl.DateTimeFormat(undefined, {
 });
 const GROUP_WITHIN_MS = 5 * 60 * 1000; // one sender's messages this close form one group
 const drafts = new Map(); // conversation id -> what I had typed there
+const replyBar = document.getElementById("reply-bar");
+const replyBarText = document.getElementById("reply-bar-text");
+const mentionList = document.getElementById("mention-list");
+let replyTo = null; // the message my next one answers
 
 const outbox = new Map(); // client_id -> {conversation, body, element, seq}
 let lastTypingSent = 0;
@@ -80,6 +84,10 @@ export function conversationUpsert(data) {
   if ("posting_closed" in data) conversation.posting_closed = data.posting_closed;
   if ("unread" in data) conversation.unread = data.unread;
   if ("last_read_seq" in data) conversation.last_read_seq = data.last_read_seq;
+  if ("mention_count" in data) conversation.mention_count = data.mention_count;
+  if ("read_by" in data) {
+    conversation.readBy = new Map((data.read_by || []).map((r) => [r.user, r.seq]));
+  }
   for (const person of data.participants || []) {
     if (person.username !== state.me) connection.watch(person.username);
   }
@@ -138,6 +146,11 @@ export function renderList() {
   replaceChildren(listElement, conversations.map((conversation) => {
     const title = conversationTitle(conversation);
     const direct = conversation.kind === "direct" ? others(conversation)[0] : null;
+    const mentionBadge = conversation.mention_count > 0
+      ? h("span", { class: "badge badge--mention",
+        "aria-label": format(ngettext("%(count)s mention of you", "%(count)s mentions of you",
+          conversation.mention_count), { count: conversation.mention_count }) }, "@")
+      : null;
     const badge = conversation.unread > 0
       ? h("span", { class: "badge", "aria-label": `${conversation.unread} unread` },
         String(conversation.unread))
@@ -156,7 +169,7 @@ export function renderList() {
         h("span", { class: "conversation-name" }, title),
         previewLine(conversation)),
       conversation.last_message_at ? timeElement(conversation.last_message_at) : null,
-      badge));
+      mentionBadge, badge));
   }));
   listEmpty.hidden = state.conversations.size > 0;
   const unread = [...state.conversations.values()].reduce((sum, c) => sum + c.unread, 0);
@@ -194,6 +207,9 @@ export async function conversationOpen(id, { focusComposer = true, seq = null,
   if (state.currentId !== id) {
     draftSave();
     composerText.value = drafts.get(id) || "";
+    replySet(null);
+    mentionsClose();
+    conversation.newLineSeq = conversation.unread > 0 ? conversation.last_read_seq : null;
   }
   composerEnable(true);
   leftNote.hidden = true;
@@ -211,6 +227,7 @@ export async function conversationOpen(id, { focusComposer = true, seq = null,
   renderList();
   document.dispatchEvent(new CustomEvent("parley:conversation-shown", { detail: conversation }));
   if (!conversation.loaded) await historyLoad(conversation);
+  if (conversation.kind !== "room") readByLoad(conversation);
   if (seq) {
     await messageReveal(conversation, seq);
   } else {
@@ -352,7 +369,9 @@ function dayKey(iso) {
  * message being edited keeps its form.
  */
 function decorate() {
-  for (const divider of messageList.querySelectorAll(".day-divider")) divider.remove();
+  for (const divider of messageList.querySelectorAll(".day-divider, .new-messages")) {
+    divider.remove();
+  }
   let previous = null;
   for (const item of [...messageList.children]) {
     if (!item.classList.contains("message")) {
@@ -363,8 +382,7 @@ function decorate() {
     if (at && (!previous || dayKey(previous.dataset.at) !== dayKey(at))) {
       const label = dayKey(at) === new Date().toDateString() ? gettext("Today")
         : dayFormat.format(new Date(at));
-      messageList.insertBefore(h("li", { class: "day-divider", role: "separator",
-        "aria-label": label }, h("span", { "aria-hidden": "true" }, label)), item);
+      messageList.insertBefore(h("li", { class: "day-divider" }, h("span", {}, label)), item);
       previous = null;
     }
     const isContinued = Boolean(previous && previous.dataset.sender === item.dataset.sender
@@ -372,14 +390,61 @@ function decorate() {
     item.classList.toggle("message--continued", isContinued);
     previous = item;
   }
+  const conversation = current();
+  if (conversation) {
+    newLineDraw(conversation);
+    seenDraw(conversation);
+  }
 }
 
 document.addEventListener("parley:messages-changed", decorate);
 
+/** "New messages" above the first message I had not read when I opened the conversation. */
+function newLineDraw(conversation) {
+  messageList.querySelector(".new-messages")?.remove();
+  if (conversation.newLineSeq === null || conversation.newLineSeq === undefined) return;
+  const first = [...messageList.querySelectorAll(".message")]
+    .find((li) => Number(li.dataset.seq) > conversation.newLineSeq
+      && li.dataset.sender !== state.me);
+  if (!first) return;
+  const line = h("li", { class: "new-messages" }, h("span", {}, gettext("New messages")));
+  const divider = first.previousElementSibling;
+  messageList.insertBefore(line,
+    divider && divider.classList.contains("day-divider") ? divider : first);
+}
+
+/** "Seen" (direct) or "Seen by Bob, Carol" (group) under my newest message others have read. */
+function seenDraw(conversation) {
+  messageList.querySelector(".seen")?.remove();
+  if (conversation.kind === "room" || !conversation.readBy) return;
+  const mine = [...messageList.querySelectorAll(".message--mine")];
+  for (const item of mine.reverse()) {
+    const seq = Number(item.dataset.seq);
+    const readers = [...conversation.readBy.entries()]
+      .filter(([user, readSeq]) => user !== state.me && readSeq >= seq).map(([user]) => user);
+    if (!readers.length) continue;
+    const names = readers.map((user) => (conversation.participants || [])
+      .find((p) => p.username === user)?.display_name || user);
+    const text = conversation.kind === "direct" ? gettext("Seen")
+      : format(gettext("Seen by %(names)s"), { names: names.join(", ") });
+    item.append(h("p", { class: "seen" }, text));
+    return;
+  }
+}
+
+async function readByLoad(conversation) {
+  try {
+    const data = await api(`conversations/${conversation.id}/`);
+    conversationUpsert(data);
+    if (conversation.id === state.currentId) seenDraw(conversation);
+  } catch {
+    // receipts are a courtesy; the conversation works without them
+  }
+}
+
 /** A line in the conversation such as "Bob Chen left" (seen live, not kept in history). */
 function noticeElement(notice) {
-  return h("li", { class: "system-notice", role: "status", dataset: { seq: notice.seq } },
-    notice.text);
+  return h("li", { class: "system-notice", dataset: { seq: notice.seq } }, notice.text);
 }
 
 function noticeAdd(conversation, text) {
@@ -388,6 +453,7 @@ function noticeAdd(conversation, text) {
   if (conversation.id === state.currentId) {
     const wasNearEnd = nearEnd();
     messageList.append(noticeElement(notice));
+    announcer.textContent = text;
     decorate();
     if (wasNearEnd) scrollToEnd();
   }
@@ -415,7 +481,7 @@ export function messageStore(conversation, message) {
     return;
   }
   const wasNearEnd = nearEnd();
-  const after = [...messageList.children].find((li) => !li.classList.contains("day-divider")
+  const after = [...messageList.children].find((li) => li.dataset.seq !== undefined
     && Number(li.dataset.seq) > message.seq);
   messageList.insertBefore(element, after || null);
   decorate();
@@ -501,6 +567,7 @@ function markRead(conversation) {
     if (connection.send(frame)) {
       conversation.last_read_seq = conversation.last_seq;
       conversation.unread = 0;
+      conversation.mention_count = 0;
       renderList();
     }
   }
@@ -542,7 +609,7 @@ function clientId() {
 function outboxSend(entry) {
   connection.request({
     type: "message.send", conversation: entry.conversation, body: entry.body,
-    client_id: entry.clientId,
+    client_id: entry.clientId, ...(entry.replyTo ? { reply_to: entry.replyTo } : {}),
   }).then((ack) => {
     entry.seq = ack.seq;
     const conversation = state.conversations.get(entry.conversation);
@@ -589,7 +656,10 @@ composer.addEventListener("submit", (event) => {
   const conversation = current();
   const body = composerText.value;
   if (!conversation || !body.trim()) return;
-  const entry = { conversation: conversation.id, body, clientId: clientId(), seq: null };
+  const entry = { conversation: conversation.id, body, clientId: clientId(), seq: null,
+    replyTo: replyTo ? replyTo.id : null };
+  replySet(null);
+  mentionsClose();
   entry.element = h("li", { class: "message message--mine message--pending" },
     h("div", { class: "message-body" }, renderMarkdown(body)),
     h("div", { class: "message-status muted" }, gettext("Sending…")));
@@ -603,7 +673,11 @@ composer.addEventListener("submit", (event) => {
 });
 
 composerText.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+  if (!mentionList.hidden && mentionKey(event)) return;
+  if (event.key === "Escape" && replyTo) {
+    event.preventDefault();
+    replySet(null);
+  } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     composer.requestSubmit();
   } else if (event.key === "ArrowUp" && !composerText.value && !event.isComposing) {
@@ -617,6 +691,124 @@ composerText.addEventListener("keydown", (event) => {
       editStart(mine);
     }
   }
+});
+
+// -- replies ----------------------------------------------------------------------------------
+
+function replySet(message) {
+  replyTo = message;
+  replyBar.hidden = !message;
+  if (message) {
+    replyBarText.textContent = format(gettext("Replying to %(name)s: %(text)s"), {
+      name: message.sender.display_name,
+      text: (message.body || (message.file ? message.file.name : "")).replace(/\s+/g, " ")
+        .slice(0, 120),
+    });
+  }
+}
+
+setReplyHandler((message) => {
+  replySet(message);
+  composerText.focus();
+});
+document.getElementById("reply-cancel").addEventListener("click", () => {
+  replySet(null);
+  composerText.focus();
+});
+
+// -- @mentions: suggestions from the people of the conversation -------------------------------
+
+const roomMembers = new Map(); // room id -> [{username, display_name}]
+let mentionStart = -1;
+let mentionActive = 0;
+
+async function mentionCandidates(conversation) {
+  if (conversation.kind !== "room") return conversation.participants || [];
+  if (!roomMembers.has(conversation.id)) {
+    try {
+      const { results } = await api(`rooms/${conversation.id}/members/`);
+      roomMembers.set(conversation.id, results);
+    } catch {
+      return [];
+    }
+  }
+  return roomMembers.get(conversation.id);
+}
+
+function mentionsClose() {
+  mentionList.hidden = true;
+  mentionStart = -1;
+  composerText.removeAttribute("aria-activedescendant");
+  replaceChildren(mentionList);
+}
+
+function mentionChoose(person) {
+  const text = composerText.value;
+  const end = composerText.selectionStart;
+  composerText.value = `${text.slice(0, mentionStart)}@${person.username} ${text.slice(end)}`;
+  const caret = mentionStart + person.username.length + 2;
+  composerText.setSelectionRange(caret, caret);
+  mentionsClose();
+  composerText.focus();
+}
+
+function mentionHighlight() {
+  const options = [...mentionList.children];
+  options.forEach((option, index) => option.setAttribute("aria-selected",
+    index === mentionActive ? "true" : "false"));
+  if (options[mentionActive]) {
+    composerText.setAttribute("aria-activedescendant", options[mentionActive].id);
+  }
+}
+
+/** Arrow keys, Enter/Tab and Escape in the suggestions; true when the key was theirs. */
+function mentionKey(event) {
+  const count = mentionList.children.length;
+  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    event.preventDefault();
+    mentionActive = (mentionActive + (event.key === "ArrowDown" ? 1 : count - 1)) % count;
+    mentionHighlight();
+    return true;
+  }
+  if (event.key === "Enter" || event.key === "Tab") {
+    event.preventDefault();
+    mentionList.children[mentionActive]?.click();
+    return true;
+  }
+  if (event.key === "Escape") {
+    event.preventDefault();
+    mentionsClose();
+    return true;
+  }
+  return false;
+}
+
+composerText.addEventListener("input", async () => {
+  const conversation = current();
+  const before = composerText.value.slice(0, composerText.selectionStart);
+  const match = before.match(/(?:^|\s)@([\w.+-]*)$/);
+  if (!conversation || !match) {
+    mentionsClose();
+    return;
+  }
+  mentionStart = before.length - match[1].length - 1;
+  const typed = match[1].toLowerCase();
+  const people = (await mentionCandidates(conversation))
+    .filter((p) => p.username !== state.me && (p.username.toLowerCase().startsWith(typed)
+      || p.display_name.toLowerCase().split(/\s+/).some((word) => word.startsWith(typed))))
+    .slice(0, 8);
+  if (!people.length) {
+    mentionsClose();
+    return;
+  }
+  mentionActive = 0;
+  replaceChildren(mentionList, people.map((person) => h("li", {
+    id: `mention-${person.username}`, role: "option", class: "mention-option",
+    onmousedown: (event) => event.preventDefault(), // keep the focus in the box
+    onclick: () => mentionChoose(person),
+  }, `${person.display_name} `, h("span", { class: "muted" }, `@${person.username}`))));
+  mentionList.hidden = false;
+  mentionHighlight();
 });
 
 // -- add person (a direct conversation escalates to a NEW group) ------------------------------
@@ -770,6 +962,9 @@ connection.addEventListener("message.new", async (event) => {
           : `${message.sender.display_name}: ${message.body}`;
       } else {
         conversation.unread += 1;
+        if ((message.mentions || []).includes(state.me)) {
+          conversation.mention_count = (conversation.mention_count || 0) + 1;
+        }
       }
       notifyMessage(conversation, message, conversationTitle(conversation));
     }
@@ -852,8 +1047,18 @@ connection.addEventListener("conversation.read", (event) => {
   const conversation = state.conversations.get(event.detail.conversation);
   if (!conversation) return;
   conversation.unread = event.detail.unread;
+  if (event.detail.unread === 0) conversation.mention_count = 0;
   conversation.last_read_seq = event.detail.last_read_seq;
   renderList();
+});
+
+connection.addEventListener("read.receipt", (event) => {
+  const { conversation: id, user, seq } = event.detail;
+  const conversation = state.conversations.get(id);
+  if (!conversation) return;
+  conversation.readBy = conversation.readBy || new Map();
+  conversation.readBy.set(user, Math.max(conversation.readBy.get(user) || 0, seq));
+  if (id === state.currentId) seenDraw(conversation);
 });
 
 connection.addEventListener("typing", (event) => {

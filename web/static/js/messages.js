@@ -4,6 +4,7 @@
 // hover or focus; they ask the server, and the message.updated frame redraws the message for
 // everyone).
 
+import { api } from "./api.js";
 import { connection } from "./connection.js";
 import { h, timeElement } from "./dom.js";
 import { format, gettext } from "./i18n.js";
@@ -39,6 +40,114 @@ function isManagerOf(conversationId) {
   return Boolean(conversation && conversation.kind === "room" && conversation.role === "manager");
 }
 
+// The reactions offered in a message's menu (any single emoji is accepted by the server).
+export const QUICK_REACTIONS = ["👍", "❤️", "😄", "🎉", "👀", "✅"];
+
+let onReply = () => {};
+
+/** Set what a message's Reply button does (the conversation view starts a reply). */
+export function setReplyHandler(handler) {
+  onReply = handler;
+}
+
+/** Wrap @username in the rendered body; mentions of me are highlighted. */
+function mentionsMark(body, mentions) {
+  if (!mentions || !mentions.length) return body;
+  const names = new Set(mentions);
+  const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walker.nextNode()) texts.push(walker.currentNode);
+  for (const text of texts) {
+    if (text.parentElement.closest("code, a")) continue;
+    const parts = text.data.split(/(@[\w.+-]+)/);
+    if (parts.length === 1) continue;
+    const fragment = document.createDocumentFragment();
+    for (const part of parts) {
+      const username = part.startsWith("@") ? part.slice(1) : null;
+      if (username && names.has(username)) {
+        fragment.append(h("span", {
+          class: username === state.me ? "mention mention--me" : "mention",
+        }, part));
+      } else if (part) {
+        fragment.append(part);
+      }
+    }
+    text.replaceWith(fragment);
+  }
+  return body;
+}
+
+function replyQuote(message) {
+  const quote = message.reply_to;
+  if (!quote) return null;
+  const text = quote.deleted ? gettext("The original message was deleted.")
+    : quote.excerpt === null ? gettext("An earlier message you cannot see.")
+      : quote.excerpt;
+  const who = quote.sender ? quote.sender.display_name : null;
+  return h("a", {
+    class: "reply-quote", href: `/c/${message.conversation}/m/${quote.seq}/`,
+    "aria-label": who ? format(gettext("In reply to %(name)s: %(text)s"), { name: who, text })
+      : format(gettext("In reply to: %(text)s"), { text }),
+  },
+  who ? h("span", { class: "reply-quote-sender" }, who) : null,
+  h("span", { class: "reply-quote-text" }, text));
+}
+
+async function reactionToggle(message, emoji, isMine) {
+  try {
+    if (isMine) {
+      await api(`messages/${message.id}/reactions/${encodeURIComponent(emoji)}/`,
+        { method: "DELETE" });
+    } else {
+      await api(`messages/${message.id}/reactions/`, { method: "POST", body: { emoji } });
+    }
+  } catch (failure) {
+    const item = document.getElementById(`message-${message.id}`);
+    if (item) item.append(h("p", { class: "error", role: "alert" }, failure.message));
+  }
+}
+
+function reactionBar(message) {
+  const reactions = message.reactions || [];
+  if (!reactions.length) return null;
+  return h("div", { class: "reactions", role: "group", "aria-label": gettext("Reactions") },
+    reactions.map((reaction) => {
+      const isMine = reaction.people.includes(state.me);
+      return h("button", {
+        type: "button", class: "reaction", "aria-pressed": isMine ? "true" : "false",
+        title: reaction.people.join(", "),
+        "aria-label": format(gettext("%(emoji)s %(count)s: %(people)s"), {
+          emoji: reaction.emoji, count: reaction.count, people: reaction.people.join(", "),
+        }),
+        onclick: () => reactionToggle(message, reaction.emoji, isMine),
+      }, `${reaction.emoji} ${reaction.count}`);
+    }));
+}
+
+function reactionPicker(message, toggle) {
+  const mine = new Set((message.reactions || [])
+    .filter((r) => r.people.includes(state.me)).map((r) => r.emoji));
+  const picker = h("div", { class: "reaction-picker", role: "group",
+    "aria-label": gettext("Add a reaction") },
+  QUICK_REACTIONS.map((emoji) => h("button", {
+    type: "button", class: "reaction-choice",
+    "aria-label": format(gettext("React with %(emoji)s"), { emoji }),
+    onclick: () => {
+      picker.remove();
+      toggle.setAttribute("aria-expanded", "false");
+      reactionToggle(message, emoji, mine.has(emoji));
+    },
+    onkeydown: (event) => {
+      if (event.key === "Escape") {
+        picker.remove();
+        toggle.setAttribute("aria-expanded", "false");
+        toggle.focus();
+      }
+    },
+  }, emoji)));
+  return picker;
+}
+
 /** The address of a message: /c/<conversation>/m/<seq>/. */
 export function messagePath(message) {
   return `/c/${message.conversation}/m/${message.seq}/`;
@@ -62,8 +171,9 @@ export function messageElement(message) {
     : gettext("This message was deleted.");
   const body = message.deleted
     ? h("div", { class: "message-body" }, h("em", {}, deletedText))
-    : h("div", { class: "message-body" }, message.body ? renderMarkdown(message.body) : null,
-      message.file ? fileLink(message.file) : null);
+    : mentionsMark(h("div", { class: "message-body" },
+      message.body ? renderMarkdown(message.body) : null,
+      message.file ? fileLink(message.file) : null), message.mentions);
   const deleteButton = (label) => h("button", {
     type: "button", class: "link-button message-delete", dataset: { label },
     onclick: (event) => deleteClick(event.currentTarget, message),
@@ -71,15 +181,36 @@ export function messageElement(message) {
     onkeydown: (event) => { if (event.key === "Escape") deleteReset(event.currentTarget); },
   }, label === "Remove" ? gettext("Remove") : gettext("Delete"));
   let actions = null;
-  if (isMine && !message.deleted) {
+  if (!message.deleted) {
+    const reactButton = h("button", {
+      type: "button", class: "link-button", "aria-expanded": "false",
+      onclick: (event) => {
+        const toggle = event.currentTarget;
+        const open = toggle.parentElement.querySelector(".reaction-picker");
+        if (open) {
+          open.remove();
+          toggle.setAttribute("aria-expanded", "false");
+          return;
+        }
+        const picker = reactionPicker(message, toggle);
+        toggle.after(picker);
+        toggle.setAttribute("aria-expanded", "true");
+        picker.querySelector("button").focus();
+      },
+    }, gettext("React"));
     actions = h("div", { class: "message-actions" },
-      message.file ? null : h("button", {
+      h("button", {
+        type: "button", class: "link-button", onclick: () => onReply(message),
+      }, gettext("Reply")),
+      reactButton,
+      isMine && !message.file ? h("button", {
         type: "button", class: "link-button", onclick: () => editStart(message),
-      }, gettext("Edit")),
-      deleteButton("Delete"));
-  } else if (!message.deleted && isManagerOf(message.conversation)) {
-    actions = h("div", { class: "message-actions" }, deleteButton("Remove"));
+      }, gettext("Edit")) : null,
+      isMine ? deleteButton("Delete")
+        : isManagerOf(message.conversation) ? deleteButton("Remove") : null);
   }
+  const mentionsMe = Boolean(message.mentions && message.mentions.includes(state.me));
+  if (mentionsMe && !message.deleted) classes.push("message--mentions-me");
   const deliveryError = message.delivery_error
     ? h("p", { class: "delivery-error error" },
       format(gettext("Not delivered: %(reason)s"), { reason: message.delivery_error }))
@@ -101,7 +232,9 @@ export function messageElement(message) {
     }, time),
     message.edited_at && !message.deleted ? h("span", { class: "edited" }, gettext("(edited)"))
       : null),
+  message.deleted ? null : replyQuote(message),
   body,
+  message.deleted ? null : reactionBar(message),
   deliveryError,
   actions);
 }
