@@ -185,6 +185,8 @@ class MailboxSync(models.Model):
 
     def __str__(self) -> str:
         return f"mailbox of {self.person}"
+
+
 class OrganisationSettings(models.Model):
     """The organisation's defaults, one row (pk 1), set by an administrator in the admin."""
 

@@ -285,6 +285,8 @@ def mailbox_sync_report(*, person_id: int, error: str | None) -> None:
     MailboxSync.objects.filter(person_id=person_id).update(
         last_error=error[:500], last_error_at=timezone.now()
     )
+
+
 def person_preferences_set(
     *, person: Person, language: str | None = None, time_zone: str | None = None
 ) -> Person:
