@@ -35,13 +35,14 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from chat.models import Conversation, Message, NoticePreference, Participant
 from chat.selectors import unwalled
+from directory.locale import language_choose
 from directory.models import Person
 from presence.models import Contact, Endpoint, PresenceState, Relationship
 from presence.selectors import manual_availability
@@ -248,10 +249,13 @@ def missed_im_notices_send(*, now: datetime | None = None) -> int:
                     - timedelta(seconds=settings.PARLEY_ENDPOINT_EXPIRY_SECONDS),
                 ).exists():
                     continue
-                missed = missed_im_digest_collect(person=person, now=now)
-                if not missed:
-                    continue
-                _digest_mail(person=person, missed=missed, connection=connection).send()
+                # In the person's language: their own setting, else the organisation's.
+                with translation.override(language_choose(person=person)):
+                    missed = missed_im_digest_collect(person=person, now=now)
+                    if not missed:
+                        continue
+                    mail = _digest_mail(person=person, missed=missed, connection=connection)
+                mail.send()
                 for c in missed:
                     Participant.objects.filter(
                         person=person, conversation_id=c.conversation_id, left_at__isnull=True
