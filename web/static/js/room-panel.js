@@ -144,7 +144,8 @@ async function manageCall(promise, done) {
 function roleChange(member, role) {
   manageCall(api(`rooms/${room.id}/members/${encodeURIComponent(member.username)}/`,
     { method: "PATCH", body: { role } }),
-  format(gettext("%(name)s is now: %(role)s."), { name: member.display_name, role: ROLE_LABELS[role] }));
+  format(gettext("%(name)s is now %(role)s."),
+    { name: member.display_name, role: ROLE_LABELS[role].toLowerCase() }));
 }
 
 function memberRemove(member) {
@@ -159,7 +160,8 @@ addForm.addEventListener("submit", (event) => {
   if (!room || !username) return;
   addForm.elements.username.value = "";
   manageCall(api(`rooms/${room.id}/members/`, { method: "POST", body: { username, role } }),
-    format(gettext("%(username)s was added as: %(role)s."), { username, role: ROLE_LABELS[role] }));
+    format(gettext("%(username)s was added as %(role)s."),
+      { username, role: ROLE_LABELS[role].toLowerCase() }));
 });
 
 inviteForm.addEventListener("submit", (event) => {
