@@ -5,9 +5,8 @@ its locale; screenshots of the chat, rooms and console pages in each language.""
 import pytest
 from django.contrib.auth.models import Group
 
-from archiving.search import indexing
 from chat import services as chat
-from tests.web.conftest import screenshot
+from tests.web.conftest import api_call, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -47,15 +46,21 @@ def officer(make_person):
 
 
 @pytest.fixture
-def korean_chat(alice, bob):
+def korean_chat(browsing, alice, bob):
+    """A conversation in Korean and Chinese, posted through the server (which indexes it)."""
     conversation, _ = chat.conversation_create(creator=alice, usernames=["bob"], title="")
     for body in (
         "내일 회의록을 보내 드리겠습니다",
         "회의 록은 금요일에 공유합니다",
         "明天的會議紀要",
     ):
-        chat.message_post(sender=alice, conversation_id=conversation.pk, body=body, client_id="")
-    indexing.search_index_pending()
+        api_call(
+            browsing.server,
+            alice,
+            "POST",
+            f"conversations/{conversation.pk}/messages/",
+            {"body": body},
+        )
     return conversation
 
 
@@ -106,4 +111,50 @@ def test_the_console_speaks_the_browsers_language(browsing, officer, korean_chat
 
     page.goto("/console/exports/")
     page.get_by_role("heading", name=words["exports_heading"], exact=True).wait_for()
+    _no_script_errors(page)
+
+
+CHAT_WORDS = {
+    "ko": {
+        "send": "보내기",
+        "me": "Alice Martin — 대화 가능",
+        "rooms": "대화방 만들기",
+        "count": "대화방 1개",
+    },
+    "zh-hant": {
+        "send": "傳送",
+        "me": "Alice Martin — 有空",
+        "rooms": "建立聊天室",
+        "count": "1 個聊天室",
+    },
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_chat_and_rooms_pages_speak_the_browsers_language(
+    browsing, alice, bob, korean_chat, language
+):
+    from chat.services import rooms
+
+    words = {**LANGUAGES[language], **CHAT_WORDS[language]}
+    rooms.room_create(creator=alice, title="트레이딩 데스크 / 交易台", topic="회의록 · 會議紀要")
+    context = browsing.context(alice, locale=words["locale"])
+    page = browsing.page(context, f"/c/{korean_chat.pk}/")
+    page.wait_for_selector("body[data-connection='open']")
+
+    assert page.locator("html").get_attribute("lang") == words["lang"]
+    page.locator("#message-list").get_by_text("내일 회의록을 보내 드리겠습니다").wait_for()
+    page.get_by_role("button", name=words["send"], exact=True).wait_for()
+    me = page.locator("#presence-button parley-presence")
+    page.wait_for_function(
+        "([element, label]) => element.getAttribute('aria-label') === label",
+        arg=[me.element_handle(), words["me"]],
+    )
+    screenshot(page, f"chat-{language}")
+
+    page.goto("/rooms/")
+    page.wait_for_selector("body[data-ready]")
+    page.get_by_role("button", name=words["rooms"]).first.wait_for()
+    page.locator("#room-directory-status").filter(has_text=words["count"]).wait_for()
+    screenshot(page, f"rooms-{language}")
     _no_script_errors(page)
