@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import pgettext
 
 from archiving.models import ArchiveEvent
 
@@ -502,17 +502,21 @@ def _delivery_failed(c: _Context) -> EventDescription:
 
 @describes(ArchiveEvent.MESSAGE_NOT_DELIVERED)
 def _not_delivered(c: _Context) -> EventDescription:
-    people = c.payload.get("offline") or []
-    offline = ", ".join(people) or _("the recipient")
-    sentence = ngettext(
-        "%(who)s sent a message that was not delivered because %(offline)s was offline and "
-        "offline delivery is off",
-        "%(who)s sent a message that was not delivered because %(offline)s were offline and "
-        "offline delivery is off",
-        max(1, len(people)),
-    ) % {"who": c.who, "offline": offline}
+    offline = ", ".join(c.payload.get("offline") or []) or _("the recipient")
+    several = len(c.payload.get("offline") or []) > 1
+    sentence = (
+        _(
+            "%(who)s sent a message that was not delivered because %(offline)s were offline "
+            "and offline delivery is off"
+        )
+        if several
+        else _(
+            "%(who)s sent a message that was not delivered because %(offline)s was offline "
+            "and offline delivery is off"
+        )
+    )
     return c.make(
-        sentence,
+        sentence % {"who": c.who, "offline": offline},
         text=c.record.body,
         details=((_("Not delivered to"), offline), (_("Reason"), _("recipient offline"))),
     )
@@ -546,10 +550,21 @@ def _posting_closed(c: _Context) -> EventDescription:
 def _replied(c: _Context) -> EventDescription:
     seq = c.payload.get("reply_to_seq")
     author = c.payload.get("reply_to_sender") or ""
-    original = f"message #{seq}" if seq is not None else "a message"
+    original = _("message #%(seq)s") % {"seq": seq} if seq is not None else _("a message")
     by = f" by {c.name(author)}" if author else ""
+    values = {
+        "who": c.who,
+        "original": original,
+        "author": c.name(author),
+        "message": c.message_label,
+    }
+    sentence = (
+        _("%(who)s replied to %(original)s by %(author)s with %(message)s")
+        if author
+        else _("%(who)s replied to %(original)s with %(message)s")
+    )
     return c.make(
-        f"{c.who} replied to {original}{by} with {c.message_label}",
+        sentence % values,
         subject=author,
         details=(("In reply to", f"{original}{by}"),),
     )
@@ -559,32 +574,47 @@ def _replied(c: _Context) -> EventDescription:
 def _mentioned(c: _Context) -> EventDescription:
     people = [c.name(u) for u in c.payload.get("people") or []]
     if len(people) > 1:
-        named = f"{', '.join(people[:-1])} and {people[-1]}"
+        named = _("%(names)s and %(last)s") % {
+            "names": _(", ").join(people[:-1]),
+            "last": people[-1],
+        }
     else:
-        named = people[0] if people else "nobody"
+        named = people[0] if people else _("nobody")
     return c.make(
-        f"{c.who} mentioned {named} in {c.message_label}",
+        _("%(who)s mentioned %(named)s in %(message)s")
+        % {"who": c.who, "named": named, "message": c.message_label},
         details=(("Mentioned", ", ".join(people)),),
     )
 
 
 @describes(ArchiveEvent.REACTION_ADDED, ArchiveEvent.REACTION_REMOVED)
 def _reaction(c: _Context) -> EventDescription:
-    emoji = c.payload.get("emoji") or "an emoji"
+    emoji = c.payload.get("emoji") or _("an emoji")
     author = c.payload.get("sender") or ""
-    by = f" by {c.name(author)}" if author else ""
+    values = {"who": c.who, "emoji": emoji, "message": c.message_label, "author": c.name(author)}
     if c.record.event == ArchiveEvent.REACTION_ADDED:
-        sentence = f"{c.who} reacted {emoji} to {c.message_label}{by}"
+        sentence = (
+            _("%(who)s reacted %(emoji)s to %(message)s by %(author)s")
+            if author
+            else _("%(who)s reacted %(emoji)s to %(message)s")
+        )
     else:
-        sentence = f"{c.who} removed the reaction {emoji} from {c.message_label}{by}"
-    return c.make(sentence, subject=author, details=(("Reaction", emoji),))
+        sentence = (
+            _("%(who)s removed the reaction %(emoji)s from %(message)s by %(author)s")
+            if author
+            else _("%(who)s removed the reaction %(emoji)s from %(message)s")
+        )
+    return c.make(sentence % values, subject=author, details=(("Reaction", emoji),))
 
 
 @describes(ArchiveEvent.CONVERSATION_READ)
 def _read(c: _Context) -> EventDescription:
     seq = c.payload.get("seq")
-    upto = f"message #{seq}" if seq is not None else "the latest message"
-    return c.make(f"{c.who} read {c.place} up to {upto}", details=(("Read up to", upto),))
+    upto = _("message #%(seq)s") % {"seq": seq} if seq is not None else _("the latest message")
+    return c.make(
+        _("%(who)s read %(place)s up to %(upto)s") % {"who": c.who, "place": c.place, "upto": upto},
+        details=(("Read up to", upto),),
+    )
 
 
 def _generic(c: _Context) -> EventDescription:

@@ -234,7 +234,8 @@ class ChatConsumer(SocketAccessMixin, PresenceConsumerMixin, AsyncWebsocketConsu
                 {
                     "type": "error",
                     "code": exc.code,
-                    "detail": exc.detail,
+                    # in this socket's language, wherever the refusal was made
+                    "detail": detail_text(exc.detail),
                     **getattr(exc, "fields", {}),
                 },
             )

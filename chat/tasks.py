@@ -52,6 +52,8 @@ def conversation_history_write(self, person_id: int) -> int:
             countdown=min(600, settings.PARLEY_MAILBOX_RETRY_SECONDS * 2**self.request.retries),
         ) from error
     return run.written if run else 0
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def missed_im_notices_send() -> int:
     """Mail one missed-IM digest to each offline person due one (idempotent per message)."""

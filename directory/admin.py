@@ -216,6 +216,8 @@ class MailboxSyncAdmin(admin.ModelAdmin):
     search_fields = ["person__username", "person__email"]
     readonly_fields = ["history_checked_until", "contacts_synced_at", "last_error", "last_error_at"]
     autocomplete_fields = ["person"]
+
+
 @admin.register(OrganisationSettings)
 class OrganisationSettingsAdmin(admin.ModelAdmin):
     """The organisation's default language and time zone: one row, changed, never deleted."""

@@ -86,7 +86,9 @@ class MeApi(APIView):
     def patch(self, request):
         unknown = set(request.data) - {"time_zone"}
         if unknown:
-            raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+            raise InvalidInput(
+                _("Unknown field(s): %(unknown)s.") % {"unknown": ", ".join(sorted(unknown))}
+            )
         if "time_zone" in request.data:
             services.person_time_zone_set(person=request.user, time_zone=request.data["time_zone"])
             request.user.refresh_from_db()
@@ -111,15 +113,19 @@ class MePhotoApi(APIView):
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
             raise InvalidInput(
-                f"The upload is {declared} bytes; photos are limited to {limit} bytes.",
+                _("The upload is %(declared)s bytes; photos are limited to %(limit)s bytes.")
+                % {"declared": declared, "limit": limit},
                 code="photo_too_large",
             )
         upload = request.FILES.get("file")
         if upload is None:
-            raise InvalidInput("Send the photo as the multipart field 'file'.", code="file_missing")
+            raise InvalidInput(
+                _("Send the photo as the multipart field 'file'."), code="file_missing"
+            )
         if upload.size > limit:
             raise InvalidInput(
-                f"The photo is {upload.size} bytes; the limit is {limit} bytes.",
+                _("The photo is %(size)s bytes; the limit is %(limit)s bytes.")
+                % {"size": upload.size, "limit": limit},
                 code="photo_too_large",
             )
         person = services.person_photo_set(person=request.user, content=upload.read())
@@ -143,7 +149,10 @@ class UserPhotoApi(APIView):
         person = selectors.person_get_active(username=username)
         projection = presence_for_watcher(person=person, watcher=request.user) if person else {}
         if not projection.get("photo") or not default_storage.exists(person.photo.name):
-            raise NotFound(f"{username} has no photo you may see.", code="photo_not_found")
+            raise NotFound(
+                _("%(username)s has no photo you may see.") % {"username": username},
+                code="photo_not_found",
+            )
         extension = person.photo.name.rsplit(".", 1)[-1].lower()
         response = FileResponse(
             default_storage.open(person.photo.name, "rb"),

@@ -11,7 +11,7 @@ from directory.services import token_touch
 
 def bearer_from_header(value: str) -> str | None:
     """Return the token in an Authorization header value, or None if it is not a bearer one."""
-    scheme, _space, credentials = value.partition(" ")
+    scheme, _ignored, credentials = value.partition(" ")
     if scheme.lower() != "bearer":
         return None
     return credentials.strip() or None

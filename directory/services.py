@@ -168,16 +168,17 @@ def person_photo_set(*, person: Person, content: bytes) -> Person:
 
     limit = settings.PARLEY_PHOTO_MAX_BYTES
     if not content:
-        raise InvalidInput("The photo is empty.", code="photo_empty")
+        raise InvalidInput(_("The photo is empty."), code="photo_empty")
     if len(content) > limit:
         raise InvalidInput(
-            f"The photo is {len(content)} bytes; the limit is {limit} bytes.",
+            _("The photo is %(content)s bytes; the limit is %(limit)s bytes.")
+            % {"content": len(content), "limit": limit},
             code="photo_too_large",
         )
     extension = _photo_extension(content)
     if extension is None:
         raise InvalidInput(
-            "A photo must be a JPEG, PNG or WebP image.", code="photo_type_not_allowed"
+            _("A photo must be a JPEG, PNG or WebP image."), code="photo_type_not_allowed"
         )
     person = Person.objects.select_for_update().get(pk=person.pk)
     _photo_file_drop(person)
@@ -211,9 +212,12 @@ def person_time_zone_set(*, person: Person, time_zone: str) -> Person:
     from presence.services import presence_republish
 
     if not isinstance(time_zone, str) or len(time_zone) > 64:
-        raise InvalidInput("time_zone must be an IANA time zone name such as Europe/Paris.")
+        raise InvalidInput(_("time_zone must be an IANA time zone name such as Europe/Paris."))
     if time_zone and time_zone not in zoneinfo.available_timezones():
-        raise InvalidInput(f"Unknown time zone {time_zone!r}.", code="unknown_time_zone")
+        raise InvalidInput(
+            _("Unknown time zone %(time_zone)r.") % {"time_zone": time_zone},
+            code="unknown_time_zone",
+        )
     person = Person.objects.select_for_update().get(pk=person.pk)
     if person.time_zone != time_zone:
         person.time_zone = time_zone
@@ -285,6 +289,8 @@ def mailbox_sync_report(*, person_id: int, error: str | None) -> None:
     MailboxSync.objects.filter(person_id=person_id).update(
         last_error=error[:500], last_error_at=timezone.now()
     )
+
+
 def person_preferences_set(
     *, person: Person, language: str | None = None, time_zone: str | None = None
 ) -> Person:

@@ -53,7 +53,7 @@ def _contacts_with_presence(person: Person) -> tuple[list[tuple[int, str, dict, 
     seen = selectors.presence_for_watcher_many(
         people=[*(c.person for c in contacts), person], watcher=person
     )
-    _key, own = seen.pop()
+    _ignored, own = seen.pop()
     return [
         (
             c.person_id,

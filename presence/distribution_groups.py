@@ -85,7 +85,7 @@ def contact_group_watched_ids(*, owner: Person) -> list[int]:
 def contact_group_add(*, owner: Person, name: str) -> Group:
     """Store a directory group in my contacts; my sockets start watching its members."""
     group = _directory_group_get(name)
-    _row, created = ContactDistributionGroup.objects.get_or_create(owner=owner, group=group)
+    _ignored, created = ContactDistributionGroup.objects.get_or_create(owner=owner, group=group)
     if not created:
         raise Conflict(
             _("%(name)s is already in your contacts.") % {"name": group.name},

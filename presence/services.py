@@ -68,7 +68,7 @@ def _publish(
     # each reading the endpoints the previous one committed: a tab opening on one server while
     # another closes on a second would otherwise each miss the other's endpoint, and the
     # person would be published (and logged) offline while connected.
-    state, _created = (
+    state, _ignored = (
         PresenceState.objects.select_for_update(of=("self",))
         .select_related("custom_state")
         .get_or_create(person=person)
@@ -139,7 +139,7 @@ def presence_set(
 
     availability "" (or null) clears the manual state, returning to the machine state.
     """
-    state, _created = PresenceState.objects.select_for_update().get_or_create(person=person)
+    state, _ignored = PresenceState.objects.select_for_update().get_or_create(person=person)
     if availability is not NOT_GIVEN:
         if availability is not None and not isinstance(availability, str):
             raise InvalidInput(_("availability must be text, or null to clear it."))
@@ -474,7 +474,7 @@ def _calendar_activity_set(*, person: Person, now: CalendarNow, at: datetime) ->
     if state is None:
         if not now.activity:
             return False
-        state, _created = PresenceState.objects.get_or_create(person=person)
+        state, _ignored = PresenceState.objects.get_or_create(person=person)
     before = (state.calendar_activity, state.calendar_subject, state.calendar_location)
     after = (now.activity, now.subject, now.location)
     if before == after and state.calendar_until == now.until:

@@ -4,11 +4,11 @@ Reviewers see only the policies they review (selectors.py); this module answers 
 question, the group, for the API, the console pages and the navigation.
 """
 
-from django.utils.translation import gettext as _
 from rest_framework.permissions import BasePermission
 
 from archiving.audit import audit_refusal_append
 from directory.exceptions import Forbidden
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 SUPERVISION_GROUP = "Supervision"

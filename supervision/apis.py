@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from supervision import selectors, services
 from supervision.access import IsSupervisor
 from supervision.models import Decision, ItemStatus, Scope
@@ -142,11 +143,12 @@ REASSIGN = {
 
 def _body(request, *, fields: set[str]) -> dict:
     if not isinstance(request.data, dict):
-        raise InvalidInput("The request body must be a JSON object.")
+        raise InvalidInput(_("The request body must be a JSON object."))
     unknown = sorted(set(request.data) - fields)
     if unknown:
         raise InvalidInput(
-            f"unknown field {', '.join(unknown)}; the fields are {', '.join(sorted(fields))}."
+            _("unknown field %(unknown)s; the fields are %(fields)s.")
+            % {"unknown": ", ".join(unknown), "fields": ", ".join(sorted(fields))}
         )
     return request.data
 
@@ -156,7 +158,7 @@ def _int_param(request, name: str, *, default: int | None = None) -> int | None:
     if raw in (None, ""):
         return default
     if not raw.isdigit() or len(raw) > 18:
-        raise InvalidInput(f"{name} must be a positive whole number.")
+        raise InvalidInput(_("%(name)s must be a positive whole number.") % {"name": name})
     return int(raw)
 
 

@@ -1,9 +1,9 @@
 """Reads of supervision review: a reviewer sees only the policies they review and their items."""
 
 from django.db.models import Count, Q, QuerySet
-from django.utils.translation import gettext as _
 
 from directory.exceptions import InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 from supervision.models import ItemStatus, ReviewItem, SupervisionPolicy
 

@@ -29,7 +29,6 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from archiving.audit import audit_append
 from archiving.holds import case_create, hold_place, people_by_username
@@ -37,6 +36,7 @@ from archiving.models import ArchiveEvent, ArchiveRecord, AuditAction
 from archiving.search.query import InvalidQuery, Node, Or, query_matches, query_parse
 from archiving.search.types import highlight
 from directory.exceptions import Conflict, InvalidInput, NotFound
+from directory.exceptions import sentence_gettext as _
 from directory.models import Department, Person
 from directory.moments import range_parse
 from supervision.access import SUPERVISION_GROUP

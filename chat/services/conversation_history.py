@@ -31,12 +31,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from chat.models import Conversation, ConversationHistoryDay, Message, Participant
 from directory import services as directory_services
 from directory.integrations import mailbox as mailboxes
+from directory.locale import language_choose
 from directory.models import MailboxSync, Person
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,13 @@ def _address(person: Person) -> Address:
 
 
 def history_transcript(*, person: Person, conversation: Conversation, day: date) -> bytes | None:
+    """The conversation-day as a message for the person's mailbox, in their language (their
+    own setting, else the organisation's default); times stay UTC."""
+    with translation.override(language_choose(person=person)):
+        return _history_transcript(person=person, conversation=conversation, day=day)
+
+
+def _history_transcript(*, person: Person, conversation: Conversation, day: date) -> bytes | None:
     """Return the RFC 5322 message of one conversation-day as the person saw it (None: empty)."""
     start, end = _day_bounds(day)
     messages = list(

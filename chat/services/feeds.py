@@ -247,7 +247,7 @@ def feed_mark_read(*, owner: Person, feed_id: int) -> Feed:
 
 def feed_delete(*, owner: Person, feed_id: int) -> None:
     """Delete one's own feed and its matches."""
-    deleted, _counts = Feed.objects.filter(pk=feed_id, owner=owner).delete()
+    deleted, _ignored = Feed.objects.filter(pk=feed_id, owner=owner).delete()
     if not deleted:
         raise NotFound(
             _("Feed %(feed_id)s does not exist.") % {"feed_id": feed_id}, code="feed_not_found"

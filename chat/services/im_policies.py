@@ -10,6 +10,7 @@ from archiving.audit import audit_append
 from archiving.models import AuditAction
 from chat.models import ImPolicy, ImPolicyAssignment, NoticePreference
 from directory.exceptions import InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 
@@ -98,8 +99,8 @@ def im_assignment_delete(*, actor: Person, assignment: ImPolicyAssignment) -> No
 def notice_preference_set(*, person: Person, is_missed_im_email_on) -> NoticePreference:
     """Turn the person's missed-IM e-mail on or off."""
     if not isinstance(is_missed_im_email_on, bool):
-        raise InvalidInput("missed_im_email must be true or false.")
-    preference, _ = NoticePreference.objects.update_or_create(
+        raise InvalidInput(_("missed_im_email must be true or false."))
+    preference, _ignored = NoticePreference.objects.update_or_create(
         person=person, defaults={"is_missed_im_email_on": is_missed_im_email_on}
     )
     return preference

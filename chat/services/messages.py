@@ -291,7 +291,7 @@ def reply_to_validate(reply_to) -> int | None:
         return None
     if isinstance(reply_to, bool) or not isinstance(reply_to, int) or reply_to < 1:
         raise InvalidInput(
-            "reply_to must be the id (a positive integer) of the message you answer, or null.",
+            _("reply_to must be the id (a positive integer) of the message you answer, or null."),
             code="invalid_reply_to",
         )
     return reply_to
@@ -309,13 +309,17 @@ def reply_to_check(
         or original.seq <= participation.visible_after_seq
     ):
         raise InvalidInput(
-            f"reply_to: message {reply_to} is not in this conversation; reply to a message "
-            "of the conversation you post in.",
+            _(
+                "reply_to: message %(reply_to)s is not in this conversation; "
+                "reply to a message of the conversation you post in."
+            )
+            % {"reply_to": reply_to},
             code="reply_to_not_found",
         )
     if original.deleted_at is not None:
         raise Conflict(
-            f"reply_to: message {reply_to} was deleted; it cannot be answered.",
+            _("reply_to: message %(reply_to)s was deleted; it cannot be answered.")
+            % {"reply_to": reply_to},
             code="reply_to_deleted",
         )
     return original

@@ -35,13 +35,14 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from chat.models import Conversation, Message, NoticePreference, Participant
 from chat.selectors import unwalled
+from directory.locale import language_choose
 from directory.models import Person
 from presence.models import Contact, Endpoint, PresenceState, Relationship
 from presence.selectors import manual_availability
@@ -257,9 +258,16 @@ def missed_im_notices_send(*, now: datetime | None = None) -> int:
                     - timedelta(seconds=settings.PARLEY_ENDPOINT_EXPIRY_SECONDS),
                 ).exists():
                     continue
-                missed, silenced = missed_im_digest_collect(person=person, now=now)
-                if missed:
-                    _digest_mail(person=person, missed=missed, connection=connection).send()
+                # In the person's language: their own setting, else the organisation's.
+                with translation.override(language_choose(person=person)):
+                    missed, silenced = missed_im_digest_collect(person=person, now=now)
+                    mail = (
+                        _digest_mail(person=person, missed=missed, connection=connection)
+                        if missed
+                        else None
+                    )
+                if mail is not None:
+                    mail.send()
                     sent += 1
                 announced = {**silenced, **{c.conversation_id: c.last_seq for c in missed}}
                 for conversation_id, seq in announced.items():

@@ -12,7 +12,6 @@ refusal after its atomic block, so the record commits while the post is refused.
 """
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from archiving import services as archiving
@@ -21,6 +20,7 @@ from chat.models import Conversation
 from chat.selectors import participant_person_ids
 from chat.selectors.offline import offline_recipients
 from directory.exceptions import Conflict
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 

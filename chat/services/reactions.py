@@ -18,6 +18,7 @@ from chat import realtime
 from chat.models import Message, Participant, Reaction
 from chat.services.messages import _capture, message_lock_for_change
 from directory.exceptions import Forbidden, InvalidInput
+from directory.exceptions import sentence_gettext as _
 from directory.models import Person
 
 # The longest emoji in use (a family or a flag of tags) is 10 code points; anything longer is
@@ -28,12 +29,15 @@ EMOJI_MAX_CODE_POINTS = 16
 def emoji_validate(emoji) -> str:
     """Return the emoji as stored (NFC), or refuse anything but one emoji."""
     if not isinstance(emoji, str) or not emoji:
-        raise InvalidInput("emoji must be one emoji, e.g. a thumbs up.", code="invalid_emoji")
+        raise InvalidInput(_("emoji must be one emoji, e.g. a thumbs up."), code="invalid_emoji")
     emoji = unicodedata.normalize("NFC", emoji)
     if len(emoji) > EMOJI_MAX_CODE_POINTS or not emoji_data.is_emoji(emoji):
         raise InvalidInput(
-            "emoji must be exactly one emoji (a single character or emoji sequence, such as a "
-            "thumbs up or a flag), not text, a shortcode or several emoji.",
+            _(
+                "emoji must be exactly one emoji (a single character or emoji "
+                "sequence, such as a thumbs up or a flag), not text, a shortcode "
+                "or several emoji."
+            ),
             code="invalid_emoji",
         )
     return emoji
@@ -98,7 +102,9 @@ def reaction_remove(*, person: Person, message_id: int, emoji: str) -> Message:
     nothing (and archives nothing)."""
     emoji = emoji_validate(emoji)
     message, participation = _reactable(person=person, message_id=message_id)
-    removed, _ = Reaction.objects.filter(message=message, person=person, emoji=emoji).delete()
+    removed, _ignored = Reaction.objects.filter(
+        message=message, person=person, emoji=emoji
+    ).delete()
     if removed:
         _announce(
             message, participation, event=ArchiveEvent.REACTION_REMOVED, actor=person, emoji=emoji

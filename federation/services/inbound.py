@@ -71,13 +71,13 @@ def external_person_get_or_create(*, jid: str) -> Person:
     username = jid
     if not USERNAME_OK.match(username) or Person.objects.filter(username=username).exists():
         username = "xmpp-" + hashlib.sha256(jid.encode()).hexdigest()[:16]
-    person, _created = Person.objects.get_or_create(
+    person, _ignored = Person.objects.get_or_create(
         username=username, defaults={"display_name": jid, "is_external": True}
     )
     if person.has_usable_password():
         person.set_unusable_password()
         person.save(update_fields=["password"])
-    _local, domain = jid.rsplit("@", 1) if "@" in jid else ("", jid)
+    _ignored, domain = jid.rsplit("@", 1) if "@" in jid else ("", jid)
     XmppAddress.objects.create(person=person, jid=jid, domain=domain)
     return person
 
@@ -106,16 +106,16 @@ def message_receive(
     recipient = _local_person(username)
     _body_check(body)
     sender = external_person_get_or_create(jid=sender_jid)
-    conversation, _created = chat.conversation_direct_get_or_create(person=sender, other=recipient)
+    conversation, _ignored = chat.conversation_direct_get_or_create(person=sender, other=recipient)
     client_id = f"xmpp:{stanza_id}"[:64] if stanza_id else None
-    message, _created = chat.message_post(
+    message, _ignored = chat.message_post(
         sender=sender, conversation_id=conversation.pk, body=body, client_id=client_id
     )
     return message
 
 
 def _subscription(local: Person, remote: Person) -> Subscription:
-    subscription, _created = Subscription.objects.select_for_update().get_or_create(
+    subscription, _ignored = Subscription.objects.select_for_update().get_or_create(
         local=local, remote=remote
     )
     return subscription
@@ -166,7 +166,9 @@ def subscription_requested(*, subscription_id: int) -> None:
 @transaction.atomic
 def subscription_for_contact(*, owner_id: int, person_id: int) -> Subscription:
     """Return the subscription row for a Parley person's external contact, creating it."""
-    subscription, _created = Subscription.objects.get_or_create(local_id=owner_id, remote_id=person_id)
+    subscription, _ignored = Subscription.objects.get_or_create(
+        local_id=owner_id, remote_id=person_id
+    )
     return subscription
 
 

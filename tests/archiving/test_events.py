@@ -36,6 +36,20 @@ def texts_with(message_id: int, text: str) -> MessageTexts:
 
 CASES = [
     (
+        "message not delivered to someone offline",
+        record(
+            ArchiveEvent.MESSAGE_NOT_DELIVERED,
+            body="are you there?",
+            payload={"offline": ["bob"]},
+            message=1,
+            seq=5,
+        ),
+        None,
+        "Alice Martin sent a message that was not delivered because bob was offline and "
+        "offline delivery is off: are you there?",
+        "disclaimer",
+    ),
+    (
         "message posted",
         record(ArchiveEvent.MESSAGE_POSTED, body="Ship it\nafter lunch", message=1, seq=5),
         None,

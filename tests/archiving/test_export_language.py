@@ -39,10 +39,10 @@ def _eml_text(job: ExportJob) -> tuple[email.message.EmailMessage, str]:
         (
             "ko",
             "Alice Martin 님이 메시지 #1을(를) 편집했습니다: 안녕하세요, 밥",
-            "1:1: ",
+            "1:1 대화: ",
             "시간은 UTC입니다.",
         ),
-        ("zh-hant", "Alice Martin 編輯了訊息 #1：안녕하세요, 밥", "一對一：", "時間為 UTC。"),
+        ("zh-hant", "Alice Martin 編輯了訊息 #1：안녕하세요, 밥", "一對一交談：", "時間為 UTC。"),
     ],
 )
 def test_eml_transcripts_are_written_in_the_chosen_language(

@@ -228,3 +228,23 @@ def test_people_turn_the_digest_off_and_on_through_the_api(carol, api_client_for
         assert bad.status_code == 400, bad_value
         assert bad.json()["error"]["code"] == "invalid"
     assert client.get("/api/v1/me/notices/").json() == {"missed_im_email": False}
+
+
+def test_the_digest_is_written_in_the_readers_language(inbox, people):
+    from directory import services as directory
+
+    alice, _bob, carol, _dave = people
+    directory.person_preferences_set(person=carol, language="ko")
+    direct = services.conversation_direct_get_or_create(person=alice, other=carol)[0]
+    _post(alice, direct, "회의록 보냈습니다")
+    _age()
+
+    assert _send() == 1
+
+    [(to, subject, text, html)] = inbox.take()
+    assert to == ["carol@example.test"]
+    assert subject.strip() == "Parley: Alice Martin 님의 놓친 메시지 1개"
+    assert "Carol Diaz 님, 안녕하세요." in text
+    assert "오프라인 상태일 때 대화 1개에서 메시지 1개를 받았습니다:" in text
+    assert "회의록" not in text  # the digest never quotes a message
+    assert "<p>Carol Diaz 님, 안녕하세요.</p>" in html

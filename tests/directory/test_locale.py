@@ -200,3 +200,32 @@ async def test_socket_error_frames_speak_the_persons_language(make_person):
 
 def test_languages_are_english_korean_and_traditional_chinese():
     assert [code for code, _ in settings.LANGUAGES] == ["en", "ko", "zh-hant"]
+
+
+@pytest.fixture
+def admin_client(make_person):
+    from django.test import Client
+
+    root = make_person("root", is_staff=True, is_superuser=True)
+    client = Client(HTTP_ACCEPT_LANGUAGE="ko")
+    client.force_login(root)
+    return client
+
+
+def test_an_administrator_sets_the_default_in_the_admin(admin_client):
+    form = {"default_language": "zh-hant", "default_time_zone": "Asia/Taipei"}
+
+    added = admin_client.post("/admin/directory/organisationsettings/add/", form)
+    refused = admin_client.post(
+        "/admin/directory/organisationsettings/1/change/",
+        {"default_language": "ko", "default_time_zone": "Asia/Nowhere"},
+    )
+
+    assert added.status_code == 302
+    assert organisation_defaults().language == "zh-hant"
+    assert refused.status_code == 200
+    assert "IANA 표준 시간대가 아닙니다" in refused.content.decode()  # the admin speaks Korean
+    assert OrganisationSettings.objects.get(pk=1).default_time_zone == "Asia/Taipei"
+    assert language_choose(accept_language="fr") == "zh-hant"
+    # One row only: no second one can be added.
+    assert admin_client.get("/admin/directory/organisationsettings/add/").status_code == 403

@@ -135,8 +135,13 @@ class Browsing:
     browser: object
     contexts: list = field(default_factory=list)
 
-    def context(self, person: Person | None = None, *, viewport: dict = DESKTOP):
-        context = self.browser.new_context(base_url=self.server.http_url, viewport=viewport)
+    def context(
+        self, person: Person | None = None, *, viewport: dict = DESKTOP, locale: str = "en-US"
+    ):
+        """A browser context; `locale` is the browser's language (its Accept-Language)."""
+        context = self.browser.new_context(
+            base_url=self.server.http_url, viewport=viewport, locale=locale
+        )
         context.set_default_timeout(TIMEOUT_MS)
         self.contexts.append(context)
         if person is not None:

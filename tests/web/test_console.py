@@ -102,7 +102,7 @@ def test_an_officer_holds_exports_and_releases(browsing, officer, chatter):
     page.wait_for_selector("body[data-ready]")
     page.locator("#audit-rows tr").first.wait_for()
     actions = page.locator("#audit-rows td:nth-child(4)").all_inner_texts()
-    for action in ("case.create", "hold.place", "hold.release", "export.create"):
+    for action in ("Case opened", "Hold placed", "Hold released", "Export started"):
         assert action in actions
     page.get_by_label("Action").select_option("hold.release")
     page.get_by_role("button", name="Show").click()

@@ -106,7 +106,7 @@ def test_an_unknown_page_says_so_in_the_browsers_language(db):
     response = Client(HTTP_ACCEPT_LANGUAGE="ko").get("/no-such-page/")
 
     assert response.status_code == 404
-    assert "페이지를 찾을 수 없습니다" in response.content.decode()
+    assert "이 페이지가 없거나 참가하지 않은 대화입니다." in response.content.decode()
 
 
 def test_an_unknown_api_path_answers_json_in_the_browsers_language(db):

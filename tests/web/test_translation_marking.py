@@ -34,6 +34,8 @@ ALLOWED: dict[str, set[str]] = {
         "RSMF",
         "Exchange",
     },
+    # Hashtags, as people type them.
+    "web/templates/web/rooms.html": {"#rates, #fx"},
     # The shell command to check an export's manifest.
     "web/templates/web/console/exports.html": {
         "manage.py export_verify EXPORT --public-key parley-signing-key.pem",
@@ -122,7 +124,10 @@ def template_unmarked(source: str) -> list[tuple[int, str]]:
         for name, value in _ATTRIBUTE.findall(attributes or ""):
             value = value[1:-1]
             readable = name.lower() in READ_ATTRIBUTES or (
-                name.lower() == "value" and re.search(r"type=[\"']?submit", attributes)
+                # an input's value is its caption; a button's is what the form sends
+                name.lower() == "value"
+                and tag == "input"
+                and re.search(r"type=[\"']?submit", attributes)
             )
             if readable:
                 text_at(match.start(), value)
@@ -145,12 +150,37 @@ _JS_TOKEN = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-_REGEX_BEFORE = {"(", ",", "=", ":", "[", "!", "&", "|", "?", "{", "}", ";", "return", "=>"}
+_REGEX_BEFORE = {
+    "(",
+    ",",
+    "=",
+    ":",
+    "[",
+    "!",
+    "&",
+    "|",
+    "?",
+    "{",
+    "}",
+    ";",
+    "return",
+    "=>",
+    "&&",
+    "||",
+    "??",
+    "===",
+    "!==",
+    "==",
+    "!=",
+    "typeof",
+    "case",
+}
 
 
 class JsToken:
-    def __init__(self, kind: str, text: str, line: int) -> None:
-        self.kind, self.text, self.line = kind, text, line
+    def __init__(self, kind: str, text: str, line: int, opening: int | None = None) -> None:
+        # opening: for a template literal's later parts, the index of its first part
+        self.kind, self.text, self.line, self.opening = kind, text, line, opening
 
 
 def js_tokens(source: str) -> list[JsToken]:
@@ -159,13 +189,14 @@ def js_tokens(source: str) -> list[JsToken]:
     their own (so a gettext() inside one is seen)."""
     tokens: list[JsToken] = []
     position, line = 0, 1
-    stack: list[int] = []  # brace depth at which each open template's ${ started
+    stack: list[tuple[int, int]] = []  # (brace depth at its ${, index of its first part)
     depth = 0
 
-    def template_from(start: int) -> int:
+    def template_from(start: int, opening: int | None = None) -> int:
         """Read template text from start (after ` or }) to ${ or the closing `."""
         nonlocal line
         i, text = start, []
+        first = len(tokens) if opening is None else opening
         while i < len(source):
             char = source[i]
             if char == "\\":
@@ -173,13 +204,13 @@ def js_tokens(source: str) -> list[JsToken]:
                 i += 2
                 continue
             if char == "`":
-                tokens.append(JsToken("template", "".join(text), line))
+                tokens.append(JsToken("template", "".join(text), line, opening))
                 line += "".join(text).count("\n")
                 return i + 1
             if source.startswith("${", i):
-                tokens.append(JsToken("template", "".join(text) + " ", line))
+                tokens.append(JsToken("template", "".join(text) + " ", line, opening))
                 line += "".join(text).count("\n")
-                stack.append(depth)
+                stack.append((depth, first))
                 return i + 2
             text.append(char)
             i += 1
@@ -187,9 +218,9 @@ def js_tokens(source: str) -> list[JsToken]:
 
     while position < len(source):
         char = source[position]
-        if char == "}" and stack and stack[-1] == depth:
-            stack.pop()
-            position = template_from(position + 1)
+        if char == "}" and stack and stack[-1][0] == depth:
+            _depth, first = stack.pop()
+            position = template_from(position + 1, first)
             continue
         if char == "/" and not source.startswith(("//", "/*"), position):
             previous = tokens[-1].text if tokens else "("
@@ -262,6 +293,10 @@ _CODE_CALLS = {
     "warn",
     "error",
     "info",
+    "close",
+    "toggle",
+    "add",
+    "remove",
 }
 # A literal that is the value of one of these keys is code.
 _CODE_KEYS = {
@@ -381,15 +416,19 @@ def script_unmarked(source: str) -> list[tuple[int, str]]:
             continue
         if any(call in _GETTEXT for call in calls):
             continue
-        previous = tokens[index - 1] if index else None
+        # A template literal's later parts stand where its first part stands.
+        where = token.opening if token.opening is not None else index
+        previous = tokens[where - 1] if where else None
         following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if following is not None and following.text == "in":
+            continue  # "Notification" in window
         if previous is not None and previous.text in ("===", "!==", "==", "!=", "case"):
             continue
         if following is not None and following.text in ("===", "!==", "==", "!="):
             continue
         if previous is not None and previous.text in ("import", "from"):
             continue
-        if calls and calls[-1] in _CODE_CALLS and previous is not None and previous.text == "(":
+        if calls and calls[-1] in _CODE_CALLS and previous is not None and previous.text in "(,":
             continue
         # A key of an object literal: {"Content-Type": ...}.
         if (
@@ -401,15 +440,16 @@ def script_unmarked(source: str) -> list[tuple[int, str]]:
             continue
         # The value of a key that holds code: { class: "hit record--x" }, also as one branch
         # of a condition ({ class: isOn ? "tag tag--on" : "tag" }).
-        if _key_of(tokens, index) in _CODE_KEYS:
+        if _key_of(tokens, where) in _CODE_KEYS:
             continue
         if all(re.fullmatch(r"[a-z0-9_-]+", word) for word in text.split()) and "-" in text:
             continue  # class names: "tag tag--member"
         if (
             previous is not None
             and previous.text == "="
-            and index >= 2
-            and tokens[index - 2].text in ("className", "type", "href", "src", "name", "id")
+            and where >= 2
+            and tokens[where - 2].text
+            in ("className", "type", "href", "src", "name", "id", "rel", "target", "key")
         ):
             continue
         found.append((token.line, text.strip()))

@@ -1,5 +1,7 @@
 // The REST API with the browser session: JSON in and out, Django's CSRF token on writes.
 
+import { format, gettext } from "./i18n.js";
+
 function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : "";
@@ -55,7 +57,7 @@ export async function apiUpload(path, file, { method = "POST" } = {}) {
     credentials: "same-origin",
     body: form,
   });
-  return answer(response, { 413: "The file is too large." });
+  return answer(response, { 413: gettext("The file is too large.") });
 }
 
 /**
@@ -72,7 +74,8 @@ async function answer(response, fallbacks = {}) {
   if (!response.ok) {
     const error = (data && data.error) || {};
     throw new ApiError(response.status, error.code || "http_" + response.status,
-      error.detail || fallbacks[response.status] || `The server answered ${response.status}.`);
+      error.detail || fallbacks[response.status]
+        || format(gettext("The server answered %(status)s."), { status: response.status }));
   }
   return data;
 }

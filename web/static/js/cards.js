@@ -6,7 +6,7 @@
 import { api } from "./api.js";
 import { connection } from "./connection.js";
 import { avatar, h, replaceChildren } from "./dom.js";
-import { format, gettext } from "./i18n.js";
+import { format, gettext, locale } from "./i18n.js";
 import { presenceLook } from "./presence-labels.js";
 import { dialogOpen, state } from "./state.js";
 
@@ -23,7 +23,7 @@ export function cardActionsSet({ message, contact }) {
 function localTime(timeZone) {
   if (!timeZone) return null;
   try {
-    const now = new Intl.DateTimeFormat(undefined, {
+    const now = new Intl.DateTimeFormat(locale, {
       hour: "2-digit", minute: "2-digit", weekday: "short", timeZone,
     }).format(new Date());
     return format(gettext("%(time)s local time (%(zone)s)"), { time: now, zone: timeZone });

@@ -7,6 +7,8 @@
 // to resync: the client asks `sync` for every conversation it shows, after a `hello` and after
 // a `resync` frame (the server lost live frames, e.g. while Redis restarted, but not the socket).
 
+import { gettext } from "./i18n.js";
+
 // The Parley server is where this file came from (the page embedding <parley-presence> may
 // be another page of the site).
 const SERVER = new URL(import.meta.url);
@@ -71,7 +73,7 @@ class Connection extends EventTarget {
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      this.failPending("The connection closed before the server answered.");
+      this.failPending(gettext("The connection closed before the server answered."));
       if (FINAL_CLOSE_CODES.has(event.code)) {
         this.setState("signed-out", { code: event.code });
         return;
@@ -104,7 +106,7 @@ class Connection extends EventTarget {
     // Closing a socket whose network is gone can take long to report: treat it as closed now.
     this.socket = null;
     socket.close(4000, "dropped by the page");
-    this.failPending("The connection was lost.");
+    this.failPending(gettext("The connection was lost."));
     this.setState("closed", { code: 4000 });
     this.scheduleRetry();
   }

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { connection } from "./connection.js";
 import { avatar, h, replaceChildren } from "./dom.js";
-import { format, gettext } from "./i18n.js";
+import { format, gettext, pgettext } from "./i18n.js";
 import "./parley-presence.js";
 import { dialogOpen, showError, state } from "./state.js";
 
@@ -23,12 +23,14 @@ const removeButton = document.getElementById("contact-remove");
 const error = document.getElementById("contact-error");
 
 const RELATIONSHIP_LABELS = {
-  friends_family: "Friends and family",
-  workgroup: "Workgroup",
-  colleagues: "Colleagues",
-  external: "External",
-  blocked: "Blocked",
+  friends_family: pgettext("relationship", "Friends and family"),
+  workgroup: pgettext("relationship", "Workgroup"),
+  colleagues: pgettext("relationship", "Colleagues"),
+  external: pgettext("relationship", "External"),
+  blocked: pgettext("relationship", "Blocked"),
 };
+// The group of contacts not put in one (the same words in every language as its key here).
+const OTHER_CONTACTS = gettext("Other contacts");
 
 let onMessage = () => {};
 let editing = null; // {username, isNew}
@@ -59,12 +61,12 @@ export function render() {
   const sorted = [...state.contacts.values()].sort((a, b) =>
     nameOf(a.username).localeCompare(nameOf(b.username)));
   for (const contact of sorted) {
-    const group = contact.group || "Other contacts";
+    const group = contact.group || OTHER_CONTACTS;
     if (!groups.has(group)) groups.set(group, []);
     groups.get(group).push(contact);
   }
   const names = [...groups.keys()].sort((a, b) =>
-    a === "Other contacts" ? 1 : b === "Other contacts" ? -1 : a.localeCompare(b));
+    a === OTHER_CONTACTS ? 1 : b === OTHER_CONTACTS ? -1 : a.localeCompare(b));
   replaceChildren(groupsElement, names.map((group) => {
     const headingId = `contact-group-${group.replace(/\W+/g, "-")}`;
     return h("section", { class: "contact-group", "aria-labelledby": headingId },
@@ -72,7 +74,7 @@ export function render() {
       h("ul", { class: "people-list" }, groups.get(group).map(contactItem)));
   }));
   emptyElement.hidden = state.contacts.size > 0;
-  replaceChildren(groupNames, names.filter((n) => n !== "Other contacts")
+  replaceChildren(groupNames, names.filter((n) => n !== OTHER_CONTACTS)
     .map((n) => h("option", { value: n })));
 }
 
@@ -84,13 +86,15 @@ function contactItem(contact) {
       "aria-label": format(gettext("%(name)s: contact card"), { name }),
     }, avatar({ name, photo: photoOf(contact.username) })),
     h("button", {
-      type: "button", class: "person-open", title: `Message ${name}`,
+      type: "button", class: "person-open", title: format(gettext("Message %(name)s"), { name }),
       onclick: () => onMessage(contact.username),
     },
     h("parley-presence", { user: contact.username, name })),
     h("button", {
-      type: "button", class: "person-edit icon-button", "aria-label": `Edit contact ${name}`,
-      title: `${RELATIONSHIP_LABELS[contact.relationship] || contact.relationship}: edit`,
+      type: "button", class: "person-edit icon-button",
+      "aria-label": format(gettext("Edit contact %(name)s"), { name }),
+      title: format(gettext("%(relationship)s: edit"),
+        { relationship: RELATIONSHIP_LABELS[contact.relationship] || contact.relationship }),
       onclick: () => contactDialogOpen(contact.username),
     }, "⋯"));
 }
@@ -112,7 +116,8 @@ export function contactDialogOpen(username, { isExternal = false } = {}) {
   editing = { username, isNew: !existing };
   showError(error, "");
   personLine.textContent = existing ? `${nameOf(username)} (${username})`
-    : `Add ${nameOf(username)} (${username}) to your contacts`;
+    : format(gettext("Add %(name)s (%(username)s) to your contacts"),
+      { name: nameOf(username), username });
   groupInput.value = existing ? existing.group : "";
   relationshipSelect.value = existing ? existing.relationship
     : (isExternal ? "external" : "colleagues");
@@ -165,17 +170,19 @@ function directoryItem(person) {
       h("span", { class: "muted person-detail" },
         [person.title, person.department].filter(Boolean).join(", "))),
     isMe ? null : h("div", { class: "person-actions" },
-      h("button", { type: "button", onclick: () => onMessage(person.username) }, "Message"),
+      h("button", { type: "button", onclick: () => onMessage(person.username) },
+        pgettext("verb", "Message")),
       h("button", {
         type: "button", class: "add-contact",
         onclick: () => contactDialogOpen(person.username, { isExternal: person.is_external }),
-      }, isContact ? "Edit contact" : "Add contact")));
+      }, isContact ? gettext("Edit contact") : gettext("Add contact"))));
 }
 
 function markDirectoryContacts() {
   for (const button of directoryResults.querySelectorAll(".add-contact")) {
     const username = button.closest("[data-username]").dataset.username;
-    button.textContent = state.contacts.has(username) ? "Edit contact" : "Add contact";
+    button.textContent = state.contacts.has(username) ? gettext("Edit contact")
+      : gettext("Add contact");
   }
 }
 
@@ -193,7 +200,7 @@ directoryForm.addEventListener("submit", async (event) => {
       if (person.presence) connection.presenceStore(person.presence);
     }
     replaceChildren(directoryResults, results.length ? results.map(directoryItem)
-      : h("li", { class: "muted" }, `Nobody matches “${query}”.`));
+      : h("li", { class: "muted" }, format(gettext("Nobody matches “%(query)s”."), { query })));
   } catch (failure) {
     replaceChildren(directoryResults, h("li", { class: "error", role: "alert" },
       format(gettext("The search failed: %(reason)s"), { reason: failure.message })));

@@ -10,7 +10,7 @@ import { api } from "./api.js";
 import { connection } from "./connection.js";
 import { directorySuggest } from "./contacts.js";
 import { h, replaceChildren, timeElement } from "./dom.js";
-import { format, gettext, ngettext } from "./i18n.js";
+import { dateTimeFormat, format, gettext, ngettext } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
 import { editStart, messageElement, personButton, setReplyHandler } from "./messages.js";
 import { notifyMessage } from "./notifications.js";
@@ -47,7 +47,7 @@ const addPersonHint = document.getElementById("add-person-hint");
 const addPersonError = document.getElementById("add-person-error");
 const leftNote = document.getElementById("left-note");
 const pageNotice = document.getElementById("page-notice");
-const dayFormat = new Intl.DateTimeFormat(undefined, {
+const dayFormat = dateTimeFormat({
   weekday: "long", month: "long", day: "numeric", year: "numeric",
 });
 const GROUP_WITHIN_MS = 5 * 60 * 1000; // one sender's messages this close form one group
@@ -104,9 +104,11 @@ function others(conversation) {
 }
 
 export function conversationTitle(conversation) {
-  if (conversation.kind === "room" || conversation.title) return conversation.title || "Room";
+  if (conversation.kind === "room" || conversation.title) {
+    return conversation.title || gettext("Room");
+  }
   const names = others(conversation).map((p) => p.display_name);
-  return names.length ? names.join(", ") : "Just me";
+  return names.length ? names.join(gettext(", ")) : gettext("Just me");
 }
 
 /** The newest message I hold of a conversation, as "Bob: text" (or nothing). */
@@ -510,7 +512,7 @@ async function historyLoad(conversation) {
     if (conversation.id === state.currentId) renderMessages(conversation);
     if (conversation.last_seq > conversation.syncedSeq) syncRequest(conversation);
   } catch (failure) {
-    alertLine(`Could not load the history: ${failure.message}`);
+    alertLine(format(gettext("Could not load the history: %(reason)s"), { reason: failure.message }));
   }
 }
 
@@ -593,7 +595,8 @@ function renderTyping(conversation) {
   }
   const names = [...conversation.typers.values()].map((entry) => entry.name);
   typingElement.textContent = names.length === 0 ? ""
-    : names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`;
+    : names.length === 1 ? format(gettext("%(name)s is typing…"), { name: names[0] })
+      : format(gettext("%(names)s are typing…"), { names: names.join(gettext(", ")) });
 }
 
 composerText.addEventListener("input", () => {
@@ -628,7 +631,7 @@ function outboxSend(entry) {
     if (failure.retryAfterMs !== undefined) {
       // The server could not store it now (e.g. the database restarts): send it again later
       // with the same client_id, which the server stores once however often it arrives.
-      entry.element.querySelector(".message-status").textContent = "Waiting for the server…";
+      entry.element.querySelector(".message-status").textContent = gettext("Waiting for the server…");
       window.setTimeout(() => {
         if (outbox.has(entry.clientId)) outboxSend(entry);
       }, retryDelay(failure));
@@ -823,9 +826,8 @@ addPersonButton.addEventListener("click", () => {
   const conversation = current();
   if (!conversation) return;
   addPersonHint.textContent = conversation.kind === "direct"
-    ? "This starts a new group conversation with the three of you; the person you add does "
-      + "not see this conversation's history."
-    : "They join this conversation.";
+    ? gettext("This starts a new group conversation with the three of you; the person you add does not see this conversation's history.")
+    : gettext("They join this conversation.");
   addPersonInput.value = "";
   showError(addPersonError, "");
   dialogOpen(addPersonDialog);

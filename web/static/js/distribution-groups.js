@@ -8,6 +8,7 @@ import { connection } from "./connection.js";
 import { h, replaceChildren } from "./dom.js";
 import "./parley-presence.js";
 import { showError } from "./state.js";
+import { format, gettext } from "./i18n.js";
 
 const groupsElement = document.getElementById("distribution-groups");
 const form = document.getElementById("distribution-form");
@@ -24,8 +25,9 @@ function render(groups) {
     return h("section", { class: "contact-group", "aria-labelledby": headingId },
       h("h3", { id: headingId }, group.name,
         h("button", {
-          type: "button", class: "icon-button", "aria-label": `Remove ${group.name}`,
-          title: "Remove from my contacts", onclick: () => remove(group.name),
+          type: "button", class: "icon-button",
+          "aria-label": format(gettext("Remove %(name)s"), { name: group.name }),
+          title: gettext("Remove from my contacts"), onclick: () => remove(group.name),
         }, "×")),
       h("ul", { class: "people-list" }, group.members.map((member) =>
         h("li", { class: "person", dataset: { username: member.username } },

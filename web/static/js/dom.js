@@ -1,6 +1,8 @@
 // Building DOM without innerHTML: every text goes in through textContent, so nothing a person
 // typed is ever parsed as HTML.
 
+import { dateTimeFormat } from "./i18n.js";
+
 /**
  * Create an element: h("button", {class: "x", type: "button", onclick: fn}, "Send", child).
  * Attributes named on* become event listeners; `hidden`/`disabled` booleans are properties.
@@ -57,16 +59,19 @@ export function avatar({ name, photo }) {
   return image;
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+// In the reader's language and time zone (i18n.js).
+const timeFormat = dateTimeFormat({ hour: "2-digit", minute: "2-digit" });
+const shortFormat = dateTimeFormat({
   month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
 });
+const longFormat = dateTimeFormat({ dateStyle: "full", timeStyle: "medium" });
+const dayKey = dateTimeFormat({ year: "numeric", month: "2-digit", day: "2-digit" });
 
 /** A <time> element: the time today, the date and time otherwise. */
 export function timeElement(iso) {
   if (!iso) return h("time");
   const date = new Date(iso);
-  const isToday = date.toDateString() === new Date().toDateString();
-  return h("time", { datetime: iso, title: date.toLocaleString() },
-    (isToday ? timeFormat : dateTimeFormat).format(date));
+  const isToday = dayKey.format(date) === dayKey.format(new Date());
+  return h("time", { datetime: iso, title: longFormat.format(date) },
+    (isToday ? timeFormat : shortFormat).format(date));
 }

@@ -6,6 +6,7 @@ import { connection } from "./connection.js";
 import { h, replaceChildren, timeElement } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { showError } from "./state.js";
+import { format, gettext } from "./i18n.js";
 
 const list = document.getElementById("feed-list");
 const empty = document.getElementById("feed-empty");
@@ -72,7 +73,7 @@ function matchItem(message) {
   return h("li", { class: "match" },
     h("div", { class: "message-meta" },
       h("a", { href: `/c/${message.conversation}/m/${message.seq}/` },
-        message.conversation_title || "Conversation"),
+        message.conversation_title || gettext("Conversation")),
       h("span", {}, message.sender.display_name),
       timeElement(message.created_at)),
     h("div", { class: "message-body" }, renderMarkdown(message.body)));
@@ -87,13 +88,13 @@ async function matchesLoad(id, { older = false } = {}) {
     });
     shown = { id, nextBefore: page.next_before };
     matchesSection.hidden = false;
-    matchesHeading.textContent = `Matches of “${feed.name}”`;
+    matchesHeading.textContent = format(gettext("Matches of “%(feed)s”"), { feed: feed.name });
     const items = page.results.map(matchItem);
     if (older) {
       matchList.append(...items);
     } else {
       replaceChildren(matchList, items.length ? items
-        : h("li", { class: "muted" }, "Nothing has matched yet."));
+        : h("li", { class: "muted" }, gettext("Nothing has matched yet.")));
     }
     moreButton.hidden = !page.next_before;
     if (feed.unread > 0) {

@@ -11,6 +11,7 @@
 
 window.gettext = window.gettext || ((text) => text);
 window.ngettext = window.ngettext || ((singular, plural, count) => (count === 1 ? singular : plural));
+window.pgettext = window.pgettext || ((context, text) => text);
 window.interpolate = window.interpolate || ((text, values) =>
   text.replace(/%\((\w+)\)s/g, (_match, name) => String(values[name])));
 
@@ -20,6 +21,11 @@ export function gettext(text) {
 
 export function ngettext(singular, plural, count) {
   return window.ngettext(singular, plural, count);
+}
+
+/** gettext() with a context, for words that read differently by use ("Open" a room). */
+export function pgettext(context, text) {
+  return window.pgettext(context, text);
 }
 
 /** Fill "%(name)s" placeholders: format(gettext("%(name)s left"), {name}). */

@@ -206,8 +206,8 @@ export function messageElement(message) {
       isMine && !message.file ? h("button", {
         type: "button", class: "link-button", onclick: () => editStart(message),
       }, gettext("Edit")) : null,
-      isMine ? deleteButton("Delete")
-        : isManagerOf(message.conversation) ? deleteButton("Remove") : null);
+      isMine ? deleteButton("Delete") // i18n-ignore: a key, deleteButton says it in words
+        : isManagerOf(message.conversation) ? deleteButton("Remove") : null); // i18n-ignore
   }
   const mentionsMe = Boolean(message.mentions && message.mentions.includes(state.me));
   if (mentionsMe && !message.deleted) classes.push("message--mentions-me");

@@ -1,19 +1,22 @@
-// What a presence projection looks like: the Lync colour of its dot and the words for it.
+// What a presence projection looks like: the Lync colour of its dot and the words for it (in
+// the page's language: 대화 가능, 다른 용무 중...; 有空, 忙碌...).
+
+import { gettext, pgettext } from "./i18n.js";
 
 const AVAILABILITY_LABELS = {
-  available: "Available",
-  busy: "Busy",
-  "do-not-disturb": "Do not disturb",
-  "be-right-back": "Be right back",
-  away: "Away",
-  "off-work": "Off work",
-  offline: "Offline",
-  "appear-offline": "Appear offline",
+  available: pgettext("presence", "Available"),
+  busy: pgettext("presence", "Busy"),
+  "do-not-disturb": pgettext("presence", "Do not disturb"),
+  "be-right-back": pgettext("presence", "Be right back"),
+  away: pgettext("presence", "Away"),
+  "off-work": pgettext("presence", "Off work"),
+  offline: pgettext("presence", "Offline"),
+  "appear-offline": pgettext("presence", "Appear offline"),
 };
 const ACTIVITY_LABELS = {
-  "in-a-meeting": "In a meeting",
-  "in-a-call": "In a call",
-  "out-of-office": "Out of office",
+  "in-a-meeting": pgettext("presence", "In a meeting"),
+  "in-a-call": pgettext("presence", "In a call"),
+  "out-of-office": pgettext("presence", "Out of office"),
 };
 // The dot's colour class: green, yellow, red, red with a bar, grey.
 const COLOURS = {
@@ -44,7 +47,11 @@ export function activityLabel(value) {
 export function customStateLabel(state) {
   const translations = state.translations || {};
   const language = (document.documentElement.lang || navigator.language || "en").toLowerCase();
-  return translations[language] || translations[language.split("-")[0]] || state.label;
+  // Traditional Chinese may be keyed zh-hant, zh-tw or zh-hk by the administrator.
+  const keys = language === "zh-hant" ? ["zh-hant", "zh-Hant", "zh-tw", "zh-TW", "zh-hk", "zh"]
+    : [language, language.split("-")[0]];
+  const found = keys.find((key) => translations[key]);
+  return found ? translations[found] : state.label;
 }
 
 /** Return {colour, label, meeting} for a projection (unknown people show as offline);
@@ -52,7 +59,7 @@ export function customStateLabel(state) {
  * them. */
 export function presenceLook(projection) {
   if (!projection || !projection.availability) {
-    return { colour: "offline", label: "Offline", meeting: "" };
+    return { colour: "offline", label: availabilityLabel("offline"), meeting: "" };
   }
   const availability = projection.availability;
   let colour = availabilityColour(availability);
@@ -70,7 +77,7 @@ export function presenceLook(projection) {
     if (meeting) label = `${label}: ${meeting}`;
   } else if (availability === "available" && projection.is_idle) {
     colour = "away";
-    label = "Inactive";
+    label = gettext("Inactive");
   }
   return { colour, label, meeting };
 }

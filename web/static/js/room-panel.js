@@ -8,12 +8,24 @@ import { connection } from "./connection.js";
 import { current, messagesRedraw, messageStore } from "./conversations.js";
 import { personButton } from "./messages.js";
 import { h, replaceChildren } from "./dom.js";
-import { format, ngettext } from "./i18n.js";
+import { format, gettext, ngettext, pgettext } from "./i18n.js";
 import "./parley-presence.js";
 import { dialogOpen, showError, state } from "./state.js";
 
-const ROLE_LABELS = { manager: "Manager", presenter: "Presenter", member: "Member" };
-const PRIVACY_LABELS = { open: "Open room", closed: "Closed room", secret: "Secret room" };
+const ROLE_LABELS = {
+  manager: pgettext("room role", "Manager"),
+  presenter: pgettext("room role", "Presenter"),
+  member: pgettext("room role", "Member"),
+};
+// "You are ...": the role as it reads inside a sentence.
+const ROLE_AS = {
+  manager: gettext("You are a manager"),
+  presenter: gettext("You are a presenter"),
+  member: gettext("You are a member"),
+};
+const PRIVACY_LABELS = {
+  open: gettext("Open room"), closed: gettext("Closed room"), secret: gettext("Secret room"),
+};
 
 const view = document.getElementById("conversation-view");
 const details = document.getElementById("room-details");
@@ -77,9 +89,9 @@ function renderRoom() {
   descriptionElement.hidden = !room.description;
   factsElement.textContent = [
     PRIVACY_LABELS[room.privacy] || room.privacy,
-    room.kind === "auditorium" ? "Auditorium" : null,
-    room.category ? `Category: ${room.category.name}` : null,
-    room.role ? `You are ${ROLE_LABELS[room.role].toLowerCase()}` : null,
+    room.kind === "auditorium" ? gettext("Auditorium") : null,
+    room.category ? format(gettext("Category: %(name)s"), { name: room.category.name }) : null,
+    room.role ? ROLE_AS[room.role] || room.role : null,
   ].filter(Boolean).join(" · ");
   manageElement.hidden = !isManager();
   composerUpdate();
@@ -99,7 +111,8 @@ function memberItem(member) {
   const isMe = member.username === state.me;
   const role = isManager() && !isMe
     ? h("select", {
-      class: "compact", "aria-label": `Role of ${member.display_name}`,
+      class: "compact",
+      "aria-label": format(gettext("Role of %(name)s"), { name: member.display_name }),
       onchange: (event) => roleChange(member, event.currentTarget.value),
     }, Object.entries(ROLE_LABELS).map(([value, label]) =>
       h("option", { value, selected: value === member.role }, label)))
@@ -109,9 +122,10 @@ function memberItem(member) {
     role,
     isManager() && !isMe
       ? h("button", {
-        type: "button", class: "link-button danger", "aria-label": `Remove ${member.display_name}`,
+        type: "button", class: "link-button danger",
+        "aria-label": format(gettext("Remove %(name)s"), { name: member.display_name }),
         onclick: () => memberRemove(member),
-      }, "Remove")
+      }, gettext("Remove"))
       : null);
 }
 
@@ -130,12 +144,13 @@ async function manageCall(promise, done) {
 function roleChange(member, role) {
   manageCall(api(`rooms/${room.id}/members/${encodeURIComponent(member.username)}/`,
     { method: "PATCH", body: { role } }),
-  `${member.display_name} is now ${ROLE_LABELS[role].toLowerCase()}.`);
+  format(gettext("%(name)s is now %(role)s."),
+    { name: member.display_name, role: ROLE_LABELS[role].toLowerCase() }));
 }
 
 function memberRemove(member) {
   manageCall(api(`rooms/${room.id}/members/${encodeURIComponent(member.username)}/`,
-    { method: "DELETE" }), `${member.display_name} was removed.`);
+    { method: "DELETE" }), format(gettext("%(name)s was removed."), { name: member.display_name }));
 }
 
 addForm.addEventListener("submit", (event) => {
@@ -145,7 +160,8 @@ addForm.addEventListener("submit", (event) => {
   if (!room || !username) return;
   addForm.elements.username.value = "";
   manageCall(api(`rooms/${room.id}/members/`, { method: "POST", body: { username, role } }),
-    `${username} was added as ${ROLE_LABELS[role].toLowerCase()}.`);
+    format(gettext("%(username)s was added as %(role)s."),
+      { username, role: ROLE_LABELS[role].toLowerCase() }));
 });
 
 inviteForm.addEventListener("submit", (event) => {
@@ -154,7 +170,7 @@ inviteForm.addEventListener("submit", (event) => {
   if (!room || !username) return;
   inviteForm.elements.username.value = "";
   manageCall(api(`rooms/${room.id}/invitations/`, { method: "POST", body: { username } }),
-    `${username} was invited.`);
+    format(gettext("%(username)s was invited."), { username }));
 });
 
 document.getElementById("room-edit-button").addEventListener("click", () => {
@@ -212,15 +228,16 @@ async function fileSend(file) {
   if (!conversation || !file) return;
   showError(composerError, "");
   attachButton.disabled = true;
-  attachButton.textContent = "Uploading…";
+  attachButton.textContent = gettext("Uploading…");
   try {
     const message = await apiUpload(`conversations/${conversation.id}/files/`, file);
     if (conversation.loaded) messageStore(conversation, message);
   } catch (failure) {
-    showError(composerError, `${file.name} was not posted: ${failure.message}`);
+    showError(composerError, format(gettext("%(file)s was not posted: %(reason)s"),
+      { file: file.name, reason: failure.message }));
   } finally {
     attachButton.disabled = false;
-    attachButton.textContent = "Attach";
+    attachButton.textContent = gettext("Attach");
     fileInput.value = "";
   }
 }

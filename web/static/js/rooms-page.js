@@ -7,6 +7,7 @@ import { connection } from "./connection.js";
 import { h, replaceChildren, timeElement } from "./dom.js";
 import { feedsLoad, roomOptionsSet } from "./feeds.js";
 import { dialogOpen, showError } from "./state.js";
+import { format, formatNumber, gettext, ngettext, pgettext } from "./i18n.js";
 
 const PAGE = 50;
 const searchForm = document.getElementById("room-search-form");
@@ -52,43 +53,51 @@ async function directoryLoad({ append = false } = {}) {
   }
 }
 
+const UNCATEGORISED = gettext("Uncategorised");
+const PRIVACY_TAGS = {
+  closed: pgettext("room privacy", "closed"), secret: pgettext("room privacy", "secret"),
+};
+
 function renderDirectory() {
   const groups = new Map();
   for (const room of rooms) {
-    const name = room.category ? room.category.name : "Uncategorised";
+    const name = room.category ? room.category.name : UNCATEGORISED;
     if (!groups.has(name)) groups.set(name, []);
     groups.get(name).push(room);
   }
   const names = [...groups.keys()].sort((a, b) =>
-    a === "Uncategorised" ? 1 : b === "Uncategorised" ? -1 : a.localeCompare(b));
+    a === UNCATEGORISED ? 1 : b === UNCATEGORISED ? -1 : a.localeCompare(b));
   replaceChildren(directory, names.map((name, index) => {
     const headingId = `room-category-${index}`;
     return h("section", { class: "room-group", "aria-labelledby": headingId },
       h("h2", { id: headingId, class: "group-heading" }, name),
       h("ul", { class: "room-list" }, groups.get(name).map(roomItem)));
   }));
-  directoryStatus.textContent = total === 0 ? "No rooms match."
-    : `${total} ${total === 1 ? "room" : "rooms"}`;
+  directoryStatus.textContent = total === 0 ? gettext("No rooms match.")
+    : format(ngettext("%(count)s room", "%(count)s rooms", total), { count: formatNumber(total) });
   moreButton.hidden = rooms.length >= total;
 }
 
 function roomItem(room) {
   const action = room.is_member
-    ? h("a", { class: "button", href: roomUrl(room) }, "Open")
+    ? h("a", { class: "button", href: roomUrl(room) }, pgettext("room", "Open"))
     : room.privacy === "open"
       ? h("button", { type: "button", class: "primary", onclick: (e) => join(room, e.currentTarget) },
-        "Join")
-      : h("span", { class: "muted" }, "Ask a manager to add you");
+        gettext("Join"))
+      : h("span", { class: "muted" }, gettext("Ask a manager to add you"));
   return h("li", { class: "room-item", dataset: { room: room.id } },
     h("div", { class: "room-main" },
       h("h3", { class: "room-name" },
         room.is_member ? h("a", { href: roomUrl(room) }, room.name) : room.name,
-        room.is_member ? h("span", { class: "tag tag--member" }, "member") : null,
-        room.kind === "auditorium" ? h("span", { class: "tag" }, "auditorium") : null,
-        room.privacy !== "open" ? h("span", { class: "tag" }, room.privacy) : null),
+        room.is_member ? h("span", { class: "tag tag--member" }, pgettext("tag", "member")) : null,
+        room.kind === "auditorium"
+          ? h("span", { class: "tag" }, pgettext("tag", "auditorium")) : null,
+        room.privacy !== "open"
+          ? h("span", { class: "tag" }, PRIVACY_TAGS[room.privacy] || room.privacy) : null),
       room.topic ? h("p", { class: "room-topic" }, room.topic) : null,
       h("p", { class: "muted room-count" },
-        `${room.member_count} ${room.member_count === 1 ? "member" : "members"}`)),
+        format(ngettext("%(count)s member", "%(count)s members", room.member_count),
+          { count: formatNumber(room.member_count) }))),
     h("div", { class: "room-action" }, action));
 }
 
@@ -100,7 +109,7 @@ async function join(room, button) {
     renderDirectory();
     roomOptionsSet(rooms.filter((r) => r.is_member));
     directory.querySelector(`[data-room="${room.id}"] .room-action a`)?.focus();
-    directoryStatus.textContent = `You joined ${room.name}.`;
+    directoryStatus.textContent = format(gettext("You joined %(room)s."), { room: room.name });
   } catch (failure) {
     button.disabled = false;
     showError(directoryError, failure.message);
@@ -159,17 +168,20 @@ function renderInvitations() {
     h("li", { class: "invitation", dataset: { invitation: invitation.id } },
       h("p", {},
         h("strong", {}, invitation.room.name),
-        ` — from ${invitation.invited_by.display_name} `, timeElement(invitation.created_at)),
+        " — ", format(gettext("from %(name)s"), { name: invitation.invited_by.display_name }), " ",
+        timeElement(invitation.created_at)),
       invitation.room.topic ? h("p", { class: "muted" }, invitation.room.topic) : null,
       h("div", { class: "button-row" },
         h("button", {
           type: "button", class: "primary", onclick: () => answer(invitation, true),
-          "aria-label": `Accept the invitation to ${invitation.room.name}`,
-        }, "Accept"),
+          "aria-label": format(gettext("Accept the invitation to %(room)s"),
+            { room: invitation.room.name }),
+        }, gettext("Accept")),
         h("button", {
           type: "button", onclick: () => answer(invitation, false),
-          "aria-label": `Decline the invitation to ${invitation.room.name}`,
-        }, "Decline")))));
+          "aria-label": format(gettext("Decline the invitation to %(room)s"),
+            { room: invitation.room.name }),
+        }, gettext("Decline"))))));
   invitationEmpty.hidden = invitations.size > 0;
 }
 

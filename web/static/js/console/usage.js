@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { h, replaceChildren } from "../dom.js";
 import { showError } from "../state.js";
+import { locale, numberFormat } from "../i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const strings = JSON.parse(document.getElementById("usage-strings").textContent);
@@ -13,8 +14,8 @@ const summary = document.getElementById("usage-summary");
 const rowsBody = document.getElementById("usage-rows");
 const keyHeading = document.getElementById("usage-key-heading");
 const csvLink = document.getElementById("usage-csv");
-const number = new Intl.NumberFormat();
-const percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+const number = numberFormat();
+const percent = numberFormat({ style: "percent", maximumFractionDigits: 1 });
 
 /** An SVG element; text goes in through textContent only. */
 function s(tag, attributes = {}, ...children) {
@@ -125,7 +126,7 @@ function daysBetween(start, end) {
   return days;
 }
 
-const shortDay = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric",
+const shortDay = new Intl.DateTimeFormat(locale, { month: "short", day: "numeric",
   timeZone: "UTC" });
 
 function params() {
