@@ -150,6 +150,11 @@ AUDIT_ACTION_LABELS = {
     AuditAction.HOLD_VIEW: _("Hold viewed"),
     AuditAction.RETENTION_VIEW: _("Retention viewed"),
     AuditAction.ACCESS_REFUSED: _("Access refused"),
+    AuditAction.SUPERVISION_POLICY_CREATE: _("Supervision policy created"),
+    AuditAction.SUPERVISION_ITEM_VIEW: _("Supervision item viewed"),
+    AuditAction.SUPERVISION_ITEM_CLAIM: _("Supervision item claimed"),
+    AuditAction.SUPERVISION_ITEM_RESOLVE: _("Supervision item resolved"),
+    AuditAction.SUPERVISION_ITEM_REASSIGN: _("Supervision item reassigned"),
 }
 
 
