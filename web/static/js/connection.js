@@ -18,6 +18,20 @@ const REQUEST_TIMEOUT_MS = 15_000;
 // A socket can stay "open" through a network drop: a ping unanswered this long means it is gone.
 const HEARTBEAT_EVERY_MS = 20_000;
 const HEARTBEAT_TIMEOUT_MS = 8_000;
+// Every module script of a page runs before DOMContentLoaded (they are deferred). The socket
+// opens only after that: a <parley-presence> upgraded by the page's first module would otherwise
+// open it, and the server's `hello` could arrive before the page's other modules listen for it.
+let pageScriptsRan = document.readyState === "complete";
+const pageScriptsRun = pageScriptsRan
+  ? Promise.resolve()
+  : new Promise((resolve) => {
+      const ran = () => {
+        pageScriptsRan = true;
+        resolve();
+      };
+      document.addEventListener("DOMContentLoaded", ran, { once: true });
+      window.addEventListener("load", ran, { once: true }); // imported after DOMContentLoaded
+    });
 // 4401: signed out or session ended; 4403: this page's origin may not use the session.
 const FINAL_CLOSE_CODES = new Set([4401, 4403]);
 
@@ -54,6 +68,10 @@ class Connection extends EventTarget {
   /** Open the socket unless it is open or opening. */
   connect() {
     if (this.socket || this.state === "signed-out") return;
+    if (!pageScriptsRan) {
+      pageScriptsRun.then(() => this.connect());
+      return;
+    }
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
     const scheme = SERVER.protocol === "https:" ? "wss:" : "ws:";
