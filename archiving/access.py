@@ -9,15 +9,14 @@ from archiving.audit import audit_refusal_append
 from directory.exceptions import Forbidden
 from directory.exceptions import sentence_gettext as _
 from directory.models import Person
+from directory.selectors import person_in_group
 
 COMPLIANCE_GROUP = "Compliance"
 
 
 def is_compliance_officer(person: Person) -> bool:
     """Return whether the person is an active member of the Compliance group."""
-    if not getattr(person, "is_authenticated", False) or not person.is_active:
-        return False
-    return person.groups.filter(name=COMPLIANCE_GROUP).exists()
+    return person_in_group(person, group=COMPLIANCE_GROUP)
 
 
 def compliance_officer_require(person: Person) -> None:

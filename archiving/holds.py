@@ -60,7 +60,9 @@ def retention_lock() -> None:
 # -- input checks ---------------------------------------------------------------------------
 
 
-def _text(value, *, field: str, required: bool = False, limit: int | None = None) -> str:
+def text_field(value, *, field: str, required: bool = False, limit: int | None = None) -> str:
+    """Return a text field of a request stripped, refusing non-text, empty (if required) and
+    over-long values with a message naming the field."""
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -105,7 +107,7 @@ def conversation_ids_parse(values, *, field: str = "conversations") -> list[int]
 
 def query_validate(text) -> str:
     """Return a query's text after checking that it parses (InvalidQuery says what is wrong)."""
-    text = _text(text, field="query")
+    text = text_field(text, field="query")
     query_parse(text)
     return text
 
@@ -133,8 +135,8 @@ def _case_snapshot(case: Case) -> dict:
 def case_create(*, actor: Person, name, description="") -> Case:
     """Store a new open case owned by the actor."""
     case = Case.objects.create(
-        name=_text(name, field="name", required=True, limit=MAX_NAME),
-        description=_text(description, field="description"),
+        name=text_field(name, field="name", required=True, limit=MAX_NAME),
+        description=text_field(description, field="description"),
         owner=actor,
     )
     audit_append(
@@ -159,9 +161,9 @@ def case_update(*, actor: Person, case_id: int, changes: dict) -> Case:
         raise NotFound(_("No case %(case_id)s.") % {"case_id": case_id}, code="case_not_found")
     before = _case_snapshot(case)
     if "name" in changes:
-        case.name = _text(changes["name"], field="name", required=True, limit=MAX_NAME)
+        case.name = text_field(changes["name"], field="name", required=True, limit=MAX_NAME)
     if "description" in changes:
-        case.description = _text(changes["description"], field="description")
+        case.description = text_field(changes["description"], field="description")
     if "owner" in changes:
         (owner,) = people_by_username([changes["owner"]], field="owner")
         if not is_compliance_officer(owner):
@@ -277,7 +279,7 @@ def hold_place(
 @transaction.atomic
 def hold_release(*, actor: Person, hold_id: int, reason) -> LegalHold:
     """Release a hold, with the reason; its records fall back under retention."""
-    reason = _text(reason, field="reason", required=True, limit=2000)
+    reason = text_field(reason, field="reason", required=True, limit=2000)
     hold = LegalHold.objects.select_for_update().filter(pk=hold_id).first()
     if hold is None:
         raise NotFound(
@@ -414,7 +416,7 @@ def saved_search_create(
     *, actor: Person, case_id: int, name, query="", filters=None
 ) -> SavedSearch:
     """Store a named search with a case."""
-    name = _text(name, field="name", required=True, limit=MAX_NAME)
+    name = text_field(name, field="name", required=True, limit=MAX_NAME)
     query = query_validate(query)
     clean = search_filters_validate(filters)
     case = case_get(case_id=case_id)

@@ -5,6 +5,7 @@ change, deletion and per-person assignment leaves an audit entry in the same tra
 """
 
 from django.db import transaction
+from django.db.models import Model
 from django.forms.models import model_to_dict
 
 from archiving.audit import audit_append
@@ -26,35 +27,51 @@ def _assignment_state(assignment: ArchivingPolicyAssignment | None) -> dict | No
     return {"person": assignment.person.username, "policy": assignment.policy.name}
 
 
-@transaction.atomic
-def archiving_policy_save(*, actor: Person, policy: ArchivingPolicy) -> ArchivingPolicy:
-    """Store a new or changed archiving policy and audit the change."""
-    stored = ArchivingPolicy.objects.filter(pk=policy.pk).first() if policy.pk else None
-    previous = _policy_state(stored)
-    policy.save()
+def policy_change_save(*, actor: Person, instance: Model, target: str, key: str, state) -> Model:
+    """Store a new or changed policy-like row and audit it as policy.change: `state` turns a
+    row (or None) into what the audit entry keeps under "previous" and `key`."""
+    model = type(instance)
+    stored = model._default_manager.filter(pk=instance.pk).first() if instance.pk else None
+    previous = state(stored)
+    instance.save()
     audit_append(
         actor=actor,
         action=AuditAction.POLICY_CHANGE,
-        target=f"archiving policy {policy.pk}",
+        target=f"{target} {instance.pk}",
         parameters={
             "operation": "update" if stored else "create",
             "previous": previous,
-            "policy": _policy_state(policy),
+            key: state(instance),
         },
     )
-    return policy
+    return instance
+
+
+def policy_change_delete(*, actor: Person, instance: Model, target: str, key: str, state) -> None:
+    """Delete a policy-like row and audit it as policy.change (see policy_change_save)."""
+    previous, instance_id = state(instance), instance.pk
+    instance.delete()
+    audit_append(
+        actor=actor,
+        action=AuditAction.POLICY_CHANGE,
+        target=f"{target} {instance_id}",
+        parameters={"operation": "delete", "previous": previous, key: None},
+    )
+
+
+@transaction.atomic
+def archiving_policy_save(*, actor: Person, policy: ArchivingPolicy) -> ArchivingPolicy:
+    """Store a new or changed archiving policy and audit the change."""
+    return policy_change_save(
+        actor=actor, instance=policy, target="archiving policy", key="policy", state=_policy_state
+    )
 
 
 @transaction.atomic
 def archiving_policy_delete(*, actor: Person, policy: ArchivingPolicy) -> None:
     """Delete an archiving policy and audit it."""
-    previous, policy_id = _policy_state(policy), policy.pk
-    policy.delete()
-    audit_append(
-        actor=actor,
-        action=AuditAction.POLICY_CHANGE,
-        target=f"archiving policy {policy_id}",
-        parameters={"operation": "delete", "previous": previous, "policy": None},
+    policy_change_delete(
+        actor=actor, instance=policy, target="archiving policy", key="policy", state=_policy_state
     )
 
 
@@ -63,36 +80,22 @@ def archiving_assignment_save(
     *, actor: Person, assignment: ArchivingPolicyAssignment
 ) -> ArchivingPolicyAssignment:
     """Store a person's archiving policy override and audit it."""
-    stored = (
-        ArchivingPolicyAssignment.objects.select_related("person", "policy")
-        .filter(pk=assignment.pk)
-        .first()
-        if assignment.pk
-        else None
-    )
-    previous = _assignment_state(stored)
-    assignment.save()
-    audit_append(
+    return policy_change_save(
         actor=actor,
-        action=AuditAction.POLICY_CHANGE,
-        target=f"archiving assignment {assignment.pk}",
-        parameters={
-            "operation": "update" if stored else "create",
-            "previous": previous,
-            "assignment": _assignment_state(assignment),
-        },
+        instance=assignment,
+        target="archiving assignment",
+        key="assignment",
+        state=_assignment_state,
     )
-    return assignment
 
 
 @transaction.atomic
 def archiving_assignment_delete(*, actor: Person, assignment: ArchivingPolicyAssignment) -> None:
     """Remove a person's override (the global policy applies again) and audit it."""
-    previous, assignment_id = _assignment_state(assignment), assignment.pk
-    assignment.delete()
-    audit_append(
+    policy_change_delete(
         actor=actor,
-        action=AuditAction.POLICY_CHANGE,
-        target=f"archiving assignment {assignment_id}",
-        parameters={"operation": "delete", "previous": previous, "assignment": None},
+        instance=assignment,
+        target="archiving assignment",
+        key="assignment",
+        state=_assignment_state,
     )

@@ -4,7 +4,6 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from django.utils import translation
-from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
@@ -16,6 +15,7 @@ from rest_framework.views import APIView
 from directory import selectors, services
 from directory.exceptions import InvalidInput, NotFound
 from directory.exceptions import sentence_gettext as _
+from directory.input_screening import request_object
 from directory.locale import language_choose, time_zone_choose
 from directory.models import ApiToken, MailboxSync, Person
 from directory.serializers import (
@@ -84,14 +84,8 @@ class MeApi(APIView):
         responses=PersonSerializer,
     )
     def patch(self, request):
-        unknown = set(request.data) - {"time_zone"}
-        if unknown:
-            raise InvalidInput(
-                _("Unknown field(s): %(unknown)s.") % {"unknown": ", ".join(sorted(unknown))}
-            )
-        if "time_zone" in request.data:
-            services.person_time_zone_set(person=request.user, time_zone=request.data["time_zone"])
-            request.user.refresh_from_db()
+        data = request_object(request, fields={"time_zone"})
+        services.person_preferences_set(person=request.user, time_zone=data.get("time_zone"))
         return Response(PersonSerializer(request.user).data)
 
 
@@ -216,7 +210,7 @@ class MailboxSyncApi(APIView):
     )
     def patch(self, request):
         if not isinstance(request.data, dict):
-            raise InvalidInput(gettext('Send an object, e.g. {"conversation_history": true}.'))
+            raise InvalidInput(_('Send an object, e.g. {"conversation_history": true}.'))
         sync = services.mailbox_sync_update(person=request.user, choices=dict(request.data))
         return Response(mailbox_sync_to_dict(sync=sync))
 
@@ -255,18 +249,9 @@ class PreferencesApi(APIView):
 
     @extend_schema(responses=PreferencesSerializer)
     def patch(self, request):
-        if not isinstance(request.data, dict):
-            raise InvalidInput(_("The body must be a JSON object."))
-        unknown = sorted(set(request.data) - {"language", "time_zone"})
-        if unknown:
-            raise InvalidInput(
-                _("Unknown field(s): %(fields)s; send language and/or time_zone.")
-                % {"fields": ", ".join(unknown)}
-            )
+        data = request_object(request, fields={"language", "time_zone"})
         services.person_preferences_set(
-            person=request.user,
-            language=request.data.get("language"),
-            time_zone=request.data.get("time_zone"),
+            person=request.user, language=data.get("language"), time_zone=data.get("time_zone")
         )
         # This answer is already in the new language.
         translation.activate(language_choose(person=request.user))

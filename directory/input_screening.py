@@ -153,6 +153,23 @@ def frame_decode(text: str) -> DecodedFrame:
 # -- the HTTP edge --------------------------------------------------------------------------
 
 
+def request_object(request, *, fields: frozenset[str] | set[str] | None = None) -> dict:
+    """Return a REST request's body, which must be a JSON object (a missing body, a list or
+    a string is refused) holding only `fields` when they are given."""
+    from directory.exceptions import InvalidInput
+
+    if request.stream is None or not isinstance(request.data, dict):
+        raise InvalidInput(_("The request body must be a JSON object."))
+    if fields is not None:
+        unknown = sorted(set(request.data) - set(fields))
+        if unknown:
+            raise InvalidInput(
+                _("unknown field %(unknown)s; the fields are %(fields)s.")
+                % {"unknown": ", ".join(unknown), "fields": ", ".join(sorted(fields))}
+            )
+    return request.data
+
+
 class ScreenedJSONParser(JSONParser):
     """DRF's JSON parser with the depth limit and the NUL / surrogate refusal."""
 

@@ -176,3 +176,11 @@ def person_photo_url(person: Person) -> str | None:
         return None
     version = hashlib.sha256(person.photo.name.encode()).hexdigest()[:12]
     return f"/api/v1/users/{quote(person.username, safe='')}/photo/?v={version}"
+
+
+def person_in_group(person, *, group: str) -> bool:
+    """Return whether the person is signed in, active and a member of the named group (the
+    roles: Compliance, Supervision)."""
+    if not getattr(person, "is_authenticated", False) or not person.is_active:
+        return False
+    return person.groups.filter(name=group).exists()

@@ -3,7 +3,6 @@
 import hashlib
 import logging
 import secrets
-import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
@@ -206,26 +205,6 @@ def person_photo_remove(*, person: Person) -> None:
     presence_republish(person=person)
 
 
-@transaction.atomic
-def person_time_zone_set(*, person: Person, time_zone: str) -> Person:
-    """Set the IANA time zone whose local time the person's contact card shows ("" clears)."""
-    from presence.services import presence_republish
-
-    if not isinstance(time_zone, str) or len(time_zone) > 64:
-        raise InvalidInput(_("time_zone must be an IANA time zone name such as Europe/Paris."))
-    if time_zone and time_zone not in zoneinfo.available_timezones():
-        raise InvalidInput(
-            _("Unknown time zone %(time_zone)r.") % {"time_zone": time_zone},
-            code="unknown_time_zone",
-        )
-    person = Person.objects.select_for_update().get(pk=person.pk)
-    if person.time_zone != time_zone:
-        person.time_zone = time_zone
-        person.save(update_fields=["time_zone"])
-        presence_republish(person=person)
-    return person
-
-
 # -- the person's mailbox (conversation history, contacts) -----------------------------------
 
 log = logging.getLogger(__name__)
@@ -238,6 +217,46 @@ MAILBOX_FEATURES = {
 def mailbox_feature_is_on(*, feature: str) -> bool:
     """Return whether the administrator turned this mailbox feature on (and a server is set)."""
     return bool(getattr(settings, MAILBOX_FEATURES[feature][1])) and mailbox.is_configured()
+
+
+def mailbox_feature_people(*, feature: str, person_id: int | None = None) -> list[int]:
+    """Return the ids of the people who keep this mailbox feature on (this person's alone, or
+    nobody, when person_id is given); nobody while the administrator's switch is off."""
+    if not mailbox_feature_is_on(feature=feature):
+        return []
+    syncs = MailboxSync.objects.filter(
+        **{MAILBOX_FEATURES[feature][0]: True},
+        person__is_active=True,
+        person__is_external=False,
+    )
+    if person_id is not None:
+        syncs = syncs.filter(person_id=person_id)
+    return list(
+        syncs.exclude(person__email="").order_by("person_id").values_list("person_id", flat=True)
+    )
+
+
+def mailbox_feature_run(*, feature: str, person_id: int, run, retry_text: str, error_text: str):
+    """Call run(person=, mailbox=) for one person who keeps the feature on and record how it
+    ended: a refusal (sign-in failed, no right on the mailbox) is recorded and left for the
+    next scheduled run (None); MailboxUnavailableError (busy, throttled) is recorded and
+    raised, for the task to retry. `retry_text` and `error_text` format the error."""
+    box = mailbox.mailbox_get()
+    person = Person.objects.filter(pk=person_id, is_active=True).first()
+    if box is None or person is None:
+        return None
+    if not mailbox_feature_people(feature=feature, person_id=person_id):
+        return None
+    try:
+        result = run(person=person, mailbox=box)
+    except mailbox.MailboxUnavailableError as error:
+        mailbox_sync_report(person_id=person_id, error=retry_text % {"error": error})
+        raise
+    except mailbox.MailboxError as error:
+        mailbox_sync_report(person_id=person_id, error=error_text % {"error": error})
+        return None
+    mailbox_sync_report(person_id=person_id, error=None)
+    return result
 
 
 @transaction.atomic
@@ -295,9 +314,8 @@ def person_preferences_set(
     *, person: Person, language: str | None = None, time_zone: str | None = None
 ) -> Person:
     """Set the language and/or time zone a person reads Parley in ("" = not chosen: the
-    browser's language, the organisation's default zone). None leaves a field as it is."""
-    from django.utils.translation import gettext as _
-
+    browser's language, the organisation's default zone). None leaves a field as it is; a
+    new time zone is published to watchers (contact cards show the person's local time)."""
     from directory.locale import language_supported, time_zone_valid
 
     fields = []
@@ -309,19 +327,21 @@ def person_preferences_set(
             )
         person.language = language_supported(language) or ""
         fields.append("language")
+    zone_changed = False
     if time_zone is not None:
         if not isinstance(time_zone, str) or (time_zone and not time_zone_valid(time_zone)):
             raise InvalidInput(
-                _("time_zone must be an IANA time zone such as Asia/Seoul, or empty.")
+                _("time_zone must be an IANA time zone such as Asia/Seoul, or empty."),
+                code="unknown_time_zone",
             )
+        zone_changed = person.time_zone != time_zone
         person.time_zone = time_zone
         fields.append("time_zone")
     if fields:
         person.save(update_fields=fields)
-    if "time_zone" in fields:
+    if zone_changed:
         from presence.services import presence_republish
 
-        # Contact cards show the person's local time: watchers are told the new zone.
         presence_republish(person=person)
     return person
 

@@ -233,42 +233,17 @@ def contacts_mailbox_sync(*, person: Person, mailbox: mailboxes.Mailbox) -> Cont
 
 
 def contacts_mailbox_people(*, person_id: int | None = None) -> list[int]:
-    """Return the ids of the people whose contacts are kept alike with their mailbox (this
-    person's alone, or nobody, when person_id is given)."""
-    if not directory_services.mailbox_feature_is_on(feature="contact_sync"):
-        return []
-    syncs = MailboxSync.objects.filter(
-        syncs_contacts=True, person__is_active=True, person__is_external=False
-    )
-    if person_id is not None:
-        syncs = syncs.filter(person_id=person_id)
-    return list(
-        syncs.exclude(person__email="").order_by("person_id").values_list("person_id", flat=True)
-    )
+    """Return the ids of the people whose contacts are kept alike with their mailbox."""
+    return directory_services.mailbox_feature_people(feature="contact_sync", person_id=person_id)
 
 
 def contacts_mailbox_sync_person(*, person_id: int) -> ContactSyncRun | None:
-    """Run contacts_mailbox_sync for one person and report how it ended.
-
-    A refusal is recorded and left for the next scheduled run; MailboxUnavailableError (busy,
-    throttled) is recorded and raised, for the task to retry.
-    """
-    mailbox = mailboxes.mailbox_get()
-    person = Person.objects.filter(pk=person_id, is_active=True).first()
-    if mailbox is None or person is None or not contacts_mailbox_people(person_id=person_id):
-        return None
-    try:
-        run = contacts_mailbox_sync(person=person, mailbox=mailbox)
-    except mailboxes.MailboxUnavailableError as error:
-        directory_services.mailbox_sync_report(
-            person_id=person_id,
-            error=gettext("Contacts: %(error)s, will retry.") % {"error": error},
-        )
-        raise
-    except mailboxes.MailboxError as error:
-        directory_services.mailbox_sync_report(
-            person_id=person_id, error=gettext("Contacts: %(error)s") % {"error": error}
-        )
-        return None
-    directory_services.mailbox_sync_report(person_id=person_id, error=None)
-    return run
+    """Run contacts_mailbox_sync for one person and report how it ended (see
+    directory.services.mailbox_feature_run)."""
+    return directory_services.mailbox_feature_run(
+        feature="contact_sync",
+        person_id=person_id,
+        run=contacts_mailbox_sync,
+        retry_text=gettext("Contacts: %(error)s, will retry."),
+        error_text=gettext("Contacts: %(error)s"),
+    )

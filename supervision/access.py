@@ -10,15 +10,14 @@ from archiving.audit import audit_refusal_append
 from directory.exceptions import Forbidden
 from directory.exceptions import sentence_gettext as _
 from directory.models import Person
+from directory.selectors import person_in_group
 
 SUPERVISION_GROUP = "Supervision"
 
 
 def is_supervisor(person: Person) -> bool:
     """Return whether the person is an active member of the Supervision group."""
-    if not getattr(person, "is_authenticated", False) or not person.is_active:
-        return False
-    return person.groups.filter(name=SUPERVISION_GROUP).exists()
+    return person_in_group(person, group=SUPERVISION_GROUP)
 
 
 def supervisor_require(person: Person) -> None:

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from directory.exceptions import InvalidInput
 from directory.exceptions import sentence_gettext as _
+from directory.input_screening import request_object
 from supervision import selectors, services
 from supervision.access import IsSupervisor
 from supervision.models import Decision, ItemStatus, Scope
@@ -141,18 +142,6 @@ REASSIGN = {
 }
 
 
-def _body(request, *, fields: set[str]) -> dict:
-    if not isinstance(request.data, dict):
-        raise InvalidInput(_("The request body must be a JSON object."))
-    unknown = sorted(set(request.data) - fields)
-    if unknown:
-        raise InvalidInput(
-            _("unknown field %(unknown)s; the fields are %(fields)s.")
-            % {"unknown": ", ".join(unknown), "fields": ", ".join(sorted(fields))}
-        )
-    return request.data
-
-
 def _int_param(request, name: str, *, default: int | None = None) -> int | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
@@ -187,7 +176,7 @@ class SupervisionPolicyListApi(APIView):
         responses={201: POLICY},
     )
     def post(self, request):
-        data = _body(request, fields=set(POLICY_FIELDS))
+        data = request_object(request, fields=set(POLICY_FIELDS))
         policy = services.policy_create(actor=request.user, **data)
         return Response(policy_to_dict(policy), status=status.HTTP_201_CREATED)
 
@@ -286,7 +275,7 @@ class SupervisionItemResolveApi(APIView):
 
     @extend_schema(operation_id="supervision_items_resolve", responses={200: ITEM})
     def post(self, request, item_id: int):
-        data = _body(request, fields=set(RESOLVE["properties"]))
+        data = request_object(request, fields=set(RESOLVE["properties"]))
         item = services.item_resolve(
             actor=request.user,
             item_id=item_id,
@@ -306,7 +295,7 @@ class SupervisionItemReassignApi(APIView):
 
     @extend_schema(operation_id="supervision_items_reassign", responses={200: ITEM})
     def post(self, request, item_id: int):
-        data = _body(request, fields={"reviewer"})
+        data = request_object(request, fields={"reviewer"})
         item = services.item_reassign(
             actor=request.user, item_id=item_id, reviewer=data.get("reviewer")
         )

@@ -31,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from archiving.audit import audit_append
-from archiving.holds import case_create, hold_place, people_by_username
+from archiving.holds import case_create, hold_place, people_by_username, text_field
 from archiving.models import ArchiveEvent, ArchiveRecord, AuditAction
 from archiving.search.query import InvalidQuery, Node, Or, query_matches, query_parse
 from archiving.search.types import highlight
@@ -59,21 +59,6 @@ _MARKED = re.compile(r"<mark>(.*?)</mark>", re.S)
 
 
 # -- input ------------------------------------------------------------------------------------
-
-
-def _text(value, *, field: str, required: bool = False, limit: int | None = None) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise InvalidInput(_("%(field)s must be text.") % {"field": field})
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(_("%(field)s must not be empty.") % {"field": field})
-    if limit and len(value) > limit:
-        raise InvalidInput(
-            _("%(field)s is limited to %(limit)d characters.") % {"field": field, "limit": limit}
-        )
-    return value
 
 
 def _names(values, *, field: str) -> list[str]:
@@ -172,7 +157,7 @@ def policy_create(
     end=None,
 ) -> SupervisionPolicy:
     """Store a supervision policy; it judges the messages captured from now on."""
-    name = _text(name, field="name", required=True, limit=MAX_NAME)
+    name = text_field(name, field="name", required=True, limit=MAX_NAME)
     supervised = people_by_username(_names(people, field="people"), field="people")
     department_list = _by_name(
         Department, _names(departments, field="departments"), field="departments"
@@ -462,14 +447,14 @@ def item_resolve(
         raise InvalidInput(
             _("decision must be one of %(choices)s.") % {"choices": ", ".join(Decision.values)}
         )
-    comment = _text(comment, field="comment", limit=MAX_COMMENT)
+    comment = text_field(comment, field="comment", limit=MAX_COMMENT)
     if decision != Decision.COMPLIANT and not comment:
         raise InvalidInput(_("A comment is required for an escalation or a violation."))
     if not isinstance(open_case, bool):
         raise InvalidInput(_("open_case must be true or false."))
     if open_case and decision != Decision.ESCALATED:
         raise InvalidInput(_("Only an escalation opens a case."))
-    case_name = _text(case_name, field="case_name", limit=MAX_NAME)
+    case_name = text_field(case_name, field="case_name", limit=MAX_NAME)
     item = _item_get(reviewer=actor, item_id=item_id)
     if item.status == ItemStatus.RESOLVED:
         raise Conflict(_("Item %(id)s is already resolved.") % {"id": item.pk}, code="resolved")
@@ -514,7 +499,7 @@ def item_resolve(
 @transaction.atomic
 def item_reassign(*, actor: Person, item_id: int, reviewer) -> ReviewItem:
     """Hand an unresolved item to another reviewer of its policy."""
-    username = _text(reviewer, field="reviewer", required=True, limit=150)
+    username = text_field(reviewer, field="reviewer", required=True, limit=150)
     item = _item_get(reviewer=actor, item_id=item_id)
     if item.status == ItemStatus.RESOLVED:
         raise Conflict(_("Item %(id)s is already resolved.") % {"id": item.pk}, code="resolved")

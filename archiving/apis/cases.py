@@ -15,6 +15,7 @@ from archiving.naming import conversation_names, people_displays
 from archiving.selectors import case_list, hold_list, saved_search_list
 from directory.exceptions import InvalidInput
 from directory.exceptions import sentence_gettext as _
+from directory.input_screening import request_object
 
 # Request schemas (see config.api_errors.ParleyAutoSchema): what holds.py accepts. Text is
 # stripped before use, so a name must hold something besides spaces.
@@ -42,12 +43,6 @@ HOLD_RELEASE = {
     },
     "required": ["reason"],
 }
-
-
-def body_object(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise InvalidInput(_("The request body must be a JSON object."))
-    return request.data
 
 
 def case_to_dict(case: Case) -> dict:
@@ -132,7 +127,7 @@ class CaseListCreateApi(APIView):
 
     @extend_schema(responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
-        data = body_object(request)
+        data = request_object(request)
         case = holds.case_create(
             actor=request.user, name=data.get("name"), description=data.get("description", "")
         )
@@ -160,7 +155,9 @@ class CaseDetailApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def patch(self, request, case_id: int):
-        case = holds.case_update(actor=request.user, case_id=case_id, changes=body_object(request))
+        case = holds.case_update(
+            actor=request.user, case_id=case_id, changes=request_object(request)
+        )
         return Response(case_to_dict(case))
 
 
@@ -184,7 +181,7 @@ class HoldListPlaceApi(APIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, case_id: int):
-        data = body_object(request)
+        data = request_object(request)
         unknown = sorted(set(data) - {"custodians", "conversations", "start", "end", "query"})
         if unknown:
             raise InvalidInput(_("Unknown field(s) %(unknown)s.") % {"unknown": ", ".join(unknown)})
@@ -231,7 +228,7 @@ class HoldReleaseApi(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def post(self, request, hold_id: int):
         hold = holds.hold_release(
-            actor=request.user, hold_id=hold_id, reason=body_object(request).get("reason")
+            actor=request.user, hold_id=hold_id, reason=request_object(request).get("reason")
         )
         return Response(hold_to_dict(holds.hold_get(hold_id=hold.pk)))
 
@@ -256,7 +253,7 @@ class SavedSearchListCreateApi(APIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, case_id: int):
-        data = body_object(request)
+        data = request_object(request)
         search = holds.saved_search_create(
             actor=request.user,
             case_id=case_id,

@@ -9,12 +9,12 @@ from rest_framework.views import APIView
 
 from archiving import retention
 from archiving.access import IsComplianceOfficer
-from archiving.apis.cases import body_object
 from archiving.audit import audit_append
 from archiving.models import AuditAction, RetentionPolicy, RetentionPurge
 from archiving.retention.policies import MAX_DAYS
 from directory.exceptions import InvalidInput
 from directory.exceptions import sentence_gettext as _
+from directory.input_screening import request_object
 
 # Request schemas (see config.api_errors.ParleyAutoSchema): what retention/policies.py accepts.
 DAYS = {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}
@@ -90,7 +90,7 @@ class RetentionPolicyListCreateApi(APIView):
     @extend_schema(responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         policy, preview = retention.retention_policy_save(
-            actor=request.user, data=body_object(request)
+            actor=request.user, data=request_object(request)
         )
         data = retention.policy_to_dict(policy)
         data["dry_run"] = preview.as_dict()
@@ -106,7 +106,7 @@ class RetentionPolicyDetailApi(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def patch(self, request, policy_id: int):
         policy, preview = retention.retention_policy_save(
-            actor=request.user, policy_id=policy_id, data=body_object(request)
+            actor=request.user, policy_id=policy_id, data=request_object(request)
         )
         data = retention.policy_to_dict(policy)
         data["dry_run"] = preview.as_dict()
@@ -132,7 +132,7 @@ class RetentionDryRunApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def post(self, request):
-        data = dict(body_object(request))
+        data = dict(request_object(request))
         policy_id = data.pop("policy", None)
         delete = data.pop("delete", False)
         if policy_id is not None and (

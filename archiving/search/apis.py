@@ -26,6 +26,7 @@ from archiving.search.selectors import (
 from archiving.search.types import EVENT_ALIASES, KINDS, SearchHit
 from directory.exceptions import InvalidInput
 from directory.exceptions import sentence_gettext as _
+from directory.input_screening import request_object
 from directory.models import Person
 from directory.moments import moment_parse
 from directory.serializers import timestamp
@@ -159,9 +160,7 @@ class ArchiveSearchApi(APIView):
         responses=OpenApiTypes.OBJECT,
     )
     def post(self, request):
-        if not isinstance(request.data, dict):
-            raise InvalidInput(_("The body must be a JSON object."))
-        serializer = ArchiveSearchInputSerializer(data=request.data)
+        serializer = ArchiveSearchInputSerializer(data=request_object(request))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         page = services.archive_search(

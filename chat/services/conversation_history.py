@@ -201,44 +201,19 @@ def conversation_history_write(*, person: Person, mailbox: mailboxes.Mailbox) ->
 
 
 def conversation_history_people(*, person_id: int | None = None) -> list[int]:
-    """Return the ids of the people whose conversation history is to be written (this
-    person's alone, or nobody, when person_id is given)."""
-    if not directory_services.mailbox_feature_is_on(feature="conversation_history"):
-        return []
-    syncs = MailboxSync.objects.filter(
-        keeps_conversation_history=True, person__is_active=True, person__is_external=False
-    )
-    if person_id is not None:
-        syncs = syncs.filter(person_id=person_id)
-    return list(
-        syncs.exclude(person__email="").order_by("person_id").values_list("person_id", flat=True)
+    """Return the ids of the people whose conversation history is to be written."""
+    return directory_services.mailbox_feature_people(
+        feature="conversation_history", person_id=person_id
     )
 
 
 def conversation_history_write_person(*, person_id: int) -> HistoryRun | None:
-    """Run conversation_history_write for one person and report how it ended.
-
-    A refusal (sign-in failed, no right on the mailbox) is recorded and left for the next
-    scheduled run; MailboxUnavailableError (busy, throttled) is recorded and raised, for the
-    task to retry.
-    """
-    mailbox = mailboxes.mailbox_get()
-    person = Person.objects.filter(pk=person_id, is_active=True).first()
-    if mailbox is None or person is None or not conversation_history_people(person_id=person_id):
-        return None
-    try:
-        run = conversation_history_write(person=person, mailbox=mailbox)
-    except mailboxes.MailboxUnavailableError as error:
-        directory_services.mailbox_sync_report(
-            person_id=person_id,
-            error=gettext("Conversation history: %(error)s, will retry.") % {"error": error},
-        )
-        raise
-    except mailboxes.MailboxError as error:
-        directory_services.mailbox_sync_report(
-            person_id=person_id,
-            error=gettext("Conversation history: %(error)s") % {"error": error},
-        )
-        return None
-    directory_services.mailbox_sync_report(person_id=person_id, error=None)
-    return run
+    """Run conversation_history_write for one person and report how it ended (see
+    directory.services.mailbox_feature_run)."""
+    return directory_services.mailbox_feature_run(
+        feature="conversation_history",
+        person_id=person_id,
+        run=conversation_history_write,
+        retry_text=gettext("Conversation history: %(error)s, will retry."),
+        error_text=gettext("Conversation history: %(error)s"),
+    )

@@ -6,8 +6,7 @@ change, deletion and per-person assignment leaves an audit entry in the same tra
 
 from django.db import transaction
 
-from archiving.audit import audit_append
-from archiving.models import AuditAction
+from archiving.policies import policy_change_delete, policy_change_save
 from chat.models import ImPolicy, ImPolicyAssignment, NoticePreference
 from directory.exceptions import InvalidInput
 from directory.exceptions import sentence_gettext as _
@@ -24,75 +23,49 @@ def _policy_state(policy: ImPolicy | None) -> dict | None:
     }
 
 
+def _assignment_state(assignment: ImPolicyAssignment | None) -> dict | None:
+    if assignment is None:
+        return None
+    return {"person": assignment.person.username, "policy": assignment.policy.name}
+
+
 @transaction.atomic
 def im_policy_save(*, actor: Person, policy: ImPolicy) -> ImPolicy:
     """Store a new or changed IM policy and audit the change."""
-    stored = ImPolicy.objects.filter(pk=policy.pk).first() if policy.pk else None
-    previous = _policy_state(stored)
-    policy.save()
-    audit_append(
-        actor=actor,
-        action=AuditAction.POLICY_CHANGE,
-        target=f"IM policy {policy.pk}",
-        parameters={
-            "operation": "update" if stored else "create",
-            "previous": previous,
-            "policy": _policy_state(policy),
-        },
+    return policy_change_save(
+        actor=actor, instance=policy, target="IM policy", key="policy", state=_policy_state
     )
-    return policy
 
 
 @transaction.atomic
 def im_policy_delete(*, actor: Person, policy: ImPolicy) -> None:
     """Delete an IM policy and audit it."""
-    previous, policy_id = _policy_state(policy), policy.pk
-    policy.delete()
-    audit_append(
-        actor=actor,
-        action=AuditAction.POLICY_CHANGE,
-        target=f"IM policy {policy_id}",
-        parameters={"operation": "delete", "previous": previous, "policy": None},
+    policy_change_delete(
+        actor=actor, instance=policy, target="IM policy", key="policy", state=_policy_state
     )
 
 
 @transaction.atomic
 def im_assignment_save(*, actor: Person, assignment: ImPolicyAssignment) -> ImPolicyAssignment:
     """Store a person's IM policy override and audit it."""
-    stored = (
-        ImPolicyAssignment.objects.select_related("person", "policy")
-        .filter(pk=assignment.pk)
-        .first()
-        if assignment.pk
-        else None
-    )
-    assignment.save()
-    audit_append(
+    return policy_change_save(
         actor=actor,
-        action=AuditAction.POLICY_CHANGE,
-        target=f"IM policy assignment {assignment.pk}",
-        parameters={
-            "operation": "update" if stored else "create",
-            "previous": {"person": stored.person.username, "policy": stored.policy.name}
-            if stored
-            else None,
-            "assignment": {"person": assignment.person.username, "policy": assignment.policy.name},
-        },
+        instance=assignment,
+        target="IM policy assignment",
+        key="assignment",
+        state=_assignment_state,
     )
-    return assignment
 
 
 @transaction.atomic
 def im_assignment_delete(*, actor: Person, assignment: ImPolicyAssignment) -> None:
     """Remove a person's override (the global IM policy applies again) and audit it."""
-    previous = {"person": assignment.person.username, "policy": assignment.policy.name}
-    assignment_id = assignment.pk
-    assignment.delete()
-    audit_append(
+    policy_change_delete(
         actor=actor,
-        action=AuditAction.POLICY_CHANGE,
-        target=f"IM policy assignment {assignment_id}",
-        parameters={"operation": "delete", "previous": previous, "assignment": None},
+        instance=assignment,
+        target="IM policy assignment",
+        key="assignment",
+        state=_assignment_state,
     )
 
 

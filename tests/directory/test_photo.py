@@ -111,3 +111,15 @@ def test_an_unknown_time_zone_is_refused(api_client_for, alice):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unknown_time_zone"
     assert Person.objects.get(pk=alice.pk).time_zone == ""
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me/", "/api/v1/me/preferences/"])
+def test_a_body_that_is_not_a_json_object_is_refused(api_client_for, alice, path):
+    client = api_client_for(alice)
+
+    as_list = client.patch(path, [None, None], format="json")
+    missing = client.patch(path)
+
+    assert (as_list.status_code, missing.status_code) == (400, 400)
+    assert as_list.json()["error"]["detail"] == "The request body must be a JSON object."
+    assert Person.objects.get(pk=alice.pk).time_zone == ""
