@@ -24,7 +24,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -259,12 +258,15 @@ _MEMBERSHIP_EVENTS = {ArchiveEvent.CONVERSATION_CREATED, ArchiveEvent.PARTICIPAN
 def capture_follow_ups_queue(*, record_ids: list[int]) -> None:
     """After commit, queue each follow-up task once for these records (one task per batch)."""
     if record_ids and settings.PARLEY_CAPTURE_FOLLOW_UP_TASKS:
-        transaction.on_commit(partial(_follow_ups_send, list(record_ids)), robust=True)
+        ids = list(record_ids)
 
+        # A function, not a functools.partial: a robust on_commit callback that fails (the
+        # broker is down; the supervision sweep catches up) is logged by its __qualname__.
+        def follow_ups_send() -> None:
+            for task_path in settings.PARLEY_CAPTURE_FOLLOW_UP_TASKS:
+                import_string(task_path).delay(ids)
 
-def _follow_ups_send(record_ids: list[int]) -> None:
-    for task_path in settings.PARLEY_CAPTURE_FOLLOW_UP_TASKS:
-        import_string(task_path).delay(record_ids)
+        transaction.on_commit(follow_ups_send, robust=True)
 
 
 @dataclass(frozen=True)

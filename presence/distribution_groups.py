@@ -12,8 +12,6 @@ the functions marked "Store"/"Remove"/"Tell" change state, the others only read.
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.contrib.auth.models import Group
 from django.db import transaction
 
@@ -158,13 +156,10 @@ def _watch_tell(*, owner: Person, person_ids: list[int]) -> None:
     people = list(Person.objects.filter(pk__in=person_ids))
     seen = presence_for_watcher_many(people=people, watcher=owner)
     for person, (level, projection) in zip(people, seen, strict=True):
+        # Lambdas, not functools.partial: a failing robust callback is logged by __qualname__.
         transaction.on_commit(
-            partial(
-                realtime.watch_start,
-                watcher_id=owner.pk,
-                person_id=person.pk,
-                level=level,
-                projection=projection,
+            lambda person_id=person.pk, level=level, projection=projection: realtime.watch_start(
+                watcher_id=owner.pk, person_id=person_id, level=level, projection=projection
             ),
             robust=True,
         )
@@ -174,11 +169,8 @@ def _unwatch_tell(*, owner: Person, people: list[Person]) -> None:
     """Tell the owner's sockets, after commit, to stop watching these people."""
     for person in people:
         transaction.on_commit(
-            partial(
-                realtime.watch_stop,
-                watcher_id=owner.pk,
-                person_id=person.pk,
-                username=person.username,
+            lambda person_id=person.pk, username=person.username: realtime.watch_stop(
+                watcher_id=owner.pk, person_id=person_id, username=username
             ),
             robust=True,
         )
