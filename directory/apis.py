@@ -84,7 +84,7 @@ class MeApi(APIView):
         responses=PersonSerializer,
     )
     def patch(self, request):
-        data = request_object(request, fields={"time_zone"})
+        data = _text_fields(request_object(request, fields={"time_zone"}))
         services.person_preferences_set(person=request.user, time_zone=data.get("time_zone"))
         return Response(PersonSerializer(request.user).data)
 
@@ -215,6 +215,14 @@ class MailboxSyncApi(APIView):
         return Response(mailbox_sync_to_dict(sync=sync))
 
 
+def _text_fields(data: dict) -> dict:
+    """Refuse a field that is not text: null is not "leave it as it is" (leave it out)."""
+    for field, value in data.items():
+        if not isinstance(value, str):
+            raise InvalidInput(_("%(field)s must be text.") % {"field": field})
+    return data
+
+
 class PreferencesApi(APIView):
     """The signed-in person's language and time zone: what they chose, and what applies."""
 
@@ -249,7 +257,7 @@ class PreferencesApi(APIView):
 
     @extend_schema(responses=PreferencesSerializer)
     def patch(self, request):
-        data = request_object(request, fields={"language", "time_zone"})
+        data = _text_fields(request_object(request, fields={"language", "time_zone"}))
         services.person_preferences_set(
             person=request.user, language=data.get("language"), time_zone=data.get("time_zone")
         )

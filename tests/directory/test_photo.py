@@ -123,3 +123,18 @@ def test_a_body_that_is_not_a_json_object_is_refused(api_client_for, alice, path
     assert (as_list.status_code, missing.status_code) == (400, 400)
     assert as_list.json()["error"]["detail"] == "The request body must be a JSON object."
     assert Person.objects.get(pk=alice.pk).time_zone == ""
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/api/v1/me/", {"time_zone": None}), ("/api/v1/me/preferences/", {"time_zone": None})],
+)
+def test_a_null_field_is_refused_not_taken_as_leave_it(api_client_for, alice, path, body):
+    alice.time_zone = "Europe/Paris"
+    alice.save(update_fields=["time_zone"])
+
+    response = api_client_for(alice).patch(path, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["detail"] == "time_zone must be text."
+    assert Person.objects.get(pk=alice.pk).time_zone == "Europe/Paris"
